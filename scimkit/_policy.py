@@ -1,0 +1,57 @@
+"""Tolerance policy: which non-RFC request shapes (mostly Microsoft Entra's) are accepted.
+
+A policy is data, chosen per call site (per tenant in an app). :data:`STRICT` accepts only what
+RFC 7643/7644 allow; :data:`ENTRA` accepts every shape of ``entra-quirks.md`` §A. Responses are
+always RFC-shaped whatever the policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+__all__ = ["ENTRA", "STRICT", "Tolerance"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """Switches for non-RFC input. Every switch off is strict RFC behaviour."""
+
+    string_booleans: bool = False
+    """Accept ``"True"``/``"False"`` (any case) where a Boolean is expected."""
+    undeclared_extensions: bool = False
+    """Accept an extension object whose URN is missing from ``schemas``."""
+    unknown_schemas: bool = False
+    """Ignore unknown URNs in ``schemas`` (e.g. Entra's ADSCIM group marker)."""
+    patch_op_any_case: bool = False
+    """Accept PATCH ``op`` in any case (``Add``, ``Replace``, ``Remove``)."""
+    patch_dotted_keys: bool = False
+    """In a path-less PATCH value, treat ``name.givenName`` and ``urn:...:attr`` keys as paths."""
+    patch_filter_creates: bool = False
+    """``add``/``replace`` on ``attr[filter].sub`` that matches nothing creates the element."""
+    patch_replace_absent_adds: bool = False
+    """``replace`` of an absent attribute or value acts as ``add`` instead of ``noTarget``."""
+    patch_remove_by_value: bool = False
+    """``remove`` with ``path: "members"`` and a value array removes those values only."""
+    patch_value_arrays: bool = False
+    """Legacy ``[{"value": X}]`` arrays for single-valued attributes become ``X``."""
+    patch_duplicate_members: bool = False
+    """Adding a member that is already present is a no-op (RFC: also not an error)."""
+
+    def with_(self, **changes: bool) -> Tolerance:
+        """A copy with some switches changed."""
+        return replace(self, **changes)
+
+
+STRICT = Tolerance()
+ENTRA = Tolerance(
+    string_booleans=True,
+    undeclared_extensions=True,
+    unknown_schemas=True,
+    patch_op_any_case=True,
+    patch_dotted_keys=True,
+    patch_filter_creates=True,
+    patch_replace_absent_adds=True,
+    patch_remove_by_value=True,
+    patch_value_arrays=True,
+    patch_duplicate_members=True,
+)

@@ -1,0 +1,1 @@
+"""Test support for scimkit users and scimkit's own tests."""
