@@ -160,7 +160,7 @@ GROUP_SCHEMA = Schema(
                 Attribute("value", mutability=_IMM, case_exact=True),
                 Attribute("$ref", _REF, mutability=_IMM, reference_types=("User", "Group")),
                 Attribute("type", mutability=_IMM, canonical_values=("User", "Group")),
-                Attribute("display", mutability=_RO),
+                Attribute("display", mutability=_IMM),
             ),
         ),
     ),

@@ -1,0 +1,196 @@
+"""Shaping outgoing resources: attributes, excludedAttributes and returned (RFC 7644 §3.9).
+
+A plan is compiled once per (resource type, attributes, excludedAttributes) and cached, so the
+common case, no parameters, costs one pass over the resource's top-level keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._schema import Attribute, Returned
+
+__all__ = ["project"]
+
+# An action for one attribute: keep it whole, keep only some sub-attributes, or drop some.
+_KEEP = 0
+_ONLY = 1
+_WITHOUT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Action:
+    kind: int
+    subs: frozenset[str] = frozenset()
+
+
+_KEEP_ACTION = _Action(_KEEP)
+
+
+def _refs(resource_type: ResourceType, names: Sequence[str]) -> list[AttrRef]:
+    refs = []
+    for name in names:
+        ref = resource_type.resolve_path(name)
+        if ref is not None:
+            refs.append(ref)
+    return refs
+
+
+def _whole_extensions(resource_type: ResourceType, names: Sequence[str]) -> set[str]:
+    """Extension URNs named on their own, meaning every attribute of the extension."""
+    wanted = {name.lower() for name in names}
+    return {urn for urn in resource_type.schema_ids[1:] if urn.lower() in wanted}
+
+
+def _always_subs(attribute: Attribute) -> frozenset[str]:
+    return frozenset(s.name for s in attribute.sub_attributes if s.returned is Returned.ALWAYS)
+
+
+def _never_subs(attribute: Attribute) -> frozenset[str]:
+    return frozenset(s.name for s in attribute.sub_attributes if s.returned is Returned.NEVER)
+
+
+def _action(
+    attribute: Attribute,
+    requested: dict[Attribute, set[str] | None] | None,
+    excluded: dict[Attribute, set[str] | None],
+) -> _Action | None:
+    """What to emit of one top-level attribute; ``None`` drops it."""
+    if attribute.returned is Returned.NEVER:
+        return None
+    never = _never_subs(attribute)
+    if attribute.returned is Returned.ALWAYS:
+        return _Action(_WITHOUT, never) if never else _KEEP_ACTION
+    if requested is not None:
+        if attribute not in requested:
+            return None
+        subs = requested[attribute]
+        if subs is None:
+            return _Action(_WITHOUT, never) if never else _KEEP_ACTION
+        return _Action(_ONLY, frozenset(subs | _always_subs(attribute)) - never)
+    if attribute.returned is Returned.REQUEST:
+        return None
+    if attribute in excluded:
+        subs = excluded[attribute]
+        if subs is None:
+            return None
+        return _Action(_WITHOUT, frozenset(subs - _always_subs(attribute)) | never)
+    return _Action(_WITHOUT, never) if never else _KEEP_ACTION
+
+
+def _collect(refs: list[AttrRef]) -> dict[Attribute, set[str] | None]:
+    found: dict[Attribute, set[str] | None] = {}
+    for ref in refs:
+        if ref.sub_attribute is None:
+            found[ref.attribute] = None
+        elif ref.attribute not in found or found[ref.attribute] is not None:
+            subs = found.get(ref.attribute) or set()
+            subs.add(ref.sub_attribute.name)
+            found[ref.attribute] = subs
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    core: Mapping[str, _Action | None]
+    extensions: Mapping[str, Mapping[str, _Action | None]]
+
+
+@lru_cache(maxsize=512)
+def _plan(
+    resource_type: ResourceType, attributes: tuple[str, ...] | None, excluded: tuple[str, ...]
+) -> _Plan:
+    requested = None
+    if attributes is not None:
+        requested = _collect(_refs(resource_type, attributes))
+        for urn in _whole_extensions(resource_type, attributes):
+            schema = resource_type.schema_for(urn)
+            assert schema is not None
+            for attribute in schema.attributes:
+                requested[attribute] = None
+    excluded_map = _collect(_refs(resource_type, excluded))
+    for urn in _whole_extensions(resource_type, excluded):
+        schema = resource_type.schema_for(urn)
+        assert schema is not None
+        for attribute in schema.attributes:
+            excluded_map[attribute] = None
+    core: dict[str, _Action | None] = {}
+    extensions: dict[str, dict[str, _Action | None]] = {}
+    for ref in resource_type.attributes():
+        action = _action(ref.attribute, requested, excluded_map)
+        if ref.extension:
+            extensions.setdefault(ref.schema, {})[ref.attribute.name] = action
+        else:
+            core[ref.attribute.name] = action
+    # id is always returned (RFC 7643 §3.1), whatever the parameters say.
+    core["id"] = _KEEP_ACTION
+    return _Plan(core, extensions)
+
+
+def _shape(value: Any, action: _Action) -> Any:
+    if action.kind == _KEEP:
+        return value
+    if isinstance(value, list):
+        shaped = [_shape(item, action) for item in value]
+        shaped = [item for item in shaped if item]
+        return shaped
+    if not isinstance(value, dict):
+        return value
+    if action.kind == _ONLY:
+        return {k: v for k, v in value.items() if k in action.subs}
+    return {k: v for k, v in value.items() if k not in action.subs}
+
+
+def _apply(source: Mapping[str, Any], actions: Mapping[str, _Action | None]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in source.items():
+        action = actions.get(key, _KEEP_ACTION)
+        if action is None:
+            continue
+        shaped = _shape(value, action)
+        if shaped or shaped is False or shaped == 0:
+            out[key] = shaped
+    return out
+
+
+def project(
+    resource: Mapping[str, Any],
+    resource_type: ResourceType,
+    *,
+    attributes: Sequence[str] | None = None,
+    excluded_attributes: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Return the resource as it may be sent: ``returned`` rules and the request's parameters.
+
+    ``id`` and ``schemas`` are always kept; unknown attribute names in the parameters are
+    ignored. ``attributes`` wins over ``excluded_attributes`` when both are given.
+    """
+    plan = _plan(
+        resource_type,
+        tuple(attributes) if attributes else None,
+        tuple(excluded_attributes) if excluded_attributes and not attributes else (),
+    )
+    out: dict[str, Any] = {}
+    schemas = resource.get("schemas")
+    for key, value in resource.items():
+        if key == "schemas":
+            continue
+        extension = plan.extensions.get(key)
+        if extension is not None:
+            shaped = _apply(value, extension)
+            if shaped:
+                out[key] = shaped
+            continue
+        action = plan.core.get(key, _KEEP_ACTION)
+        if action is None:
+            continue
+        shaped = _shape(value, action)
+        if shaped or shaped is False or shaped == 0:
+            out[key] = shaped
+    if isinstance(schemas, list):
+        out["schemas"] = [urn for urn in schemas if urn == resource_type.schema.id or urn in out]
+    return out

@@ -1,0 +1,401 @@
+"""Validation of request resources (RFC 7643 §2, §3, §7; RFC 7644 §3.3, §3.5.1).
+
+:func:`validate_resource` turns a client's JSON object into a canonical resource dict: canonical
+attribute names, typed values, unassigned values dropped, readOnly attributes ignored, mutability
+and ``required`` enforced, and ``schemas`` rewritten. The per-type work (name lookup tables, one
+checker closure per attribute) is compiled once per (resource type, tolerance) and cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from scimkit._context import Operation
+from scimkit._errors import InvalidSyntax, InvalidValue, MissingRequired, MutabilityError
+from scimkit._policy import STRICT, Tolerance
+from scimkit._resource_type import COMMON_ATTRIBUTES, ResourceType
+from scimkit._schema import Attribute, AttributeType, Mutability, Schema
+
+__all__ = ["parse_datetime", "validate_resource"]
+
+_Checker = Callable[[Any, str], Any]
+_ABSENT: Any = object()
+
+
+def parse_datetime(text: str) -> datetime:
+    """Parse an RFC 3339 / xsd:dateTime string to an aware UTC datetime truncated to ms.
+
+    A value without an offset is taken as UTC (xsd:dateTime allows it; Entra never sends one).
+    Raises ``ValueError`` when the text is not a date-time.
+    """
+    if not isinstance(text, str) or len(text) < 19 or text[10] not in "Tt":
+        raise ValueError("not an RFC 3339 date-time")
+    value = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "Zz" else text)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _invalid(path: str, expected: str, value: Any) -> InvalidValue:
+    shown = repr(value) if isinstance(value, str | int | float) else _type_name(value)
+    return InvalidValue(f"Attribute '{path}' must be {expected}; got {shown}.")
+
+
+def _simple_checker(attribute: Attribute, tolerance: Tolerance) -> _Checker:
+    kind = attribute.type
+    if kind is AttributeType.STRING or kind is AttributeType.REFERENCE:
+
+        def check_string(value: Any, path: str) -> Any:
+            if isinstance(value, str):
+                return value
+            raise _invalid(path, "a string", value)
+
+        return check_string
+    if kind is AttributeType.BOOLEAN:
+        lenient = tolerance.string_booleans
+
+        def check_boolean(value: Any, path: str) -> Any:
+            if isinstance(value, bool):
+                return value
+            if lenient and isinstance(value, str):
+                folded = value.strip().lower()
+                if folded == "true":
+                    return True
+                if folded == "false":
+                    return False
+            raise _invalid(path, "a Boolean (true or false)", value)
+
+        return check_boolean
+    if kind is AttributeType.INTEGER:
+
+        def check_integer(value: Any, path: str) -> Any:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            raise _invalid(path, "an integer", value)
+
+        return check_integer
+    if kind is AttributeType.DECIMAL:
+
+        def check_decimal(value: Any, path: str) -> Any:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise _invalid(path, "a finite number", value)
+                return float(value)
+            raise _invalid(path, "a number", value)
+
+        return check_decimal
+    if kind is AttributeType.DATETIME:
+
+        def check_datetime(value: Any, path: str) -> Any:
+            if isinstance(value, datetime):
+                # Values already stored are typed; keep them canonical.
+                if value.tzinfo is None:
+                    value = value.replace(tzinfo=UTC)
+                return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
+            try:
+                return parse_datetime(value)
+            except (ValueError, TypeError):
+                raise _invalid(path, "an RFC 3339 date-time string", value) from None
+
+        return check_datetime
+    if kind is AttributeType.BINARY:
+
+        def check_binary(value: Any, path: str) -> Any:
+            if isinstance(value, str):
+                try:
+                    base64.b64decode(value, validate=True)
+                except (binascii.Error, ValueError):
+                    raise _invalid(path, "base64-encoded binary", value) from None
+                return value
+            raise _invalid(path, "a base64 string", value)
+
+        return check_binary
+    raise AssertionError(f"unexpected attribute type {kind}")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    attribute: Attribute
+    check: _Checker
+
+
+def _complex_checker(attribute: Attribute, tolerance: Tolerance, operation: Operation) -> _Checker:
+    subs: dict[str, _Field] = {}
+    for sub in attribute.sub_attributes:
+        subs[sub.name.lower()] = _Field(sub, _simple_checker(sub, tolerance))
+    required = tuple(sub for sub in attribute.sub_attributes if sub.required)
+    # readOnly sub-attributes of writable attributes (e.g. members.display) are ignored in requests.
+    drop_read_only = operation.is_request and attribute.mutability is not Mutability.READ_ONLY
+
+    def check_complex(value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise _invalid(path, "a JSON object", value)
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            field = subs.get(key.lower()) if isinstance(key, str) else None
+            if field is None:
+                raise InvalidValue(
+                    f"Unknown attribute '{path}.{key}': '{path}' has no such sub-attribute."
+                )
+            if item is None:
+                continue
+            sub = field.attribute
+            if drop_read_only and sub.mutability is Mutability.READ_ONLY:
+                continue
+            result[sub.name] = field.check(item, f"{path}.{sub.name}")
+        for sub in required:
+            if sub.name not in result:
+                raise MissingRequired(f"Attribute '{path}.{sub.name}' is required.")
+        return result
+
+    return check_complex
+
+
+def _attribute_checker(
+    attribute: Attribute, tolerance: Tolerance, operation: Operation
+) -> _Checker:
+    single = (
+        _complex_checker(attribute, tolerance, operation)
+        if attribute.is_complex
+        else _simple_checker(attribute, tolerance)
+    )
+    if not attribute.multi_valued:
+        if attribute.is_complex:
+
+            def check_single_complex(value: Any, path: str) -> Any:
+                result = single(value, path)
+                return result if result else _ABSENT
+
+            return check_single_complex
+        return single
+    has_primary = attribute.is_complex and attribute.sub_attribute("primary") is not None
+
+    def check_multi(value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            raise _invalid(path, "an array", value)
+        items = []
+        primaries = 0
+        for index, item in enumerate(value):
+            if item is None:
+                continue
+            checked = single(item, f"{path}[{index}]")
+            if attribute.is_complex and not checked:
+                continue
+            if has_primary and checked.get("primary") is True:
+                primaries += 1
+            items.append(checked)
+        if primaries > 1:
+            raise InvalidValue(f"Attribute '{path}' has more than one value with primary true.")
+        return items if items else _ABSENT
+
+    return check_multi
+
+
+@dataclass(frozen=True, slots=True)
+class _SchemaPlan:
+    schema: Schema
+    fields: Mapping[str, _Field]
+    required: tuple[Attribute, ...]
+    immutable: tuple[Attribute, ...]
+    read_only: tuple[Attribute, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    resource_type: ResourceType
+    core: _SchemaPlan
+    extensions: Mapping[str, _SchemaPlan]
+    tolerance: Tolerance
+    operation: Operation
+
+
+def _schema_plan(
+    schema: Schema, extra: tuple[Attribute, ...], tolerance: Tolerance, operation: Operation
+) -> _SchemaPlan:
+    fields: dict[str, _Field] = {}
+    for attribute in (*extra, *schema.attributes):
+        fields[attribute.name.lower()] = _Field(
+            attribute, _attribute_checker(attribute, tolerance, operation)
+        )
+    attributes = [field.attribute for field in fields.values()]
+    return _SchemaPlan(
+        schema=schema,
+        fields=fields,
+        required=tuple(
+            a for a in attributes if a.required and a.mutability is not Mutability.READ_ONLY
+        ),
+        immutable=tuple(a for a in attributes if a.mutability is Mutability.IMMUTABLE),
+        read_only=tuple(a for a in attributes if a.mutability is Mutability.READ_ONLY),
+    )
+
+
+@lru_cache(maxsize=256)
+def _plan(resource_type: ResourceType, tolerance: Tolerance, operation: Operation) -> _Plan:
+    return _Plan(
+        resource_type=resource_type,
+        core=_schema_plan(resource_type.schema, COMMON_ATTRIBUTES, tolerance, operation),
+        extensions={
+            schema.id.lower(): _schema_plan(schema, (), tolerance, operation)
+            for schema in resource_type.extension_schemas()
+        },
+        tolerance=tolerance,
+        operation=operation,
+    )
+
+
+def _check_schemas(data: Mapping[str, Any], plan: _Plan) -> set[str]:
+    """Validate ``schemas``; return the lower-cased extension URNs it declares."""
+    declared = data.get("schemas")
+    core = plan.resource_type.schema.id
+    if declared is None:
+        if plan.tolerance.unknown_schemas:
+            return set()
+        raise InvalidValue(f"Attribute 'schemas' is required and must include '{core}'.")
+    if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
+        raise InvalidValue("Attribute 'schemas' must be an array of schema URNs.")
+    lowered = {urn.lower() for urn in declared}
+    if core.lower() not in lowered and not plan.tolerance.unknown_schemas:
+        raise InvalidValue(f"Attribute 'schemas' must include '{core}'.")
+    extensions = set()
+    for urn in declared:
+        key = urn.lower()
+        if key == core.lower():
+            continue
+        if key in plan.extensions:
+            extensions.add(key)
+        elif not plan.tolerance.unknown_schemas:
+            raise InvalidValue(
+                f"Schema '{urn}' is not a schema of resource type {plan.resource_type.name}."
+            )
+    return extensions
+
+
+def _apply_schema(
+    source: Mapping[str, Any],
+    schema_plan: _SchemaPlan,
+    plan: _Plan,
+    prefix: str,
+    existing: Mapping[str, Any] | None,
+    out: dict[str, Any],
+) -> None:
+    operation = plan.operation
+    for key, value in source.items():
+        field = schema_plan.fields.get(key.lower())
+        if field is None:
+            where = f"schema {schema_plan.schema.id}" if prefix else plan.resource_type.name
+            raise InvalidValue(f"Unknown attribute '{prefix}{key}' for {where}.")
+        attribute = field.attribute
+        if attribute.mutability is Mutability.READ_ONLY and operation is not Operation.RESPONSE:
+            continue  # readOnly values in requests are ignored (RFC 7644 §3.3, §3.5.1)
+        if value is None:
+            continue
+        checked = field.check(value, prefix + attribute.name)
+        if checked is not _ABSENT:
+            out[attribute.name] = checked
+    if existing is not None:
+        for attribute in schema_plan.read_only:
+            if attribute.name in existing:
+                out[attribute.name] = existing[attribute.name]
+        for attribute in schema_plan.immutable:
+            old = existing.get(attribute.name, _ABSENT)
+            if old is _ABSENT:
+                continue
+            new = out.get(attribute.name, _ABSENT)
+            if new is _ABSENT and operation is Operation.REPLACE:
+                out[attribute.name] = old
+            elif new != old:
+                raise MutabilityError(
+                    f"Attribute '{prefix}{attribute.name}' is immutable and already has a value."
+                )
+    for attribute in schema_plan.required:
+        if attribute.name not in out:
+            raise MissingRequired(f"Attribute '{prefix}{attribute.name}' is required.")
+
+
+def validate_resource(
+    data: Any,
+    resource_type: ResourceType,
+    operation: Operation,
+    *,
+    tolerance: Tolerance = STRICT,
+    existing: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate a request body (or a PATCH candidate) and return the canonical resource.
+
+    ``existing`` is the stored resource for REPLACE and PATCH: its readOnly values are kept and
+    its immutable values may not change. Raises a :class:`~scimkit.SCIMError` subclass.
+    """
+    if not isinstance(data, dict):
+        raise InvalidSyntax(f"A {resource_type.name} resource must be a JSON object.")
+    plan = _plan(resource_type, tolerance, operation)
+    declared = _check_schemas(data, plan)
+    out: dict[str, Any] = {}
+    core_source: dict[str, Any] = {}
+    extension_sources: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):  # pragma: no cover - JSON keys are strings
+            raise InvalidSyntax("Attribute names must be strings.")
+        if key == "schemas":
+            continue
+        if key[:4].lower() == "urn:":
+            lowered = key.lower()
+            if lowered in plan.extensions:
+                extension_sources[lowered] = value
+                continue
+            if lowered == resource_type.schema.id.lower():
+                if not isinstance(value, dict):
+                    raise _invalid(key, "a JSON object", value)
+                core_source.update(value)
+                continue
+            if tolerance.unknown_schemas:
+                continue
+            raise InvalidValue(f"Unknown attribute or schema '{key}' for {resource_type.name}.")
+        core_source[key] = value
+    _apply_schema(core_source, plan.core, plan, "", existing, out)
+    schemas = [resource_type.schema.id]
+    for lowered, extension_plan in plan.extensions.items():
+        urn = extension_plan.schema.id
+        source = extension_sources.get(lowered)
+        old = existing.get(urn) if existing is not None else None
+        if source is None and old is None:
+            continue
+        if source is not None and not isinstance(source, dict):
+            raise _invalid(urn, "a JSON object", source)
+        if (
+            source is not None
+            and lowered not in declared
+            and operation is not Operation.PATCH  # PATCH adds the URN itself (RFC 7644 §3.5.2)
+            and not tolerance.undeclared_extensions
+        ):
+            raise InvalidValue(f"Extension '{urn}' is used but not listed in 'schemas'.")
+        extension_out: dict[str, Any] = {}
+        _apply_schema(source or {}, extension_plan, plan, urn + ":", old, extension_out)
+        if extension_out:
+            out[urn] = extension_out
+            schemas.append(urn)
+    for extension in resource_type.extensions:
+        if extension.required and extension.schema.id not in out:
+            raise MissingRequired(f"Extension '{extension.schema.id}' is required.")
+    out["schemas"] = schemas
+    return out
