@@ -13,7 +13,10 @@ from scimkit._builtin import (
     USER,
     USER_SCHEMA,
 )
+from scimkit._change import MemberDelta, PatchResult
+from scimkit._config import OAUTH_BEARER, AuthenticationScheme, ServiceConfig
 from scimkit._context import Operation
+from scimkit._cursor import CursorCodec
 from scimkit._errors import (
     BadRequest,
     Conflict,
@@ -44,21 +47,66 @@ from scimkit._errors import (
     UniquenessError,
     UnsupportedMediaType,
 )
+from scimkit._filter import (
+    And,
+    AttrPath,
+    BoundAnd,
+    BoundCompare,
+    BoundFilter,
+    BoundNot,
+    BoundOr,
+    BoundPresent,
+    BoundValuePath,
+    Compare,
+    CompareOp,
+    Filter,
+    Not,
+    Or,
+    PatchPath,
+    Present,
+    ValuePath,
+    bind_filter,
+    compile_filter,
+    matches,
+    parse_filter,
+    parse_path,
+)
+from scimkit._memory import MemoryStore
+from scimkit._meta import etag_matches, parse_etags, utc_now
+from scimkit._patch import PatchOperation, apply_patch, needs_members, parse_patch
 from scimkit._policy import ENTRA, STRICT, Tolerance
+from scimkit._projection import project
 from scimkit._resource_type import AttrRef, ResourceType, SchemaExtension
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned, Schema, Uniqueness
+from scimkit._service import ListResult, QueryParams, ResourceService
+from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._validation import parse_datetime, validate_resource
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "And",
+    "AttrPath",
     "AttrRef",
     "Attribute",
     "AttributeType",
+    "AuthenticationScheme",
     "BadRequest",
+    "BoundAnd",
+    "BoundCompare",
+    "BoundFilter",
+    "BoundNot",
+    "BoundOr",
+    "BoundPresent",
+    "BoundValuePath",
+    "Compare",
+    "CompareOp",
     "Conflict",
+    "CursorCodec",
     "ENTERPRISE_USER_SCHEMA",
     "ENTRA",
     "ExpiredCursor",
+    "Filter",
     "Forbidden",
     "GROUP",
     "GROUP_SCHEMA",
@@ -70,16 +118,30 @@ __all__ = [
     "InvalidSyntax",
     "InvalidValue",
     "InvalidVersion",
+    "ListResult",
+    "MemberDelta",
+    "MemoryStore",
     "MethodNotAllowed",
     "MissingRequired",
     "Mutability",
     "MutabilityError",
     "NoTarget",
+    "Not",
     "NotFound",
     "NotImplementedFeature",
+    "OAUTH_BEARER",
     "Operation",
+    "Or",
+    "Page",
+    "PatchOperation",
+    "PatchPath",
+    "PatchResult",
     "PayloadTooLarge",
     "PreconditionFailed",
+    "Present",
+    "QueryParams",
+    "ResourceService",
+    "ResourceStore",
     "ResourceType",
     "Returned",
     "SCIMError",
@@ -87,7 +149,9 @@ __all__ = [
     "Schema",
     "SchemaExtension",
     "Sensitive",
+    "ServiceConfig",
     "ServiceUnavailable",
+    "StoreQuery",
     "Tolerance",
     "TooMany",
     "TooManyRequests",
@@ -97,6 +161,21 @@ __all__ = [
     "Uniqueness",
     "UniquenessError",
     "UnsupportedMediaType",
+    "ValuePath",
+    "apply_patch",
+    "bind_filter",
+    "compile_filter",
+    "etag_matches",
+    "matches",
+    "needs_members",
+    "parse_datetime",
+    "parse_etags",
+    "parse_filter",
+    "parse_patch",
+    "parse_path",
+    "project",
+    "utc_now",
+    "validate_resource",
 ]
 
 for _name in __all__:

@@ -1,0 +1,164 @@
+"""``apply_patch``: run the engine, validate the candidate, describe what changed.
+
+Pure and atomic: operations apply to a working copy, the candidate is validated against the
+resource type (PATCH context) and compared with the original; any failure raises a
+:class:`~scimkit.SCIMError` and the input is never modified.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from scimkit._change import MemberDelta, PatchResult
+from scimkit._context import Operation
+from scimkit._errors import InvalidSyntax, SCIMError
+from scimkit._patch._engine import Engine, required_removal
+from scimkit._patch._members import diff_members, member_attribute
+from scimkit._patch._operation import PatchOperation, parse_patch
+from scimkit._patch._path import resolve_target
+from scimkit._patch._values import copy_value
+from scimkit._policy import STRICT, Tolerance
+from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._schema import Mutability
+from scimkit._validation import validate_resource
+
+__all__ = ["apply_patch", "needs_members"]
+
+_ABSENT: Any = object()
+
+
+def _assigned(value: Any) -> bool:
+    return value is not None and value != [] and value != {}
+
+
+@lru_cache(maxsize=64)
+def _required(resource_type: ResourceType) -> tuple[AttrRef, ...]:
+    return tuple(
+        ref
+        for ref in resource_type.attributes()
+        if ref.attribute.required and ref.attribute.mutability is not Mutability.READ_ONLY
+    )
+
+
+def _check_required_kept(
+    before: Mapping[str, Any], after: Mapping[str, Any], resource_type: ResourceType
+) -> None:
+    """A required attribute that a PATCH unassigns (e.g. replace with null) is "mutability"."""
+    for ref in _required(resource_type):
+        if _assigned(_lookup(before, ref)) and not _assigned(_lookup(after, ref)):
+            raise required_removal(ref.dotted)
+
+
+def _lookup(resource: Mapping[str, Any], ref: AttrRef) -> Any:
+    if ref.extension:
+        holder = resource.get(ref.schema)
+        return holder.get(ref.attribute.name) if isinstance(holder, dict) else None
+    return resource.get(ref.attribute.name)
+
+
+def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> None:
+    """Copy values the validator carried over by reference (readOnly ones, e.g. ``meta``)."""
+    for key, old in original.items():
+        if not isinstance(old, dict | list):
+            continue
+        new = result.get(key)
+        if new is old:
+            result[key] = copy_value(old)
+        elif isinstance(new, dict) and isinstance(old, dict):
+            # An extension object: its readOnly attributes may be shared one level down.
+            for inner, item in new.items():
+                if isinstance(item, dict | list) and item is old.get(inner):
+                    new[inner] = copy_value(item)
+
+
+def _operations(body: Any, tolerance: Tolerance) -> tuple[PatchOperation, ...]:
+    if isinstance(body, Mapping):
+        return parse_patch(body, tolerance)
+    if isinstance(body, list | tuple) and all(isinstance(op, PatchOperation) for op in body):
+        return tuple(body)
+    raise InvalidSyntax("A PATCH request body must be a JSON object.")
+
+
+def apply_patch(
+    resource: Mapping[str, Any],
+    body_or_operations: Any,
+    resource_type: ResourceType,
+    *,
+    tolerance: Tolerance = STRICT,
+    members_loaded: bool = True,
+) -> PatchResult:
+    """Apply a PATCH (a PatchOp body or parsed operations) to a stored resource.
+
+    Pure and atomic: the input is never modified and any failure raises a
+    :class:`~scimkit.SCIMError`. With ``members_loaded`` false the resource carries no
+    ``members`` and member changes come back only as ``PatchResult.member_delta``; call
+    :func:`needs_members` first to know whether that is possible.
+    """
+    operations = _operations(body_or_operations, tolerance)
+    member_attr = member_attribute(resource_type)
+    original: Mapping[str, Any] = resource
+    if not members_loaded and member_attr is not None and member_attr.name in resource:
+        original = {k: v for k, v in resource.items() if k != member_attr.name}
+    engine = Engine(original, resource_type, tolerance, members_loaded)
+    for index, operation in enumerate(operations):
+        try:
+            engine.apply(operation)
+        except SCIMError as exc:
+            exc.detail = f"Operations[{index}]: {exc.detail}"
+            exc.args = (exc.detail,)
+            raise
+    _check_required_kept(original, engine.work, resource_type)
+    result = validate_resource(
+        engine.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
+    )
+    _unshare(result, original)
+    changed_attributes = frozenset(
+        key
+        for key in original.keys() | result.keys()
+        if original.get(key, _ABSENT) != result.get(key, _ABSENT)
+    )
+    if engine.members is not None:
+        delta = engine.members.delta()
+        changed = bool(changed_attributes) or bool(delta)
+    else:
+        delta = (
+            diff_members(original, result, member_attr)
+            if member_attr is not None and member_attr.name in changed_attributes
+            else MemberDelta()
+        )
+        changed = bool(changed_attributes)
+    return PatchResult(result, changed, delta, changed_attributes)
+
+
+def needs_members(
+    operations: Iterable[PatchOperation],
+    resource_type: ResourceType,
+    *,
+    tolerance: Tolerance = STRICT,
+) -> bool:
+    """Whether applying ``operations`` needs the resource's member list loaded.
+
+    Adding, replacing and removing whole members (``path: "members"``, a path-less value with
+    ``members``, ``members[value eq "id"]`` on remove) work as a delta; anything else that
+    reads the list (another filter, ``members[...].display``) needs it.
+    """
+    attribute = member_attribute(resource_type)
+    if attribute is None:
+        return False
+    for operation in operations:
+        if operation.path is None:
+            continue
+        try:
+            target = resolve_target(operation.path, resource_type, tolerance)
+        except SCIMError:
+            continue  # apply_patch reports the bad path without needing the members
+        if target.ref.attribute is not attribute:
+            continue
+        if target.value_filter is None and target.ref.sub_attribute is None:
+            continue
+        if operation.op == "remove" and target.filter_sub is None and target.member_ids is not None:
+            continue
+        return True
+    return False

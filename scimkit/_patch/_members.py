@@ -1,0 +1,91 @@
+"""Group membership as a delta, so a store can apply member changes without the member list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from scimkit._change import MemberDelta
+from scimkit._resource_type import ResourceType
+from scimkit._schema import Attribute
+
+__all__ = ["MemberChanges", "diff_members", "member_attribute"]
+
+
+@lru_cache(maxsize=64)
+def member_attribute(resource_type: ResourceType) -> Attribute | None:
+    """The core ``members`` attribute (multi-valued, complex, with ``value``), if any."""
+    attribute = resource_type.schema.attribute("members")
+    if attribute is None or not attribute.multi_valued or not attribute.is_complex:
+        return None
+    return attribute if attribute.sub_attribute("value") is not None else None
+
+
+class MemberChanges:
+    """Member operations folded, in order, into one delta.
+
+    Each id ends up in at most one of ``added`` and ``removed``, and the later operation wins,
+    so the delta means the same whichever order a store applies its two parts in. After a
+    ``replace`` (or a ``remove`` of all members) the delta holds the whole new list.
+    """
+
+    __slots__ = ("_added", "_removed", "_replace")
+
+    def __init__(self) -> None:
+        self._added: dict[str, dict[str, Any]] = {}
+        self._removed: dict[str, None] = {}
+        self._replace = False
+
+    def add(self, members: Iterable[dict[str, Any]]) -> None:
+        for member in members:
+            ident = member["value"]
+            self._removed.pop(ident, None)
+            # A member already added keeps its first form: adding it again changes nothing.
+            self._added.setdefault(ident, member)
+
+    def remove(self, ids: Iterable[str]) -> None:
+        for ident in ids:
+            self._added.pop(ident, None)
+            if not self._replace:
+                self._removed[ident] = None
+
+    def replace_all(self, members: Iterable[dict[str, Any]]) -> None:
+        self._added = {}
+        self._removed = {}
+        self._replace = True
+        self.add(members)
+
+    def delta(self) -> MemberDelta:
+        return MemberDelta(
+            added=tuple(self._added.values()),
+            removed=tuple(self._removed),
+            replace=self._replace,
+        )
+
+
+def _by_id(members: Any) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(members, list):
+        for member in members:
+            if isinstance(member, dict) and isinstance(member.get("value"), str):
+                found.setdefault(member["value"], member)
+    return found
+
+
+def diff_members(
+    before: Mapping[str, Any], after: Mapping[str, Any], attribute: Attribute
+) -> MemberDelta:
+    """The delta between two loaded member lists.
+
+    A member present in both but changed (another ``type`` or ``display``) cannot be expressed
+    as an add of a present member (a no-op for the store), so then the delta is a replacement.
+    """
+    old = _by_id(before.get(attribute.name))
+    new = _by_id(after.get(attribute.name))
+    if any(old[ident] != member for ident, member in new.items() if ident in old):
+        return MemberDelta(added=tuple(new.values()), replace=True)
+    return MemberDelta(
+        added=tuple(member for ident, member in new.items() if ident not in old),
+        removed=tuple(ident for ident in old if ident not in new),
+    )

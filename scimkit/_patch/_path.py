@@ -1,0 +1,189 @@
+"""PATCH targets: a ``path`` (or a path-less value key) resolved against a resource type, cached.
+
+Entra sends the same few paths on every PATCH, so a resolved :class:`Target` (attribute
+references, the bound value filter, the element a filter would create) is computed once per
+(path text, resource type, tolerance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from scimkit._errors import InvalidPath, InvalidValue
+from scimkit._filter import (
+    And,
+    AttrPath,
+    BoundValuePath,
+    Compare,
+    CompareOp,
+    Filter,
+    Or,
+    ValuePath,
+    bind_filter,
+    matches,
+    parse_path,
+)
+from scimkit._policy import Tolerance
+from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._schema import Attribute, AttributeType
+
+__all__ = ["Target", "record_matches", "resolve_key", "resolve_target"]
+
+_CACHE_SIZE = 2048
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Target:
+    """A resolved PATCH path.
+
+    ``ref`` is the attribute (with ``sub_attribute`` for ``name.givenName``). For a value path
+    ``attr[filter]`` or ``attr[filter].sub``: ``value_filter`` is the bound filter,
+    ``filter_sub`` the trailing sub-attribute, ``template`` the element the filter pins down
+    when it is a conjunction of ``eq`` on sub-attributes (used to create a missing element),
+    and ``member_ids`` the ids when the filter is ``value eq "id"`` (or an ``or`` of those).
+    """
+
+    text: str
+    ref: AttrRef
+    value_filter: BoundValuePath | None = None
+    filter_sub: Attribute | None = None
+    template: Mapping[str, Any] | None = None
+    member_ids: tuple[str, ...] | None = None
+
+
+def resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Target:
+    """Resolve a PATCH ``path``; raises ``InvalidPath`` (or ``InvalidFilter`` for the filter)."""
+    return _resolve_target(text, resource_type, tolerance)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Target:
+    parsed = parse_path(text)
+    path = parsed.path
+    ref = resource_type.resolve(path.urn, path.attribute, path.sub_attribute)
+    if ref is None:
+        raise InvalidPath(f"Path '{text}' names no attribute of {resource_type.name}.")
+    if parsed.filter is None:
+        return Target(text, ref)
+    attribute = ref.attribute
+    if ref.sub_attribute is not None or not (attribute.multi_valued and attribute.is_complex):
+        raise InvalidPath(
+            f"Path '{text}': a value filter '[...]' needs a multi-valued complex attribute."
+        )
+    filter_sub: Attribute | None = None
+    if parsed.sub_attribute is not None:
+        filter_sub = attribute.sub_attribute(parsed.sub_attribute)
+        if filter_sub is None:
+            raise InvalidPath(
+                f"Path '{text}': '{attribute.name}' has no sub-attribute '{parsed.sub_attribute}'."
+            )
+    urn = ref.schema if ref.extension else None
+    bound = bind_filter(
+        ValuePath(AttrPath(urn, attribute.name), parsed.filter), resource_type, tolerance
+    )
+    assert isinstance(bound, BoundValuePath)
+    return Target(
+        text,
+        ref,
+        bound,
+        filter_sub,
+        _template(parsed.filter, attribute),
+        _member_ids(parsed.filter, attribute),
+    )
+
+
+def record_matches(target: Target, record: Mapping[str, Any]) -> bool:
+    """Whether one element of the target's multi-valued attribute satisfies its filter."""
+    assert target.value_filter is not None
+    ref = target.ref
+    # The evaluator works on resources: present the element as the attribute's only value.
+    wrapped: dict[str, Any] = {ref.attribute.name: [record]}
+    if ref.extension:
+        wrapped = {ref.schema: wrapped}
+    return matches(target.value_filter, wrapped)
+
+
+def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
+    """Sub-attribute values of a filter made only of ``eq`` joined by ``and``, else ``None``.
+
+    The literal is kept as written (not case-folded): it becomes the new element's value.
+    """
+    found: dict[str, Any] = {}
+    stack: list[Filter] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, And):
+            stack += (current.left, current.right)
+            continue
+        if not isinstance(current, Compare) or current.op is not CompareOp.EQ:
+            return None
+        sub = attribute.sub_attribute(current.path.attribute)
+        if sub is None or current.value is None or current.path.sub_attribute is not None:
+            return None
+        if found.get(sub.name, current.value) != current.value:
+            return None  # type eq "a" and type eq "b": nothing can match or be created
+        found[sub.name] = current.value
+    return found
+
+
+def _member_ids(node: Filter, attribute: Attribute) -> tuple[str, ...] | None:
+    """The ids of ``value eq "id"`` (or of an ``or`` of those) on a case-exact ``value``."""
+    value_sub = attribute.sub_attribute("value")
+    if (
+        value_sub is None
+        or not value_sub.case_exact
+        or value_sub.type not in (AttributeType.STRING, AttributeType.REFERENCE)
+    ):
+        return None
+    ids: list[str] = []
+    stack: list[Filter] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Or):
+            stack += (current.right, current.left)
+            continue
+        if (
+            not isinstance(current, Compare)
+            or current.op is not CompareOp.EQ
+            or not isinstance(current.value, str)
+            or current.path.sub_attribute is not None
+            or attribute.sub_attribute(current.path.attribute) is not value_sub
+        ):
+            return None
+        ids.append(current.value)
+    return tuple(ids)
+
+
+def resolve_key(key: str, within: str | None, resource_type: ResourceType, dotted: bool) -> AttrRef:
+    """Resolve a key of a path-less value object (``within`` an extension object or not).
+
+    Strict RFC 7644 §3.5.2.1 keys are attribute names; with ``dotted`` (Entra) a key may also
+    be ``name.givenName`` or ``urn:...:User:attr``. Unknown keys are ``InvalidValue``: the
+    value, not a path, is at fault.
+    """
+    ref = _resolve_key(key, within, resource_type, dotted)
+    if ref is None:
+        hint = ""
+        if not dotted and ("." in key or ":" in key):
+            hint = " (dotted and URN-qualified keys need the patch_dotted_keys tolerance)"
+        raise InvalidValue(f"Unknown attribute '{key}' in the PATCH value{hint}.")
+    return ref
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _resolve_key(
+    key: str, within: str | None, resource_type: ResourceType, dotted: bool
+) -> AttrRef | None:
+    if within is not None:
+        if dotted and "." in key:
+            name, _, sub = key.partition(".")
+            return resource_type.resolve(within, name, sub) if sub and "." not in sub else None
+        return resource_type.resolve(within, key)
+    if dotted:
+        return resource_type.resolve_path(key)
+    if "." in key or ":" in key:
+        return None
+    return resource_type.resolve(None, key)

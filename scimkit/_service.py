@@ -1,0 +1,546 @@
+"""The SCIM operations as one async service over a :class:`~scimkit._store.ResourceStore`.
+
+:class:`ResourceService` validates request bodies, runs the PATCH engine, enforces the
+:class:`~scimkit._config.ServiceConfig` and preconditions, and calls the store. It returns stored
+resources (dicts); projection and ``meta.location`` belong to the adapter that renders them,
+because they depend on the request. It raises only :class:`~scimkit.SCIMError` subclasses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from scimkit._config import ServiceConfig
+from scimkit._context import Operation
+from scimkit._cursor import CursorCodec, CursorScope
+from scimkit._errors import (
+    Conflict,
+    InvalidCount,
+    InvalidCursor,
+    InvalidFilter,
+    InvalidValue,
+    NotFound,
+    NotImplementedFeature,
+    PreconditionFailed,
+)
+from scimkit._filter import compile_filter
+from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
+from scimkit._patch import apply_patch, needs_members, parse_patch
+from scimkit._policy import STRICT, Tolerance
+from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._validation import validate_resource
+
+__all__ = ["ListResult", "QueryParams", "ResourceService", "has_members", "wants_members"]
+
+# Writes lost to a concurrent writer are retried this often before giving up (409).
+_MAX_ATTEMPTS = 10
+# Between attempts a lost writer waits a random time below a bound that doubles per attempt:
+# writers that collided start again spread out instead of colliding again. Without it, 20
+# parallel PATCHes of one group on MongoDB exhausted the attempts (tests/hardening).
+_BACKOFF_FIRST = 0.002
+_BACKOFF_MAX = 0.1
+_MAX_START_INDEX = 2**31 - 1
+_ANY: tuple[str, ...] | None = None  # parse_etags() result for "If-Match: *"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryParams:
+    """The parameters of a query (RFC 7644 §3.4.2, RFC 9865), as the client sent them.
+
+    ``start_index`` and ``count`` are the client's numbers before the RFC's corrections
+    (the service treats ``start_index < 1`` as 1 and a negative ``count`` as 0). ``cursor`` is
+    ``None`` for index paging and a string (``""`` for the first page) for cursor paging.
+    """
+
+    filter: str | None = None
+    sort_by: str | None = None
+    sort_order: str | None = None
+    start_index: int | None = None
+    count: int | None = None
+    cursor: str | None = None
+    attributes: tuple[str, ...] = ()
+    excluded_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ListResult:
+    """One page of a query, ready to render as a ListResponse.
+
+    ``start_index`` is ``None`` for cursor pages (RFC 9865); ``next_cursor`` and
+    ``previous_cursor`` are set only for cursor pages that have a neighbour.
+    """
+
+    resources: Sequence[dict[str, Any]]
+    total_results: int
+    items_per_page: int
+    start_index: int | None = 1
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ResourceService:
+    """One async method per SCIM operation, each scoped to a tenant.
+
+    ``tolerance`` is the input policy for every tenant unless ``tolerance_for`` maps a tenant to
+    its own. ``clock`` returns aware UTC datetimes; ``id_factory`` makes resource ids.
+    ``cursor_codec`` signs RFC 9865 cursors; without one, a codec with a random secret is made,
+    which is right for one process only (workers behind one URL must share a secret).
+    """
+
+    def __init__(
+        self,
+        store: ResourceStore,
+        resource_types: Iterable[ResourceType],
+        *,
+        config: ServiceConfig | None = None,
+        tolerance: Tolerance = STRICT,
+        tolerance_for: Callable[[str], Tolerance] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        id_factory: Callable[[], str] = _new_id,
+        cursor_codec: CursorCodec | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config if config is not None else ServiceConfig()
+        self.resource_types: tuple[ResourceType, ...] = tuple(resource_types)
+        if not self.resource_types:
+            raise ValueError("a service needs at least one resource type")
+        self._by_name: dict[str, ResourceType] = {}
+        for resource_type in self.resource_types:
+            key = resource_type.name.lower()
+            if key in self._by_name:
+                raise ValueError(f"resource type {resource_type.name!r} is given twice")
+            self._by_name[key] = resource_type
+        self._tolerance = tolerance
+        self._tolerance_for = tolerance_for
+        self._clock = clock
+        self._id_factory = id_factory
+        if cursor_codec is None and self.config.cursor:
+            cursor_codec = CursorCodec(
+                secret=secrets.token_bytes(32), ttl=timedelta(seconds=self.config.cursor_ttl)
+            )
+        self._cursors = cursor_codec
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def resource_type(self, name: str) -> ResourceType:
+        """The resource type called ``name`` (case-insensitive); :class:`NotFound` if none."""
+        found = self._by_name.get(name.lower())
+        if found is None:
+            raise NotFound(f"Unknown resource type '{name}'.")
+        return found
+
+    def tolerance(self, tenant: str) -> Tolerance:
+        """The input policy for a tenant."""
+        if self._tolerance_for is not None:
+            return self._tolerance_for(tenant)
+        return self._tolerance
+
+    # -- single resources ---------------------------------------------------------------------
+
+    async def create(self, tenant: str, resource_type: ResourceType, body: Any) -> dict[str, Any]:
+        """Create a resource from a request body (RFC 7644 §3.3) and return it as stored."""
+        resource = validate_resource(
+            body, resource_type, Operation.CREATE, tolerance=self.tolerance(tenant)
+        )
+        resource["id"] = self._id_factory()
+        resource["meta"] = new_meta(resource_type, self._clock())
+        return await self.store.create(tenant, resource_type, resource)
+
+    async def get(
+        self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
+    ) -> dict[str, Any]:
+        """The resource with this id; group members only if ``members``."""
+        return await self.store.get(tenant, resource_type, id, members=members)
+
+    async def replace(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace a resource (PUT, RFC 7644 §3.5.1); ``if_match`` is the If-Match header."""
+        tolerance = self.tolerance(tenant)
+        tags, strict = self._precondition(if_match)
+        for attempt in range(_MAX_ATTEMPTS):
+            existing = await self.store.get(tenant, resource_type, id)
+            self._check(existing, tags, strict)
+            resource = validate_resource(
+                body, resource_type, Operation.REPLACE, tolerance=tolerance, existing=existing
+            )
+            resource["id"] = existing["id"]
+            if _same_content(resource, existing):
+                return existing
+            meta = existing["meta"]
+            resource["meta"] = {
+                "resourceType": meta["resourceType"],
+                "created": meta["created"],
+                "lastModified": self._clock(),
+            }
+            try:
+                return await self.store.replace(
+                    tenant, resource_type, id, resource, expected_version=meta.get("version")
+                )
+            except PreconditionFailed:
+                if strict:
+                    raise
+                await _backoff(attempt)
+        raise _contended()
+
+    async def patch(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        members: bool = True,
+    ) -> dict[str, Any]:
+        """Apply a PatchOp body (RFC 7644 §3.5.2) and return the resource.
+
+        Group members are loaded only when an operation needs them. ``members`` says whether
+        the returned resource must carry them (one extra read when the PATCH did not load them).
+        A PATCH that changes nothing writes nothing and keeps the version.
+        """
+        if not self.config.patch:
+            raise NotImplementedFeature("PATCH is not supported by this service provider.")
+        tolerance = self.tolerance(tenant)
+        operations = parse_patch(body, tolerance)
+        load_members = needs_members(operations, resource_type, tolerance=tolerance)
+        tags, strict = self._precondition(if_match)
+        for attempt in range(_MAX_ATTEMPTS):
+            current = await self.store.get(tenant, resource_type, id, members=load_members)
+            self._check(current, tags, strict)
+            result = apply_patch(
+                current,
+                operations,
+                resource_type,
+                tolerance=tolerance,
+                members_loaded=load_members,
+            )
+            if not result.changed:
+                updated = current
+                break
+            meta = dict(result.resource.get("meta") or current["meta"])
+            meta["lastModified"] = self._clock()
+            result.resource["meta"] = meta
+            result = replace(result, changed_attributes=result.changed_attributes | {"meta"})
+            try:
+                updated = await self.store.update(
+                    tenant,
+                    resource_type,
+                    id,
+                    result,
+                    expected_version=current["meta"].get("version"),
+                )
+                break
+            except PreconditionFailed:
+                if strict:
+                    raise
+                await _backoff(attempt)
+        else:
+            raise _contended()
+        if members and not load_members and has_members(resource_type):
+            return await self.store.get(tenant, resource_type, id, members=True)
+        return updated
+
+    async def delete(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        *,
+        if_match: str | None = None,
+    ) -> None:
+        """Delete a resource (RFC 7644 §3.6)."""
+        tags, strict = self._precondition(if_match)
+        if if_match is None or not self.config.etag:
+            await self.store.delete(tenant, resource_type, id)
+            return
+        for attempt in range(_MAX_ATTEMPTS):
+            current = await self.store.get(tenant, resource_type, id, members=False)
+            self._check(current, tags, strict)
+            try:
+                await self.store.delete(
+                    tenant, resource_type, id, expected_version=current["meta"].get("version")
+                )
+                return
+            except PreconditionFailed:
+                if strict:
+                    raise
+                await _backoff(attempt)
+        raise _contended()
+
+    # -- queries ------------------------------------------------------------------------------
+
+    async def query(
+        self, tenant: str, resource_type: ResourceType, params: QueryParams
+    ) -> ListResult:
+        """Run a query (RFC 7644 §3.4.2) with index or cursor (RFC 9865) paging."""
+        tolerance = self.tolerance(tenant)
+        self._check_features(params)
+        bound = (
+            compile_filter(params.filter, resource_type, tolerance)
+            if params.filter is not None
+            else None
+        )
+        sort_by = _sort_ref(resource_type, params.sort_by)
+        descending = _descending(params.sort_order) if sort_by is not None else False
+        members = wants_members(resource_type, params.attributes, params.excluded_attributes)
+        if params.cursor is not None:
+            return await self._cursor_page(
+                tenant, resource_type, params, bound, sort_by, descending, members
+            )
+        start_index, count = self._index_window(params)
+        page = await self.store.query(
+            tenant,
+            resource_type,
+            StoreQuery(
+                filter=bound,
+                sort_by=sort_by,
+                descending=descending,
+                start_index=start_index,
+                count=count,
+                members=members,
+            ),
+        )
+        resources = list(page.resources[:count])
+        return ListResult(resources, page.total, len(resources), start_index)
+
+    async def query_all(self, tenant: str, params: QueryParams) -> ListResult:
+        """A root query over every resource type (RFC 7644 §3.4.2.1).
+
+        Results are the concatenation of each type's matches, in the order the resource types
+        were given, each type sorted by ``sortBy`` when it has that attribute; ``startIndex``
+        and ``count`` page over that concatenation. A filter naming an attribute a type lacks
+        matches nothing of that type (the RFC's "no attribute value"; an approximation for
+        ``not``/``ne`` over such attributes). Cursor paging is per resource type only.
+        """
+        if params.cursor is not None:
+            raise InvalidCursor("Cursor pagination is not supported for queries at the root.")
+        tolerance = self.tolerance(tenant)
+        self._check_features(params)
+        start_index, count = self._index_window(params)
+        plans: list[tuple[ResourceType, StoreQuery]] = []
+        first_error: InvalidFilter | None = None
+        for resource_type in self.resource_types:
+            bound = None
+            if params.filter is not None:
+                try:
+                    bound = compile_filter(params.filter, resource_type, tolerance)
+                except InvalidFilter as exc:
+                    first_error = first_error or exc
+                    continue
+            sort_by = None
+            if params.sort_by is not None:
+                sort_by = resource_type.resolve_path(params.sort_by)
+            descending = _descending(params.sort_order) if sort_by is not None else False
+            members = wants_members(resource_type, params.attributes, params.excluded_attributes)
+            plans.append((resource_type, StoreQuery(bound, sort_by, descending, members=members)))
+        if not plans and first_error is not None:
+            raise first_error
+        total = 0
+        skip = start_index - 1  # matches still to skip before the window opens
+        resources: list[dict[str, Any]] = []
+        for resource_type, plan in plans:
+            wanted = count - len(resources)
+            # Even with the window full, each type is counted for totalResults.
+            page = await self.store.query(
+                tenant,
+                resource_type,
+                replace(plan, start_index=skip + 1, count=wanted),
+            )
+            total += page.total
+            resources.extend(page.resources[:wanted])
+            skip = max(0, skip - page.total)
+        return ListResult(resources, total, len(resources), start_index)
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _check_features(self, params: QueryParams) -> None:
+        if params.filter is not None and not self.config.filter:
+            raise NotImplementedFeature("Filtering is not supported by this service provider.")
+        if params.sort_by is not None and not self.config.sort:
+            raise NotImplementedFeature("Sorting is not supported by this service provider.")
+        if params.cursor is not None and (not self.config.cursor or self._cursors is None):
+            raise NotImplementedFeature(
+                "Cursor pagination is not supported by this service provider."
+            )
+
+    def _index_window(self, params: QueryParams) -> tuple[int, int]:
+        # RFC 7644 §3.4.2.4: startIndex < 1 is 1, a negative count is 0; we cap at maxResults.
+        # A startIndex past _MAX_START_INDEX is past every match anyway; capping it keeps the
+        # echoed value within JSON's 64-bit integers and MongoDB's skip (a 500 otherwise).
+        start_index = max(1, params.start_index) if params.start_index is not None else 1
+        start_index = min(start_index, _MAX_START_INDEX)
+        count = self.config.default_count if params.count is None else max(0, params.count)
+        return start_index, min(count, self.config.max_results)
+
+    async def _cursor_page(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        params: QueryParams,
+        bound: Any,
+        sort_by: AttrRef | None,
+        descending: bool,
+        members: bool,
+    ) -> ListResult:
+        codec = self._cursors
+        assert codec is not None  # _check_features made sure
+        if params.count is not None and params.count < 1:
+            raise InvalidCount(
+                f"With cursor pagination, count must be between 1 and {self.config.max_results}."
+            )
+        count = self.config.default_count if params.count is None else params.count
+        count = min(count, self.config.max_results)
+        scope = CursorScope(
+            tenant,
+            resource_type.name,
+            params.filter,
+            sort_by.dotted if sort_by is not None else None,
+            descending,
+            count,
+        )
+        after: tuple[Any, str] | None = None
+        backward = False
+        if params.cursor:
+            decoded = codec.decode(params.cursor, scope)
+            after, backward = decoded.position, decoded.backward
+        # One extra match tells whether there is a page beyond this one.
+        page: Page = await self.store.query(
+            tenant,
+            resource_type,
+            StoreQuery(
+                filter=bound,
+                sort_by=sort_by,
+                descending=descending,
+                count=count + 1,
+                after=after,
+                backward=backward,
+                members=members,
+            ),
+        )
+        resources = list(page.resources)
+        keys = list(page.keys)
+        more = len(resources) > count
+        if backward:
+            # A backward page ends just before the cursor: the extra match is at its front.
+            resources, keys = resources[-count:], keys[-count:]
+            has_previous, has_next = more, after is not None
+        else:
+            resources, keys = resources[:count], keys[:count]
+            has_previous, has_next = after is not None, more
+        next_cursor = previous_cursor = None
+        if keys and has_next:
+            next_cursor = codec.encode(scope, keys[-1])
+        if keys and has_previous:
+            previous_cursor = codec.encode(scope, keys[0], backward=True)
+        return ListResult(
+            resources,
+            page.total,
+            len(resources),
+            None,
+            next_cursor,
+            previous_cursor,
+        )
+
+    def _precondition(self, if_match: str | None) -> tuple[tuple[str, ...] | None, bool]:
+        """Parsed If-Match tags and whether a lost race must surface as 412.
+
+        ``If-Match: *`` only asks that the resource exists, so a race it loses is retried.
+        """
+        if if_match is None or not self.config.etag:
+            return _ANY, False
+        tags = parse_etags(if_match)
+        return tags, tags is not None
+
+    @staticmethod
+    def _check(resource: dict[str, Any], tags: tuple[str, ...] | None, strict: bool) -> None:
+        if strict and not etag_matches(resource["meta"].get("version"), tags):
+            raise PreconditionFailed()
+
+
+def wants_members(
+    resource_type: ResourceType, attributes: Sequence[str], excluded: Sequence[str]
+) -> bool:
+    """Whether a response shaped by these parameters would show a group's ``members``."""
+    if not has_members(resource_type):
+        return True
+    if attributes:
+        return any(_is_members(resource_type, name) for name in attributes)
+    return not any(
+        (ref := resource_type.resolve_path(name)) is not None
+        and ref.sub_attribute is None
+        and _is_members_ref(ref)
+        for name in excluded
+    )
+
+
+@lru_cache(maxsize=64)
+def has_members(resource_type: ResourceType) -> bool:
+    """Whether the resource type has a core ``members`` attribute (groups)."""
+    ref = resource_type.resolve(None, "members")
+    return ref is not None and _is_members_ref(ref)
+
+
+def _is_members(resource_type: ResourceType, name: str) -> bool:
+    ref = resource_type.resolve_path(name)
+    return ref is not None and _is_members_ref(ref)
+
+
+def _is_members_ref(ref: AttrRef) -> bool:
+    return not ref.extension and ref.attribute.name == "members"
+
+
+def _sort_ref(resource_type: ResourceType, sort_by: str | None) -> AttrRef | None:
+    if sort_by is None:
+        return None
+    ref = resource_type.resolve_path(sort_by)
+    if ref is None:
+        raise InvalidValue(f"Cannot sort by '{sort_by}': no such attribute.")
+    return ref
+
+
+def _descending(sort_order: str | None) -> bool:
+    if sort_order is None:
+        return False
+    lowered = sort_order.lower()
+    if lowered == "ascending":
+        return False
+    if lowered == "descending":
+        return True
+    raise InvalidValue("sortOrder must be 'ascending' or 'descending'.")
+
+
+def _same_content(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether a replacement equals the stored resource apart from ``meta``."""
+    if new.keys() - {"meta"} != old.keys() - {"meta"}:
+        return False
+    return all(new[key] == old[key] for key in new if key != "meta")
+
+
+async def _backoff(attempt: int) -> None:
+    """Pause after the ``attempt``-th (0-based) write lost a race, before trying again."""
+    if attempt + 1 < _MAX_ATTEMPTS:
+        await asyncio.sleep(random.uniform(0, min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**attempt)))
+
+
+def _contended() -> Conflict:
+    return Conflict("The resource is being changed by other requests; retry the request.")

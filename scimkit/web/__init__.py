@@ -1,0 +1,44 @@
+"""scimkit's Starlette adapter: SCIM 2.0 over HTTP for a :class:`~scimkit.ResourceService`.
+
+Typical use::
+
+    from scimkit.web import BearerTokenAuth, create_scim_app
+
+    app = create_scim_app(service, authenticate=BearerTokenAuth(digests_by_tenant))
+"""
+
+from __future__ import annotations
+
+from scimkit.web._auth import (
+    Action,
+    Authenticate,
+    Authorize,
+    BearerTokenAuth,
+    CurrentUser,
+    Principal,
+    hash_token,
+    token_matches,
+)
+from scimkit.web._responses import SCIM_MEDIA_TYPE, SCIMResponse
+from scimkit.web._routing import create_scim_app, scim_routes
+
+__all__ = [
+    "Action",
+    "Authenticate",
+    "Authorize",
+    "BearerTokenAuth",
+    "CurrentUser",
+    "Principal",
+    "SCIMResponse",
+    "SCIM_MEDIA_TYPE",
+    "create_scim_app",
+    "hash_token",
+    "scim_routes",
+    "token_matches",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "scimkit.web"
+del _name, _obj

@@ -1,0 +1,160 @@
+"""Authentication and authorization hooks, and a constant-time bearer-token helper.
+
+The application decides who may call: it passes an ``authenticate`` hook (and optionally an
+``authorize`` hook) to :func:`~scimkit.web.create_scim_app`. :class:`BearerTokenAuth` is a ready
+``authenticate`` hook for per-tenant bearer tokens kept only as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from starlette.requests import Request
+
+from scimkit._errors import Unauthorized
+from scimkit._resource_type import ResourceType
+
+__all__ = [
+    "Action",
+    "Authenticate",
+    "Authorize",
+    "BearerTokenAuth",
+    "CurrentUser",
+    "Principal",
+    "hash_token",
+    "token_matches",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller of one tenant.
+
+    ``name`` labels the credential (for logs; never the secret itself). Applications may
+    subclass it to carry more (scopes, a client id).
+    """
+
+    tenant: str
+    name: str = ""
+
+
+class Action(StrEnum):
+    """What a request does, as passed to the ``authorize`` hook."""
+
+    READ = "read"
+    QUERY = "query"
+    CREATE = "create"
+    REPLACE = "replace"
+    PATCH = "patch"
+    DELETE = "delete"
+    BULK = "bulk"
+    """The Bulk request itself; each of its operations is authorized with its own action."""
+    DISCOVER = "discover"
+    """``/ServiceProviderConfig``, ``/ResourceTypes`` and ``/Schemas``."""
+
+
+Authenticate = Callable[[Request, str], Awaitable[Principal | None]]
+"""``authenticate(request, tenant)``: the caller, or ``None`` (or raise ``Unauthorized``) → 401."""
+
+Authorize = Callable[[Principal, Action, ResourceType | None], Awaitable[bool]]
+"""``authorize(principal, action, resource_type)``: false → 403. ``resource_type`` is ``None``
+for requests not about one type (root search, Bulk, discovery)."""
+
+CurrentUser = Callable[[Principal], Awaitable[str | None]]
+"""``current_user(principal)``: the id of the caller's User resource for ``/Me``, or ``None``."""
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 digest of a token: what to store instead of the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(token: str, digests: Iterable[bytes | str]) -> int | None:
+    """The index of the digest ``token`` hashes to, or ``None``; constant time per digest.
+
+    Every digest is compared (no early exit) with :func:`hmac.compare_digest`, so the time
+    taken reveals neither which digest matched nor how much of one did.
+    """
+    presented = hashlib.sha256(token.encode("utf-8")).digest()
+    found: int | None = None
+    for index, digest in enumerate(digests):
+        if hmac.compare_digest(presented, _digest_bytes(digest)) and found is None:
+            found = index
+    return found
+
+
+def _digest_bytes(digest: bytes | str) -> bytes:
+    if isinstance(digest, str):
+        try:
+            return bytes.fromhex(digest)
+        except ValueError:
+            return b""  # never equal to a 32-byte digest
+    return digest
+
+
+TokenDigests = (
+    Mapping[str, Iterable[bytes | str]]
+    | Callable[[str], Awaitable[Iterable[bytes | str]] | Iterable[bytes | str]]
+)
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_INVALID = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+class BearerTokenAuth:
+    """An ``authenticate`` hook for ``Authorization: Bearer <token>``, per tenant.
+
+    ``digests`` maps a tenant to the SHA-256 digests (hex or raw) of its valid tokens, e.g. a
+    primary and a secondary during rotation; it may also be a function (sync or async) of the
+    tenant, for digests kept in a database. An unknown tenant and a wrong token fail alike:
+    401 with the same generic detail. The principal's ``name`` is ``token<index>``.
+    """
+
+    def __init__(self, digests: TokenDigests) -> None:
+        if isinstance(digests, Mapping):
+            fixed = {
+                tenant: tuple(_digest_bytes(d) for d in values)
+                for tenant, values in digests.items()
+            }
+            self._fixed: dict[str, tuple[bytes, ...]] | None = fixed
+            self._lookup = None
+        else:
+            self._fixed = None
+            self._lookup = digests
+
+    @classmethod
+    def from_tokens(cls, tokens: Mapping[str, Iterable[str]]) -> BearerTokenAuth:
+        """A hook from clear-text tokens per tenant (hashed at once; for tests and demos)."""
+        return cls({tenant: [hash_token(t) for t in values] for tenant, values in tokens.items()})
+
+    async def __call__(self, request: Request, tenant: str) -> Principal:
+        header = None
+        for key, value in request.scope["headers"]:
+            if key == b"authorization":
+                header = value.decode("latin-1")
+                break
+        if header is None:
+            raise Unauthorized(headers=_CHALLENGE)
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized(headers=_CHALLENGE)
+        digests = await self._digests(tenant)
+        index = token_matches(token, digests)
+        if index is None:
+            raise Unauthorized(headers=_INVALID)
+        return Principal(tenant, f"token{index}")
+
+    async def _digests(self, tenant: str) -> Iterable[bytes | str]:
+        if self._fixed is not None:
+            return self._fixed.get(tenant, ())
+        assert self._lookup is not None
+        found = self._lookup(tenant)
+        if inspect.isawaitable(found):
+            found = await found
+        return found

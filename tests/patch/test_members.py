@@ -1,0 +1,245 @@
+"""Group members as a delta: a store applies member changes without loading the member list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scimkit import ENTRA, GROUP, STRICT, USER, InternalError, InvalidSyntax, InvalidValue
+from scimkit._change import MemberDelta
+from scimkit._patch import apply_patch, needs_members, parse_patch
+from tests.patch.support import BABS, JAMES, body, group, member
+
+CAROL = "7f4bc1a3-285e-48ae-8202-5accb43efb0e"
+
+
+def unloaded(*operations: dict[str, Any], tolerance=ENTRA) -> Any:
+    """Apply to a group read without its members (``members_loaded=False``)."""
+    return apply_patch(group(), body(*operations), GROUP, tolerance=tolerance, members_loaded=False)
+
+
+class TestDeltaWithoutMembers:
+    def test_add_becomes_added_members_with_null_ref_dropped(self):
+        result = unloaded(
+            {
+                "op": "Add",
+                "path": "members",
+                "value": [
+                    {"$ref": None, "value": BABS},
+                    {"value": JAMES, "display": "James Smith"},
+                ],
+            }
+        )
+        assert result.member_delta == MemberDelta(
+            added=({"value": BABS}, {"value": JAMES, "display": "James Smith"})
+        )
+        assert "members" not in result.resource
+        assert result.changed
+        assert result.changed_attributes == frozenset()
+
+    def test_the_same_member_twice_is_added_once(self):
+        result = unloaded(
+            {"op": "add", "path": "members", "value": [{"value": BABS}, {"value": BABS}]}
+        )
+        assert result.member_delta.added == ({"value": BABS},)
+
+    def test_remove_by_filter_becomes_removed_ids(self):
+        result = unloaded(
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+            {"op": "remove", "path": f'members[value eq "{JAMES}" or value eq "{CAROL}"]'},
+            tolerance=STRICT,
+        )
+        assert result.member_delta == MemberDelta(removed=(BABS, JAMES, CAROL))
+
+    def test_remove_by_value_array_needs_the_tolerance(self):
+        operation = {"op": "remove", "path": "members", "value": [{"value": BABS}]}
+        assert unloaded(operation).member_delta == MemberDelta(removed=(BABS,))
+        with pytest.raises(InvalidSyntax):
+            unloaded(operation, tolerance=STRICT)
+
+    def test_remove_all_members_is_an_empty_replacement(self):
+        """RFC 7644 §3.5.2.2: remove on a multi-valued attribute without filter removes all."""
+        result = unloaded({"op": "remove", "path": "members"}, tolerance=STRICT)
+        assert result.member_delta == MemberDelta(replace=True)
+        assert result.changed
+
+    def test_replace_is_a_replacement(self):
+        result = unloaded(
+            {"op": "replace", "path": "members", "value": [{"value": BABS}]}, tolerance=STRICT
+        )
+        assert result.member_delta == MemberDelta(added=({"value": BABS},), replace=True)
+
+    def test_pathless_members_value(self):
+        result = unloaded(
+            {"op": "add", "value": {"members": [{"value": BABS}], "displayName": "New"}}
+        )
+        assert result.member_delta == MemberDelta(added=({"value": BABS},))
+        assert result.resource["displayName"] == "New"
+        assert result.changed_attributes == {"displayName"}
+
+    def test_later_operations_win_per_member(self):
+        """Entra sends an add and a remove of the same member in one request (V1)."""
+        result = unloaded(
+            {"op": "add", "path": "members", "value": [{"value": BABS}, {"value": JAMES}]},
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+            {"op": "remove", "path": "members", "value": [{"value": CAROL}]},
+            {"op": "add", "path": "members", "value": [{"value": CAROL}]},
+        )
+        assert result.member_delta == MemberDelta(
+            added=({"value": JAMES}, {"value": CAROL}), removed=(BABS,)
+        )
+
+    def test_operations_after_a_replacement_edit_the_replacement(self):
+        result = unloaded(
+            {"op": "replace", "path": "members", "value": [{"value": BABS}, {"value": JAMES}]},
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+            {"op": "add", "path": "members", "value": [{"value": CAROL}]},
+        )
+        assert result.member_delta == MemberDelta(
+            added=({"value": JAMES}, {"value": CAROL}), replace=True
+        )
+
+    def test_a_members_key_in_the_input_is_ignored(self):
+        stored = group(member(BABS))
+        result = apply_patch(
+            stored,
+            body({"op": "replace", "path": "displayName", "value": "X"}),
+            GROUP,
+            members_loaded=False,
+        )
+        assert "members" not in result.resource
+        assert result.changed_attributes == {"displayName"}
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            [{"display": "no id"}],
+            [{"value": ""}],
+            [{"value": 5}],
+            [{"value": BABS, "display": 5}],
+            [{"value": BABS, "nosuch": "x"}],
+            ["just-an-id"],
+        ],
+    )
+    def test_member_values_are_checked(self, value: Any):
+        with pytest.raises(InvalidValue):
+            unloaded({"op": "add", "path": "members", "value": value})
+
+    def test_an_operation_needing_the_list_is_an_internal_error(self):
+        with pytest.raises(InternalError):
+            unloaded({"op": "remove", "path": 'members[type eq "Group"]'})
+
+
+@pytest.mark.parametrize(
+    ("operations", "expected"),
+    [
+        ([{"op": "add", "path": "members", "value": [{"value": BABS}]}], False),
+        ([{"op": "replace", "path": "members", "value": []}], False),
+        ([{"op": "remove", "path": "members"}], False),
+        ([{"op": "remove", "path": "members", "value": [{"value": BABS}]}], False),
+        ([{"op": "remove", "path": f'members[value eq "{BABS}"]'}], False),
+        ([{"op": "remove", "path": f'members[value eq "{BABS}" or value eq "{JAMES}"]'}], False),
+        ([{"op": "replace", "value": {"members": [{"value": BABS}]}}], False),
+        ([{"op": "replace", "path": "displayName", "value": "x"}], False),
+        ([{"op": "remove", "path": "nosuch[value eq 1]"}], False),
+        ([{"op": "remove", "path": 'members[type eq "User"]'}], True),
+        ([{"op": "remove", "path": f'members[value ne "{BABS}"]'}], True),
+        ([{"op": "remove", "path": f'members[value eq "{BABS}" and type eq "User"]'}], True),
+        (
+            [{"op": "replace", "path": f'members[value eq "{BABS}"]', "value": {"value": BABS}}],
+            True,
+        ),
+        ([{"op": "add", "path": f'members[value eq "{BABS}"].display', "value": "B"}], True),
+        ([{"op": "remove", "path": f'members[value eq "{BABS}"].display'}], True),
+    ],
+)
+def test_needs_members(operations: list[dict[str, Any]], expected: bool):
+    assert needs_members(parse_patch(body(*operations), ENTRA), GROUP, tolerance=ENTRA) is expected
+
+
+def test_resource_types_without_members_never_need_them():
+    assert not needs_members(parse_patch(body({"op": "remove", "path": "members"})), USER)
+
+
+class TestLoadedMembers:
+    def test_adding_a_present_member_is_a_no_op(self):
+        """Entra re-sends adds for existing members whenever one is removed (entra-quirks §A.8)."""
+        stored = group(member(BABS, "Babs"), member(JAMES))
+        result = apply_patch(
+            stored,
+            body({"op": "add", "path": "members", "value": [{"$ref": None, "value": BABS}]}),
+            GROUP,
+        )
+        assert not result.changed
+        assert not result.member_delta
+
+    def test_removing_an_absent_member_is_a_no_op(self):
+        """A store cannot tell without loading the list, so neither path answers noTarget."""
+        result = apply_patch(
+            group(member(BABS)),
+            body({"op": "remove", "path": f'members[value eq "{JAMES}"]'}),
+            GROUP,
+        )
+        assert not result.changed
+
+    def test_a_changed_member_record_makes_a_replacement(self):
+        stored = group(member(BABS), member(JAMES))
+        result = apply_patch(
+            stored,
+            body(
+                {
+                    "op": "replace",
+                    "path": "members",
+                    "value": [{"value": BABS, "type": "User"}, {"value": JAMES}],
+                }
+            ),
+            GROUP,
+        )
+        assert result.member_delta == MemberDelta(
+            added=({"value": BABS, "type": "User"}, {"value": JAMES}), replace=True
+        )
+
+    def test_filters_other_than_value_eq_work_on_the_loaded_list(self):
+        stored = group(dict(member(BABS), type="User"), dict(member(JAMES), type="Group"))
+        result = apply_patch(
+            stored, body({"op": "remove", "path": 'members[type eq "Group"]'}), GROUP
+        )
+        assert result.resource["members"] == [{"value": BABS, "type": "User"}]
+        assert result.member_delta == MemberDelta(removed=(JAMES,))
+
+
+MEMBER_BODIES: list[list[dict[str, Any]]] = [
+    [{"op": "add", "path": "members", "value": [{"value": BABS}, {"value": CAROL}]}],
+    [{"op": "remove", "path": f'members[value eq "{BABS}"]'}],
+    [{"op": "remove", "path": "members", "value": [{"value": JAMES}, {"value": CAROL}]}],
+    [
+        {"op": "remove", "path": "members"},
+        {"op": "add", "path": "members", "value": [{"value": CAROL}]},
+    ],
+    [{"op": "replace", "path": "members", "value": [{"value": CAROL}, {"value": BABS}]}],
+    [
+        {"op": "add", "path": "members", "value": [{"value": CAROL}]},
+        {"op": "remove", "path": f'members[value eq "{CAROL}"]'},
+        {"op": "add", "path": "members", "value": [{"value": JAMES}]},
+    ],
+]
+
+
+def apply_delta(members: list[str], delta: MemberDelta) -> set[str]:
+    """What a store does with a delta (either order of its two parts gives the same)."""
+    if delta.replace:
+        return {m["value"] for m in delta.added}
+    return (set(members) - set(delta.removed)) | {m["value"] for m in delta.added}
+
+
+@pytest.mark.parametrize("operations", MEMBER_BODIES)
+def test_loaded_and_unloaded_runs_agree(operations: list[dict[str, Any]]):
+    stored = group(member(BABS), member(JAMES))
+    loaded = apply_patch(stored, body(*operations), GROUP, tolerance=ENTRA)
+    delta_only = apply_patch(
+        stored, body(*operations), GROUP, tolerance=ENTRA, members_loaded=False
+    )
+    final = {m["value"] for m in loaded.resource.get("members", [])}
+    assert apply_delta([BABS, JAMES], delta_only.member_delta) == final
+    assert apply_delta([BABS, JAMES], loaded.member_delta) == final

@@ -1,0 +1,154 @@
+"""Fixture chain for the HTTP tests: store -> service -> app -> client (httpx over ASGI)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from scimkit import ENTRA, GROUP, USER
+from scimkit._config import ServiceConfig
+from scimkit._memory import MemoryStore
+from scimkit._service import ResourceService
+from scimkit.web import BearerTokenAuth, Principal, create_scim_app
+
+TOKENS = {"acme": ["acme-primary", "acme-secondary"], "globex": ["globex-token"]}
+BASE = "http://scim.test/scim/v2/acme"
+SCIM_JSON = "application/scim+json"
+
+
+def user_body(user_name: str = "alice@example.com", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": user_name,
+        "active": True,
+    }
+    body.update(extra)
+    return body
+
+
+def group_body(display_name: str = "Admins", **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": display_name,
+    }
+    body.update(extra)
+    return body
+
+
+def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": list(operations),
+    }
+
+
+@pytest.fixture
+def config() -> ServiceConfig:
+    return ServiceConfig()
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def service(store: MemoryStore, config: ServiceConfig) -> ResourceService:
+    return ResourceService(store, [USER, GROUP], config=config, tolerance=ENTRA)
+
+
+@pytest.fixture
+def me_ids() -> dict[str, str]:
+    """Principal name -> User id, for the /Me hook; tests fill it."""
+    return {}
+
+
+@pytest.fixture
+def app_factory(service: ResourceService, me_ids: dict[str, str]) -> Callable[..., Any]:
+    def make(**options: Any) -> Any:
+        async def current_user(principal: Principal) -> str | None:
+            return me_ids.get(principal.name)
+
+        options.setdefault("authenticate", BearerTokenAuth.from_tokens(TOKENS))
+        options.setdefault("current_user", current_user)
+        return create_scim_app(service, **options)
+
+    return make
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Any]) -> Any:
+    return app_factory()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url=BASE,
+        headers={"Authorization": "Bearer acme-primary", "Content-Type": SCIM_JSON},
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.post("/Users", json=user_body())
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def raw_request(
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    query_string: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+    chunks: list[bytes] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Call the ASGI app with an exact raw query string and body (no client re-encoding)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query_string,
+        "headers": [(b"host", b"scim.test"), (b"authorization", b"Bearer acme-primary")]
+        + (headers or []),
+        "server": ("scim.test", 80),
+        "client": ("127.0.0.1", 1234),
+    }
+    pieces = list(chunks) if chunks is not None else [body]
+    sent: list[dict[str, Any]] = []
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if received < len(pieces):
+            received += 1
+            return {
+                "type": "http.request",
+                "body": pieces[received - 1],
+                "more_body": received < len(pieces),
+            }
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = sent[0]
+    response_headers = {k.decode(): v.decode() for k, v in start["headers"]}
+    content = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], response_headers, content
