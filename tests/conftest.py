@@ -1,5 +1,17 @@
 from __future__ import annotations
 
+import pytest
+
 from tests.mongo_fixtures import mongo_db_name, mongo_server, mongodb_uri
 
 __all__ = ["mongo_db_name", "mongo_server", "mongodb_uri"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run ``slow`` tests (large fuzz and property runs) only when selected with ``-m slow``."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)

@@ -1,0 +1,125 @@
+"""SCIM filters: parse, bind to a resource type, evaluate in memory, translate to MongoDB.
+
+``parse_filter`` → :class:`Filter` (syntax only) → ``bind_filter`` → :class:`BoundFilter`
+(checked against a resource type) → ``matches`` (in memory) or ``translate_filter`` (MongoDB).
+``compile_filter`` does the first two steps with a cache.
+"""
+
+from __future__ import annotations
+
+from scimkit._filter._ast import (
+    And,
+    AttrPath,
+    Compare,
+    CompareOp,
+    CompareValue,
+    Filter,
+    Not,
+    Or,
+    PatchPath,
+    Present,
+    ValuePath,
+)
+from scimkit._filter._bind import (
+    MAX_VALUE_FILTER_ALTERNATIVES,
+    SCHEMAS_ATTRIBUTE,
+    BoundAnd,
+    BoundCompare,
+    BoundFilter,
+    BoundNot,
+    BoundOr,
+    BoundPresent,
+    BoundValue,
+    BoundValuePath,
+    bind_filter,
+    clear_bind_cache,
+    compile_filter,
+    fold_case,
+    is_folded,
+)
+from scimkit._filter._evaluate import (
+    has_value,
+    matches,
+    sort_ref,
+    sort_resources,
+    sort_value,
+)
+from scimkit._filter._mongo import (
+    Rewrite,
+    decode_document,
+    decode_key,
+    document_fields,
+    encode_document,
+    encode_key,
+    field_path,
+    folded_mirror,
+    has_folded_mirror,
+    sort_document,
+    sort_field,
+    translate_filter,
+    translate_sort,
+)
+from scimkit._filter._parser import (
+    MAX_FILTER_DEPTH,
+    MAX_FILTER_LENGTH,
+    clear_parse_cache,
+    parse_filter,
+    parse_path,
+)
+
+__all__ = [
+    "And",
+    "AttrPath",
+    "BoundAnd",
+    "BoundCompare",
+    "BoundFilter",
+    "BoundNot",
+    "BoundOr",
+    "BoundPresent",
+    "BoundValue",
+    "BoundValuePath",
+    "Compare",
+    "CompareOp",
+    "CompareValue",
+    "Filter",
+    "MAX_FILTER_DEPTH",
+    "MAX_FILTER_LENGTH",
+    "MAX_VALUE_FILTER_ALTERNATIVES",
+    "Not",
+    "Or",
+    "PatchPath",
+    "Present",
+    "Rewrite",
+    "SCHEMAS_ATTRIBUTE",
+    "ValuePath",
+    "bind_filter",
+    "clear_filter_caches",
+    "compile_filter",
+    "decode_document",
+    "decode_key",
+    "document_fields",
+    "encode_document",
+    "encode_key",
+    "field_path",
+    "fold_case",
+    "folded_mirror",
+    "has_folded_mirror",
+    "has_value",
+    "is_folded",
+    "matches",
+    "parse_filter",
+    "parse_path",
+    "sort_document",
+    "sort_field",
+    "sort_ref",
+    "sort_resources",
+    "sort_value",
+    "translate_filter",
+    "translate_sort",
+]
+
+
+def clear_filter_caches() -> None:
+    """Forget every cached parse and bind (benchmarks and tests)."""
+    clear_parse_cache()
+    clear_bind_cache()

@@ -1,0 +1,440 @@
+"""Binding: check a parsed filter against a resource type and attach schema facts to it.
+
+A bound filter names attributes by :class:`AttrRef` (never by client text), carries literals
+converted to the attribute's type (dateTimes parsed, caseExact=false strings folded once), and
+holds only conditions that can be true of some resource. Evaluators and query translators
+work on bound filters only.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TypeAlias
+
+from scimkit._errors import InvalidFilter
+from scimkit._filter._ast import (
+    And,
+    AttrPath,
+    Compare,
+    CompareOp,
+    CompareValue,
+    Filter,
+    Not,
+    Or,
+    Present,
+    ValuePath,
+)
+from scimkit._filter._parser import FILTER_CACHE_SIZE, parse_filter
+from scimkit._policy import STRICT, Tolerance
+from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._schema import Attribute, AttributeType, Mutability, Returned
+
+__all__ = [
+    "BoundAnd",
+    "BoundCompare",
+    "BoundFilter",
+    "BoundNot",
+    "BoundOr",
+    "BoundPresent",
+    "BoundValue",
+    "BoundValuePath",
+    "MAX_VALUE_FILTER_ALTERNATIVES",
+    "SCHEMAS_ATTRIBUTE",
+    "bind_filter",
+    "clear_bind_cache",
+    "compile_filter",
+    "fold_case",
+    "is_folded",
+]
+
+BoundValue: TypeAlias = str | bool | int | float | datetime
+"""A literal converted to its attribute's type."""
+
+MAX_VALUE_FILTER_ALTERNATIVES = 64
+"""Most alternatives (terms of the disjunctive normal form) a value filter ``attr[...]`` may
+expand to. Stores that cannot run ``or``/``not`` inside one array element (see
+``docs/filters.md``) expand it; the limit is checked here so every store accepts the same
+filters."""
+
+SCHEMAS_ATTRIBUTE = Attribute(
+    "schemas",
+    AttributeType.REFERENCE,
+    multi_valued=True,
+    mutability=Mutability.READ_ONLY,
+    returned=Returned.ALWAYS,
+    reference_types=("uri",),
+    description="URNs of the schemas the resource uses (RFC 7643 §3).",
+)
+"""``schemas``, filterable as in RFC 7644 §3.4.2.2 (``schemas eq "urn:..."``). Schema URNs
+compare case-insensitively, as :meth:`ResourceType.schema_for` does."""
+
+_ORDERING = frozenset({CompareOp.GT, CompareOp.GE, CompareOp.LT, CompareOp.LE})
+_SUBSTRING = frozenset({CompareOp.CO, CompareOp.SW, CompareOp.EW})
+_STRINGS = frozenset({AttributeType.STRING, AttributeType.REFERENCE})
+_UNORDERED = frozenset({AttributeType.BOOLEAN, AttributeType.BINARY, AttributeType.COMPLEX})
+_INT64 = range(-(2**63), 2**63)
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?"
+)
+
+
+def fold_case(text: str) -> str:
+    """The caseExact=false comparison form of a string: Unicode NFC, then full casefolding."""
+    if text.isascii():
+        return text.lower()  # same result, several times faster
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def is_folded(attribute: Attribute) -> bool:
+    """Whether values of this simple attribute compare case-insensitively (folded)."""
+    return attribute.type in _STRINGS and not attribute.case_exact
+
+
+@dataclass(frozen=True, slots=True)
+class BoundCompare:
+    """``ref op value``; ``value`` has the attribute's type and is folded if :attr:`folded`."""
+
+    ref: AttrRef
+    op: CompareOp
+    value: BoundValue
+
+    @property
+    def folded(self) -> bool:
+        """Whether both sides compare in folded form (caseExact=false string or reference)."""
+        return is_folded(self.ref.target)
+
+    def __str__(self) -> str:
+        return f"{self.ref.dotted} {self.op.value} {self.value!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundPresent:
+    """``ref pr``: the attribute has a value (not null, not ``""``, not empty)."""
+
+    ref: AttrRef
+
+    def __str__(self) -> str:
+        return f"{self.ref.dotted} pr"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundAnd:
+    """Both operands hold."""
+
+    left: BoundFilter
+    right: BoundFilter
+
+    def __str__(self) -> str:
+        return f"({self.left} and {self.right})"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundOr:
+    """Either operand holds."""
+
+    left: BoundFilter
+    right: BoundFilter
+
+    def __str__(self) -> str:
+        return f"({self.left} or {self.right})"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundNot:
+    """The operand does not hold."""
+
+    operand: BoundFilter
+
+    def __str__(self) -> str:
+        return f"not ({self.operand})"
+
+
+@dataclass(frozen=True, slots=True)
+class BoundValuePath:
+    """``ref[filter]``: one value of the complex attribute ``ref`` satisfies ``filter``.
+
+    The references inside ``filter`` have ``ref``'s attribute with a sub-attribute set; they
+    are evaluated against one value (element) at a time.
+    """
+
+    ref: AttrRef
+    filter: BoundFilter
+
+    def __str__(self) -> str:
+        return f"{self.ref.dotted}[{self.filter}]"
+
+
+BoundFilter: TypeAlias = (
+    BoundCompare | BoundPresent | BoundAnd | BoundOr | BoundNot | BoundValuePath
+)
+"""Any bound filter node."""
+
+
+def bind_filter(
+    node: Filter, resource_type: ResourceType, tolerance: Tolerance = STRICT
+) -> BoundFilter:
+    """Bind a parsed filter to ``resource_type``; raises :class:`InvalidFilter` if it cannot hold.
+
+    Rejected: attributes the resource type does not define (rather than matching nothing, so
+    a typo is a 400), ordering operators on Boolean, binary and complex attributes, substring
+    operators on non-strings, and literals of the wrong JSON type.
+    """
+    return _Binder(resource_type, tolerance).bind(node, None)
+
+
+def compile_filter(
+    text: str, resource_type: ResourceType, tolerance: Tolerance = STRICT
+) -> BoundFilter:
+    """Parse and bind, cached by ``(text, resource_type, tolerance)``."""
+    return _compile(text, resource_type, tolerance)
+
+
+@functools.lru_cache(maxsize=FILTER_CACHE_SIZE)
+def _compile(text: str, resource_type: ResourceType, tolerance: Tolerance) -> BoundFilter:
+    return bind_filter(parse_filter(text), resource_type, tolerance)
+
+
+def clear_bind_cache() -> None:
+    """Forget compiled filters (benchmarks and tests)."""
+    _compile.cache_clear()
+
+
+class _Binder:
+    def __init__(self, resource_type: ResourceType, tolerance: Tolerance) -> None:
+        self.resource_type = resource_type
+        self.tolerance = tolerance
+
+    def bind(self, node: Filter, parent: AttrRef | None) -> BoundFilter:
+        if isinstance(node, Compare):
+            return self.compare(node, self.resolve(node.path, parent))
+        if isinstance(node, Present):
+            return BoundPresent(self.resolve(node.path, parent))
+        if isinstance(node, And):
+            return BoundAnd(self.bind(node.left, parent), self.bind(node.right, parent))
+        if isinstance(node, Or):
+            return BoundOr(self.bind(node.left, parent), self.bind(node.right, parent))
+        if isinstance(node, Not):
+            return BoundNot(self.bind(node.operand, parent))
+        return self.value_path(node, parent)
+
+    def value_path(self, node: ValuePath, parent: AttrRef | None) -> BoundFilter:
+        if parent is not None:  # the parser already refuses this; a hand-built tree may not
+            raise InvalidFilter("value filters cannot be nested", position=_pos(node.path))
+        ref = self.resolve(node.path, None)
+        if ref.sub_attribute is not None or not ref.attribute.is_complex:
+            raise InvalidFilter(
+                f"'{node.path}' is not a complex attribute, so it cannot take a value filter "
+                f"'[...]'",
+                position=_pos(node.path),
+            )
+        inner = self.bind(node.filter, ref)
+        alternatives, _ = _alternatives(inner)
+        if alternatives > MAX_VALUE_FILTER_ALTERNATIVES:
+            raise InvalidFilter(
+                f"the value filter of '{node.path}' is too complex (it expands to "
+                f"{alternatives} alternatives; at most {MAX_VALUE_FILTER_ALTERNATIVES})",
+                position=_pos(node.path),
+            )
+        return BoundValuePath(ref, inner)
+
+    def resolve(self, path: AttrPath, parent: AttrRef | None) -> AttrRef:
+        if parent is not None:
+            ref = self.resolve_relative(path, parent)
+        else:
+            found = self.resource_type.resolve(path.urn, path.attribute, path.sub_attribute)
+            ref = found if found is not None else self.resolve_special(path)
+        for attribute in (ref.attribute, ref.sub_attribute):
+            if attribute is not None and (
+                attribute.returned is Returned.NEVER
+                or attribute.mutability is Mutability.WRITE_ONLY
+            ):
+                # Filtering on a value that is never returned would let clients probe it.
+                raise InvalidFilter(
+                    f"'{path}' cannot be used in a filter: it is never returned",
+                    position=_pos(path),
+                )
+        return ref
+
+    def resolve_relative(self, path: AttrPath, parent: AttrRef) -> AttrRef:
+        sub = parent.attribute.sub_attribute(path.attribute)
+        if path.urn is not None or path.sub_attribute is not None or sub is None:
+            raise InvalidFilter(
+                f"'{path}' is not a sub-attribute of '{parent.dotted}' (inside '[...]' name "
+                f"sub-attributes only, e.g. {parent.attribute.sub_attributes[0].name})",
+                position=_pos(path),
+            )
+        return parent.with_sub(sub)
+
+    def resolve_special(self, path: AttrPath) -> AttrRef:
+        core = self.resource_type.schema
+        if (
+            path.attribute.lower() == "schemas"
+            and path.sub_attribute is None
+            and (path.urn is None or path.urn.lower() == core.id.lower())
+        ):
+            return AttrRef(core.id, SCHEMAS_ATTRIBUTE)
+        raise InvalidFilter(self.unknown(path), position=_pos(path))
+
+    def unknown(self, path: AttrPath) -> str:
+        resource_type = self.resource_type
+        if path.urn is not None and resource_type.schema_for(path.urn) is None:
+            return f"unknown schema '{path.urn}' for {resource_type.name} resources"
+        if path.sub_attribute is not None:
+            top = resource_type.resolve(path.urn, path.attribute)
+            if top is not None:
+                if not top.attribute.is_complex:
+                    return f"'{top.dotted}' has no sub-attributes (in '{path}')"
+                return f"'{top.dotted}' has no sub-attribute '{path.sub_attribute}'"
+        return f"unknown attribute '{path}' for {resource_type.name} resources"
+
+    def compare(self, node: Compare, ref: AttrRef) -> BoundFilter:
+        path, op, literal = node.path, node.op, node.value
+        if literal is None:
+            if op not in (CompareOp.EQ, CompareOp.NE):
+                raise InvalidFilter(
+                    f"null can only be compared with eq or ne, not {op.value}",
+                    position=_pos(path),
+                )
+            # "eq null" asks for an unassigned attribute (RFC 7643 §2.5): exactly "not pr",
+            # on the attribute as named (a complex one included).
+            present = BoundPresent(ref)
+            return BoundNot(present) if op is CompareOp.EQ else present
+        target = ref.target
+        if target.is_complex:
+            # RFC 7644 §3.4.2.2 lets "emails co x" and "members eq id" test the value
+            # sub-attribute; complex attributes without one need an explicit sub-attribute.
+            value_sub = target.sub_attribute("value")
+            if value_sub is None:
+                example = target.sub_attributes[0].name
+                raise InvalidFilter(
+                    f"'{path}' is complex: compare one of its sub-attributes, e.g. "
+                    f"'{path}.{example}'",
+                    position=_pos(path),
+                )
+            ref = ref.with_sub(value_sub)
+            target = value_sub
+        kind = target.type
+        if op in _ORDERING and kind in _UNORDERED:
+            raise InvalidFilter(
+                f"'{op.value}' cannot compare '{path}', a {kind.value} attribute "
+                f"(RFC 7644 §3.4.2.2)",
+                position=_pos(path),
+            )
+        if op in _SUBSTRING and kind not in _STRINGS:
+            raise InvalidFilter(
+                f"'{op.value}' needs a string attribute; '{path}' is {kind.value}",
+                position=_pos(path),
+            )
+        value = self.convert(path, target, literal)
+        if isinstance(value, str) and is_folded(target):
+            value = fold_case(value)
+        return BoundCompare(ref, op, value)
+
+    def convert(self, path: AttrPath, target: Attribute, literal: CompareValue) -> BoundValue:
+        kind = target.type
+        if kind is AttributeType.BOOLEAN:
+            if isinstance(literal, bool):
+                return literal
+            if (
+                self.tolerance.string_booleans
+                and isinstance(literal, str)
+                and literal.lower() in ("true", "false")
+            ):
+                return literal.lower() == "true"
+        elif kind is AttributeType.INTEGER:
+            if isinstance(literal, int) and not isinstance(literal, bool):
+                if literal not in _INT64:
+                    raise InvalidFilter(
+                        f"{literal} is out of range for '{path}'", position=_pos(path)
+                    )
+                return literal
+        elif kind is AttributeType.DECIMAL:
+            if isinstance(literal, int | float) and not isinstance(literal, bool):
+                return float(literal)
+        elif kind is AttributeType.DATETIME:
+            if isinstance(literal, str):
+                return _parse_datetime(literal, path)
+        elif isinstance(literal, str):
+            return literal
+        raise InvalidFilter(
+            f"'{path}' is a {kind.value} attribute; {_literal_text(literal)} is not "
+            f"{_expected(kind)}",
+            position=_pos(path),
+        )
+
+
+def _alternatives(node: BoundFilter) -> tuple[int, int]:
+    """Terms of the disjunctive normal form of ``node`` and of ``not node``.
+
+    Mirrors the expansion in ``_mongo``: a negated ordering or substring test splits in two
+    (the value is absent, or present and on the other side).
+    """
+    if isinstance(node, BoundCompare):
+        return 1, 2 if node.op in _ORDERING or node.op in _SUBSTRING else 1
+    if isinstance(node, BoundPresent | BoundValuePath):
+        return 1, 1
+    if isinstance(node, BoundNot):
+        positive, negative = _alternatives(node.operand)
+        return negative, positive
+    left, right = _alternatives(node.left), _alternatives(node.right)
+    if isinstance(node, BoundAnd):
+        return left[0] * right[0], left[1] + right[1]
+    return left[0] + right[0], left[1] * right[1]
+
+
+def _parse_datetime(text: str, path: AttrPath) -> datetime:
+    match = _DATETIME.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        year, month, day, hour, minute, second, fraction, zulu, sign, tzh, tzm = match.groups()
+        offset = UTC
+        if sign is not None:
+            delta = timedelta(hours=int(tzh), minutes=int(tzm))
+            offset = timezone(-delta if sign == "-" else delta)
+        # Stored values have millisecond precision (BSON dates), so literals get it too.
+        millis = int((fraction or "0")[:3].ljust(3, "0"))
+        value = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            millis * 1000,
+            tzinfo=offset,
+        )
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidFilter(
+            f"'{path}' is a dateTime attribute; \"{text}\" is not an RFC 3339 date-time "
+            f'such as "2011-05-13T04:42:34Z"',
+            position=_pos(path),
+        ) from None
+
+
+def _expected(kind: AttributeType) -> str:
+    if kind is AttributeType.BOOLEAN:
+        return "true or false"
+    if kind is AttributeType.INTEGER:
+        return "an integer"
+    if kind is AttributeType.DECIMAL:
+        return "a number"
+    return "a string in double quotes"
+
+
+def _literal_text(literal: CompareValue) -> str:
+    if isinstance(literal, bool):
+        return "true" if literal else "false"
+    if isinstance(literal, str):
+        return f'"{literal}"'
+    return str(literal)
+
+
+def _pos(path: AttrPath) -> int | None:
+    return path.position if path.position >= 0 else None
