@@ -34,8 +34,6 @@ class Tolerance:
     """``remove`` with ``path: "members"`` and a value array removes those values only."""
     patch_value_arrays: bool = False
     """Legacy ``[{"value": X}]`` arrays for single-valued attributes become ``X``."""
-    patch_duplicate_members: bool = False
-    """Adding a member that is already present is a no-op (RFC: also not an error)."""
 
     def with_(self, **changes: bool) -> Tolerance:
         """A copy with some switches changed."""
@@ -53,5 +51,4 @@ ENTRA = Tolerance(
     patch_replace_absent_adds=True,
     patch_remove_by_value=True,
     patch_value_arrays=True,
-    patch_duplicate_members=True,
 )
