@@ -1,0 +1,330 @@
+"""The ``reference-app`` command (also ``python -m reference_app``).
+
+``serve`` runs the SCIM tenant(s) under hypercorn; ``tenant create|rotate|list|policy`` manage
+tenants stored in MongoDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any, cast
+
+from reference_app.app import (
+    APP_FACTORY_PATH,
+    TENANTS_COLLECTION,
+    configure_logging,
+    create_app,
+    mongo_database,
+)
+from reference_app.settings import (
+    Settings,
+    SettingsError,
+    TenantSeed,
+    load_settings,
+    validate_tenant_name,
+    worker_environ,
+)
+from reference_app.tenants import (
+    DEFAULT_TENANT,
+    MongoTenantRegistry,
+    Policy,
+    TenantExists,
+    UnknownTenant,
+    new_token,
+)
+from scimkit import ServiceUnavailable
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger("reference_app")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reference-app",
+        description="A multi-tenant SCIM 2.0 service for Microsoft Entra ID, built on scimkit.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the SCIM service")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8000)")
+    _add_mongo_arguments(serve)
+    serve.add_argument(
+        "--tenant",
+        action="append",
+        dest="tenants",
+        metavar="NAME:TOKEN",
+        help="a tenant and its bearer token, kept in the process (repeatable)",
+    )
+    serve.add_argument(
+        "--strict-tenant",
+        action="append",
+        dest="strict_tenants",
+        metavar="NAME",
+        help="accept only RFC-conformant requests for this --tenant (default: Entra-tolerant)",
+    )
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (default 1; more needs MongoDB)"
+    )
+    serve.add_argument(
+        "--public-url", help="base URL clients use, e.g. https://scim.example.com (behind a proxy)"
+    )
+    serve.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
+    serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    serve.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
+    )
+
+    tenant = commands.add_parser("tenant", help="manage tenants stored in MongoDB")
+    actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a tenant and print its token once")
+    create.add_argument("name")
+    create.add_argument("--strict", action="store_true", help="accept only RFC-conformant requests")
+    rotate = actions.add_parser(
+        "rotate", help="print a new primary token once; the old primary stays valid as secondary"
+    )
+    rotate.add_argument("name")
+    actions.add_parser("list", help="list tenants (names, policies and creation dates)")
+    policy = actions.add_parser("policy", help="set a tenant's input policy")
+    policy.add_argument("name")
+    policy.add_argument("policy", choices=[p.value for p in Policy])
+    for sub in (create, rotate, policy):
+        _add_mongo_arguments(sub)
+    for sub in (create, rotate):
+        sub.add_argument("--public-url", help="base URL of the service, for the printed Tenant URL")
+    _add_mongo_arguments(actions.choices["list"])
+    return parser
+
+
+def _add_mongo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mongodb-uri", help="MongoDB URI (without one, serve uses the embedded memory store)"
+    )
+    parser.add_argument("--mongodb-database", help="database name (default scimkit)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(_overrides(args))
+    except SettingsError as exc:
+        print(f"reference-app: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    if args.command == "serve":
+        return _serve(settings)
+    return _tenant_command(args, settings)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    names = (
+        "host",
+        "port",
+        "mongodb_uri",
+        "mongodb_database",
+        "tenants",
+        "strict_tenants",
+        "workers",
+        "public_url",
+        "certfile",
+        "keyfile",
+        "log_level",
+    )
+    return {name: getattr(args, name, None) for name in names}
+
+
+# -- serve ------------------------------------------------------------------------------------
+
+
+def _serve(settings: Settings) -> int:
+    if settings.workers > 1 and not settings.uses_mongodb:
+        print(
+            "reference-app: --workers > 1 needs MongoDB (--mongodb-uri): the embedded memory "
+            "store lives in one process, so workers would not share data",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        settings = asyncio.run(_bootstrap_tenants(settings))
+    except Exception as exc:  # the database is unreachable, most likely
+        print(f"reference-app: cannot prepare the tenants: {exc}", file=sys.stderr)
+        return 1
+    config = _hypercorn_config(settings)
+    if settings.workers > 1:
+        return _serve_workers(settings, config)
+    from hypercorn.asyncio import serve
+    from hypercorn.typing import ASGIFramework
+
+    # Starlette's ASGI signature is looser than hypercorn's typed one; they agree at runtime.
+    app = cast(ASGIFramework, create_app(settings))
+    # hypercorn's serve() installs SIGINT/SIGTERM handlers that shut down gracefully: open
+    # requests finish, then the app's lifespan closes the store.
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(serve(app, config))
+    return 0
+
+
+def _serve_workers(settings: Settings, config: Any) -> int:
+    from hypercorn.run import run
+
+    if settings.cursor_secret is None:
+        # Cursors issued by one worker must verify in another.
+        settings = replace(settings, cursor_secret=secrets.token_urlsafe(32))
+    # Workers are spawned afresh and rebuild the settings from the environment.
+    os.environ.update(worker_environ(settings))
+    config.application_path = APP_FACTORY_PATH
+    config.workers = settings.workers
+    config.worker_class = "uvloop" if _loop_factory() is not None else "asyncio"
+    return int(run(config))
+
+
+def _hypercorn_config(settings: Settings) -> Any:
+    from hypercorn.config import Config
+
+    config = Config()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    config.bind = [f"{host}:{settings.port}"]
+    config.certfile = settings.certfile
+    config.keyfile = settings.keyfile
+    config.loglevel = settings.log_level.upper()
+    # hypercorn logs through these loggers, so its lines share the app's handler and format.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.accesslog = (
+        logging.getLogger("hypercorn.access") if settings.log_level == "debug" else None
+    )
+    return config
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+async def _bootstrap_tenants(settings: Settings) -> Settings:
+    """Make sure some tenant exists; print a new one's Tenant URL and token once.
+
+    Without MongoDB the new ``default`` tenant lives in the process, with a new token on each
+    start. With MongoDB it is stored, and printed only the first time.
+    """
+    if not settings.uses_mongodb:
+        if settings.tenants:
+            return settings
+        token = new_token()
+        _announce(settings, DEFAULT_TENANT, token, "created for this process")
+        return replace(settings, tenants=(TenantSeed(DEFAULT_TENANT, token),))
+    async with mongo_database(settings) as database:
+        registry = MongoTenantRegistry(database[TENANTS_COLLECTION])
+        stored = {tenant.name for tenant in await registry.list()}
+        for seed in settings.tenants:
+            if seed.name in stored:
+                logger.warning(
+                    "Tenant %r is given with --tenant and also stored in MongoDB; "
+                    "the --tenant token is the one that works.",
+                    seed.name,
+                )
+        if not settings.tenants and not stored:
+            try:
+                token = await registry.create(DEFAULT_TENANT)
+            except TenantExists:  # another process starting at the same time made it
+                return settings
+            _announce(settings, DEFAULT_TENANT, token, "created and stored in MongoDB")
+    return settings
+
+
+def _announce(settings: Settings, name: str, token: str, how: str) -> None:
+    print(
+        f"Tenant {name!r} {how}. Paste these into Microsoft Entra "
+        "(Provisioning > Admin Credentials):\n"
+        f"  Tenant URL:   {settings.tenant_url(name)}\n"
+        f"  Secret Token: {token}\n"
+        "The token is shown only this once; only its SHA-256 hash is kept.",
+        flush=True,
+    )
+
+
+# -- tenant -----------------------------------------------------------------------------------
+
+
+def _tenant_command(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.uses_mongodb:
+        print(
+            "reference-app: tenant commands need MongoDB (--mongodb-uri or "
+            "SCIMKIT_MONGODB_URI); with the embedded store, give tenants to serve --tenant",
+            file=sys.stderr,
+        )
+        return 2
+    from pymongo.errors import PyMongoError
+
+    actions: dict[str, Callable[[MongoTenantRegistry], Awaitable[None]]] = {
+        "create": lambda registry: _create(registry, settings, args.name, args.strict),
+        "rotate": lambda registry: _rotate(registry, settings, args.name),
+        "list": _list,
+        "policy": lambda registry: registry.set_policy(args.name, Policy(args.policy)),
+    }
+    action = actions[args.action]
+
+    async def run() -> None:
+        async with mongo_database(settings) as database:
+            await action(MongoTenantRegistry(database[TENANTS_COLLECTION]))
+
+    try:
+        if args.action != "list":
+            validate_tenant_name(args.name)
+        asyncio.run(run())
+    except SettingsError as exc:
+        print(f"reference-app: {exc}", file=sys.stderr)
+        return 2
+    except TenantExists as exc:
+        print(f"reference-app: tenant {exc} already exists", file=sys.stderr)
+        return 1
+    except UnknownTenant as exc:
+        print(f"reference-app: no tenant called {exc}", file=sys.stderr)
+        return 1
+    except (ServiceUnavailable, PyMongoError) as exc:
+        print(f"reference-app: MongoDB did not answer: {exc.__cause__ or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _create(
+    registry: MongoTenantRegistry, settings: Settings, name: str, strict: bool
+) -> None:
+    token = await registry.create(name, policy=Policy.STRICT if strict else Policy.ENTRA)
+    _announce(settings, name, token, "created")
+
+
+async def _rotate(registry: MongoTenantRegistry, settings: Settings, name: str) -> None:
+    token = await registry.rotate(name)
+    print(
+        f"New primary token of tenant {name!r}. The previous primary keeps working as the "
+        "secondary until the next rotation, so update Entra's Secret Token at leisure:\n"
+        f"  Tenant URL:   {settings.tenant_url(name)}\n"
+        f"  Secret Token: {token}",
+        flush=True,
+    )
+
+
+async def _list(registry: MongoTenantRegistry) -> None:
+    tenants = await registry.list()
+    if not tenants:
+        print("No tenants.")
+    for tenant in tenants:
+        created = tenant.created.strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(f"{tenant.name}\t{tenant.policy.value}\tcreated {created}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

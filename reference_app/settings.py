@@ -1,0 +1,227 @@
+"""The reference app's settings: command-line values over ``SCIMKIT_*`` environment variables.
+
+This is the only module of the project that reads the environment. Everything else receives a
+frozen :class:`Settings`.
+
+==========================  ==========================================================
+variable                    meaning
+==========================  ==========================================================
+``SCIMKIT_HOST``            address to bind (default ``127.0.0.1``)
+``SCIMKIT_PORT``            port to bind (default ``8000``)
+``SCIMKIT_MONGODB_URI``     MongoDB URI; without it the embedded memory store is used
+``SCIMKIT_MONGODB_DATABASE``  database name (default ``scimkit``)
+``SCIMKIT_TENANTS``         ``name:token,name:token`` tenants kept in the process
+``SCIMKIT_STRICT_TENANTS``  ``name,name``: these process tenants get strict RFC input rules
+``SCIMKIT_WORKERS``         worker processes (default 1; more needs MongoDB)
+``SCIMKIT_PUBLIC_URL``      base URL clients use (printed Tenant URLs start with it)
+``SCIMKIT_CERTFILE``        TLS certificate (PEM) to serve HTTPS directly
+``SCIMKIT_KEYFILE``         TLS private key (PEM)
+``SCIMKIT_CURSOR_SECRET``   secret signing RFC 9865 cursors (shared by all workers)
+``SCIMKIT_LOG_LEVEL``       ``debug``, ``info`` (default), ``warning`` or ``error``
+==========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "ENV_PREFIX",
+    "Settings",
+    "SettingsError",
+    "TENANT_NAME_PATTERN",
+    "TenantSeed",
+    "load_settings",
+    "parse_tenant",
+    "validate_tenant_name",
+    "worker_environ",
+]
+
+ENV_PREFIX = "SCIMKIT_"
+DEFAULT_DATABASE = "scimkit"
+TENANT_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+"""Tenant names are one lower-case URL path segment, so the Tenant URL needs no escaping."""
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+_MIN_SECRET_BYTES = 16
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names the setting."""
+
+
+def validate_tenant_name(name: str) -> str:
+    """``name`` if it is a valid tenant name, else :class:`SettingsError`."""
+    if not TENANT_NAME_PATTERN.fullmatch(name):
+        raise SettingsError(
+            f"invalid tenant name {name!r}: use 1-63 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSeed:
+    """A tenant given on the command line or in ``SCIMKIT_TENANTS``, with its clear token.
+
+    Such tenants live in the process only; the token is hashed as soon as the app is built.
+    """
+
+    name: str
+    token: str = field(repr=False)
+    strict: bool = False
+
+
+def parse_tenant(text: str) -> TenantSeed:
+    """Parse ``NAME:TOKEN`` (the token may itself contain ``:``)."""
+    name, sep, token = text.partition(":")
+    if not sep or not token:
+        raise SettingsError(f"a tenant must be given as NAME:TOKEN, not {text.split(':')[0]!r}…")
+    return TenantSeed(validate_tenant_name(name), token)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the reference app is configured with. Secrets are kept out of ``repr``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    mongodb_uri: str | None = field(default=None, repr=False)
+    mongodb_database: str = DEFAULT_DATABASE
+    tenants: tuple[TenantSeed, ...] = ()
+    workers: int = 1
+    public_url: str | None = None
+    certfile: str | None = None
+    keyfile: str | None = None
+    cursor_secret: str | None = field(default=None, repr=False)
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
+        if self.workers < 1:
+            raise SettingsError(f"workers must be at least 1, not {self.workers}")
+        if not self.mongodb_database:
+            raise SettingsError("the MongoDB database name must not be empty")
+        names = [seed.name for seed in self.tenants]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise SettingsError(f"tenant given twice: {', '.join(duplicates)}")
+        if (self.certfile is None) != (self.keyfile is None):
+            raise SettingsError("HTTPS needs both a certificate file and a key file")
+        if self.cursor_secret is not None and len(self.cursor_secret) < _MIN_SECRET_BYTES:
+            raise SettingsError(f"the cursor secret needs at least {_MIN_SECRET_BYTES} characters")
+        if self.log_level not in _LOG_LEVELS:
+            raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
+
+    @property
+    def uses_mongodb(self) -> bool:
+        return self.mongodb_uri is not None
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients reach the app at, without a trailing slash."""
+        if self.public_url is not None:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.certfile is not None else "http"
+        # A wildcard bind address is not an address a client can use.
+        host = "localhost" if self.host in ("", "0.0.0.0", "::") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    def tenant_url(self, tenant: str) -> str:
+        """The Tenant URL to paste into Microsoft Entra for ``tenant``."""
+        return f"{self.base_url}/scim/v2/{tenant}"
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build settings from command-line ``overrides`` (``None`` = not given) over ``environ``.
+
+    ``environ`` defaults to ``os.environ``. ``overrides`` keys are :class:`Settings` field
+    names; ``tenants`` is a list of ``NAME:TOKEN`` strings and ``strict_tenants`` a list of
+    names.
+    """
+    env = os.environ if environ is None else environ
+    given = {key: value for key, value in (overrides or {}).items() if value is not None}
+
+    def pick(key: str) -> str | None:
+        if key in given:
+            return str(given[key])
+        value = env.get(ENV_PREFIX + key.upper())
+        return value if value else None
+
+    tenant_texts: Iterable[str] = given.get("tenants") or _split(env.get("SCIMKIT_TENANTS"))
+    strict_names = set(given.get("strict_tenants") or _split(env.get("SCIMKIT_STRICT_TENANTS")))
+    tenants = []
+    for text in tenant_texts:
+        seed = parse_tenant(text)
+        tenants.append(TenantSeed(seed.name, seed.token, strict=seed.name in strict_names))
+    unknown = strict_names - {seed.name for seed in tenants}
+    if unknown:
+        raise SettingsError(
+            f"strict tenant(s) {', '.join(sorted(unknown))} not given with --tenant; "
+            "use `reference-app tenant tolerance` for stored tenants"
+        )
+
+    values: dict[str, Any] = {"tenants": tuple(tenants)}
+    for key in ("host", "mongodb_uri", "public_url", "certfile", "keyfile", "cursor_secret"):
+        value = pick(key)
+        if value is not None:
+            values[key] = value
+    database = pick("mongodb_database")
+    if database is not None:
+        values["mongodb_database"] = database
+    for key in ("port", "workers"):
+        number = pick(key)
+        if number is not None:
+            values[key] = _integer(key, number)
+    level = pick("log_level")
+    if level is not None:
+        values["log_level"] = level.lower()
+    return Settings(**values)
+
+
+def worker_environ(settings: Settings) -> dict[str, str]:
+    """Environment variables from which :func:`load_settings` rebuilds ``settings``.
+
+    Worker processes are spawned afresh (hypercorn's multi-process runner), so this is how
+    they receive the parent's resolved settings.
+    """
+    environ = {
+        "SCIMKIT_HOST": settings.host,
+        "SCIMKIT_PORT": str(settings.port),
+        "SCIMKIT_MONGODB_DATABASE": settings.mongodb_database,
+        "SCIMKIT_WORKERS": str(settings.workers),
+        "SCIMKIT_LOG_LEVEL": settings.log_level,
+        "SCIMKIT_TENANTS": ",".join(f"{s.name}:{s.token}" for s in settings.tenants),
+        "SCIMKIT_STRICT_TENANTS": ",".join(s.name for s in settings.tenants if s.strict),
+    }
+    optional = {
+        "SCIMKIT_MONGODB_URI": settings.mongodb_uri,
+        "SCIMKIT_PUBLIC_URL": settings.public_url,
+        "SCIMKIT_CERTFILE": settings.certfile,
+        "SCIMKIT_KEYFILE": settings.keyfile,
+        "SCIMKIT_CURSOR_SECRET": settings.cursor_secret,
+    }
+    environ.update({key: value for key, value in optional.items() if value is not None})
+    return environ
+
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _integer(key: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"{key} must be an integer, not {text!r}") from None

@@ -1,0 +1,129 @@
+"""Helpers shared by the reference-app and IdP replay tests: a running app and its clients."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from reference_app.app import create_app
+from reference_app.settings import Settings, TenantSeed
+
+__all__ = [
+    "ERROR_SCHEMA",
+    "LIST_SCHEMA",
+    "PATCH_SCHEMA",
+    "SETTINGS_VARIABLES",
+    "TOKEN_A",
+    "TOKEN_B",
+    "patch_body",
+    "raw_get",
+    "running",
+    "scim_client",
+    "scim_json",
+    "two_tenants",
+]
+
+TOKEN_A = "token-of-acme-0123456789abcdef"
+TOKEN_B = "token-of-beta-0123456789abcdef"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SETTINGS_VARIABLES = (
+    "SCIMKIT_HOST",
+    "SCIMKIT_PORT",
+    "SCIMKIT_MONGODB_URI",
+    "SCIMKIT_MONGODB_DATABASE",
+    "SCIMKIT_TENANTS",
+    "SCIMKIT_STRICT_TENANTS",
+    "SCIMKIT_WORKERS",
+    "SCIMKIT_PUBLIC_URL",
+    "SCIMKIT_CERTFILE",
+    "SCIMKIT_KEYFILE",
+    "SCIMKIT_CURSOR_SECRET",
+    "SCIMKIT_LOG_LEVEL",
+)
+"""The reference app's own environment variables (tests unset them)."""
+
+
+def two_tenants(**changes: Any) -> Settings:
+    """Settings with tenants ``acme`` (``TOKEN_A``) and ``beta`` (``TOKEN_B``), memory store."""
+    values: dict[str, Any] = {
+        "tenants": (TenantSeed("acme", TOKEN_A), TenantSeed("beta", TOKEN_B)),
+    }
+    values.update(changes)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Starlette]:
+    """The app for ``settings`` with its lifespan entered, as a server would."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def scim_client(app: Starlette, tenant: str, token: str | None) -> httpx.AsyncClient:
+    """A client whose base URL is the tenant's Tenant URL, sending ``token`` as Entra does."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=f"http://testserver/scim/v2/{tenant}",
+        headers=headers,
+    )
+
+
+def scim_json(body: Any) -> dict[str, Any]:
+    """Keyword arguments sending ``body`` as ``application/scim+json`` (what Entra sends)."""
+    return {
+        "content": json.dumps(body).encode(),
+        "headers": {"Content-Type": "application/scim+json"},
+    }
+
+
+def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+
+
+async def raw_get(
+    app: Starlette, path: str, query: bytes, token: str
+) -> tuple[int, dict[str, Any]]:
+    """GET with a query string sent byte for byte (httpx would percent-encode raw quotes)."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[MutableMapping[str, Any]] = []
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, json.loads(body)

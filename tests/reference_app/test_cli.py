@@ -1,0 +1,63 @@
+"""The command line without a server: argument checks and the default-tenant bootstrap."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from reference_app.__main__ import _bootstrap_tenants, main
+from reference_app.settings import Settings, TenantSeed
+from tests.reference_app.support import running, scim_client
+
+TOKEN_LINE = re.compile(r"Secret Token: (\S+)")
+URL_LINE = re.compile(r"Tenant URL:\s+(\S+)")
+
+
+def test_workers_need_mongodb(capsys: pytest.CaptureFixture[str]):
+    assert main(["serve", "--workers", "2"]) == 2
+    assert "needs MongoDB" in capsys.readouterr().err
+
+
+def test_tenant_commands_need_mongodb(capsys: pytest.CaptureFixture[str]):
+    assert main(["tenant", "list"]) == 2
+    assert "need MongoDB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--tenant", "Upper:token"],
+        ["serve", "--tenant", "no-token"],
+        ["serve", "--strict-tenant", "ghost"],
+        ["serve", "--certfile", "cert.pem"],
+    ],
+)
+def test_bad_settings_exit_with_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("reference-app: ")
+
+
+def test_unknown_commands_are_usage_errors():
+    with pytest.raises(SystemExit) as info:
+        main(["frobnicate"])
+    assert info.value.code == 2
+
+
+async def test_default_tenant_is_created_and_printed_once(capsys: pytest.CaptureFixture[str]):
+    settings = await _bootstrap_tenants(Settings(port=8123))
+    out = capsys.readouterr().out
+    url = URL_LINE.search(out)
+    token = TOKEN_LINE.search(out)
+    assert url is not None and url.group(1) == "http://127.0.0.1:8123/scim/v2/default"
+    assert token is not None and len(token.group(1)) >= 43
+    assert [seed.name for seed in settings.tenants] == ["default"]
+    # The printed token is the one that works.
+    async with running(settings) as app, scim_client(app, "default", token.group(1)) as client:
+        assert (await client.get("/Users")).status_code == 200
+
+
+async def test_given_tenants_mean_no_default_tenant(capsys: pytest.CaptureFixture[str]):
+    settings = Settings(tenants=(TenantSeed("acme", "token-acme-0123456789"),))
+    assert await _bootstrap_tenants(settings) == settings
+    assert capsys.readouterr().out == ""

@@ -1,0 +1,212 @@
+"""The reference app on MongoDB: stored tenants, the tenant commands, and a SCIM round trip.
+
+Kept small: the test server (mongoeco) makes every indexed write cost milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import httpx
+import pytest
+
+from reference_app.__main__ import _bootstrap_tenants, main
+from reference_app.settings import Settings, TenantSeed
+from scimkit.testing._mongo_server import MongoServer
+from tests.reference_app.support import patch_body, running, scim_client, scim_json
+
+pytestmark = pytest.mark.mongo
+
+TOKEN_LINE = re.compile(r"Secret Token: (\S+)")
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+FCC = "urn:ietf:params:scim:schemas:extension:fcc:2.0:User"
+
+
+@pytest.fixture
+def settings(mongodb_uri: str, mongo_db_name: str) -> Settings:
+    return Settings(mongodb_uri=mongodb_uri, mongodb_database=mongo_db_name)
+
+
+def _cli(settings: Settings, *argv: str) -> list[str]:
+    assert settings.mongodb_uri is not None
+    return [
+        *argv,
+        "--mongodb-uri",
+        settings.mongodb_uri,
+        "--mongodb-database",
+        settings.mongodb_database,
+    ]
+
+
+def _token(output: str) -> str:
+    found = TOKEN_LINE.search(output)
+    assert found is not None, output
+    return found.group(1)
+
+
+def test_tenant_commands(settings: Settings, capsys: pytest.CaptureFixture[str]):
+    assert main(_cli(settings, "tenant", "create", "acme")) == 0
+    first = _token(capsys.readouterr().out)
+    assert main(_cli(settings, "tenant", "create", "beta", "--strict")) == 0
+    capsys.readouterr()
+    assert main(_cli(settings, "tenant", "create", "acme")) == 1
+    assert "already exists" in capsys.readouterr().err
+
+    assert main(_cli(settings, "tenant", "list")) == 0
+    listing = capsys.readouterr().out
+    assert re.search(r"^acme\tentra\tcreated \d{4}-\d\d-\d\d", listing, re.MULTILINE)
+    assert re.search(r"^beta\tstrict\tcreated ", listing, re.MULTILINE)
+    assert first not in listing
+
+    assert (
+        main(_cli(settings, "tenant", "rotate", "acme", "--public-url", "https://s.example")) == 0
+    )
+    rotated = capsys.readouterr().out
+    assert "Tenant URL:   https://s.example/scim/v2/acme" in rotated
+    second = _token(rotated)
+    assert second != first
+    assert main(_cli(settings, "tenant", "rotate", "ghost")) == 1
+    assert main(_cli(settings, "tenant", "policy", "acme", "strict")) == 0
+    assert main(_cli(settings, "tenant", "policy", "ghost", "strict")) == 1
+    assert main(_cli(settings, "tenant", "create", "Not/Valid")) == 2
+
+
+async def test_stored_tenants_serve_scim_and_rotate_without_restart(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+):
+    # First start: no tenant anywhere, so `default` is created, stored and printed.
+    settings = await _bootstrap_tenants(settings)
+    token = _token(capsys.readouterr().out)
+    assert settings.tenants == ()  # stored in MongoDB, not kept in the process
+    # Second start: it exists, nothing is printed again.
+    await _bootstrap_tenants(settings)
+    assert capsys.readouterr().out == ""
+
+    async with running(settings) as app:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as root:
+            assert (await root.get("/healthz")).json() == {"status": "ok"}
+        async with scim_client(app, "default", token) as client:
+            probe = await client.get("/Users?filter=userName+eq+%22nobody%22")
+            assert probe.status_code == 200 and probe.json()["totalResults"] == 0
+            created = await client.post(
+                "/Users",
+                **scim_json(
+                    {
+                        "schemas": [USER_URN],
+                        "userName": "Ada@Example.com",
+                        "active": "True",
+                        FCC: {"administrator": "True"},
+                    }
+                ),
+            )
+            assert created.status_code == 201
+            uid = created.json()["id"]
+            assert created.json()[FCC] == {"administrator": True}
+            duplicate = await client.post(
+                "/Users", **scim_json({"schemas": [USER_URN], "userName": "ada@example.com"})
+            )
+            assert duplicate.status_code == 409
+            disable = patch_body({"op": "Replace", "path": "active", "value": "False"})
+            assert (await client.patch(f"/Users/{uid}", **scim_json(disable))).status_code in (
+                200,
+                204,
+            )
+            found = await client.get("/Users?filter=userName+eq+%22ADA%40example.com%22")
+            assert [u["active"] for u in found.json()["Resources"]] == [False]
+
+            group = await client.post(
+                "/Groups", **scim_json({"schemas": [GROUP_URN], "displayName": "Admins"})
+            )
+            gid = group.json()["id"]
+            add = patch_body({"op": "Add", "path": "members", "value": [{"value": uid}]})
+            assert (await client.patch(f"/Groups/{gid}", **scim_json(add))).status_code in (
+                200,
+                204,
+            )
+            members = (await client.get(f"/Groups/{gid}")).json()["members"]
+            assert [m["value"] for m in members] == [uid]
+            again = await client.post(
+                "/Groups", **scim_json({"schemas": [GROUP_URN], "displayName": "admins"})
+            )
+            assert again.status_code == 409
+
+        # Rotate while serving: the next request sees the new token, the old one still works.
+        assert await asyncio.to_thread(main, _cli(settings, "tenant", "rotate", "default")) == 0
+        rotated = _token(capsys.readouterr().out)
+        async with (
+            scim_client(app, "default", token) as old,
+            scim_client(app, "default", rotated) as new,
+        ):
+            assert (await old.get("/Users")).status_code == 200
+            assert (await new.get("/Users")).status_code == 200
+
+        # Another stored tenant sees none of default's data, and default's token is useless there.
+        assert await asyncio.to_thread(main, _cli(settings, "tenant", "create", "other")) == 0
+        other_token = _token(capsys.readouterr().out)
+        async with scim_client(app, "other", other_token) as other:
+            assert (await other.get("/Users")).json()["totalResults"] == 0
+            assert (await other.get(f"/Users/{uid}")).status_code == 404
+        async with scim_client(app, "other", rotated) as wrong:
+            assert (await wrong.get("/Users")).status_code == 401
+
+
+async def test_process_tenants_layer_over_stored_ones(
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+):
+    assert await asyncio.to_thread(main, _cli(settings, "tenant", "create", "acme")) == 0
+    stored_token = _token(capsys.readouterr().out)
+    settings = Settings(
+        mongodb_uri=settings.mongodb_uri,
+        mongodb_database=settings.mongodb_database,
+        tenants=(TenantSeed("acme", "process-token-0123456789"),),
+    )
+    assert await _bootstrap_tenants(settings) == settings  # a tenant is given: no default
+    assert capsys.readouterr().out == ""
+    assert any("also stored in MongoDB" in r.getMessage() for r in caplog.records)
+    async with running(settings) as app:
+        async with scim_client(app, "acme", "process-token-0123456789") as process:
+            assert (await process.get("/Groups")).status_code == 200
+        async with scim_client(app, "acme", stored_token) as stored:
+            assert (await stored.get("/Groups")).status_code == 401
+
+
+async def test_healthz_reports_an_unreachable_database(
+    mongo_server: MongoServer, mongo_db_name: str
+):
+    settings = Settings(
+        # A short server selection keeps the "database down" answers quick.
+        mongodb_uri=mongo_server.uri + "&serverSelectionTimeoutMS=1000",
+        mongodb_database=mongo_db_name,
+        tenants=(TenantSeed("acme", "process-token-0123456789"),),
+    )
+    async with (
+        running(settings) as app,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as root,
+    ):
+        assert (await root.get("/healthz")).status_code == 200
+        mongo_server.stop()
+        response = await root.get("/healthz")
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable"}
+        # SCIM requests answer 503 (Entra retries), whether the tenant is kept in the process
+        # or would have to be read from the database.
+        token = {"Authorization": "Bearer process-token-0123456789"}
+        for path in ("/scim/v2/acme/Users", "/scim/v2/stored/Users"):
+            failed = await root.get(path, headers=token)
+            assert failed.status_code == 503, path
+            assert failed.json()["status"] == "503"
+        mongo_server.start()
+        # The driver notices the server is back on its next check: allow it a few seconds.
+        deadline = time.monotonic() + 15
+        while (await root.get("/healthz")).status_code != 200:
+            assert time.monotonic() < deadline, "still unhealthy after the database came back"
+            await asyncio.sleep(0.2)

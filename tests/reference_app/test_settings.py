@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import pytest
+
+from reference_app.settings import (
+    Settings,
+    SettingsError,
+    TenantSeed,
+    load_settings,
+    parse_tenant,
+    worker_environ,
+)
+
+
+def test_defaults_without_arguments_or_environment():
+    settings = load_settings({}, environ={})
+    assert settings == Settings()
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8000
+    assert not settings.uses_mongodb
+    assert settings.tenant_url("acme") == "http://127.0.0.1:8000/scim/v2/acme"
+
+
+def test_environment_is_read():
+    environ = {
+        "SCIMKIT_HOST": "0.0.0.0",
+        "SCIMKIT_PORT": "9000",
+        "SCIMKIT_MONGODB_URI": "mongodb://db:27017",
+        "SCIMKIT_MONGODB_DATABASE": "scim",
+        "SCIMKIT_TENANTS": "acme:tok-1, beta:tok:with:colons",
+        "SCIMKIT_STRICT_TENANTS": "beta",
+        "SCIMKIT_WORKERS": "3",
+        "SCIMKIT_PUBLIC_URL": "https://scim.example.com/",
+        "SCIMKIT_LOG_LEVEL": "WARNING",
+    }
+    settings = load_settings({}, environ=environ)
+    assert settings.host == "0.0.0.0"
+    assert settings.port == 9000
+    assert settings.mongodb_uri == "mongodb://db:27017"
+    assert settings.mongodb_database == "scim"
+    assert settings.tenants == (
+        TenantSeed("acme", "tok-1"),
+        TenantSeed("beta", "tok:with:colons", strict=True),
+    )
+    assert settings.workers == 3
+    assert settings.log_level == "warning"
+    assert settings.tenant_url("acme") == "https://scim.example.com/scim/v2/acme"
+
+
+def test_command_line_wins_over_environment():
+    environ = {"SCIMKIT_PORT": "9000", "SCIMKIT_TENANTS": "acme:env-token"}
+    settings = load_settings({"port": 7000, "tenants": ["beta:cli-token"], "host": None}, environ)
+    assert settings.port == 7000
+    assert settings.tenants == (TenantSeed("beta", "cli-token"),)
+
+
+def test_secrets_stay_out_of_repr():
+    settings = load_settings(
+        {"tenants": ["acme:very-secret-token"], "mongodb_uri": "mongodb://u:pw@db"}, environ={}
+    )
+    assert "very-secret-token" not in repr(settings)
+    assert "pw@db" not in repr(settings)
+
+
+def test_wildcard_host_prints_a_usable_url():
+    assert Settings(host="0.0.0.0", port=80).base_url == "http://localhost:80"
+    assert Settings(host="::1").base_url == "http://[::1]:8000"
+    https = Settings(certfile="c.pem", keyfile="k.pem")
+    assert https.tenant_url("t") == "https://127.0.0.1:8000/scim/v2/t"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "environ", "message"),
+    [
+        ({"port": 70000}, {}, "port"),
+        ({}, {"SCIMKIT_PORT": "eighty"}, "port must be an integer"),
+        ({"workers": 0}, {}, "workers"),
+        ({"tenants": ["acme"]}, {}, "NAME:TOKEN"),
+        ({"tenants": ["Acme:tok"]}, {}, "invalid tenant name"),
+        ({"tenants": ["a/b:tok"]}, {}, "invalid tenant name"),
+        ({"tenants": ["acme:x", "acme:y"]}, {}, "given twice"),
+        ({"strict_tenants": ["ghost"]}, {}, "ghost"),
+        ({"certfile": "c.pem"}, {}, "key file"),
+        ({"cursor_secret": "short"}, {}, "cursor secret"),
+        ({"log_level": "loud"}, {}, "log level"),
+        ({}, {"SCIMKIT_MONGODB_DATABASE": ""}, None),
+        ({"mongodb_database": ""}, {}, "database name"),
+    ],
+)
+def test_invalid_values_are_refused_with_the_setting_named(overrides, environ, message):
+    if message is None:  # an empty value counts as not given
+        assert load_settings(overrides, environ).mongodb_database == "scimkit"
+        return
+    with pytest.raises(SettingsError, match=message):
+        load_settings(overrides, environ)
+
+
+def test_tenant_errors_do_not_echo_the_token():
+    with pytest.raises(SettingsError) as info:
+        parse_tenant("BAD:super-secret")
+    assert "super-secret" not in str(info.value)
+
+
+def test_worker_environment_rebuilds_the_same_settings():
+    settings = load_settings(
+        {
+            "host": "0.0.0.0",
+            "port": 8123,
+            "mongodb_uri": "mongodb://db",
+            "tenants": ["acme:tok-1", "beta:tok-2"],
+            "strict_tenants": ["beta"],
+            "workers": 4,
+            "cursor_secret": "0123456789abcdef0123",
+        },
+        environ={},
+    )
+    assert load_settings({}, worker_environ(settings)) == settings
