@@ -6,17 +6,32 @@ that every store must pass.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from scimkit._change import PatchResult
+from scimkit._errors import InvalidFilter
+from scimkit._filter import BoundAnd, BoundFilter, BoundNot, BoundOr
 from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._schema import Attribute, Mutability
 
-if TYPE_CHECKING:
-    from scimkit._filter import BoundFilter
-
-__all__ = ["Page", "ResourceStore", "StoreQuery"]
+__all__ = [
+    "Page",
+    "ResourceStore",
+    "StoreQuery",
+    "format_version",
+    "group_entry",
+    "groups_attribute",
+    "member_form",
+    "members_attribute",
+    "normalize_members",
+    "reject_derived_filters",
+    "stored_form",
+    "version_counter",
+    "writes_resource",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +59,10 @@ class StoreQuery:
 class Page:
     """One page of results and the total number of matches.
 
-    ``keys`` has one keyset position (sort value, id) per resource, for cursor paging.
+    ``resources`` are in the query's order, also for a ``backward`` query. ``keys`` has one
+    keyset position (sort value, id) per resource, for cursor paging; a sort value is the
+    store's own comparison value (opaque to callers, ``None`` when the resource lacks the sort
+    attribute).
     """
 
     resources: Sequence[dict[str, Any]]
@@ -132,3 +150,156 @@ class ResourceStore(Protocol):
     async def ping(self) -> bool:
         """Whether the backend answers (for health checks)."""
         ...
+
+
+# --- helpers shared by store implementations -------------------------------------------------
+
+_VERSION_PREFIXES = ("W/", "w/")
+
+
+def format_version(counter: int) -> str:
+    """The weak ETag for a resource's ``counter``-th write: ``W/"3"``."""
+    return f'W/"{counter}"'
+
+
+def version_counter(version: str) -> int | None:
+    """The counter of a version made by :func:`format_version`, weak or strong form.
+
+    ``None`` for anything else: such a version can match no stored resource.
+    """
+    text = version.strip()
+    if text[:2] in _VERSION_PREFIXES:
+        text = text[2:]
+    digits = text[1:-1]
+    if len(text) < 3 or text[0] != '"' or text[-1] != '"' or not digits.isascii():
+        return None
+    return int(digits) if digits.isdigit() else None
+
+
+def members_attribute(resource_type: ResourceType) -> Attribute | None:
+    """The ``members`` attribute when resources of this type are groups, else ``None``.
+
+    A group type has a top-level multi-valued complex ``members`` with a ``value``; stores keep
+    its values apart from the resource, as memberships.
+    """
+    attribute = resource_type.schema.attribute("members")
+    if (
+        attribute is not None
+        and attribute.multi_valued
+        and attribute.is_complex
+        and attribute.sub_attribute("value") is not None
+    ):
+        return attribute
+    return None
+
+
+def groups_attribute(resource_type: ResourceType) -> Attribute | None:
+    """The readOnly ``groups`` attribute that stores derive from memberships, else ``None``."""
+    attribute = resource_type.schema.attribute("groups")
+    if (
+        attribute is not None
+        and attribute.multi_valued
+        and attribute.is_complex
+        and attribute.mutability is Mutability.READ_ONLY
+    ):
+        return attribute
+    return None
+
+
+def normalize_members(members: Any) -> list[dict[str, Any]]:
+    """Member objects with one entry per ``value`` (the first wins), ordered by ``value``.
+
+    Stores return members in this order, so every store lists a group identically.
+    """
+    by_value: dict[str, dict[str, Any]] = {}
+    for member in members or ():
+        if isinstance(member, dict) and isinstance(member.get("value"), str):
+            by_value.setdefault(member["value"], member)
+    return [by_value[value] for value in sorted(by_value)]
+
+
+def group_entry(group_id: str, display: Any) -> dict[str, Any]:
+    """One derived ``groups`` value of a member: direct membership, no ``$ref``.
+
+    The web layer adds ``$ref`` from the request's base URL, as it does ``meta.location``.
+    """
+    entry: dict[str, Any] = {"value": group_id}
+    if isinstance(display, str):
+        entry["display"] = display
+    entry["type"] = "direct"
+    return entry
+
+
+def reject_derived_filters(bound: BoundFilter, resource_type: ResourceType) -> None:
+    """Raise :class:`InvalidFilter` if ``bound`` tests the derived ``groups`` attribute.
+
+    ``groups`` is computed from memberships when a resource is read, so no store can index it;
+    every store refuses such filters alike (the group side, ``members eq``, is indexed).
+    """
+    derived = groups_attribute(resource_type)
+    if derived is None:
+        return
+    stack: list[BoundFilter] = [bound]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BoundAnd | BoundOr):
+            stack += (node.left, node.right)
+        elif isinstance(node, BoundNot):
+            stack.append(node.operand)
+        elif node.ref.attribute is derived and not node.ref.extension:
+            raise InvalidFilter(
+                f"'{derived.name}' is derived from group membership and cannot be filtered; "
+                f'filter the groups instead (members eq "<id>")'
+            )
+
+
+def _normalized(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _normalized(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_normalized(item) for item in value if item is not None]
+    if isinstance(value, datetime):
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    return value
+
+
+def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> dict[str, Any]:
+    """A deep copy of ``resource`` as stores keep it.
+
+    Group ``members`` and derived ``groups`` are left out (stores keep memberships apart),
+    nulls are dropped (RFC 7643 §2.5: null is unassigned) and dateTimes become UTC with
+    millisecond precision, what MongoDB keeps, so every store returns the same values.
+    """
+    derived = {
+        attribute.name
+        for attribute in (members_attribute(resource_type), groups_attribute(resource_type))
+        if attribute is not None
+    }
+    stored: dict[str, Any] = _normalized(
+        {key: value for key, value in resource.items() if key not in derived}
+    )
+    stored["meta"] = dict(stored.get("meta") or {})
+    return stored
+
+
+def member_form(member: Mapping[str, Any]) -> dict[str, Any]:
+    """A member object as stores keep it (see :func:`stored_form`)."""
+    normalized: dict[str, Any] = _normalized(dict(member))
+    return normalized
+
+
+def writes_resource(result: PatchResult, resource_type: ResourceType) -> bool:
+    """Whether a PATCH result changes the stored resource itself, members aside.
+
+    ``changed_attributes`` limited to ``meta`` (the service's new ``lastModified``) and
+    ``members`` changes nothing stored with the resource; then only an effective member
+    change justifies a write. Without ``changed_attributes``, ``changed`` decides.
+    """
+    if not result.changed:
+        return False
+    if not result.changed_attributes:
+        return True
+    members = members_attribute(resource_type)
+    ignored = {"meta"} | ({members.name} if members is not None else set())
+    return bool(result.changed_attributes - ignored)

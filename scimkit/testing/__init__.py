@@ -1,1 +1,29 @@
-"""Test support for scimkit users and scimkit's own tests."""
+"""Test support for scimkit users and scimkit's own tests.
+
+:class:`StoreContract` is the store contract suite: subclass it with a ``store`` fixture to
+check a :class:`~scimkit._store.ResourceStore` implementation. It needs pytest and
+pytest-asyncio, so it is imported on first use: ``scimkit.testing._mongo_server`` (the
+mongoeco test server helper, stdlib only) stays importable without them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scimkit.testing._contract import (
+        CONTRACT_GROUP,
+        CONTRACT_RESOURCE_TYPES,
+        CONTRACT_USER,
+        StoreContract,
+    )
+
+__all__ = ["CONTRACT_GROUP", "CONTRACT_RESOURCE_TYPES", "CONTRACT_USER", "StoreContract"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from scimkit.testing import _contract
+
+        return getattr(_contract, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
