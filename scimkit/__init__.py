@@ -16,7 +16,7 @@ from scimkit._builtin import (
 from scimkit._change import MemberDelta, PatchResult
 from scimkit._config import OAUTH_BEARER, AuthenticationScheme, ServiceConfig
 from scimkit._context import Operation
-from scimkit._cursor import CursorCodec
+from scimkit._cursor import Cursor, CursorCodec, CursorScope
 from scimkit._errors import (
     BadRequest,
     Conflict,
@@ -102,7 +102,9 @@ __all__ = [
     "Compare",
     "CompareOp",
     "Conflict",
+    "Cursor",
     "CursorCodec",
+    "CursorScope",
     "ENTERPRISE_USER_SCHEMA",
     "ENTRA",
     "ExpiredCursor",

@@ -320,9 +320,6 @@ async def test_cursor_pages(service: ResourceService) -> None:
         await service.query(T, USER, QueryParams(cursor="", count=0))
 
 
-@pytest.mark.xfail(
-    reason="MemoryStore._window: a backward page shorter than count slices from a negative index"
-)
 async def test_cursor_back_to_a_short_first_page(service: ResourceService) -> None:
     """Walking back to the first page, whose window (count + 1) is longer than what is left."""
     await _seed(service)

@@ -1,0 +1,606 @@
+"""MemoryStore: the embedded default store, one in-process namespace per tenant.
+
+Each tenant has, per resource type, the stored resources by id plus dict indexes: one per
+unique attribute (value -> id, values folded when caseExact=false) and one per looked-up
+attribute (``externalId`` and the ``indexed`` ones: value -> ids). Group membership lives
+apart from the groups, as a member map per group and a reverse map member -> groups, so a
+member delta costs O(k). Every call runs under the tenant's ``asyncio.Lock``; nothing inside
+awaits, so each call is atomic with respect to other tasks. Resources go in and out as deep
+copies.
+
+Queries whose filter is, or is a conjunction containing, ``eq`` on ``id``, an indexed
+attribute or ``members[.value]`` start from the matching index entry (O(1)) and check the
+rest of the filter on those candidates; any other filter scans the resource type with the
+in-memory evaluator, which defines the semantics MongoStore's translation reproduces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from scimkit._change import MemberDelta, PatchResult
+from scimkit._errors import InternalError, NotFound, PreconditionFailed, UniquenessError
+from scimkit._filter import (
+    BoundAnd,
+    BoundCompare,
+    BoundFilter,
+    BoundNot,
+    BoundOr,
+    CompareOp,
+    fold_case,
+    is_folded,
+    matches,
+    sort_value,
+)
+from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._schema import Attribute
+from scimkit._store import (
+    Page,
+    StoreQuery,
+    format_version,
+    group_entry,
+    groups_attribute,
+    member_form,
+    members_attribute,
+    normalize_members,
+    reject_derived_filters,
+    stored_form,
+    version_counter,
+    writes_resource,
+)
+
+__all__ = ["MemoryStore"]
+
+DEFAULT_INDEXED: Mapping[str, tuple[str, ...]] = {"Group": ("displayName",)}
+"""Attributes looked up by index besides ``id``, ``externalId`` and unique attributes."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a store keeps for one resource type: its indexes and membership attributes."""
+
+    unique: tuple[AttrRef, ...]
+    lookup: tuple[AttrRef, ...]
+    members: Attribute | None
+    groups: Attribute | None
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    resource: dict[str, Any]  # as stored: no members, no groups, meta.version set
+    counter: int
+
+
+@dataclass(slots=True, eq=False)
+class _Space:
+    """The resources of one type in one tenant, and their indexes."""
+
+    entries: dict[str, _Entry] = field(default_factory=dict)
+    unique: dict[str, dict[Any, str]] = field(default_factory=dict)
+    lookup: dict[str, dict[Any, set[str]]] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class _Tenant:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    spaces: dict[str, _Space] = field(default_factory=dict)
+    # group id -> member id -> member object; member id -> group id -> group type name
+    members: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    groups_of: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class MemoryStore:
+    """The embedded :class:`~scimkit._store.ResourceStore`: fast, atomic, not persistent.
+
+    ``max_page_size`` bounds a query that gives no ``count``. ``indexed`` names, per resource
+    type, further attributes answered from an index on ``eq`` (Group ``displayName`` by
+    default, which Entra looks groups up by). Resource types are told apart by name: use one
+    definition per name with a given store.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_page_size: int = 1000,
+        indexed: Mapping[str, Iterable[str]] = DEFAULT_INDEXED,
+    ) -> None:
+        self.max_page_size = max_page_size
+        self._indexed = {name: tuple(paths) for name, paths in indexed.items()}
+        self._tenants: dict[str, _Tenant] = {}
+        self._plans: dict[str, _Plan] = {}
+
+    # -- the protocol -------------------------------------------------------------------------
+
+    async def create(
+        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
+        plan = self._plan(resource_type)
+        namespace = self._tenants.setdefault(_tenant(tenant), _Tenant())
+        async with namespace.lock:
+            space = namespace.spaces.setdefault(resource_type.name, _Space())
+            id = resource["id"]
+            if id in space.entries:
+                raise UniquenessError(f"A {resource_type.name} with id '{id}' already exists.")
+            stored = stored_form(resource, resource_type)
+            self._check_unique(space, plan, stored, id)
+            entry = _Entry(stored, 1)
+            stored["meta"]["version"] = format_version(1)
+            space.entries[id] = entry
+            self._index(space, plan, stored, id)
+            if plan.members is not None:
+                self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
+            return self._view(namespace, plan, entry, members=True)
+
+    async def get(
+        self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
+    ) -> dict[str, Any]:
+        """Return the resource, with group members unless ``members`` is false."""
+        plan = self._plan(resource_type)
+        namespace = self._tenants.get(_tenant(tenant))
+        if namespace is None:
+            raise _not_found(resource_type, id)
+        async with namespace.lock:
+            entry = self._entry(namespace, resource_type, id)
+            return self._view(namespace, plan, entry, members=members)
+
+    async def replace(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        resource: dict[str, Any],
+        *,
+        expected_version: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace the whole resource (members included for groups) and return it."""
+        plan = self._plan(resource_type)
+        namespace = self._tenants.get(_tenant(tenant))
+        if namespace is None:
+            raise _not_found(resource_type, id)
+        async with namespace.lock:
+            entry = self._entry(namespace, resource_type, id)
+            _check_version(entry, expected_version)
+            space = namespace.spaces[resource_type.name]
+            stored = stored_form({**resource, "id": id}, resource_type)
+            self._check_unique(space, plan, stored, id)
+            self._unindex(space, plan, entry.resource, id)
+            entry.counter += 1
+            stored["meta"]["version"] = format_version(entry.counter)
+            entry.resource = stored
+            self._index(space, plan, stored, id)
+            if plan.members is not None:
+                self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
+            return self._view(namespace, plan, entry, members=True)
+
+    async def update(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        result: PatchResult,
+        *,
+        expected_version: str | None,
+    ) -> dict[str, Any]:
+        """Apply a PATCH result written against ``expected_version`` and return the resource.
+
+        Members change only through ``result.member_delta``. When the delta changes no
+        membership and nothing but ``meta`` is among ``result.changed_attributes``, nothing is
+        written and the version stays (an idempotent re-add, as Entra sends).
+        """
+        plan = self._plan(resource_type)
+        namespace = self._tenants.get(_tenant(tenant))
+        if namespace is None:
+            raise _not_found(resource_type, id)
+        with_members = plan.members is not None and plan.members.name in result.resource
+        async with namespace.lock:
+            entry = self._entry(namespace, resource_type, id)
+            _check_version(entry, expected_version)
+            delta = (
+                self._effective_delta(namespace, id, result.member_delta)
+                if plan.members is not None
+                else MemberDelta()
+            )
+            if not writes_resource(result, resource_type) and not delta:
+                return self._view(namespace, plan, entry, members=with_members)
+            space = namespace.spaces[resource_type.name]
+            stored = stored_form({**result.resource, "id": id}, resource_type)
+            self._check_unique(space, plan, stored, id)
+            self._unindex(space, plan, entry.resource, id)
+            entry.counter += 1
+            stored["meta"]["version"] = format_version(entry.counter)
+            entry.resource = stored
+            self._index(space, plan, stored, id)
+            self._apply_delta(namespace, resource_type, id, delta)
+            return self._view(namespace, plan, entry, members=with_members)
+
+    async def delete(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        *,
+        expected_version: str | None = None,
+    ) -> None:
+        """Delete the resource and its memberships (as a group and as a member)."""
+        plan = self._plan(resource_type)
+        namespace = self._tenants.get(_tenant(tenant))
+        if namespace is None:
+            raise _not_found(resource_type, id)
+        async with namespace.lock:
+            entry = self._entry(namespace, resource_type, id)
+            _check_version(entry, expected_version)
+            space = namespace.spaces[resource_type.name]
+            self._unindex(space, plan, entry.resource, id)
+            del space.entries[id]
+            for member in namespace.members.pop(id, {}):
+                _discard(namespace.groups_of, member, id)
+            for group in namespace.groups_of.pop(id, {}):
+                _discard(namespace.members, group, id)
+
+    async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
+        """Return one page of the resources matching the query, and the total."""
+        plan = self._plan(resource_type)
+        if query.filter is not None:
+            reject_derived_filters(query.filter, resource_type)
+        namespace = self._tenants.get(_tenant(tenant))
+        if namespace is None:
+            return Page((), 0, ())
+        async with namespace.lock:
+            space = namespace.spaces.get(resource_type.name)
+            if space is None:
+                return Page((), 0, ())
+            matched = list(self._matching(namespace, space, plan, resource_type, query.filter))
+            ordered = _order(matched, query.sort_by)
+            if query.descending and query.sort_by is not None:
+                ordered.reverse()
+            window = self._window(ordered, query)
+            resources = [
+                self._view(namespace, plan, entry, members=query.members) for _, entry in window
+            ]
+            keys = [(key[1], key[2]) for key, _ in window]
+            return Page(resources, len(matched), keys)
+
+    async def ping(self) -> bool:
+        """Always true: the store is in this process."""
+        return True
+
+    # -- resources and indexes ----------------------------------------------------------------
+
+    def _plan(self, resource_type: ResourceType) -> _Plan:
+        plan = self._plans.get(resource_type.name)
+        if plan is None:
+            unique = tuple(
+                ref for ref in resource_type.unique_attributes() if not ref.attribute.is_complex
+            )
+            taken = {ref.dotted for ref in unique}
+            lookup: list[AttrRef] = []
+            for path in ("externalId", *self._indexed.get(resource_type.name, ())):
+                ref = resource_type.resolve_path(path)
+                if ref is None:
+                    raise ValueError(f"{resource_type.name} has no attribute {path!r} to index")
+                if ref.dotted not in taken and not ref.target.is_complex:
+                    taken.add(ref.dotted)
+                    lookup.append(ref)
+            plan = _Plan(
+                unique,
+                tuple(lookup),
+                members_attribute(resource_type),
+                groups_attribute(resource_type),
+            )
+            self._plans[resource_type.name] = plan
+        return plan
+
+    @staticmethod
+    def _entry(namespace: _Tenant, resource_type: ResourceType, id: str) -> _Entry:
+        space = namespace.spaces.get(resource_type.name)
+        entry = space.entries.get(id) if space is not None else None
+        if entry is None:
+            raise _not_found(resource_type, id)
+        return entry
+
+    @staticmethod
+    def _check_unique(space: _Space, plan: _Plan, resource: dict[str, Any], id: str) -> None:
+        for ref in plan.unique:
+            index = space.unique.get(ref.dotted, {})
+            for key in _index_keys(resource, ref):
+                owner = index.get(key)
+                if owner is not None and owner != id:
+                    raise UniquenessError(f"The {ref.dotted} value is already in use.")
+
+    @staticmethod
+    def _index(space: _Space, plan: _Plan, resource: dict[str, Any], id: str) -> None:
+        for ref in plan.unique:
+            index = space.unique.setdefault(ref.dotted, {})
+            for key in _index_keys(resource, ref):
+                index[key] = id
+        for ref in plan.lookup:
+            lookup = space.lookup.setdefault(ref.dotted, {})
+            for key in _index_keys(resource, ref):
+                lookup.setdefault(key, set()).add(id)
+
+    @staticmethod
+    def _unindex(space: _Space, plan: _Plan, resource: dict[str, Any], id: str) -> None:
+        for ref in plan.unique:
+            index = space.unique.get(ref.dotted, {})
+            for key in _index_keys(resource, ref):
+                if index.get(key) == id:
+                    del index[key]
+        for ref in plan.lookup:
+            lookup = space.lookup.get(ref.dotted, {})
+            for key in _index_keys(resource, ref):
+                _discard(lookup, key, id)
+
+    # -- memberships ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _set_members(
+        namespace: _Tenant, resource_type: ResourceType, group: str, members: Any
+    ) -> None:
+        """Make the group's member list exactly ``members`` (costs the old and new lists)."""
+        for member in namespace.members.pop(group, {}):
+            _discard(namespace.groups_of, member, group)
+        wanted = {m["value"]: member_form(m) for m in normalize_members(members)}
+        if wanted:
+            namespace.members[group] = wanted
+            for member in wanted:
+                namespace.groups_of.setdefault(member, {})[group] = resource_type.name
+
+    @staticmethod
+    def _effective_delta(namespace: _Tenant, group: str, delta: MemberDelta) -> MemberDelta:
+        """The part of ``delta`` that changes something: O(k) in its size (O(n) to replace)."""
+        current = namespace.members.get(group, {})
+        if delta.replace:
+            wanted = {m["value"]: member_form(m) for m in normalize_members(delta.added)}
+            if wanted == current:
+                return MemberDelta()
+            return MemberDelta(tuple(wanted.values()), replace=True)
+        added: dict[str, dict[str, Any]] = {}
+        for member in delta.added:
+            value = member.get("value")
+            if isinstance(value, str) and value not in current and value not in added:
+                added[value] = member_form(member)
+        removed = tuple(dict.fromkeys(r for r in delta.removed if r in current))
+        return MemberDelta(tuple(added.values()), removed)
+
+    def _apply_delta(
+        self, namespace: _Tenant, resource_type: ResourceType, group: str, delta: MemberDelta
+    ) -> None:
+        if delta.replace:
+            self._set_members(namespace, resource_type, group, list(delta.added))
+            return
+        for member_id in delta.removed:
+            _discard(namespace.members, group, member_id)
+            _discard(namespace.groups_of, member_id, group)
+        for member in delta.added:
+            namespace.members.setdefault(group, {})[member["value"]] = member
+            namespace.groups_of.setdefault(member["value"], {})[group] = resource_type.name
+
+    def _view(
+        self, namespace: _Tenant, plan: _Plan, entry: _Entry, *, members: bool
+    ) -> dict[str, Any]:
+        """A deep copy of a stored resource, with members and derived groups filled in."""
+        resource: dict[str, Any] = _copy(entry.resource)
+        id = resource["id"]
+        if plan.members is not None and members:
+            found = namespace.members.get(id)
+            if found:
+                resource[plan.members.name] = [_copy(found[m]) for m in sorted(found)]
+        if plan.groups is not None:
+            groups = []
+            for group_id, type_name in sorted(namespace.groups_of.get(id, {}).items()):
+                space = namespace.spaces.get(type_name)
+                group = space.entries.get(group_id) if space is not None else None
+                if group is not None:
+                    groups.append(group_entry(group_id, group.resource.get("displayName")))
+            if groups:
+                resource[plan.groups.name] = groups
+        return resource
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def _matching(
+        self,
+        namespace: _Tenant,
+        space: _Space,
+        plan: _Plan,
+        resource_type: ResourceType,
+        bound: BoundFilter | None,
+    ) -> Iterator[_Entry]:
+        if bound is None:
+            yield from space.entries.values()
+            return
+        candidates = self._candidates(namespace, space, plan, resource_type, bound)
+        entries: Iterable[_Entry]
+        if candidates is None:
+            entries = space.entries.values()
+        else:
+            entries = (space.entries[id] for id in sorted(candidates) if id in space.entries)
+        with_members = plan.members is not None and _mentions(bound, plan.members)
+        for entry in entries:
+            resource: Mapping[str, Any] = entry.resource
+            if with_members and plan.members is not None:
+                found = namespace.members.get(resource["id"], {})
+                resource = {**resource, plan.members.name: list(found.values())}
+            if matches(bound, resource):
+                yield entry
+
+    def _candidates(
+        self,
+        namespace: _Tenant,
+        space: _Space,
+        plan: _Plan,
+        resource_type: ResourceType,
+        bound: BoundFilter,
+    ) -> set[str] | None:
+        """Ids that can match, from the smallest index hit among the top-level ``eq`` terms.
+
+        ``None`` when no term is indexed: the caller scans. The caller still evaluates the
+        whole filter on each candidate, so a superset is harmless.
+        """
+        best: set[str] | None = None
+        for term in _conjuncts(bound):
+            if not isinstance(term, BoundCompare) or term.op is not CompareOp.EQ:
+                continue
+            found = self._lookup(namespace, space, plan, resource_type, term)
+            if found is not None and (best is None or len(found) < len(best)):
+                best = found
+        return best
+
+    @staticmethod
+    def _lookup(
+        namespace: _Tenant,
+        space: _Space,
+        plan: _Plan,
+        resource_type: ResourceType,
+        term: BoundCompare,
+    ) -> set[str] | None:
+        ref, value = term.ref, term.value
+        if ref.extension or isinstance(value, bool):
+            return None
+        if plan.members is not None and ref.attribute is plan.members:
+            if ref.sub_attribute is None or ref.sub_attribute.name != "value":
+                return None
+            groups = namespace.groups_of.get(value, {}) if isinstance(value, str) else {}
+            return {g for g, type_name in groups.items() if type_name == resource_type.name}
+        if ref.sub_attribute is not None:
+            return None
+        if ref.attribute.name == "id":
+            return {value} if isinstance(value, str) else set()
+        for unique in plan.unique:
+            if unique.attribute is ref.attribute:
+                owner = space.unique.get(unique.dotted, {}).get(value)
+                return {owner} if owner is not None else set()
+        for lookup in plan.lookup:
+            if lookup.attribute is ref.attribute:
+                return set(space.lookup.get(lookup.dotted, {}).get(value, ()))
+        return None
+
+    def _window(
+        self, ordered: list[tuple[tuple[Any, ...], _Entry]], query: StoreQuery
+    ) -> list[tuple[tuple[Any, ...], _Entry]]:
+        count = self.max_page_size if query.count is None else max(0, query.count)
+        if query.after is None:
+            start = max(1, query.start_index) - 1
+            return ordered[start : start + count] if count else []
+        descending = query.descending and query.sort_by is not None
+        position = _position(query.after, keyed=query.sort_by is not None)
+        if query.backward:
+            before = [item for item in ordered if _follows(position, item[0], descending)]
+            return before[max(0, len(before) - count) :] if count else []
+        after = [item for item in ordered if _follows(item[0], position, descending)]
+        return after[:count]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _tenant(tenant: str) -> str:
+    # The same rule as MongoStore's, where a non-string could carry a query operator.
+    if not isinstance(tenant, str) or not tenant:
+        raise InternalError("A tenant must be a non-empty string.")
+    return tenant
+
+
+def _not_found(resource_type: ResourceType, id: str) -> NotFound:
+    return NotFound(f"{resource_type.name} '{id}' not found.")
+
+
+def _check_version(entry: _Entry, expected: str | None) -> None:
+    if expected is not None and version_counter(expected) != entry.counter:
+        raise PreconditionFailed()
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (datetimes are immutable and shared)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def _index_keys(resource: Mapping[str, Any], ref: AttrRef) -> list[Any]:
+    """The index keys of a simple top-level attribute: its values, folded if caseExact=false."""
+    container: Any = resource.get(ref.schema) if ref.extension else resource
+    if not isinstance(container, Mapping):
+        return []
+    value = container.get(ref.attribute.name)
+    values = value if isinstance(value, list) else [value]
+    folded = is_folded(ref.attribute)
+    keys: list[Any] = []
+    for item in values:
+        if item is None or item == "" or isinstance(item, dict | list):
+            continue
+        keys.append(fold_case(item) if folded and isinstance(item, str) else item)
+    return keys
+
+
+def _discard(mapping: dict[str, Any], key: Any, item: str) -> None:
+    """Remove ``item`` from the set or dict at ``mapping[key]``, dropping it once empty."""
+    found = mapping.get(key)
+    if found is None:
+        return
+    if isinstance(found, set):
+        found.discard(item)
+    else:
+        found.pop(item, None)
+    if not found:
+        del mapping[key]
+
+
+def _conjuncts(bound: BoundFilter) -> Iterator[BoundFilter]:
+    """The terms of a top-level run of ``and``."""
+    stack = [bound]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BoundAnd):
+            stack += (node.right, node.left)
+        else:
+            yield node
+
+
+def _mentions(bound: BoundFilter, attribute: Attribute) -> bool:
+    stack = [bound]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BoundAnd | BoundOr):
+            stack += (node.left, node.right)
+        elif isinstance(node, BoundNot):
+            stack.append(node.operand)
+        elif node.ref.attribute is attribute:
+            return True
+    return False
+
+
+def _order(entries: list[_Entry], sort_by: AttrRef | None) -> list[tuple[tuple[Any, ...], _Entry]]:
+    """Entries with their order keys, ascending: (0, value, id) or (1, None, id) if missing.
+
+    Missing values sort after every value ascending and, reversed, before them descending
+    (RFC 7644 §3.4.2.3); the id breaks ties, so the order is total and stable across pages.
+    """
+    keyed: list[tuple[tuple[Any, ...], _Entry]] = []
+    for entry in entries:
+        id = entry.resource["id"]
+        if sort_by is None:
+            keyed.append(((0, None, id), entry))
+            continue
+        value = sort_value(entry.resource, sort_by)
+        keyed.append(((1, None, id) if value is None else (0, value, id), entry))
+    keyed.sort(key=lambda item: item[0])
+    return keyed
+
+
+def _position(after: tuple[Any, str], *, keyed: bool) -> tuple[Any, ...]:
+    value, id = after
+    if not keyed or value is not None:
+        return (0, value if keyed else None, id)
+    return (1, None, id)
+
+
+def _follows(key: tuple[Any, ...], position: tuple[Any, ...], descending: bool) -> bool:
+    """Whether ``key`` comes after ``position`` in the query's order."""
+    return key < position if descending else key > position

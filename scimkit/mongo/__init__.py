@@ -1,0 +1,19 @@
+"""MongoDB storage: :class:`MongoStore`, on PyMongo's ``AsyncMongoClient`` or motor.
+
+The only part of scimkit that imports ``pymongo``, ``motor`` or ``bson``; install the
+``mongo`` extra. Design notes (document layout, indexes, memberships, limits) are in
+``docs/storage.md``.
+"""
+
+from __future__ import annotations
+
+from scimkit.mongo._indexes import IndexSpec
+from scimkit.mongo._store import DEFAULT_INDEXED, DEFAULT_SORTED, MongoStore
+
+__all__ = ["DEFAULT_INDEXED", "DEFAULT_SORTED", "IndexSpec", "MongoStore"]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -1,0 +1,731 @@
+"""MongoStore: the ResourceStore on MongoDB, through PyMongo's async API or motor.
+
+Two collections: ``<prefix>resources`` (one document per resource, layout in ``_codec``)
+and ``<prefix>memberships`` (one document per group member). Every query starts with the
+tenant and, on resources, the resource type, and so does every index (``_indexes``).
+
+There are no multi-document transactions (mongoeco has none, and a single-server MongoDB
+has none either), so writes that touch both collections are ordered to leave a safe,
+retryable state after a crash between them (see ``docs/storage.md``):
+
+- the resource document is written first, with compare-and-set on its write counter
+  (``v``), so a stale ``expected_version`` fails before anything else changes;
+- memberships follow; adding and removing are idempotent, so a retried request converges;
+- deleting removes the resource first, then its memberships. Leftovers of a deleted group
+  are skipped when a member's ``groups`` is derived; leftovers of a deleted member still list
+  it in its groups' ``members`` (checking every member's existence would cost a full GET a
+  second O(n) query) until the client retries the delete, which clears them even though the
+  resource is already gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from bson.codec_options import CodecOptions
+from bson.errors import BSONError
+from pymongo import DeleteMany, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, PyMongoError
+
+from scimkit._builtin import GROUP, USER
+from scimkit._change import MemberDelta, PatchResult
+from scimkit._errors import (
+    InternalError,
+    InvalidCursor,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    ServiceUnavailable,
+    UniquenessError,
+)
+from scimkit._filter import (
+    BoundAnd,
+    BoundCompare,
+    BoundFilter,
+    BoundNot,
+    BoundOr,
+    BoundPresent,
+    BoundValuePath,
+    CompareOp,
+    sort_field,
+    translate_filter,
+    translate_sort,
+)
+from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._store import (
+    Page,
+    StoreQuery,
+    format_version,
+    group_entry,
+    groups_attribute,
+    member_form,
+    members_attribute,
+    normalize_members,
+    reject_derived_filters,
+    stored_form,
+    version_counter,
+    writes_resource,
+)
+from scimkit.mongo._codec import (
+    member_from_document,
+    membership_document,
+    resource_document,
+    resource_from_document,
+)
+from scimkit.mongo._indexes import (
+    IndexSpec,
+    ensure_indexes,
+    membership_indexes,
+    resource_indexes,
+)
+
+__all__ = ["DEFAULT_INDEXED", "DEFAULT_SORTED", "MongoStore"]
+
+DEFAULT_INDEXED: Mapping[str, tuple[str, ...]] = {"Group": ("displayName",)}
+"""Attributes with a lookup index besides ``id``, ``externalId`` and unique attributes."""
+DEFAULT_SORTED: Mapping[str, tuple[str, ...]] = {"User": ("userName",), "Group": ("displayName",)}
+"""Attributes with an index in sort order, for ``sortBy`` pages and keyset cursors."""
+
+# Stored dates come back as aware UTC datetimes whatever the client's own options.
+_CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(tz_aware=True, tzinfo=UTC)
+_DUPLICATE_KEY = 11000
+_KEY_TYPES = (str, int, float, bool, datetime)
+
+
+class MongoStore:
+    """A :class:`~scimkit._store.ResourceStore` on a MongoDB database.
+
+    ``database`` is a PyMongo ``AsyncDatabase`` or a motor ``AsyncIOMotorDatabase``. The store
+    serves exactly ``resource_types`` (their unique attributes define its unique indexes).
+    Collections are named ``<collection_prefix>resources`` and ``<collection_prefix>memberships``.
+    ``indexed`` and ``sorted_by`` name, per resource type, attributes that get a lookup index
+    and a sort index. Indexes are created on first use unless ``create_indexes`` is false
+    (then call :meth:`ensure_indexes` at deployment). ``max_page_size`` bounds a query that
+    gives no ``count``.
+    """
+
+    def __init__(
+        self,
+        database: Any,
+        resource_types: Iterable[ResourceType] = (USER, GROUP),
+        *,
+        collection_prefix: str = "scim_",
+        max_page_size: int = 1000,
+        indexed: Mapping[str, Iterable[str]] = DEFAULT_INDEXED,
+        sorted_by: Mapping[str, Iterable[str]] = DEFAULT_SORTED,
+        create_indexes: bool = True,
+    ) -> None:
+        self._database = database
+        self._types: dict[str, ResourceType] = {}
+        for resource_type in resource_types:
+            if resource_type.name in self._types:
+                raise ValueError(f"resource type {resource_type.name!r} is given twice")
+            self._types[resource_type.name] = resource_type
+        self._resources = database.get_collection(
+            f"{collection_prefix}resources", codec_options=_CODEC_OPTIONS
+        )
+        self._memberships = database.get_collection(
+            f"{collection_prefix}memberships", codec_options=_CODEC_OPTIONS
+        )
+        self.max_page_size = max_page_size
+        self.resource_index_specs: tuple[IndexSpec, ...] = resource_indexes(
+            self._types.values(),
+            {name: tuple(paths) for name, paths in indexed.items()},
+            {name: tuple(paths) for name, paths in sorted_by.items()},
+        )
+        self.membership_index_specs: tuple[IndexSpec, ...] = membership_indexes()
+        self._indexes_ready = not create_indexes
+        self._index_lock = asyncio.Lock()
+
+    # -- setup ----------------------------------------------------------------------------------
+
+    async def ensure_indexes(self) -> None:
+        """Create the store's indexes (tenant-prefixed, unique where required). Idempotent."""
+        with _driver_errors():
+            await ensure_indexes(self._resources, self.resource_index_specs)
+            await ensure_indexes(self._memberships, self.membership_index_specs)
+        self._indexes_ready = True
+
+    async def _ready(self) -> None:
+        if self._indexes_ready:
+            return
+        async with self._index_lock:
+            if not self._indexes_ready:
+                await self.ensure_indexes()
+
+    async def ping(self) -> bool:
+        """Whether the server answers a ``ping`` (for health checks); never raises."""
+        try:
+            await self._database.command("ping")
+        except PyMongoError:
+            return False
+        return True
+
+    # -- the protocol -------------------------------------------------------------------------
+
+    async def create(
+        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
+        self._registered(resource_type)
+        await self._ready()
+        stored = stored_form(resource, resource_type)
+        stored["meta"]["version"] = format_version(1)
+        document = resource_document(_tenant(tenant), resource_type, stored, 1)
+        with _driver_errors(self._uniqueness(resource_type, stored)):
+            await self._resources.insert_one(document)
+        members = members_attribute(resource_type)
+        if members is not None:
+            wanted = [member_form(m) for m in normalize_members(resource.get(members.name))]
+            await self._write_members(tenant, resource_type, stored["id"], wanted, {})
+            if wanted:
+                stored[members.name] = wanted
+        await self._add_groups(tenant, resource_type, [stored])
+        return stored
+
+    async def get(
+        self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
+    ) -> dict[str, Any]:
+        """Return the resource, with group members unless ``members`` is false."""
+        self._registered(resource_type)
+        document = await self._find_one(tenant, resource_type, id)
+        if document is None:
+            raise _not_found(resource_type, id)
+        resource = resource_from_document(document)
+        await self._complete(tenant, resource_type, [resource], members=members)
+        return resource
+
+    async def replace(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        resource: dict[str, Any],
+        *,
+        expected_version: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace the whole resource (members included for groups) and return it."""
+        self._registered(resource_type)
+        await self._ready()
+        stored = stored_form({**resource, "id": id}, resource_type)
+        await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
+        members = members_attribute(resource_type)
+        if members is not None:
+            wanted = [member_form(m) for m in normalize_members(resource.get(members.name))]
+            current = await self._member_map(tenant, id)
+            await self._write_members(tenant, resource_type, id, wanted, current)
+            if wanted:
+                stored[members.name] = wanted
+        await self._add_groups(tenant, resource_type, [stored])
+        return stored
+
+    async def update(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        result: PatchResult,
+        *,
+        expected_version: str | None,
+    ) -> dict[str, Any]:
+        """Apply a PATCH result written against ``expected_version`` and return the resource.
+
+        Members change only through ``result.member_delta``, whose effective part is found
+        with one query on the k members it names. A result that changes nothing stored
+        (see ``writes_resource``) and no membership writes nothing and keeps the version.
+        """
+        self._registered(resource_type)
+        await self._ready()
+        members = members_attribute(resource_type)
+        delta, current = MemberDelta(), None
+        if members is not None and result.member_delta:
+            delta, current = await self._effective_delta(tenant, id, result.member_delta)
+        with_members = members is not None and members.name in result.resource
+        if not writes_resource(result, resource_type) and not delta:
+            document = await self._find_one(tenant, resource_type, id)
+            if document is None:
+                raise _not_found(resource_type, id)
+            if expected_version is not None and version_counter(expected_version) != document["v"]:
+                raise PreconditionFailed()
+            resource = resource_from_document(document)
+            await self._complete(tenant, resource_type, [resource], members=with_members)
+            return resource
+        stored = stored_form({**result.resource, "id": id}, resource_type)
+        await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
+        if delta:
+            await self._apply_delta(tenant, resource_type, id, delta, current)
+        await self._complete(tenant, resource_type, [stored], members=with_members)
+        return stored
+
+    async def delete(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        *,
+        expected_version: str | None = None,
+    ) -> None:
+        """Delete the resource, then its memberships (as a group and as a member)."""
+        self._registered(resource_type)
+        await self._ready()
+        query = self._key(tenant, resource_type, id)
+        if expected_version is not None:
+            query["v"] = version_counter(expected_version)
+        with _driver_errors():
+            deleted = await self._resources.delete_one(query)
+        if not deleted.deleted_count:
+            if expected_version is not None and await self._find_one(tenant, resource_type, id):
+                raise PreconditionFailed()
+            # A delete that crashed between its two steps left memberships behind: a retry
+            # clears them, unless the id now names another resource (of another type).
+            if await self._id_is_free(tenant, id):
+                await self._drop_memberships(tenant, id)
+            raise _not_found(resource_type, id)
+        await self._drop_memberships(tenant, id)
+
+    async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
+        """Return one page of the resources matching the query, and the total."""
+        self._registered(resource_type)
+        await self._ready()
+        selection = await self.selection(tenant, resource_type, query.filter)
+        count = self.max_page_size if query.count is None else max(0, query.count)
+        with _driver_errors():
+            total = await self._resources.count_documents(selection)
+        if count == 0 or total == 0:
+            return Page((), total, ())
+        descending = query.descending and query.sort_by is not None
+        # Walking backwards reads in the reverse order from the cursor, then flips the page.
+        reverse = descending != (query.after is not None and query.backward)
+        find = selection
+        if query.after is not None:
+            after = _after(query.sort_by, query.after, reverse)
+            find = {**selection, "$and": [*selection.get("$and", ()), after]}
+        projection: dict[str, Any] = {"_id": 0, "a": 1}
+        field = sort_field(query.sort_by) if query.sort_by is not None else None
+        if field is not None:
+            projection[field] = 1
+        cursor = self._resources.find(find, projection).sort(_order(query.sort_by, reverse))
+        if query.after is None and query.start_index > 1:
+            cursor = cursor.skip(query.start_index - 1)
+        with _driver_errors():
+            documents = await cursor.limit(count).to_list(None)
+        if query.after is not None and query.backward:
+            documents.reverse()
+        resources = [resource_from_document(document) for document in documents]
+        keys = [
+            (_sort_key(document, field), resource["id"])
+            for document, resource in zip(documents, resources, strict=True)
+        ]
+        await self._complete(tenant, resource_type, resources, members=query.members)
+        return Page(resources, total, keys)
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    async def selection(
+        self, tenant: str, resource_type: ResourceType, bound: BoundFilter | None
+    ) -> dict[str, Any]:
+        """The resource-collection query for a filter, ``members`` conditions resolved.
+
+        Each ``members`` condition becomes ``{"a.id": {"$in": [group ids]}}`` (``$nin`` for
+        ``ne``), the ids read from the membership collection first.
+        """
+        selection: dict[str, Any] = {"t": _tenant(tenant), "rt": resource_type.name}
+        if bound is None:
+            return selection
+        reject_derived_filters(bound, resource_type)
+        attribute = members_attribute(resource_type)
+        answers: dict[BoundFilter, dict[str, Any]] = {}
+        if attribute is not None:
+            for leaf in _leaves(bound):
+                if (
+                    leaf.ref.attribute is attribute
+                    and not leaf.ref.extension
+                    and leaf not in answers
+                ):
+                    answers[leaf] = await self._member_condition(tenant, resource_type, leaf)
+        # translate_filter only writes a.*, f.*, s.* and operator keys: t and rt stay as set.
+        return selection | translate_filter(bound, rewrite=answers.get if answers else None)
+
+    async def _member_condition(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        leaf: BoundCompare | BoundPresent | BoundValuePath,
+    ) -> dict[str, Any]:
+        negated = isinstance(leaf, BoundCompare) and leaf.op is CompareOp.NE
+        if isinstance(leaf, BoundCompare) and leaf.op is CompareOp.NE:
+            # "ne" holds when no member equals: the complement of the groups where one does.
+            leaf = BoundCompare(leaf.ref, CompareOp.EQ, leaf.value)
+        query: dict[str, Any] = {"t": _tenant(tenant)}
+        sub = leaf.ref.sub_attribute
+        if (
+            isinstance(leaf, BoundCompare)
+            and leaf.op is CompareOp.EQ
+            and sub is not None
+            and sub.name == "value"
+            and isinstance(leaf.value, str)
+        ):
+            query["m"] = leaf.value  # the t_m_g index
+        else:
+            query |= translate_filter(leaf)
+        query["gt"] = resource_type.name
+        with _driver_errors():
+            groups = await self._memberships.distinct("g", query)
+        return {"a.id": {"$nin" if negated else "$in": sorted(groups)}}
+
+    # -- resources -----------------------------------------------------------------------------
+
+    def _registered(self, resource_type: ResourceType) -> None:
+        known = self._types.get(resource_type.name)
+        if known is None:
+            raise InternalError(f"This MongoStore does not serve {resource_type.name} resources.")
+        if known is not resource_type and _unique_paths(known) != _unique_paths(resource_type):
+            raise InternalError(
+                f"{resource_type.name} declares other unique attributes than the type this "
+                f"MongoStore was built with; its indexes would not enforce them."
+            )
+
+    @staticmethod
+    def _key(tenant: str, resource_type: ResourceType, id: str) -> dict[str, Any]:
+        if not isinstance(id, str):
+            raise _not_found(resource_type, str(id))
+        return {"t": _tenant(tenant), "rt": resource_type.name, "a.id": id}
+
+    async def _find_one(
+        self, tenant: str, resource_type: ResourceType, id: str
+    ) -> dict[str, Any] | None:
+        with _driver_errors():
+            document: dict[str, Any] | None = await self._resources.find_one(
+                self._key(tenant, resource_type, id), {"_id": 0, "a": 1, "v": 1}
+            )
+        return document
+
+    async def _compare_and_set(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        stored: dict[str, Any],
+        expected_version: str | None,
+    ) -> None:
+        """Write ``stored`` over the resource at ``expected_version`` (or whatever is current).
+
+        Sets the new version in ``stored``. Without an expected version a lost race is
+        retried, since the caller asked for no precondition.
+        """
+        key = self._key(tenant, resource_type, id)
+        while True:
+            if expected_version is not None:
+                counter = version_counter(expected_version)
+                if counter is None:
+                    if await self._find_one(tenant, resource_type, id) is None:
+                        raise _not_found(resource_type, id)
+                    raise PreconditionFailed()
+            else:
+                current = await self._find_one(tenant, resource_type, id)
+                if current is None:
+                    raise _not_found(resource_type, id)
+                counter = current["v"]
+            stored["meta"]["version"] = format_version(counter + 1)
+            document = resource_document(key["t"], resource_type, stored, counter + 1)
+            with _driver_errors(self._uniqueness(resource_type, stored)):
+                written = await self._resources.replace_one({**key, "v": counter}, document)
+            if written.matched_count:
+                return
+            if expected_version is not None:
+                if await self._find_one(tenant, resource_type, id) is None:
+                    raise _not_found(resource_type, id)
+                raise PreconditionFailed()
+
+    async def _id_is_free(self, tenant: str, id: str) -> bool:
+        query = {"t": _tenant(tenant), "rt": {"$in": sorted(self._types)}, "a.id": id}
+        with _driver_errors():
+            return await self._resources.find_one(query, {"_id": 1}) is None
+
+    def _uniqueness(
+        self, resource_type: ResourceType, stored: Mapping[str, Any]
+    ) -> Mapping[str, str]:
+        """Index name -> the detail of its violation, for :func:`_driver_errors`."""
+        details = {
+            "t_rt_id": f"A {resource_type.name} with id '{stored.get('id')}' already exists."
+        }
+        for spec in self.resource_index_specs:
+            if spec.unique and spec.attribute is not None and spec.name != "t_rt_id":
+                details[spec.name] = f"The {spec.attribute} value is already in use."
+        return details
+
+    # -- memberships ---------------------------------------------------------------------------
+
+    async def _member_map(self, tenant: str, group: str) -> dict[str, dict[str, Any]]:
+        with _driver_errors():
+            documents = await self._memberships.find(
+                {"t": _tenant(tenant), "g": group}, {"_id": 0, "m": 1, "a": 1}
+            ).to_list(None)
+        return {document["m"]: member_from_document(document) for document in documents}
+
+    async def _effective_delta(
+        self, tenant: str, group: str, delta: MemberDelta
+    ) -> tuple[MemberDelta, dict[str, dict[str, Any]] | None]:
+        """The part of ``delta`` that changes something (and, to replace, the current list)."""
+        if delta.replace:
+            current = await self._member_map(tenant, group)
+            wanted = {m["value"]: member_form(m) for m in normalize_members(delta.added)}
+            if wanted == current:
+                return MemberDelta(), current
+            return MemberDelta(tuple(wanted.values()), replace=True), current
+        named = [m["value"] for m in delta.added if isinstance(m.get("value"), str)]
+        named += delta.removed
+        if not named:
+            return MemberDelta(), None
+        with _driver_errors():
+            documents = await self._memberships.find(
+                {"t": _tenant(tenant), "g": group, "m": {"$in": sorted(set(named))}},
+                {"_id": 0, "m": 1},
+            ).to_list(None)
+        present = {document["m"] for document in documents}
+        added: dict[str, dict[str, Any]] = {}
+        for member in delta.added:
+            value = member.get("value")
+            if isinstance(value, str) and value not in present and value not in added:
+                added[value] = member_form(member)
+        removed = tuple(dict.fromkeys(r for r in delta.removed if r in present))
+        return MemberDelta(tuple(added.values()), removed), None
+
+    async def _apply_delta(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        group: str,
+        delta: MemberDelta,
+        current: dict[str, dict[str, Any]] | None,
+    ) -> None:
+        if delta.replace:
+            await self._write_members(
+                tenant, resource_type, group, list(delta.added), current or {}
+            )
+            return
+        operations: list[Any] = []
+        if delta.removed:
+            operations.append(
+                DeleteMany({"t": _tenant(tenant), "g": group, "m": {"$in": list(delta.removed)}})
+            )
+        for member in delta.added:
+            document = membership_document(tenant, resource_type, group, member)
+            key = {"t": document["t"], "g": group, "m": document["m"]}
+            # $setOnInsert: re-adding a present member keeps it as it is (idempotent).
+            operations.append(UpdateOne(key, {"$setOnInsert": document}, upsert=True))
+        await self._bulk(operations)
+
+    async def _write_members(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        group: str,
+        wanted: Sequence[dict[str, Any]],
+        current: Mapping[str, dict[str, Any]],
+    ) -> None:
+        """Make the group's memberships exactly ``wanted``, writing only the differences."""
+        wanted_by_id = {member["value"]: member for member in wanted}
+        operations: list[Any] = []
+        gone = [m for m in current if m not in wanted_by_id]
+        if gone:
+            operations.append(DeleteMany({"t": _tenant(tenant), "g": group, "m": {"$in": gone}}))
+        for value, member in wanted_by_id.items():
+            if current.get(value) != member:
+                document = membership_document(tenant, resource_type, group, member)
+                key = {"t": document["t"], "g": group, "m": value}
+                operations.append(ReplaceOne(key, document, upsert=True))
+        await self._bulk(operations)
+
+    async def _bulk(self, operations: list[Any]) -> None:
+        if not operations:
+            return
+        with _driver_errors():
+            try:
+                await self._memberships.bulk_write(operations, ordered=False)
+            except BulkWriteError as exc:
+                # Two writers upserting one membership at once: one insert loses on the
+                # unique index, and the membership exists as wanted. Anything else fails.
+                details = exc.details or {}
+                errors = details.get("writeErrors", ())
+                if details.get("writeConcernErrors") or any(
+                    error.get("code") != _DUPLICATE_KEY for error in errors
+                ):
+                    raise
+
+    async def _drop_memberships(self, tenant: str, id: str) -> None:
+        t = _tenant(tenant)
+        await self._bulk([DeleteMany({"t": t, "g": id}), DeleteMany({"t": t, "m": id})])
+
+    async def _complete(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        resources: list[dict[str, Any]],
+        *,
+        members: bool,
+    ) -> None:
+        """Fill in group members (one query) and derived groups (two queries) in place."""
+        attribute = members_attribute(resource_type)
+        if attribute is not None and members and resources:
+            ids = [r["id"] for r in resources]
+            with _driver_errors():
+                documents = (
+                    await self._memberships.find(
+                        {"t": _tenant(tenant), "g": _one_or_in(ids)}, {"_id": 0, "g": 1, "a": 1}
+                    )
+                    .sort([("g", 1), ("m", 1)])
+                    .to_list(None)
+                )
+            by_group: dict[str, list[dict[str, Any]]] = {}
+            for document in documents:
+                by_group.setdefault(document["g"], []).append(member_from_document(document))
+            for resource in resources:
+                if by_group.get(resource["id"]):
+                    resource[attribute.name] = by_group[resource["id"]]
+        await self._add_groups(tenant, resource_type, resources)
+
+    async def _add_groups(
+        self, tenant: str, resource_type: ResourceType, resources: list[dict[str, Any]]
+    ) -> None:
+        attribute = groups_attribute(resource_type)
+        if attribute is None or not resources:
+            return
+        t = _tenant(tenant)
+        ids = [r["id"] for r in resources]
+        with _driver_errors():
+            memberships = await self._memberships.find(
+                {"t": t, "m": _one_or_in(ids)}, {"_id": 0, "g": 1, "gt": 1, "m": 1}
+            ).to_list(None)
+        if not memberships:
+            return
+        by_type: dict[str, set[str]] = {}
+        for document in memberships:
+            by_type.setdefault(document["gt"], set()).add(document["g"])
+        names: dict[str, Any] = {}
+        for type_name, group_ids in by_type.items():
+            with _driver_errors():
+                groups = await self._resources.find(
+                    {"t": t, "rt": type_name, "a.id": _one_or_in(sorted(group_ids))},
+                    {"_id": 0, "a.id": 1, "a.displayName": 1},
+                ).to_list(None)
+            for group in groups:
+                names[group["a"]["id"]] = group["a"].get("displayName")
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for document in sorted(memberships, key=lambda d: d["g"]):
+            if document["g"] in names:  # memberships of a deleted group are skipped
+                entry = group_entry(document["g"], names[document["g"]])
+                entries.setdefault(document["m"], []).append(entry)
+        for resource in resources:
+            if entries.get(resource["id"]):
+                resource[attribute.name] = entries[resource["id"]]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _driver_errors(unique: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Turn driver exceptions into scimkit errors at the adapter's edge.
+
+    ``unique`` maps unique index names to the detail of their violation.
+    """
+    try:
+        yield
+    except DuplicateKeyError as exc:
+        raise UniquenessError(_duplicate_detail(exc, unique or {})) from exc
+    except DocumentTooLarge as exc:
+        raise PayloadTooLarge("The resource is too large to store.") from exc
+    except PyMongoError as exc:
+        raise ServiceUnavailable("The directory store is unavailable; retry later.") from exc
+    except BSONError as exc:
+        raise InternalError("A value could not be encoded for storage.") from exc
+
+
+def _duplicate_detail(exc: DuplicateKeyError, unique: Mapping[str, str]) -> str:
+    message = str((exc.details or {}).get("errmsg") or exc)
+    for name, detail in unique.items():
+        if f"index: {name} " in message:
+            return detail
+    pattern = (exc.details or {}).get("keyPattern") or {}
+    for name, detail in unique.items():
+        if name.startswith("unique_") and name[len("unique_") :] in pattern:
+            return detail
+    return UniquenessError.default_detail
+
+
+def _tenant(tenant: str) -> str:
+    # The tenant goes into every query: anything but a string could smuggle in an operator.
+    if not isinstance(tenant, str) or not tenant:
+        raise InternalError("A tenant must be a non-empty string.")
+    return tenant
+
+
+def _not_found(resource_type: ResourceType, id: str) -> NotFound:
+    return NotFound(f"{resource_type.name} '{id}' not found.")
+
+
+def _one_or_in(values: Sequence[str]) -> Any:
+    return values[0] if len(values) == 1 else {"$in": list(values)}
+
+
+def _unique_paths(resource_type: ResourceType) -> set[str]:
+    return {ref.dotted for ref in resource_type.unique_attributes()}
+
+
+def _leaves(bound: BoundFilter) -> Iterator[BoundCompare | BoundPresent | BoundValuePath]:
+    """The nodes ``translate_filter`` offers to ``rewrite``: leaves and value paths."""
+    stack = [bound]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BoundAnd | BoundOr):
+            stack += (node.right, node.left)
+        elif isinstance(node, BoundNot):
+            stack.append(node.operand)
+        else:
+            yield node
+
+
+def _order(sort_by: AttrRef | None, descending: bool) -> list[tuple[str, int]]:
+    """The total order of a query: the sort (missing values per RFC 7644), then the id."""
+    direction = -1 if descending else 1
+    spec = translate_sort(sort_by, descending) if sort_by is not None else []
+    return [*spec, ("a.id", direction)]
+
+
+def _after(sort_by: AttrRef | None, position: tuple[Any, str], descending: bool) -> dict[str, Any]:
+    """The documents strictly after ``position`` in the order of :func:`_order`.
+
+    In ascending order a document's key is (has no value, value, id): present values first.
+    """
+    value, id = position
+    if not isinstance(id, str) or (value is not None and not isinstance(value, _KEY_TYPES)):
+        raise InvalidCursor()
+    beyond = "$lt" if descending else "$gt"
+    if sort_by is None:
+        return {"a.id": {beyond: id}}
+    field = sort_field(sort_by)
+    present, key = f"{field}.p", f"{field}.k"
+    missing = {present: {"$ne": 1}}
+    if value is None:
+        if descending:
+            return {"$or": [{present: 1}, {**missing, "a.id": {"$lt": id}}]}
+        return {**missing, "a.id": {"$gt": id}}
+    after_value = [
+        {present: 1, key: {beyond: value}},
+        {present: 1, key: value, "a.id": {beyond: id}},
+    ]
+    return {"$or": after_value if descending else [*after_value, missing]}
+
+
+def _sort_key(document: Mapping[str, Any], field: str | None) -> Any:
+    if field is None:
+        return None
+    entry: Any = document
+    for part in field.split("."):
+        entry = entry.get(part) if isinstance(entry, Mapping) else None
+    return entry.get("k") if isinstance(entry, Mapping) else None
