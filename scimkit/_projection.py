@@ -191,6 +191,13 @@ def project(
         shaped = _shape(value, action)
         if shaped or shaped is False or shaped == 0:
             out[key] = shaped
-    if isinstance(schemas, list):
-        out["schemas"] = [urn for urn in schemas if urn == resource_type.schema.id or urn in out]
-    return out
+    if not isinstance(schemas, list):
+        return out
+    # schemas and id lead, as in every RFC example; readers of raw responses look there first.
+    ordered: dict[str, Any] = {
+        "schemas": [urn for urn in schemas if urn == resource_type.schema.id or urn in out]
+    }
+    if "id" in out:
+        ordered["id"] = out["id"]
+    ordered.update(out)
+    return ordered
