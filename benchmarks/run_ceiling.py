@@ -1,0 +1,760 @@
+"""The reference app against the physical limit, in one run, on the same ASGI server and settings.
+
+Starts two hypercorn servers pinned to core 0 (``os.sched_setaffinity``): the reference app
+(``python -m reference_app serve``, embedded memory store, one Entra-tolerant tenant) and
+``benchmarks/ceiling_app.py`` (same routes and JSON shapes, no SCIM work). The load generator
+(``wrk`` with Lua scripts when installed, else a lean asyncio HTTP/1.1 client) and this runner
+are pinned to core 1. It seeds the app's tenant with users, then alternates the two servers
+phase by phase for several rounds (ABBA order), reading each server process's CPU time from
+``/proc/PID/stat`` before and after every measured run.
+
+Phases: ``get`` (``GET /Users?filter=userName+eq+%22...%22`` hitting one seeded user),
+``post`` (Entra's create body) and ``patch`` (Entra's capitalised ``Replace`` of
+``emails[type eq "work"].value`` and ``name.familyName`` on seeded users).
+
+Per phase it prints the throughput of each server and their ratio (app / ceiling), the server
+CPU µs per request of each and the difference: the SCIM work per request. Targets: at most
+60 µs (GET) and 120 µs (POST, PATCH) of SCIM work per request.
+
+``python -m benchmarks.run_ceiling --rounds 3 --duration 5 --out ceiling.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._http import RawClient
+from benchmarks._report import (
+    core_busy_seconds,
+    cpu_seconds,
+    machine_info,
+    percentile,
+    proc_tree_cpu_seconds,
+    run_async,
+)
+from benchmarks.entra_sync import (
+    PATCH_OP,
+    SimUser,
+    filter_query,
+    make_users,
+    user_create_body,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANT = "bench"
+PHASES = ("get", "post", "patch")
+TARGET_US = {"get": 60.0, "post": 120.0, "patch": 120.0}
+TARGET_RATIO = {"get": 0.7, "post": 0.6, "patch": 0.6}
+SERVER_CORE = 0
+CLIENT_CORE = 1
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pin(cores: set[int]) -> Callable[[], None]:
+    def apply() -> None:
+        try:
+            os.sched_setaffinity(0, cores)
+        except OSError:
+            pass
+
+    return apply
+
+
+@dataclass
+class Server:
+    """One started server: the process, its base URL and where its output goes."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    base_path: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url + self.base_path
+
+    def cpu(self) -> float:
+        return proc_tree_cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def start_server(
+    name: str, command: list[str], port: int, workdir: Path, cores: set[int]
+) -> Server:
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=pin(cores),
+        )
+    return Server(name, process, port, log, f"/scim/v2/{TENANT}")
+
+
+async def wait_healthy(server: Server, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            head = await reader.read()
+            writer.close()
+            if head[9:12] == b"200":
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    tail = server.log.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"{server.name} did not become healthy on port {server.port}:\n{tail}")
+
+
+# --- workloads --------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    """Everything a generator needs for one phase, independent of the generator."""
+
+    seeded: list[SimUser]
+    get_targets: list[str]
+    post_template: tuple[str, str, str]
+    patch_template: tuple[str, str, str]
+
+
+def random_case(text: str, rng: random.Random) -> str:
+    return "".join(c.upper() if rng.random() < 0.5 else c for c in text)
+
+
+def make_workload(seeded: list[SimUser], get_paths: int) -> Workload:
+    """Request material for every phase.
+
+    Entra looks each user up by a filter naming that user, so in a sync cycle no filter text
+    repeats. The GET targets name the seeded users in random letter case (``userName`` matches
+    case-insensitively), ``get_paths`` distinct texts in all, so a server's filter cache sees
+    mostly new texts, as under Entra; ``get_paths`` no larger than the seeded users measures
+    the cached path instead.
+    """
+    rng = random.Random(5)
+    get_targets = [
+        "/Users?" + filter_query("userName", random_case(seeded[n % len(seeded)].user_name, rng))
+        for n in range(max(get_paths, 1))
+    ]
+    marker = "\x00UNAME\x00"
+    probe = SimUser(
+        0, marker, "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef", "Given", "Family", marker, "Sales", False
+    )
+    body = orjson.dumps(user_create_body(probe)).decode()
+    before, middle, after = body.split(orjson.dumps(marker).decode()[1:-1], 2)
+    patch = orjson.dumps(
+        {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {"op": "Replace", "path": 'emails[type eq "work"].value', "value": marker},
+                {"op": "Replace", "path": "name.familyName", "value": marker},
+            ],
+        }
+    ).decode()
+    p1, p2, p3 = patch.split(orjson.dumps(marker).decode()[1:-1], 2)
+    return Workload(seeded, get_targets, (before, middle, after), (p1, p2, p3))
+
+
+def _lua(text: str) -> str:
+    return f"[==[{text}]==]"
+
+
+_LUA_DONE = """
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.status, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def lua_script(phase: str, workload: Workload, base_path: str, token: str, run: str) -> str:
+    head = (
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+        'wrk.headers["Accept"] = "application/scim+json"\n'
+        'wrk.headers["Content-Type"] = "application/scim+json; charset=utf-8"\n'
+    )
+    if phase == "get":
+        paths = ",\n".join(_lua(base_path + target) for target in workload.get_targets)
+        body = f"""
+local paths = {{
+{paths}
+}}
+local n = #paths
+local i = 0
+request = function()
+  i = i % n + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+    elif phase == "post":
+        a, b, c = (_lua(part) for part in workload.post_template)
+        body = f"""
+local a, b, c = {a}, {b}, {c}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local uname = "w{run}." .. counter .. "@contoso.example"
+  return wrk.format("POST", "{base_path}/Users", nil, a .. uname .. b .. uname .. c)
+end
+"""
+    elif phase == "patch":
+        ids = ",\n".join(_lua(u.id or "") for u in workload.seeded)
+        a, b, c = (_lua(part) for part in workload.patch_template)
+        body = f"""
+local ids = {{
+{ids}
+}}
+local n = #ids
+local a, b, c = {a}, {b}, {c}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local id = ids[counter % n + 1]
+  local mail = "p{run}." .. counter .. "@contoso.example"
+  return wrk.format("PATCH", "{base_path}/Users/" .. id, nil, a .. mail .. b .. "F" .. counter .. c)
+end
+"""
+    else:  # pragma: no cover
+        raise ValueError(phase)
+    return head + body + _LUA_DONE
+
+
+@dataclass
+class Measurement:
+    server: str
+    phase: str
+    round: int
+    requests: int
+    seconds: float
+    server_cpu_s: float
+    generator_cpu_s: float
+    core_busy_s: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def server_us(self) -> float:
+        return self.server_cpu_s / self.requests * 1e6 if self.requests else 0.0
+
+    @property
+    def foreign_share(self) -> float:
+        """Share of the server core's time spent on other processes (noise from neighbours)."""
+        if not self.seconds:
+            return 0.0
+        return max(0.0, self.core_busy_s - self.server_cpu_s) / self.seconds
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_wrk(
+    wrk: str,
+    server: Server,
+    script: Path,
+    duration: float,
+    connections: int,
+) -> tuple[dict[str, Any], float]:
+    """Run wrk once; return its done() summary and its CPU seconds."""
+    before = children_cpu()
+    completed = subprocess.run(
+        [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            server.url,
+        ],
+        capture_output=True,
+        text=True,
+        preexec_fn=pin({CLIENT_CORE}),
+        timeout=duration + 60,
+        check=False,
+    )
+    generator_cpu = children_cpu() - before
+    for line in completed.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            return orjson.loads(line[8:]), generator_cpu
+    raise RuntimeError(
+        f"wrk failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+    )
+
+
+class PythonGenerator:
+    """A closed-loop generator on the raw asyncio client, when wrk is not installed."""
+
+    def __init__(self, workload: Workload, token: str) -> None:
+        self.workload = workload
+        self.headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/scim+json",
+            "Content-Type": "application/scim+json; charset=utf-8",
+        }
+
+    async def run(
+        self, phase: str, server: Server, duration: float, connections: int, run: str
+    ) -> tuple[dict[str, Any], float]:
+        client = RawClient(server.base_url, self.headers, connections, timeout=10)
+        seeded = self.workload.seeded
+        counter = 0
+        errors: dict[str, int] = {}
+        latencies: list[float] = []
+        stop = time.monotonic() + duration
+        a, b, c = self.workload.post_template
+        pa, pb, pc = self.workload.patch_template
+
+        def next_request() -> tuple[str, str, bytes | None]:
+            nonlocal counter
+            counter += 1
+            if phase == "get":
+                targets = self.workload.get_targets
+                return "GET", targets[counter % len(targets)], None
+            if phase == "post":
+                uname = f"w{run}.{counter}@contoso.example"
+                return "POST", "/Users", (a + uname + b + uname + c).encode()
+            user = seeded[counter % len(seeded)]
+            mail = f"p{run}.{counter}@contoso.example"
+            return "PATCH", f"/Users/{user.id}", (pa + mail + pb + f"F{counter}" + pc).encode()
+
+        async def worker() -> None:
+            while time.monotonic() < stop:
+                method, target, body = next_request()
+                started = time.perf_counter()
+                try:
+                    status, _ = await client.request(method, target, body)
+                except Exception as exc:  # noqa: BLE001 - counted
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+                if status >= 300:
+                    errors["status"] = errors.get("status", 0) + 1
+
+        cpu = cpu_seconds()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+        generator_cpu = cpu_seconds() - cpu
+        await client.aclose()
+        latencies.sort()
+        summary = {
+            "requests": len(latencies),
+            "duration_us": elapsed * 1e6,
+            "status": errors.pop("status", 0),
+            "connect": 0,
+            "read": sum(errors.values()),
+            "write": 0,
+            "timeout": 0,
+            "p50_us": percentile(latencies, 0.5) * 1e6,
+            "p99_us": percentile(latencies, 0.99) * 1e6,
+        }
+        return summary, generator_cpu
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+async def seed(server: Server, token: str, users: list[SimUser]) -> None:
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/scim+json; charset=utf-8",
+    }
+    client = RawClient(server.base_url, headers, 8)
+    queue = iter(users)
+
+    async def worker() -> None:
+        for user in queue:
+            status, body = await client.request(
+                "POST", "/Users", orjson.dumps(user_create_body(user))
+            )
+            if status != 201:
+                raise RuntimeError(f"seeding failed: {status} {body[:300]!r}")
+            user.id = orjson.loads(body)["id"]
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(8)))
+    finally:
+        await client.aclose()
+
+
+def wait_for_quiet(limit: float, threshold: float = 0.15) -> float:
+    """Wait (at most ``limit`` s) until other processes use under ``threshold`` cores.
+
+    The machine may be shared (other test runs): their load on the server's core would be
+    counted as lost throughput. Returns the last load seen, in cores.
+    """
+    cores = sorted(os.sched_getaffinity(0) | {SERVER_CORE, CLIENT_CORE})
+    deadline = time.monotonic() + limit
+    while True:
+        before = sum(core_busy_seconds(core) for core in cores)
+        time.sleep(0.5)
+        load = (sum(core_busy_seconds(core) for core in cores) - before) / 0.5
+        if load < threshold or time.monotonic() >= deadline:
+            return load
+
+
+def measure(
+    args: argparse.Namespace,
+    server: Server,
+    phase: str,
+    round_: int,
+    workload: Workload,
+    token: str,
+    workdir: Path,
+    duration: float,
+) -> Measurement:
+    run = f"{server.name[0]}{round_}{phase}{secrets.token_hex(3)}"
+    cpu_before = server.cpu()
+    core_before = core_busy_seconds(SERVER_CORE)
+    if args.wrk:
+        script = workdir / f"{server.name}-{phase}-{round_}.lua"
+        script.write_text(lua_script(phase, workload, server.base_path, token, run))
+        summary, generator_cpu = run_wrk(args.wrk, server, script, duration, args.connections)
+    else:
+        generator = PythonGenerator(workload, token)
+        summary, generator_cpu = run_async(
+            generator.run(phase, server, duration, args.connections, run)
+        )
+    server_cpu = server.cpu() - cpu_before
+    core_busy = core_busy_seconds(SERVER_CORE) - core_before
+    errors = {
+        key: int(summary[key])
+        for key in ("status", "connect", "read", "write", "timeout")
+        if summary[key]
+    }
+    return Measurement(
+        server=server.name,
+        phase=phase,
+        round=round_,
+        requests=int(summary["requests"]),
+        seconds=summary["duration_us"] / 1e6,
+        server_cpu_s=server_cpu,
+        generator_cpu_s=generator_cpu,
+        core_busy_s=core_busy,
+        errors=errors,
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+    )
+
+
+def aggregate(measurements: list[Measurement]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for phase in PHASES:
+        row: dict[str, Any] = {}
+        for name in ("app", "ceiling"):
+            ms = [m for m in measurements if m.phase == phase and m.server == name]
+            if not ms:
+                continue
+            requests = sum(m.requests for m in ms)
+            seconds = sum(m.seconds for m in ms)
+            cpu = sum(m.server_cpu_s for m in ms)
+            generator = sum(m.generator_cpu_s for m in ms)
+            errors: dict[str, int] = {}
+            for m in ms:
+                for key, value in m.errors.items():
+                    errors[key] = errors.get(key, 0) + value
+            row[name] = {
+                "requests": requests,
+                "rps": round(requests / seconds, 1) if seconds else 0.0,
+                "rps_by_round": [round(m.rps, 1) for m in ms],
+                "server_cpu_us_per_request": round(cpu / requests * 1e6, 1) if requests else 0.0,
+                "server_cpu_us_by_round": [round(m.server_us, 1) for m in ms],
+                "server_core_utilisation": round(cpu / seconds, 3) if seconds else 0.0,
+                "foreign_load_on_server_core": round(
+                    sum(m.foreign_share * m.seconds for m in ms) / seconds, 3
+                )
+                if seconds
+                else 0.0,
+                "generator_cpu_us_per_request": (
+                    round(generator / requests * 1e6, 1) if requests else 0.0
+                ),
+                "p50_ms": round(sorted(m.p50_ms for m in ms)[len(ms) // 2], 3),
+                "p99_ms": round(max(m.p99_ms for m in ms), 3),
+                "errors": errors,
+            }
+        if "app" in row and "ceiling" in row:
+            app, ceiling = row["app"], row["ceiling"]
+            ratio = app["rps"] / ceiling["rps"] if ceiling["rps"] else 0.0
+            work = app["server_cpu_us_per_request"] - ceiling["server_cpu_us_per_request"]
+            row["throughput_ratio"] = round(ratio, 3)
+            # What the ratio would be with the server core saturated by each server alone.
+            row["cpu_capacity_ratio"] = round(
+                ceiling["server_cpu_us_per_request"] / app["server_cpu_us_per_request"], 3
+            )
+            row["scim_work_us_per_request"] = round(work, 1)
+            row["target_scim_work_us"] = TARGET_US[phase]
+            row["target_ratio"] = TARGET_RATIO[phase]
+            row["meets_work_target"] = work <= TARGET_US[phase]
+            row["meets_ratio_target"] = ratio >= TARGET_RATIO[phase]
+        if row:
+            out[phase] = row
+    return out
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    print(
+        f"\n{'phase':<7}{'app req/s':>11}{'ceil req/s':>12}{'ratio':>8}{'cpu':>6}{'target':>8}"
+        f"{'app µs':>9}{'ceil µs':>9}{'SCIM µs':>9}{'target':>8}{'gen µs':>8}  errors"
+    )
+    for phase, row in result["phases"].items():
+        app, ceiling = row.get("app"), row.get("ceiling")
+        if app is None and ceiling is None:
+            continue
+        if app is None or ceiling is None:
+            only = app or ceiling
+            assert only is not None
+            print(
+                f"{phase:<7} {only['rps']:>10.0f} req/s  {only['server_cpu_us_per_request']:.0f} µs"
+            )
+            continue
+        verdict = "ok" if row["meets_work_target"] and row["meets_ratio_target"] else "MISS"
+        errors = {**{f"app {k}": v for k, v in app["errors"].items()}}
+        errors.update({f"ceiling {k}": v for k, v in ceiling["errors"].items()})
+        print(
+            f"{phase:<7}{app['rps']:>11.0f}{ceiling['rps']:>12.0f}{row['throughput_ratio']:>8.2f}"
+            f"{row['cpu_capacity_ratio']:>6.2f}"
+            f"{'≥' + str(row['target_ratio']):>8}{app['server_cpu_us_per_request']:>9.0f}"
+            f"{ceiling['server_cpu_us_per_request']:>9.0f}{row['scim_work_us_per_request']:>9.0f}"
+            f"{'≤' + str(int(row['target_scim_work_us'])):>8}"
+            f"{app['generator_cpu_us_per_request']:>8.0f}  {errors or '-'} {verdict}"
+        )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run_ceiling",
+        description=(
+            "Measure the reference app (embedded store) against a bare Starlette ceiling app on "
+            "the same hypercorn settings: throughput ratio and server CPU µs per request."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of warm-up per run")
+    parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
+    parser.add_argument("--seed-users", type=int, default=1000, help="users seeded in the app")
+    parser.add_argument(
+        "--get-paths",
+        type=int,
+        default=20000,
+        help="distinct filter texts in the GET phase (Entra never repeats one in a cycle); "
+        "set it to --seed-users or less to measure a warm filter cache",
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="auto: wrk when installed, else the asyncio raw client",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="before each run, wait up to this long for other processes to go idle (0: never)",
+    )
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
+    parser.add_argument(
+        "--only", choices=("app", "ceiling"), help="measure one server only (e.g. ceiling alone)"
+    )
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--keep-logs", action="store_true", help="keep server logs and scripts")
+    args = parser.parse_args(argv)
+    wrk = shutil.which("wrk")
+    if args.generator == "wrk" and wrk is None:
+        parser.error("wrk is not installed (benchmarks/setup installs it)")
+    args.wrk = wrk if args.generator in ("auto", "wrk") else None
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    cores = os.sched_getaffinity(0)
+    split = len(cores) >= 2 and {SERVER_CORE, CLIENT_CORE} <= cores
+    server_cores = {SERVER_CORE} if split else set(cores)
+    if split:
+        os.sched_setaffinity(0, {CLIENT_CORE})
+    else:
+        print("fewer than 2 cores: server and generator share them", file=sys.stderr)
+    token = secrets.token_urlsafe(24)
+    workdir = Path(tempfile.mkdtemp(prefix="scimkit-ceiling-"))
+    servers: dict[str, Server] = {}
+    try:
+        if args.only != "ceiling":
+            port = free_port()
+            servers["app"] = start_server(
+                "app",
+                [
+                    sys.executable,
+                    "-m",
+                    "reference_app",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--tenant",
+                    f"{TENANT}:{token}",
+                    "--log-level",
+                    "warning",
+                ],
+                port,
+                workdir,
+                server_cores,
+            )
+        if args.only != "app":
+            port = free_port()
+            servers["ceiling"] = start_server(
+                "ceiling",
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.ceiling_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--token",
+                    token,
+                ],
+                port,
+                workdir,
+                server_cores,
+            )
+        for server in servers.values():
+            run_async(wait_healthy(server))
+        rng_users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
+        if "app" in servers:
+            run_async(seed(servers["app"], token, rng_users))
+        else:
+            for n, user in enumerate(rng_users):
+                user.id = f"{n:020x}"
+        workload = make_workload(rng_users, args.get_paths)
+        generator = f"wrk ({args.wrk})" if args.wrk else "python raw-asyncio client"
+        print(
+            f"servers on core(s) {sorted(server_cores)}, generator: {generator}, "
+            f"{args.connections} connections, {args.rounds} rounds × {args.duration:g} s",
+            file=sys.stderr,
+        )
+        measurements: list[Measurement] = []
+        order = [servers[name] for name in ("app", "ceiling") if name in servers]
+        for round_ in range(args.rounds):
+            for phase in args.phases:
+                sequence = order if (round_ + PHASES.index(phase)) % 2 == 0 else order[::-1]
+                for server in sequence:
+                    if args.quiet_wait > 0:
+                        load = wait_for_quiet(args.quiet_wait)
+                        if load >= 0.15:
+                            print(
+                                f"machine busy ({load:.2f} cores): measuring anyway",
+                                file=sys.stderr,
+                            )
+                    if args.warmup > 0:
+                        measure(args, server, phase, -1, workload, token, workdir, args.warmup)
+                    m = measure(
+                        args, server, phase, round_, workload, token, workdir, args.duration
+                    )
+                    measurements.append(m)
+                    print(
+                        f"round {round_} {phase:<6}{server.name:<8} {m.rps:>8.0f} req/s  "
+                        f"server {m.server_us:>6.0f} µs/req  "
+                        f"generator {m.generator_cpu_s / max(m.requests, 1) * 1e6:>4.0f} µs/req"
+                        f"  p50 {m.p50_ms:.2f} ms  core0: server {m.server_cpu_s / m.seconds:.0%}"
+                        f" others {m.foreign_share:.0%}  errors {m.errors or '-'}",
+                        file=sys.stderr,
+                    )
+        for server in servers.values():
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{server.name} exited during the run; see {server.log}")
+        result = {
+            "tool": "benchmarks/run_ceiling.py",
+            "machine": machine_info(),
+            "generator": generator,
+            "connections": args.connections,
+            "rounds": args.rounds,
+            "duration_s": args.duration,
+            "server_cores": sorted(server_cores),
+            "seeded_users": args.seed_users,
+            "phases": aggregate(measurements),
+            "measurements": [m.__dict__ for m in measurements],
+        }
+        print_summary(result)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+            print(f"wrote {args.out}")
+        return 0
+    finally:
+        for server in servers.values():
+            server.stop()
+        if args.keep_logs:
+            print(f"logs and scripts kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
