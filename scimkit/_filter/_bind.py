@@ -28,7 +28,7 @@ from scimkit._filter._ast import (
     Present,
     ValuePath,
 )
-from scimkit._filter._parser import FILTER_CACHE_SIZE, parse_filter
+from scimkit._filter._parser import FILTER_CACHE_SIZE, MAX_FILTER_LENGTH, parse_filter
 from scimkit._policy import STRICT, Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned
@@ -187,11 +187,42 @@ def bind_filter(
     return _Binder(resource_type, tolerance).bind(node, None)
 
 
+# Entra's match queries are all `attr eq "literal"` with a new literal each time, so a cache
+# keyed by the whole text never hits for them. This shape
+# binds from a per-path template instead; anything else (escapes, control characters, lone
+# surrogates, which the parser refuses) takes the general path.
+_SIMPLE_EQ = re.compile(r' *([A-Za-z][\w.:$-]*) +[eE][qQ] +"([^"\\\x00-\x1f\ud800-\udfff]*)" *\Z')
+_TEMPLATE_TYPES = (AttributeType.STRING, AttributeType.REFERENCE)
+
+
 def compile_filter(
     text: str, resource_type: ResourceType, tolerance: Tolerance = STRICT
 ) -> BoundFilter:
     """Parse and bind, cached by ``(text, resource_type, tolerance)``."""
+    if len(text) <= MAX_FILTER_LENGTH:
+        match = _SIMPLE_EQ.match(text)
+        if match is not None:
+            template = _eq_template(match.group(1), resource_type, tolerance)
+            if template is not None:
+                value = match.group(2)
+                if is_folded(template.ref.target):
+                    value = fold_case(value)
+                return BoundCompare(template.ref, CompareOp.EQ, value)
     return _compile(text, resource_type, tolerance)
+
+
+@functools.lru_cache(maxsize=FILTER_CACHE_SIZE)
+def _eq_template(
+    path: str, resource_type: ResourceType, tolerance: Tolerance
+) -> BoundCompare | None:
+    """The binding of ``path eq "..."`` for string-typed paths, or ``None`` to take the long way."""
+    try:
+        bound = bind_filter(parse_filter(f'{path} eq ""'), resource_type, tolerance)
+    except InvalidFilter:
+        return None
+    if isinstance(bound, BoundCompare) and bound.ref.target.type in _TEMPLATE_TYPES:
+        return bound
+    return None
 
 
 @functools.lru_cache(maxsize=FILTER_CACHE_SIZE)
@@ -202,6 +233,7 @@ def _compile(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Bo
 def clear_bind_cache() -> None:
     """Forget compiled filters (benchmarks and tests)."""
     _compile.cache_clear()
+    _eq_template.cache_clear()
 
 
 class _Binder:

@@ -296,7 +296,7 @@ def test_value_filter_complexity_is_limited() -> None:
 
 
 def test_compile_filter_caches_per_type_and_tolerance() -> None:
-    text = 'userName eq "cache@example.com"'
+    text = 'userName sw "cache@example.com"'
     assert compile_filter(text, USER) is compile_filter(text, USER)
     assert compile_filter(text, USER, ENTRA) is not compile_filter(text, USER)
     assert compile_filter(text, USER, ENTRA) == compile_filter(text, USER)
