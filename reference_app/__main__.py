@@ -201,6 +201,15 @@ def _hypercorn_config(settings: Settings) -> Any:
     config.accesslog = (
         logging.getLogger("hypercorn.access") if settings.log_level == "debug" else None
     )
+    # Connection bounds (docs/security.md, tests/hardening/test_connections.py). keep-alive
+    # drops idle connections and half-sent headers; read_timeout drops a client that stalls
+    # in its body, which hypercorn's default (None) waits for forever. graceful_timeout lets
+    # in-flight writes that span documents finish on SIGTERM.
+    config.keep_alive_timeout = 5
+    config.read_timeout = 60
+    config.h11_max_incomplete_size = 16 * 1024
+    config.graceful_timeout = 10
+    config.ssl_handshake_timeout = 10
     return config
 
 

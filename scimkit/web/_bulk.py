@@ -46,6 +46,9 @@ _ACTIONS = {
     "DELETE": Action.DELETE,
 }
 _STATUS = {"POST": "201", "PUT": "200", "PATCH": "200", "DELETE": "204"}
+# No SCIM message nests deeper than a handful of levels (PatchOp, resource, complex attribute,
+# sub-attribute); deeper operation data is refused before anything walks it recursively.
+_MAX_DEPTH = 64
 
 
 @dataclass(slots=True)
@@ -61,15 +64,22 @@ class _Operation:
 
 
 def _references(value: Any, found: set[str]) -> None:
-    if isinstance(value, str):
-        if "bulkId:" in value:
-            found.update(_REFERENCE.findall(value))
-    elif isinstance(value, dict):
-        for item in value.values():
-            _references(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _references(item, found)
+    """Add the bulkIds ``value`` refers to; ``InvalidSyntax`` if it nests too deeply.
+
+    Iterative, and bounded: orjson parses up to 1024 levels, deeper than the recursion left
+    to a recursive walk (or to ``_substitute``) under the web stack, which failed with a 500.
+    """
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "bulkId:" in item:
+                found.update(_REFERENCE.findall(item))
+        elif isinstance(item, dict | list):
+            if depth >= _MAX_DEPTH:
+                raise InvalidSyntax("The bulk operation's data is nested too deeply.")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _substitute(value: Any, ids: dict[str, str]) -> Any:
@@ -153,8 +163,11 @@ def _operation(index: int, raw: Any) -> _Operation:
     ):
         operation.error = InvalidValue("'bulkId' and 'version' must be strings.")
     else:
-        _references(operation.path, operation.references)
-        _references(operation.data, operation.references)
+        try:
+            _references(operation.path, operation.references)
+            _references(operation.data, operation.references)
+        except InvalidSyntax as exc:
+            operation.error = exc
     return operation
 
 

@@ -1,0 +1,98 @@
+"""Fixtures of the hardening suites: a store of each kind, the app over it, two tenants' clients.
+
+``store`` is parametrized over MemoryStore and MongoStore (on the session's mongoeco server,
+in a database of its own), so every suite that takes it runs against both stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from scimkit._memory import MemoryStore
+from scimkit._store import ResourceStore
+from tests.hardening.support import (
+    RESOURCE_TYPES,
+    TALLY,
+    TENANT_A,
+    TENANT_B,
+    TOKEN_A,
+    TOKEN_B,
+    client_for,
+    make_app,
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run ``slow`` tests only when asked for (``-m slow``), as the marker's help says."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    here = config.rootpath / "tests" / "hardening"
+    for item in items:
+        if item.get_closest_marker("slow") is not None and item.path.is_relative_to(here):
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print what the hardening suites did (the issue's closing note asks for these counts)."""
+    if TALLY:
+        counts = ", ".join(f"{name}: {TALLY[name]}" for name in sorted(TALLY))
+        terminalreporter.write_line(f"hardening: {counts}")
+
+
+def mongo_client(uri: str, **options: Any) -> Any:
+    """An async PyMongo client as the reference app opens it (aware UTC datetimes)."""
+    from pymongo import AsyncMongoClient
+
+    return AsyncMongoClient(uri, tz_aware=True, **options)
+
+
+@pytest.fixture
+def memory_store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+async def mongo_store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[ResourceStore]:
+    """A MongoStore in a database of this test's own on the session's server."""
+    from scimkit.mongo import MongoStore
+
+    client = mongo_client(mongodb_uri)
+    try:
+        store = MongoStore(client[mongo_db_name], RESOURCE_TYPES)
+        await store.ensure_indexes()
+        yield store
+        await client.drop_database(mongo_db_name)
+    finally:
+        await client.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
+def store(request: pytest.FixtureRequest) -> ResourceStore:
+    """An empty store of each kind: the suites that take it run against both."""
+    found: ResourceStore = request.getfixturevalue(f"{request.param}_store")
+    return found
+
+
+@pytest.fixture
+def app(store: ResourceStore) -> Starlette:
+    return make_app(store)
+
+
+@pytest.fixture
+async def client_a(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """Tenant A's client, with A's token (Entra-tolerant input)."""
+    async with client_for(app, TENANT_A, TOKEN_A) as client:
+        yield client
+
+
+@pytest.fixture
+async def client_b(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """Tenant B's client, with B's token (strict RFC input)."""
+    async with client_for(app, TENANT_B, TOKEN_B) as client:
+        yield client
