@@ -156,8 +156,14 @@ def _serve(settings: Settings) -> int:
     try:
         settings = asyncio.run(_bootstrap_tenants(settings))
     except Exception as exc:  # the database is unreachable, most likely
-        print(f"reference-app: cannot prepare the tenants: {exc}", file=sys.stderr)
-        return 1
+        # Serve anyway: stored tenants and --tenant ones work as soon as the database answers,
+        # and until then requests get 503 and /healthz says unhealthy (an orchestrator restart
+        # loop would not bring the database back sooner).
+        print(
+            f"reference-app: cannot prepare the tenants now ({exc}); serving anyway, "
+            "requests answer 503 until MongoDB answers",
+            file=sys.stderr,
+        )
     config = _hypercorn_config(settings)
     if settings.workers > 1:
         return _serve_workers(settings, config)

@@ -29,7 +29,14 @@ from reference_app.tenants import (
     TenantDirectory,
     TenantRegistry,
 )
-from scimkit import CursorCodec, MemoryStore, ResourceService, ResourceStore, ServiceConfig
+from scimkit import (
+    CursorCodec,
+    MemoryStore,
+    ResourceService,
+    ResourceStore,
+    ServiceConfig,
+    ServiceUnavailable,
+)
 from scimkit.web import BearerTokenAuth, create_scim_app
 
 if TYPE_CHECKING:
@@ -113,8 +120,9 @@ def create_app(settings: Settings) -> Starlette:
 
         client = mongo_client(settings)
         database = client[settings.mongodb_database]
-        # Indexes are made once in the lifespan, before the first request rather than during it.
-        store = mongo_store = MongoStore(database, RESOURCE_TYPES, create_indexes=False)
+        # Indexes are made in the lifespan, before the first request; if the database is down
+        # then, the store makes them on first use once it answers again.
+        store = mongo_store = MongoStore(database, RESOURCE_TYPES)
         registries.append(MongoTenantRegistry(database[TENANTS_COLLECTION]))
     else:
         store = MemoryStore()
@@ -141,9 +149,15 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             if runtime.client is not None and runtime.mongo_store is not None:
-                await runtime.client.aconnect()
-                await runtime.mongo_store.ensure_indexes()
                 logger.info("Storing data in MongoDB database %r.", settings.mongodb_database)
+                try:
+                    await runtime.mongo_store.ensure_indexes()
+                except ServiceUnavailable:
+                    # Serve anyway: requests answer 503 and /healthz is unhealthy until the
+                    # database answers; then the store creates its indexes on first use.
+                    logger.error(
+                        "MongoDB does not answer; serving 503 until it does (/healthz is 503)."
+                    )
             else:
                 logger.warning(_MEMORY_WARNING)
             runtime.ready = True

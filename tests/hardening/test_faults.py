@@ -306,8 +306,10 @@ async def test_delete_cut_between_user_and_memberships_is_safely_retried(
 async def test_a_half_done_user_delete_is_completed_by_its_retry(
     persistent_server: MongoServer, persistent_store: ResourceStore, listener: StopServerOn
 ):
-    """The documented guarantee (docs/storage.md): the 503 makes the client retry, and the
-    retried DELETE clears the memberships the cut-short one left behind."""
+    """A delete cut short is completed by its retry (the guarantee docs/storage.md gives).
+
+    The 503 makes the client retry; the retried DELETE clears the memberships left behind.
+    """
     app = make_app(persistent_store)
     async with client_for(app, TENANT_A, TOKEN_A) as scim:
         user = (await scim.post("/Users", json=user_body("gone@example.com"))).json()["id"]
@@ -406,16 +408,6 @@ async def test_reference_app_reports_and_survives_a_database_outage(
         assert (await scim.get("/Users")).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "reference_app cannot start while MongoDB is unreachable: create_app's lifespan "
-        "raises from MongoStore.ensure_indexes() (the store is built with "
-        "create_indexes=False, so nothing would create them later either), and `serve` "
-        "exits earlier still in _bootstrap_tenants (registry.list()); so no /healthz 503 "
-        "and no recovery without a restart"
-    ),
-)
 async def test_reference_app_starts_without_its_database_and_recovers(
     mongo_db_name: str,
 ):
