@@ -48,6 +48,7 @@ from scimkit._store import (
     normalize_members,
     reject_derived_filters,
     stored_form,
+    stored_value,
     version_counter,
     writes_resource,
 )
@@ -66,6 +67,10 @@ class _Plan:
     lookup: tuple[AttrRef, ...]
     members: Attribute | None
     groups: Attribute | None
+
+    @property
+    def indexed(self) -> tuple[AttrRef, ...]:
+        return self.unique + self.lookup
 
 
 @dataclass(slots=True, eq=False)
@@ -207,13 +212,22 @@ class MemoryStore:
             if not writes_resource(result, resource_type) and not delta:
                 return self._view(namespace, plan, entry, members=with_members)
             space = namespace.spaces[resource_type.name]
-            stored = stored_form({**result.resource, "id": id}, resource_type)
-            self._check_unique(space, plan, stored, id)
-            self._unindex(space, plan, entry.resource, id)
+            changed = result.changed_attributes
+            if changed:
+                stored = _merge(entry.resource, result.resource, changed, plan)
+            else:
+                stored = stored_form({**result.resource, "id": id}, resource_type)
+            # Index upkeep only when an indexed attribute changed: most PATCHes (Entra's
+            # attribute syncs) touch none.
+            reindex = not changed or any(_index_key(ref) in changed for ref in plan.indexed)
+            if reindex:
+                self._check_unique(space, plan, stored, id)
+                self._unindex(space, plan, entry.resource, id)
             entry.counter += 1
             stored["meta"]["version"] = format_version(entry.counter)
             entry.resource = stored
-            self._index(space, plan, stored, id)
+            if reindex:
+                self._index(space, plan, stored, id)
             self._apply_delta(namespace, resource_type, id, delta)
             return self._view(namespace, plan, entry, members=with_members)
 
@@ -512,6 +526,33 @@ def _not_found(resource_type: ResourceType, id: str) -> NotFound:
 def _check_version(entry: _Entry, expected: str | None) -> None:
     if expected is not None and version_counter(expected) != entry.counter:
         raise PreconditionFailed()
+
+
+def _index_key(ref: AttrRef) -> str:
+    """The top-level resource key holding an indexed attribute (its extension URN, if any)."""
+    return ref.schema if ref.extension else ref.attribute.name
+
+
+def _merge(
+    old: dict[str, Any], new: Mapping[str, Any], changed: frozenset[str], plan: _Plan
+) -> dict[str, Any]:
+    """The stored form of a PATCH result: ``old`` with only the changed keys replaced.
+
+    Stored entries are replaced, never mutated, so the unchanged values can be shared with the
+    previous entry; this skips copying the whole resource on every PATCH.
+    """
+    stored = dict(old)
+    derived = {a.name for a in (plan.members, plan.groups) if a is not None}
+    for key in changed:
+        if key in derived:
+            continue
+        value = new.get(key)
+        if value is None:
+            stored.pop(key, None)
+        else:
+            stored[key] = stored_value(value)
+    stored["meta"] = dict(stored.get("meta") or {})
+    return stored
 
 
 def _copy(value: Any) -> Any:

@@ -29,6 +29,7 @@ __all__ = [
     "normalize_members",
     "reject_derived_filters",
     "stored_form",
+    "stored_value",
     "version_counter",
     "writes_resource",
 ]
@@ -281,6 +282,11 @@ def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> dic
     )
     stored["meta"] = dict(stored.get("meta") or {})
     return stored
+
+
+def stored_value(value: Any) -> Any:
+    """One attribute value as stores keep it (see :func:`stored_form`)."""
+    return _normalized(value)
 
 
 def member_form(member: Mapping[str, Any]) -> dict[str, Any]:

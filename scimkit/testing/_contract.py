@@ -228,6 +228,27 @@ class StoreContract:
         assert updated["meta"]["version"] != created["meta"]["version"]
         assert await store.get(T1, CONTRACT_USER, created["id"]) == updated
 
+    async def test_update_renames_and_removes_attributes(self, store: ResourceStore) -> None:
+        """A PATCH result moves the unique value (the old one is free, the new one taken)."""
+        created = await store.create(T1, CONTRACT_USER, self.user("alice", title="Engineer"))
+        renamed = {k: v for k, v in created.items() if k != "title"}
+        renamed["userName"] = "alicia"
+        result = PatchResult(
+            renamed, True, changed_attributes=frozenset({"userName", "title", "meta"})
+        )
+        updated = await store.update(
+            T1, CONTRACT_USER, created["id"], result, expected_version=created["meta"]["version"]
+        )
+        assert updated["userName"] == "alicia" and "title" not in updated
+        assert await store.get(T1, CONTRACT_USER, created["id"]) == updated
+        await store.create(T1, CONTRACT_USER, self.user("ALICE"))
+        with pytest.raises(UniquenessError):
+            await store.create(T1, CONTRACT_USER, self.user("Alicia"))
+        found = await store.query(
+            T1, CONTRACT_USER, StoreQuery(filter=compile_filter('userName eq "ALICIA"', USER))
+        )
+        assert [r["id"] for r in found.resources] == [created["id"]]
+
     async def test_an_unchanged_patch_result_keeps_the_version(self, store: ResourceStore) -> None:
         created = await store.create(T1, CONTRACT_USER, self.user("alice"))
         result = PatchResult(dict(created), False)
