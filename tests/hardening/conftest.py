@@ -27,17 +27,6 @@ from tests.hardening.support import (
 )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run ``slow`` tests only when asked for (``-m slow``), as the marker's help says."""
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow")
-    here = config.rootpath / "tests" / "hardening"
-    for item in items:
-        if item.get_closest_marker("slow") is not None and item.path.is_relative_to(here):
-            item.add_marker(skip)
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Print what the hardening suites did (the issue's closing note asks for these counts)."""
     if TALLY:
