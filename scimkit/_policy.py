@@ -34,6 +34,9 @@ class Tolerance:
     """``remove`` with ``path: "members"`` and a value array removes those values only."""
     patch_value_arrays: bool = False
     """Legacy ``[{"value": X}]`` arrays for single-valued attributes become ``X``."""
+    unqualified_extension_paths: bool = False
+    """A path or filter naming an extension attribute without its URN (``manager``) resolves
+    to it when no core attribute has that name and only one extension does."""
 
     def with_(self, **changes: bool) -> Tolerance:
         """A copy with some switches changed."""
@@ -51,4 +54,5 @@ ENTRA = Tolerance(
     patch_replace_absent_adds=True,
     patch_remove_by_value=True,
     patch_value_arrays=True,
+    unqualified_extension_paths=True,
 )

@@ -146,9 +146,18 @@ class ResourceType:
         return schema is not None and schema is not self.schema
 
     def resolve(
-        self, urn: str | None, name: str, sub_attribute: str | None = None
+        self,
+        urn: str | None,
+        name: str,
+        sub_attribute: str | None = None,
+        *,
+        extensions: bool = False,
     ) -> AttrRef | None:
-        """Resolve a path given in parts, or ``None`` if the resource type has no such attribute."""
+        """Resolve a path given in parts, or ``None`` if the resource type has no such attribute.
+
+        With ``extensions``, a name without URN that no core attribute has resolves to the one
+        extension attribute of that name (``manager``; never when two extensions have it).
+        """
         if urn is None:
             schema = self.schema
         else:
@@ -159,6 +168,11 @@ class ResourceType:
         attribute = schema.attribute(name)
         if attribute is None and schema is self.schema:
             attribute = _COMMON_INDEX.get(name.lower())
+            if attribute is None and extensions:
+                owners = [s for s in self.extension_schemas() if s.attribute(name) is not None]
+                if len(owners) == 1:
+                    schema = owners[0]
+                    attribute = schema.attribute(name)
         if attribute is None:
             return None
         sub: Attribute | None = None

@@ -278,7 +278,12 @@ class _Binder:
         if parent is not None:
             ref = self.resolve_relative(path, parent)
         else:
-            found = self.resource_type.resolve(path.urn, path.attribute, path.sub_attribute)
+            found = self.resource_type.resolve(
+                path.urn,
+                path.attribute,
+                path.sub_attribute,
+                extensions=self.tolerance.unqualified_extension_paths,
+            )
             ref = found if found is not None else self.resolve_special(path)
         for attribute in (ref.attribute, ref.sub_attribute):
             if attribute is not None and (

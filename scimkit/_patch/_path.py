@@ -63,7 +63,12 @@ def resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance)
 def _resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Target:
     parsed = parse_path(text)
     path = parsed.path
-    ref = resource_type.resolve(path.urn, path.attribute, path.sub_attribute)
+    ref = resource_type.resolve(
+        path.urn,
+        path.attribute,
+        path.sub_attribute,
+        extensions=tolerance.unqualified_extension_paths,
+    )
     if ref is None:
         raise InvalidPath(f"Path '{text}' names no attribute of {resource_type.name}.")
     if parsed.filter is None:

@@ -317,3 +317,17 @@ def test_any_tree_binds_or_fails_with_invalid_filter(node: Filter) -> None:
         bind_filter(node, USER, ENTRA)
     except InvalidFilter:
         pass
+
+
+def test_unqualified_extension_names_bind_only_under_tolerance() -> None:
+    """entra-requests §4.1: the old manager check `id eq X and manager eq Y` names no URN."""
+    text = 'id eq "54D382A4" and manager eq "2819c223"'
+    with pytest.raises(InvalidFilter):
+        compile_filter(text, USER)
+    bound = compile_filter(text, USER, ENTRA)
+    assert isinstance(bound, BoundAnd)
+    right = bound.right
+    assert isinstance(right, BoundCompare)
+    assert right.ref.dotted == (
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
+    )

@@ -15,6 +15,7 @@ from scimkit import (
     GROUP,
     STRICT,
     USER,
+    InvalidPath,
     InvalidSyntax,
     InvalidValue,
     NoTarget,
@@ -274,6 +275,27 @@ def test_manager_value_array_is_refused_in_strict_mode():
         "Operations": [dict(MANAGER_ARRAY["Operations"][0], op="add")],
     }
     assert isinstance(strict_error(user(), lower), InvalidValue)
+
+
+def test_manager_by_its_unqualified_name():
+    """D1/D13 Example 5 exactly as printed: ``"path": "manager"``, no extension URN."""
+    printed = {
+        "schemas": MANAGER_ARRAY["schemas"],
+        "Operations": [dict(MANAGER_ARRAY["Operations"][0], op="add", path="manager")],
+    }
+    result = entra(user(), printed)
+    assert result.resource[ENTERPRISE]["manager"]["value"] == (
+        "00aa00aa-bb11-cc22-dd33-44ee44ee44ee"
+    )
+    assert isinstance(strict_error(user(), printed), InvalidPath)
+    alone = only(STRICT, unqualified_extension_paths=True, patch_value_arrays=True)
+    assert apply_patch(user(), printed, FCC_USER, tolerance=alone).changed
+    # A core attribute of that name always wins over an extension's.
+    title = {
+        "schemas": MANAGER_ARRAY["schemas"],
+        "Operations": [{"op": "add", "path": "title", "value": "Boss"}],
+    }
+    assert entra(user(), title).resource["title"] == "Boss"
 
 
 def test_manager_as_a_bare_id_and_empty_string_to_clear():
