@@ -37,3 +37,13 @@ def test_core_imports_neither_starlette_nor_a_mongo_driver():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_adapter_packages_curate_their_api_too():
+    import scimkit.mongo
+    import scimkit.testing
+    import scimkit.web
+
+    for module in (scimkit.web, scimkit.mongo, scimkit.testing):
+        assert module.__all__ == sorted(module.__all__), module.__name__
+        assert all(hasattr(module, name) for name in module.__all__), module.__name__
