@@ -8,7 +8,9 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimkit._service import ResourceService
 from scimkit.web._auth import Authenticate, Authorize, CurrentUser
@@ -16,6 +18,26 @@ from scimkit.web._endpoints import Endpoints
 from scimkit.web._errors import http_exception_handler, server_error_handler
 
 __all__ = ["create_scim_app", "scim_routes"]
+
+
+class _CollapseSlashes:
+    """Treat ``//`` in a path as ``/``.
+
+    An admin may paste the Tenant URL with a trailing slash, and a client that then appends
+    ``/Users`` asks for ``.../tenant//Users``; that must not be a 404.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = scope["path"]
+            while "//" in path:
+                path = path.replace("//", "/")
+            scope = {**scope, "path": path, "raw_path": path.encode("utf-8")}
+        await self.app(scope, receive, send)
+
 
 _ITEM_METHODS = ["GET", "PUT", "PATCH", "DELETE"]
 
@@ -117,4 +139,5 @@ def create_scim_app(
             Exception: server_error_handler,
         },
         lifespan=lifespan,
+        middleware=[Middleware(_CollapseSlashes)],
     )

@@ -14,7 +14,7 @@ from scimkit._config import ServiceConfig
 from scimkit._memory import MemoryStore
 from scimkit._service import ResourceService
 from scimkit.web import BearerTokenAuth, SCIMResponse, create_scim_app
-from tests.web.conftest import TOKENS, raw_request, user_body
+from tests.web.conftest import BASE, TOKENS, raw_request, user_body
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -25,6 +25,19 @@ async def test_unknown_route_is_scim_404(client: httpx.AsyncClient) -> None:
         assert response.status_code == 404
         assert response.headers["content-type"] == "application/scim+json; charset=utf-8"
         assert response.json()["schemas"] == [ERROR]
+
+
+async def test_a_doubled_slash_after_the_tenant_url_is_the_same_route(
+    client: httpx.AsyncClient,
+) -> None:
+    """A Tenant URL pasted with a trailing slash makes ``.../tenant//Users``."""
+    created = await client.post("Users", json=user_body("slash@example.com"))
+    assert created.status_code == 201
+    listed = await client.get(f'{BASE}//Users?filter=userName eq "slash@example.com"')
+    assert listed.status_code == 200
+    assert listed.json()["totalResults"] == 1
+    one = await client.get(f"{BASE}//Users//{created.json()['id']}")
+    assert one.status_code == 200
 
 
 async def test_wrong_method_is_scim_405(client: httpx.AsyncClient) -> None:
