@@ -21,21 +21,25 @@ __all__ = ["create_scim_app", "scim_routes"]
 
 
 class _CollapseSlashes:
-    """Treat ``//`` in a path as ``/``.
+    """Treat ``//`` in a path as ``/``, and ignore a trailing ``/``.
 
     An admin may paste the Tenant URL with a trailing slash, and a client that then appends
-    ``/Users`` asks for ``.../tenant//Users``; that must not be a 404.
+    ``/Users`` asks for ``.../tenant//Users``; that must not be a 404. A trailing slash would
+    otherwise get Starlette's 307 redirect, which provisioning clients do not all follow.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and "//" in scope["path"]:
+        if scope["type"] == "http":
             path = scope["path"]
-            while "//" in path:
-                path = path.replace("//", "/")
-            scope = {**scope, "path": path, "raw_path": path.encode("utf-8")}
+            if "//" in path or (path.endswith("/") and path != "/"):
+                while "//" in path:
+                    path = path.replace("//", "/")
+                if path != "/":
+                    path = path.rstrip("/")
+                scope = {**scope, "path": path, "raw_path": path.encode("utf-8")}
         await self.app(scope, receive, send)
 
 

@@ -38,6 +38,8 @@ async def test_a_doubled_slash_after_the_tenant_url_is_the_same_route(
     assert listed.json()["totalResults"] == 1
     one = await client.get(f"{BASE}//Users//{created.json()['id']}")
     assert one.status_code == 200
+    trailing = await client.get(f"{BASE}/Users/")
+    assert trailing.status_code == 200 and trailing.json()["totalResults"] == 1
 
 
 async def test_wrong_method_is_scim_405(client: httpx.AsyncClient) -> None:
