@@ -141,10 +141,6 @@ class ResourceType:
     def extension_schemas(self) -> Iterator[Schema]:
         return (extension.schema for extension in self.extensions)
 
-    def is_extension(self, urn: str) -> bool:
-        schema = self.schema_for(urn)
-        return schema is not None and schema is not self.schema
-
     def resolve(
         self,
         urn: str | None,

@@ -82,10 +82,6 @@ def _member_ids(resource: dict[str, Any]) -> list[str]:
     return [member["value"] for member in resource.get("members", [])]
 
 
-def _group_ids(resource: dict[str, Any]) -> list[str]:
-    return [group["value"] for group in resource.get("groups", [])]
-
-
 def _without_version(resource: dict[str, Any]) -> dict[str, Any]:
     meta = {k: v for k, v in resource["meta"].items() if k != "version"}
     return {**resource, "meta": meta}
