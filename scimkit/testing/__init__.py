@@ -4,11 +4,16 @@
 check a :class:`~scimkit._store.ResourceStore` implementation. It needs pytest and
 pytest-asyncio, so it is imported on first use: ``scimkit.testing._mongo_server`` (the
 mongoeco test server helper, stdlib only) stays importable without them.
+
+:class:`ASGIClient` calls an ASGI app in process with the exact bytes given (stdlib only);
+the tests and the benchmarks share it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+from scimkit.testing._asgi import ASGIApp, ASGIClient, ASGIResponse
 
 if TYPE_CHECKING:
     from scimkit.testing._contract import (
@@ -18,10 +23,19 @@ if TYPE_CHECKING:
         StoreContract,
     )
 
-__all__ = ["CONTRACT_GROUP", "CONTRACT_RESOURCE_TYPES", "CONTRACT_USER", "StoreContract"]
+__all__ = [
+    "ASGIApp",
+    "ASGIClient",
+    "ASGIResponse",
+    "CONTRACT_GROUP",
+    "CONTRACT_RESOURCE_TYPES",
+    "CONTRACT_USER",
+    "StoreContract",
+]
 
 
 def __getattr__(name: str) -> Any:
+    # Only the contract's names get here: the ASGI ones are imported above.
     if name in __all__:
         from scimkit.testing import _contract
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from reference_app.app import create_app
 from reference_app.settings import Settings, TenantSeed
+from scimkit.testing import ASGIClient
 
 __all__ = [
     "ERROR_SCHEMA",
@@ -93,37 +94,6 @@ async def raw_get(
     app: Starlette, path: str, query: bytes, token: str
 ) -> tuple[int, dict[str, Any]]:
     """GET with a query string sent byte for byte (httpx would percent-encode raw quotes)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
-            (b"authorization", f"Bearer {token}".encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    sent: list[MutableMapping[str, Any]] = []
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        return {"type": "http.disconnect"}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return status, json.loads(body)
+    client = ASGIClient(app, headers=[(b"authorization", f"Bearer {token}".encode())])
+    response = await client.request("GET", path, query=query)
+    return response.status, response.json()

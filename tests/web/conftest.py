@@ -12,6 +12,7 @@ from scimkit import ENTRA, GROUP, USER
 from scimkit._config import ServiceConfig
 from scimkit._memory import MemoryStore
 from scimkit._service import ResourceService
+from scimkit.testing import ASGIClient
 from scimkit.web import BearerTokenAuth, Principal, create_scim_app
 
 TOKENS = {"acme": ["acme-primary", "acme-secondary"], "globex": ["globex-token"]}
@@ -114,41 +115,10 @@ async def raw_request(
     chunks: list[bytes] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     """Call the ASGI app with an exact raw query string and body (no client re-encoding)."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query_string,
-        "headers": [(b"host", b"scim.test"), (b"authorization", b"Bearer acme-primary")]
-        + (headers or []),
-        "server": ("scim.test", 80),
-        "client": ("127.0.0.1", 1234),
-    }
-    pieces = list(chunks) if chunks is not None else [body]
-    sent: list[dict[str, Any]] = []
-    received = 0
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if received < len(pieces):
-            received += 1
-            return {
-                "type": "http.request",
-                "body": pieces[received - 1],
-                "more_body": received < len(pieces),
-            }
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
-    start = sent[0]
-    response_headers = {k.decode(): v.decode() for k, v in start["headers"]}
-    content = b"".join(m.get("body", b"") for m in sent[1:])
-    return start["status"], response_headers, content
+    client = ASGIClient(
+        app, "http://scim.test", headers=[(b"authorization", b"Bearer acme-primary")]
+    )
+    response = await client.request(
+        method, path, query=query_string, headers=headers or (), body=body, chunks=chunks
+    )
+    return response.status, response.headers, response.body
