@@ -126,26 +126,23 @@ class CeilingApp:
         if denied is not None:
             return denied
         orjson.loads(await request.body())
-        id = request.path_params["id"]
-        user = _user(id, "patched@example.com", f"{self._base(request)}/Users/{id}")
-        return Response(
-            orjson.dumps(user, option=_OPTIONS),
-            200,
-            media_type=MEDIA_TYPE,
-            headers={"ETag": 'W/"2"'},
-        )
+        return self._user_response(request, "patched@example.com", 'W/"2"')
 
     async def get(self, request: Request) -> Response:
         denied = self._denied(request)
         if denied is not None:
             return denied
+        return self._user_response(request, "someone@example.com", 'W/"1"')
+
+    def _user_response(self, request: Request, user_name: str, etag: str) -> Response:
+        """A 200 with a fixed User at the requested id, as the app answers GET and PATCH."""
         id = request.path_params["id"]
-        user = _user(id, "someone@example.com", f"{self._base(request)}/Users/{id}")
+        user = _user(id, user_name, f"{self._base(request)}/Users/{id}")
         return Response(
             orjson.dumps(user, option=_OPTIONS),
             200,
             media_type=MEDIA_TYPE,
-            headers={"ETag": 'W/"1"'},
+            headers={"ETag": etag},
         )
 
     async def delete(self, request: Request) -> Response:

@@ -42,13 +42,24 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import orjson
 
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import _entra
+from benchmarks._entra import (
+    ENTERPRISE,
+    FCC,
+    SimUser,
+    filter_query,
+    group_create_body,
+    make_users,
+    members_patch,
+    user_create_body,
+)
 from benchmarks._http import Client, check_loopback, make_client
 from benchmarks._report import (
     cpu_seconds,
@@ -58,17 +69,8 @@ from benchmarks._report import (
     run_async,
 )
 
-CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-FCC = "urn:ietf:params:scim:schemas:extension:fcc:2.0:User"
-ADSCIM_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-
 PATCH_OK = (200, 204)
 DIALECTS = ("default-replace", "optscim062020", "fcc-string-bool", "default-name")
-_DEPARTMENTS = ("Sales", "Finance", "Engineering", "Support", "Legal", "Operations")
 
 
 # --- statistics -------------------------------------------------------------------------------
@@ -178,30 +180,7 @@ class Progress:
             sys.stderr.write("\n")
 
 
-# --- request bodies in Entra's shapes ---------------------------------------------------------
-
-
-def filter_query(attribute: str, value: str) -> str:
-    """Entra's wire form: ``filter=userName+eq+%22value%22`` (space as +, quotes as %22)."""
-    return "filter=" + quote_plus(f'{attribute} eq "{value}"')
-
-
-@dataclass
-class SimUser:
-    """What the simulator believes the server holds for one user."""
-
-    index: int
-    user_name: str
-    external_id: str
-    given: str
-    family: str
-    email: str
-    department: str
-    administrator: bool
-    login_disabled: bool = False
-    active: bool = True
-    id: str | None = None
-    dialect: str | None = None
+# --- what the simulator holds ----------------------------------------------------------------
 
 
 @dataclass
@@ -215,111 +194,38 @@ class SimGroup:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def make_users(count: int, prefix: str, rng: random.Random) -> list[SimUser]:
-    users = []
-    for index in range(count):
-        given = f"Given{index:06d}"
-        family = f"Family{rng.randrange(10**6):06d}"
-        user_name = f"user{index:06d}.{prefix}@contoso.example"
-        users.append(
-            SimUser(
-                index=index,
-                user_name=user_name,
-                external_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                given=given,
-                family=family,
-                email=user_name,
-                department=rng.choice(_DEPARTMENTS),
-                administrator=index % 50 == 0,
-            )
-        )
-    return users
-
-
-def user_create_body(user: SimUser) -> dict[str, Any]:
-    """Entra's POST /Users body (D1 "Create User") with the FCC extension (D6: URN not listed)."""
-    return {
-        "schemas": [CORE_USER, ENTERPRISE],
-        "externalId": user.external_id,
-        "userName": user.user_name,
-        "active": True,
-        "emails": [{"primary": True, "type": "work", "value": user.email}],
-        "meta": {"resourceType": "User"},
-        "name": {
-            "formatted": f"{user.given} {user.family}",
-            "familyName": user.family,
-            "givenName": user.given,
-        },
-        ENTERPRISE: {"department": user.department, "employeeNumber": str(user.index)},
-        FCC: {"administrator": user.administrator, "loginDisabled": False},
-        "roles": [],
-    }
-
-
-def group_create_body(group: SimGroup) -> dict[str, Any]:
-    return {
-        "schemas": [CORE_GROUP, ADSCIM_GROUP],
-        "externalId": group.external_id,
-        "displayName": group.display_name,
-        "meta": {"resourceType": "Group"},
-    }
-
-
-def members_patch(op: str, ids: Sequence[str]) -> dict[str, Any]:
-    return {
-        "schemas": [PATCH_OP],
-        "Operations": [
-            {"op": op, "path": "members", "value": [{"$ref": None, "value": i} for i in ids]}
-        ],
-    }
-
-
 def incremental_patch(user: SimUser, dialect: str, run: str) -> dict[str, Any]:
     """One PATCH in an Entra dialect; updates ``user`` to what the server should now hold."""
     if dialect == "disable":
         user.active = False
-        ops: list[dict[str, Any]] = [{"op": "Replace", "path": "active", "value": "False"}]
+        body = _entra.disable()
     elif dialect == "default-replace":
         user.email = f"changed{user.index:06d}.{run}@contoso.example"
         user.family = f"Updated{user.index:06d}"
-        ops = [
-            {"op": "Replace", "path": 'emails[type eq "work"].value', "value": user.email},
-            {"op": "Replace", "path": "name.familyName", "value": user.family},
-        ]
+        body = _entra.replace_email_and_family(user.email, user.family)
     elif dialect == "optscim062020":
         user.email = f"flagged{user.index:06d}.{run}@contoso.example"
         user.given = f"Renamed{user.index:06d}"
         user.administrator = not user.administrator
         user.department = "Flagged"
-        ops = [
-            {"op": "replace", "path": 'emails[type eq "work"].value', "value": user.email},
-            {
-                "op": "replace",
-                "value": {
-                    "name.givenName": user.given,
-                    "name.formatted": f"{user.given} {user.family}",
-                    f"{FCC}:administrator": user.administrator,
-                    f"{ENTERPRISE}:department": user.department,
-                },
-            },
-        ]
+        body = _entra.optscim062020(
+            user.email,
+            user.given,
+            f"{user.given} {user.family}",
+            user.administrator,
+            user.department,
+        )
     elif dialect == "fcc-string-bool":
         user.login_disabled = True
         user.department = "Moved"
-        ops = [
-            {"op": "Replace", "path": f"{FCC}:loginDisabled", "value": "True"},
-            {"op": "Add", "path": f"{ENTERPRISE}:department", "value": user.department},
-        ]
+        body = _entra.fcc_flag_and_department("loginDisabled", user.department)
     elif dialect == "default-name":
         user.given = f"Given{user.index:06d}x"
-        ops = [
-            {"op": "Replace", "path": "name.givenName", "value": user.given},
-            {"op": "Replace", "path": "name.formatted", "value": f"{user.given} {user.family}"},
-        ]
+        body = _entra.replace_given_name(user.given, f"{user.given} {user.family}")
     else:  # pragma: no cover - the dialects are fixed above
         raise ValueError(dialect)
     user.dialect = dialect
-    return {"schemas": [PATCH_OP], "Operations": ops}
+    return body
 
 
 def user_mismatch(user: SimUser, resource: Any) -> str | None:
@@ -568,7 +474,7 @@ class Simulator:
                     "POST /Groups",
                     "POST",
                     "/Groups",
-                    group_create_body(group),
+                    group_create_body(group.display_name, group.external_id),
                     expect=(201,),
                     check=created,
                 )
@@ -936,13 +842,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
-    headers = {
-        "Authorization": f"Bearer {args.token}",
-        "Content-Type": "application/scim+json; charset=utf-8",
-        "Accept": "application/scim+json",
-    }
     client = make_client(
-        args.client, args.base_url, headers, args.concurrency, timeout=args.timeout
+        args.client,
+        args.base_url,
+        _entra.headers(args.token),
+        args.concurrency,
+        timeout=args.timeout,
     )
     simulator = Simulator(args, client)
     started = time.perf_counter()

@@ -43,6 +43,15 @@ import orjson
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import _entra
+from benchmarks._entra import (
+    EXTERNAL_ID,
+    SimUser,
+    filter_query,
+    make_users,
+    random_case,
+    user_create_body,
+)
 from benchmarks._http import RawClient
 from benchmarks._report import (
     core_busy_seconds,
@@ -51,13 +60,6 @@ from benchmarks._report import (
     percentile,
     proc_tree_cpu_seconds,
     run_async,
-)
-from benchmarks.entra_sync import (
-    PATCH_OP,
-    SimUser,
-    filter_query,
-    make_users,
-    user_create_body,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,9 +122,10 @@ class Server:
                 self.process.wait(5)
 
 
-def start_server(
-    name: str, command: list[str], port: int, workdir: Path, cores: set[int]
-) -> Server:
+def start_server(name: str, module: list[str], workdir: Path, cores: set[int]) -> Server:
+    """``python -m <module...>`` on a free loopback port, pinned to ``cores``."""
+    port = free_port()
+    command = [sys.executable, "-m", *module, "--host", "127.0.0.1", "--port", str(port)]
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -168,10 +171,6 @@ class Workload:
     patch_template: tuple[str, str, str]
 
 
-def random_case(text: str, rng: random.Random) -> str:
-    return "".join(c.upper() if rng.random() < 0.5 else c for c in text)
-
-
 def make_workload(seeded: list[SimUser], get_paths: int) -> Workload:
     """Request material for every phase.
 
@@ -187,20 +186,10 @@ def make_workload(seeded: list[SimUser], get_paths: int) -> Workload:
         for n in range(max(get_paths, 1))
     ]
     marker = "\x00UNAME\x00"
-    probe = SimUser(
-        0, marker, "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef", "Given", "Family", marker, "Sales", False
-    )
+    probe = SimUser(0, marker, EXTERNAL_ID, "Given", "Family", marker, "Sales", False)
     body = orjson.dumps(user_create_body(probe)).decode()
     before, middle, after = body.split(orjson.dumps(marker).decode()[1:-1], 2)
-    patch = orjson.dumps(
-        {
-            "schemas": [PATCH_OP],
-            "Operations": [
-                {"op": "Replace", "path": 'emails[type eq "work"].value', "value": marker},
-                {"op": "Replace", "path": "name.familyName", "value": marker},
-            ],
-        }
-    ).decode()
+    patch = orjson.dumps(_entra.replace_email_and_family(marker, marker)).decode()
     p1, p2, p3 = patch.split(orjson.dumps(marker).decode()[1:-1], 2)
     return Workload(seeded, get_targets, (before, middle, after), (p1, p2, p3))
 
@@ -222,11 +211,7 @@ end
 
 
 def lua_script(phase: str, workload: Workload, base_path: str, token: str, run: str) -> str:
-    head = (
-        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
-        'wrk.headers["Accept"] = "application/scim+json"\n'
-        'wrk.headers["Content-Type"] = "application/scim+json; charset=utf-8"\n'
-    )
+    head = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in _entra.headers(token).items())
     if phase == "get":
         paths = ",\n".join(_lua(base_path + target) for target in workload.get_targets)
         body = f"""
@@ -349,11 +334,7 @@ class PythonGenerator:
 
     def __init__(self, workload: Workload, token: str) -> None:
         self.workload = workload
-        self.headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/scim+json",
-            "Content-Type": "application/scim+json; charset=utf-8",
-        }
+        self.headers = _entra.headers(token)
 
     async def run(
         self, phase: str, server: Server, duration: float, connections: int, run: str
@@ -418,11 +399,7 @@ class PythonGenerator:
 
 
 async def seed(server: Server, token: str, users: list[SimUser]) -> None:
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/scim+json; charset=utf-8",
-    }
-    client = RawClient(server.base_url, headers, 8)
+    client = RawClient(server.base_url, _entra.headers(token), 8)
     queue = iter(users)
 
     async def worker() -> None:
@@ -644,46 +621,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers: dict[str, Server] = {}
     try:
         if args.only != "ceiling":
-            port = free_port()
-            servers["app"] = start_server(
-                "app",
-                [
-                    sys.executable,
-                    "-m",
-                    "reference_app",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--tenant",
-                    f"{TENANT}:{token}",
-                    "--log-level",
-                    "warning",
-                ],
-                port,
-                workdir,
-                server_cores,
-            )
+            app = [
+                "reference_app",
+                "serve",
+                "--tenant",
+                f"{TENANT}:{token}",
+                "--log-level",
+                "warning",
+            ]
+            servers["app"] = start_server("app", app, workdir, server_cores)
         if args.only != "app":
-            port = free_port()
-            servers["ceiling"] = start_server(
-                "ceiling",
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.ceiling_app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--token",
-                    token,
-                ],
-                port,
-                workdir,
-                server_cores,
-            )
+            ceiling = ["benchmarks.ceiling_app", "--token", token]
+            servers["ceiling"] = start_server("ceiling", ceiling, workdir, server_cores)
         for server in servers.values():
             run_async(wait_healthy(server))
         rng_users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
