@@ -1,13 +1,14 @@
 """The ``reference-app`` command (also ``python -m reference_app``).
 
-``serve`` runs the SCIM tenant(s) under hypercorn; ``tenant create|rotate|list|policy`` manage
-tenants stored in MongoDB.
+``serve`` runs the SCIM tenant(s) and the admin console under hypercorn;
+``tenant create|rotate|list|policy|admin`` manage tenants stored in MongoDB.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import secrets
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
+from reference_app.admin.accounts import LINK_TTL, MongoAdminRegistry
 from reference_app.app import (
     APP_FACTORY_PATH,
     TENANTS_COLLECTION,
@@ -44,6 +46,8 @@ from scimkit import ServiceUnavailable
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("reference_app")
+
+_MIN_PASSWORD = 12
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
     )
+    serve.add_argument(
+        "--admin",
+        action="append",
+        dest="admins",
+        metavar="TENANT:EMAIL:PASSWORD",
+        help="an admin console account, kept in the process (repeatable)",
+    )
 
     tenant = commands.add_parser("tenant", help="manage tenants stored in MongoDB")
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -96,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     policy = actions.add_parser("policy", help="set a tenant's input policy")
     policy.add_argument("name")
     policy.add_argument("policy", choices=[p.value for p in Policy])
-    for sub in (create, rotate, policy):
+    admin = actions.add_parser(
+        "admin", help="create an admin console account (or set its password; read from stdin)"
+    )
+    admin.add_argument("name")
+    admin.add_argument("email")
+    for sub in (create, rotate, policy, admin):
         _add_mongo_arguments(sub)
     for sub in (create, rotate):
         sub.add_argument("--public-url", help="base URL of the service, for the printed Tenant URL")
@@ -138,6 +154,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "certfile",
         "keyfile",
         "log_level",
+        "admins",
     )
     return {name: getattr(args, name, None) for name in names}
 
@@ -153,6 +170,8 @@ def _serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    # The embedded default tenant is made below, fresh in each process.
+    fresh_default = not settings.uses_mongodb and not settings.tenants
     try:
         settings = asyncio.run(_bootstrap_tenants(settings))
     except Exception as exc:  # the database is unreachable, most likely
@@ -170,8 +189,11 @@ def _serve(settings: Settings) -> int:
     from hypercorn.asyncio import serve
     from hypercorn.typing import ASGIFramework
 
+    starlette_app = create_app(settings)
+    if fresh_default:
+        _announce_link(settings, starlette_app.state.admins.registries[0].add_link(DEFAULT_TENANT))
     # Starlette's ASGI signature is looser than hypercorn's typed one; they agree at runtime.
-    app = cast(ASGIFramework, create_app(settings))
+    app = cast(ASGIFramework, starlette_app)
     # hypercorn's serve() installs SIGINT/SIGTERM handlers that shut down gracefully: open
     # requests finish, then the app's lifespan closes the store.
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
@@ -185,6 +207,9 @@ def _serve_workers(settings: Settings, config: Any) -> int:
     if settings.cursor_secret is None:
         # Cursors issued by one worker must verify in another.
         settings = replace(settings, cursor_secret=secrets.token_urlsafe(32))
+    if settings.session_secret is None:
+        # So must console sessions.
+        settings = replace(settings, session_secret=secrets.token_urlsafe(32))
     # Workers are spawned afresh and rebuild the settings from the environment.
     os.environ.update(worker_environ(settings))
     config.application_path = APP_FACTORY_PATH
@@ -256,6 +281,9 @@ async def _bootstrap_tenants(settings: Settings) -> Settings:
             except TenantExists:  # another process starting at the same time made it
                 return settings
             _announce(settings, DEFAULT_TENANT, token, "created and stored in MongoDB")
+            admins = MongoAdminRegistry(database)
+            await admins.ensure_indexes()
+            _announce_link(settings, await admins.issue_link(DEFAULT_TENANT))
     return settings
 
 
@@ -266,6 +294,15 @@ def _announce(settings: Settings, name: str, token: str, how: str) -> None:
         f"  Tenant URL:   {settings.tenant_url(name)}\n"
         f"  Secret Token: {token}\n"
         "The token is shown only this once; only its SHA-256 hash is kept.",
+        flush=True,
+    )
+
+
+def _announce_link(settings: Settings, token: str) -> None:
+    hours = int(LINK_TTL.total_seconds() // 3600)
+    print(
+        f"Admin console (sign in once with this link, within {hours} hours):\n"
+        f"  {settings.base_url}/admin/link/{token}",
         flush=True,
     )
 
@@ -288,6 +325,7 @@ def _tenant_command(args: argparse.Namespace, settings: Settings) -> int:
         "rotate": lambda registry: _rotate(registry, settings, args.name),
         "list": _list,
         "policy": lambda registry: registry.set_policy(args.name, Policy(args.policy)),
+        "admin": lambda registry: _admin(registry, args.name, args.email, _read_password()),
     }
     action = actions[args.action]
 
@@ -330,6 +368,31 @@ async def _rotate(registry: MongoTenantRegistry, settings: Settings, name: str) 
         f"  Secret Token: {token}",
         flush=True,
     )
+
+
+def _read_password() -> str:
+    """The new password: prompted twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") != password:
+            raise SettingsError("the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < _MIN_PASSWORD:
+        raise SettingsError(f"the password needs at least {_MIN_PASSWORD} characters")
+    return password
+
+
+async def _admin(registry: MongoTenantRegistry, tenant: str, email: str, password: str) -> None:
+    if "@" not in email:
+        raise SettingsError(f"{email!r} is not an email address")
+    if await registry.get(tenant) is None:
+        raise UnknownTenant(tenant)
+    admins = MongoAdminRegistry(registry.collection.database)
+    await admins.ensure_indexes()
+    created = await admins.set_password(tenant, email, password)
+    what = "created" if created else "password changed"
+    print(f"Admin {email} of tenant {tenant!r}: {what}. Sign in at /admin/.")
 
 
 async def _list(registry: MongoTenantRegistry) -> None:

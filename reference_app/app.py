@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from reference_app.admin import build_console
 from reference_app.schemas import RESOURCE_TYPES
 from reference_app.settings import Settings, load_settings
 from reference_app.tenants import (
@@ -37,7 +38,7 @@ from scimkit import (
     ServiceConfig,
     ServiceUnavailable,
 )
-from scimkit.web import BearerTokenAuth, create_scim_app
+from scimkit.web import create_scim_app
 
 if TYPE_CHECKING:
     from pymongo import AsyncMongoClient
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> Starlette:
     registries: list[TenantRegistry] = [process_tenants]
 
     client: AsyncMongoClient[dict[str, Any]] | None = None
+    database: AsyncDatabase[dict[str, Any]] | None = None
     mongo_store: MongoStore | None = None
     store: ResourceStore
     if settings.mongodb_uri is not None:
@@ -144,6 +146,7 @@ def create_app(settings: Settings) -> Starlette:
         cursor_codec=codec,
     )
     runtime = _Runtime(store, client, mongo_store)
+    console = build_console(settings, tenants, service, database)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -152,6 +155,7 @@ def create_app(settings: Settings) -> Starlette:
                 logger.info("Storing data in MongoDB database %r.", settings.mongodb_database)
                 try:
                     await runtime.mongo_store.ensure_indexes()
+                    await console.ensure_indexes()
                 except ServiceUnavailable:
                     # Serve anyway: requests answer 503 and /healthz is unhealthy until the
                     # database answers; then the store creates its indexes on first use.
@@ -161,7 +165,8 @@ def create_app(settings: Settings) -> Starlette:
             else:
                 logger.warning(_MEMORY_WARNING)
             runtime.ready = True
-            yield
+            async with console.running():
+                yield
         finally:
             runtime.ready = False
             if runtime.client is not None:
@@ -177,15 +182,16 @@ def create_app(settings: Settings) -> Starlette:
 
     app = create_scim_app(
         service,
-        authenticate=BearerTokenAuth(tenants.digests),
+        authenticate=console.authenticate,
         base_path="/scim/v2/{tenant}",
         public_url=settings.public_url,
-        routes=[Route("/healthz", healthz, methods=["GET"])],
+        routes=[Route("/healthz", healthz, methods=["GET"]), console.mount],
         lifespan=lifespan,
     )
     app.state.tenants = tenants
     app.state.service = service
     app.state.store = store
+    console.install(app)
     return app
 
 

@@ -18,6 +18,8 @@ variable                    meaning
 ``SCIMKIT_KEYFILE``         TLS private key (PEM)
 ``SCIMKIT_CURSOR_SECRET``   secret signing RFC 9865 cursors (shared by all workers)
 ``SCIMKIT_LOG_LEVEL``       ``debug``, ``info`` (default), ``warning`` or ``error``
+``SCIMKIT_ADMINS``          ``tenant:email:password,...`` console admins kept in the process
+``SCIMKIT_SESSION_SECRET``  secret signing admin console sessions (shared by all workers)
 ==========================  ==========================================================
 """
 
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "AdminSeed",
     "DEFAULT_DATABASE",
     "ENV_PREFIX",
     "Settings",
@@ -37,6 +40,7 @@ __all__ = [
     "TENANT_NAME_PATTERN",
     "TenantSeed",
     "load_settings",
+    "parse_admin",
     "parse_tenant",
     "validate_tenant_name",
     "worker_environ",
@@ -86,6 +90,29 @@ def parse_tenant(text: str) -> TenantSeed:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminSeed:
+    """An admin console account given with ``--admin`` or in ``SCIMKIT_ADMINS``.
+
+    The password is hashed as soon as the app is built; the account lives in the process.
+    """
+
+    tenant: str
+    email: str
+    password: str = field(repr=False)
+
+
+def parse_admin(text: str) -> AdminSeed:
+    """Parse ``TENANT:EMAIL:PASSWORD`` (the password may itself contain ``:``)."""
+    tenant, _, rest = text.partition(":")
+    email, _, password = rest.partition(":")
+    if "@" not in email or not password:
+        raise SettingsError(
+            f"an admin must be given as TENANT:EMAIL:PASSWORD, not {tenant!r}:{email!r}:…"
+        )
+    return AdminSeed(validate_tenant_name(tenant), email.strip(), password)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the reference app is configured with. Secrets are kept out of ``repr``."""
 
@@ -100,6 +127,10 @@ class Settings:
     keyfile: str | None = None
     cursor_secret: str | None = field(default=None, repr=False)
     log_level: str = "info"
+    admins: tuple[AdminSeed, ...] = ()
+    session_secret: str | None = field(default=None, repr=False)
+    request_log: bool = True
+    """Record each SCIM request for the admin console's Activity page."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -118,6 +149,8 @@ class Settings:
             raise SettingsError(f"the cursor secret needs at least {_MIN_SECRET_BYTES} characters")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
+        if self.session_secret is not None and len(self.session_secret) < _MIN_SECRET_BYTES:
+            raise SettingsError(f"the session secret needs at least {_MIN_SECRET_BYTES} characters")
 
     @property
     def uses_mongodb(self) -> bool:
@@ -173,6 +206,11 @@ def load_settings(
         )
 
     values: dict[str, Any] = {"tenants": tuple(tenants)}
+    admin_texts: Iterable[str] = given.get("admins") or _split(env.get("SCIMKIT_ADMINS"))
+    values["admins"] = tuple(parse_admin(text) for text in admin_texts)
+    secret = pick("session_secret")
+    if secret is not None:
+        values["session_secret"] = secret
     for key in ("host", "mongodb_uri", "public_url", "certfile", "keyfile", "cursor_secret"):
         value = pick(key)
         if value is not None:
@@ -204,6 +242,7 @@ def worker_environ(settings: Settings) -> dict[str, str]:
         "SCIMKIT_LOG_LEVEL": settings.log_level,
         "SCIMKIT_TENANTS": ",".join(f"{s.name}:{s.token}" for s in settings.tenants),
         "SCIMKIT_STRICT_TENANTS": ",".join(s.name for s in settings.tenants if s.strict),
+        "SCIMKIT_ADMINS": ",".join(f"{a.tenant}:{a.email}:{a.password}" for a in settings.admins),
     }
     optional = {
         "SCIMKIT_MONGODB_URI": settings.mongodb_uri,
@@ -211,6 +250,7 @@ def worker_environ(settings: Settings) -> dict[str, str]:
         "SCIMKIT_CERTFILE": settings.certfile,
         "SCIMKIT_KEYFILE": settings.keyfile,
         "SCIMKIT_CURSOR_SECRET": settings.cursor_secret,
+        "SCIMKIT_SESSION_SECRET": settings.session_secret,
     }
     environ.update({key: value for key, value in optional.items() if value is not None})
     return environ

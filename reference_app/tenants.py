@@ -88,6 +88,10 @@ class Tenant:
     digests: tuple[str, ...] = field(repr=False)
     created: datetime
     policy: Policy = Policy.ENTRA
+    token_created: tuple[datetime, ...] = ()
+    """When each token of ``digests`` was made, in the same order."""
+    token_used: tuple[datetime | None, ...] = ()
+    """When each token last authenticated a request (to the minute), in the same order."""
 
 
 class TenantRegistry(Protocol):
@@ -121,6 +125,14 @@ class TenantRegistry(Protocol):
         """Change a tenant's input policy. Raises :class:`UnknownTenant`."""
         ...
 
+    async def revoke_secondary(self, name: str) -> bool:
+        """Make the secondary token stop working; false if there was none."""
+        ...
+
+    async def record_use(self, name: str, digest: str, when: datetime) -> None:
+        """Note that the token with ``digest`` authenticated a request at ``when``."""
+        ...
+
 
 class MemoryTenantRegistry:
     """Tenants kept in the process (lost on exit)."""
@@ -133,7 +145,8 @@ class MemoryTenantRegistry:
         validate_tenant_name(name)
         if name in self._tenants:
             raise TenantExists(name)
-        self._tenants[name] = Tenant(name, (hash_token(token),), _now(), policy)
+        now = _now()
+        self._tenants[name] = Tenant(name, (hash_token(token),), now, policy, (now,), (None,))
 
     async def get(self, name: str) -> Tenant | None:
         return self._tenants.get(name)
@@ -152,8 +165,35 @@ class MemoryTenantRegistry:
         tenant = self._require(name)
         token = new_token()
         digests = (hash_token(token), tenant.digests[0])
-        self._tenants[name] = replace(tenant, digests=digests)
+        old = _token_dates(tenant)
+        self._tenants[name] = replace(
+            tenant,
+            digests=digests,
+            token_created=(_now(), old.token_created[0]),
+            token_used=(None, old.token_used[0]),
+        )
         return token
+
+    async def revoke_secondary(self, name: str) -> bool:
+        tenant = _token_dates(self._require(name))
+        if len(tenant.digests) < 2:
+            return False
+        self._tenants[name] = replace(
+            tenant,
+            digests=tenant.digests[:1],
+            token_created=tenant.token_created[:1],
+            token_used=tenant.token_used[:1],
+        )
+        return True
+
+    async def record_use(self, name: str, digest: str, when: datetime) -> None:
+        tenant = self._tenants.get(name)
+        if tenant is None or digest not in tenant.digests:
+            return
+        tenant = _token_dates(tenant)
+        used = list(tenant.token_used)
+        used[tenant.digests.index(digest)] = when
+        self._tenants[name] = replace(tenant, token_used=tuple(used))
 
     async def set_policy(self, name: str, policy: Policy) -> None:
         self._tenants[name] = replace(self._require(name), policy=policy)
@@ -173,6 +213,10 @@ class MongoTenantRegistry:
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._collection = collection
+
+    @property
+    def collection(self) -> AsyncCollection[dict[str, Any]]:
+        return self._collection
 
     async def get(self, name: str) -> Tenant | None:
         from pymongo.errors import PyMongoError
@@ -199,7 +243,8 @@ class MongoTenantRegistry:
         document = {
             "_id": name,
             "digests": [hash_token(token)],
-            "created": _now(),
+            "created": (now := _now()),
+            "token_created": [now],
             "policy": policy.value,
         }
         try:
@@ -216,13 +261,46 @@ class MongoTenantRegistry:
                 raise UnknownTenant(name)
             # Compare-and-set on the digests read, so two concurrent rotations cannot both
             # demote the same primary (one of them retries against the new state).
+            dates = _token_dates(tenant)
             result = await self._collection.update_one(
                 {"_id": name, "digests": list(tenant.digests)},
-                {"$set": {"digests": [hash_token(token), tenant.digests[0]]}},
+                {
+                    "$set": {
+                        "digests": [hash_token(token), tenant.digests[0]],
+                        "token_created": [_now(), dates.token_created[0]],
+                        "last_used": _last_used_map(dates, 0),
+                    }
+                },
             )
             if result.matched_count == 1:
                 return token
         raise RuntimeError(f"could not rotate the token of tenant {name!r}: too much contention")
+
+    async def revoke_secondary(self, name: str) -> bool:
+        tenant = await self.get(name)
+        if tenant is None:
+            raise UnknownTenant(name)
+        if len(tenant.digests) < 2:
+            return False
+        dates = _token_dates(tenant)
+        # Compare-and-set: a rotation in between made a different secondary, which stays.
+        result = await self._collection.update_one(
+            {"_id": name, "digests": list(tenant.digests)},
+            {
+                "$set": {
+                    "digests": [tenant.digests[0]],
+                    "token_created": [dates.token_created[0]],
+                    "last_used": _last_used_map(dates, 0),
+                }
+            },
+        )
+        return result.matched_count == 1
+
+    async def record_use(self, name: str, digest: str, when: datetime) -> None:
+        # Only while the token is still the tenant's; $max keeps the latest of racing writers.
+        await self._collection.update_one(
+            {"_id": name, "digests": digest}, {"$max": {f"last_used.{digest}": when}}
+        )
 
     async def set_policy(self, name: str, policy: Policy) -> None:
         result = await self._collection.update_one(
@@ -236,12 +314,37 @@ def _from_document(document: dict[str, Any]) -> Tenant:
     created = document["created"]
     if created.tzinfo is None:  # a client opened without tz_aware=True
         created = created.replace(tzinfo=UTC)
+    digests = tuple(document["digests"])
+    # Tenants stored before token dates were kept: their tokens date from the tenant.
+    token_created = [_aware(d) for d in document.get("token_created", ())]
+    token_created += [created] * (len(digests) - len(token_created))
+    used = document.get("last_used") or {}
     return Tenant(
         name=document["_id"],
-        digests=tuple(document["digests"]),
+        digests=digests,
         created=created,
         policy=Policy(document.get("policy", Policy.ENTRA.value)),
+        token_created=tuple(token_created[: len(digests)]),
+        token_used=tuple(_aware(used[d]) if d in used else None for d in digests),
     )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _token_dates(tenant: Tenant) -> Tenant:
+    """``tenant`` with one created and one last-used date per token."""
+    count = len(tenant.digests)
+    created = (*tenant.token_created, *[tenant.created] * count)[:count]
+    used = (*tenant.token_used, *[None] * count)[:count]
+    return replace(tenant, token_created=created, token_used=used)
+
+
+def _last_used_map(tenant: Tenant, index: int) -> dict[str, datetime]:
+    """A stored ``last_used`` map that keeps only the date of ``tenant.digests[index]``."""
+    when = tenant.token_used[index]
+    return {} if when is None else {tenant.digests[index]: when}
 
 
 class TenantDirectory:
@@ -277,6 +380,13 @@ class TenantDirectory:
     def tolerance(self, name: str) -> Tolerance:
         """The input policy of an authenticated tenant (Entra until it has been looked up)."""
         return self._policies.get(name, Policy.ENTRA).tolerance
+
+    async def registry_of(self, name: str) -> TenantRegistry | None:
+        """The registry that holds ``name`` (the first one that knows it), or ``None``."""
+        for registry in self.registries:
+            if await registry.get(name) is not None:
+                return registry
+        return None
 
     async def list(self) -> list[Tenant]:
         """Every tenant, each name once (the first registry that has it wins)."""

@@ -47,6 +47,8 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_KEYFILE",
     "SCIMKIT_CURSOR_SECRET",
     "SCIMKIT_LOG_LEVEL",
+    "SCIMKIT_ADMINS",
+    "SCIMKIT_SESSION_SECRET",
 )
 """The reference app's own environment variables (tests unset them)."""
 

@@ -61,3 +61,19 @@ async def test_given_tenants_mean_no_default_tenant(capsys: pytest.CaptureFixtur
     settings = Settings(tenants=(TenantSeed("acme", "token-acme-0123456789"),))
     assert await _bootstrap_tenants(settings) == settings
     assert capsys.readouterr().out == ""
+
+
+async def test_the_new_default_tenant_gets_a_one_time_console_link(
+    capsys: pytest.CaptureFixture[str],
+):
+    from reference_app.__main__ import _announce_link
+    from reference_app.app import create_app
+
+    settings = await _bootstrap_tenants(Settings(port=8123))
+    app = create_app(settings)
+    _announce_link(settings, app.state.admins.registries[0].add_link("default"))
+    out = capsys.readouterr().out
+    link = re.search(r"http://127\.0\.0\.1:8123/admin/link/(\S+)", out)
+    assert link is not None
+    assert await app.state.admins.redeem_link(link.group(1)) == "default"
+    assert await app.state.admins.redeem_link(link.group(1)) is None

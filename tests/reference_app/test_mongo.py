@@ -210,3 +210,38 @@ async def test_healthz_reports_an_unreachable_database(
         while (await root.get("/healthz")).status_code != 200:
             assert time.monotonic() < deadline, "still unhealthy after the database came back"
             await asyncio.sleep(0.2)
+
+
+def test_tenant_admin_command_reads_the_password_from_stdin(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    import io
+
+    from reference_app.admin.accounts import AdminDirectory, MongoAdminRegistry
+    from reference_app.app import mongo_database
+
+    assert main(_cli(settings, "tenant", "create", "acme")) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert main(_cli(settings, "tenant", "admin", "acme", "Ada@Example.com")) == 0
+    assert "created" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(_cli(settings, "tenant", "admin", "acme", "ada@example.com")) == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert main(_cli(settings, "tenant", "admin", "ghost", "ada@example.com")) == 1
+
+    async def sign_in() -> list[str]:
+        async with mongo_database(settings) as database:
+            admins = AdminDirectory([MongoAdminRegistry(database)])
+            return await admins.sign_in("ada@example.com", "a long enough password")
+
+    assert asyncio.run(sign_in()) == ["acme"]
+
+
+async def test_first_start_on_mongodb_prints_a_console_link(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+):
+    await _bootstrap_tenants(settings)
+    link = re.search(r"/admin/link/(\S+)", capsys.readouterr().out)
+    assert link is not None
+    async with running(settings) as app:
+        assert await app.state.admins.redeem_link(link.group(1)) == "default"

@@ -115,3 +115,23 @@ def test_worker_environment_rebuilds_the_same_settings():
         environ={},
     )
     assert load_settings({}, worker_environ(settings)) == settings
+
+
+def test_console_admins_and_session_secret():
+    from reference_app.settings import AdminSeed
+
+    settings = load_settings(
+        {"admins": ["acme:ada@x.example:pw:with:colons"]},
+        environ={"SCIMKIT_SESSION_SECRET": "s" * 32},
+    )
+    assert settings.admins == (AdminSeed("acme", "ada@x.example", "pw:with:colons"),)
+    assert "pw:with" not in repr(settings) and "s" * 32 not in repr(settings)
+    from_env = load_settings({}, environ={"SCIMKIT_ADMINS": "a:a@x:p1, b:b@x:p2"})
+    assert [(a.tenant, a.email) for a in from_env.admins] == [("a", "a@x"), ("b", "b@x")]
+    rebuilt = load_settings({}, environ=worker_environ(settings))
+    assert rebuilt.admins == settings.admins and rebuilt.session_secret == "s" * 32
+    for bad in ("acme:no-email:pw", "acme:a@x:", "Bad Name:a@x:pw"):
+        with pytest.raises(SettingsError):
+            load_settings({"admins": [bad]}, environ={})
+    with pytest.raises(SettingsError, match="session secret"):
+        Settings(session_secret="short")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,45 @@ async def test_directory_prefers_the_first_registry_and_remembers_policies():
     assert directory.tolerance("beta") is STRICT
     assert [t.name for t in await directory.list()] == ["acme", "beta"]
     assert (await directory.list())[0].digests == (_digest("process-token"),)
+
+
+async def _token_lifecycle(registry) -> None:
+    """Created and last-used dates follow the tokens through rotation and revocation."""
+    from datetime import UTC, datetime, timedelta
+
+    first = await registry.create("acme")
+    tenant = await registry.get("acme")
+    assert tenant.token_used == (None,) and len(tenant.token_created) == 1
+    used = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    await registry.record_use("acme", _digest(first), used)
+    await registry.record_use("acme", "not-a-digest-of-acme", used)
+    assert (await registry.get("acme")).token_used == (used,)
+    second = await registry.rotate("acme")
+    rotated = await registry.get("acme")
+    assert rotated.digests == (_digest(second), _digest(first))
+    assert rotated.token_used == (None, used)
+    assert rotated.token_created[1] == tenant.token_created[0]
+    assert rotated.token_created[0] >= tenant.token_created[0]
+    assert await registry.revoke_secondary("acme")
+    revoked = await registry.get("acme")
+    assert revoked.digests == (_digest(second),) and revoked.token_used == (None,)
+    assert not await registry.revoke_secondary("acme")
+    with pytest.raises(UnknownTenant):
+        await registry.revoke_secondary("ghost")
+
+
+async def test_token_dates_in_memory():
+    await _token_lifecycle(MemoryTenantRegistry())
+
+
+@pytest.mark.mongo
+async def test_token_dates_in_mongodb(mongodb_uri: str, mongo_db_name: str):
+    from pymongo import AsyncMongoClient
+
+    from reference_app.tenants import MongoTenantRegistry
+
+    client = AsyncMongoClient[dict[str, Any]](mongodb_uri, tz_aware=True)
+    try:
+        await _token_lifecycle(MongoTenantRegistry(client[mongo_db_name]["tenants"]))
+    finally:
+        await client.close()

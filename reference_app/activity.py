@@ -1,0 +1,277 @@
+"""Recording every SCIM request of a tenant for the console's Activity page.
+
+:class:`ActivityMiddleware` is a pure ASGI middleware around the SCIM routes. While the request
+runs it only keeps references to the body chunks it passes on; after the response is sent it
+queues the raw request. :class:`ActivityRecorder` drains that queue in a background task: it
+parses and redacts the bodies (:mod:`reference_app.redaction`) and appends the records to the
+tenant's :class:`~reference_app.request_log.RequestLog` in batches. Headers are never read into
+a record, so the ``Authorization`` header cannot reach the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reference_app.redaction import Redactor
+from reference_app.request_log import BODY_LIMIT, RequestLog, RequestRecord
+
+__all__ = ["ActivityMiddleware", "ActivityRecorder", "RawRequest", "new_record_id"]
+
+logger = logging.getLogger(__name__)
+
+QUEUE_LIMIT = 10_000
+"""Raw requests waiting to be recorded; past it new ones are dropped (and counted), not
+waited for: the log never slows the SCIM answer down."""
+BATCH = 500
+_TENANT_CACHE_SECONDS = 60.0
+_NAME_FILTER = re.compile(r'^\s*(?:userName|displayName)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.I)
+
+
+def new_record_id(moment_ns: int) -> str:
+    """An id that sorts by time (nanoseconds, hex) and then by a random suffix."""
+    return f"{moment_ns:016x}{secrets.token_hex(4)}"
+
+
+@dataclass(slots=True)
+class RawRequest:
+    """What the middleware saw, before any parsing (done by the recorder, later)."""
+
+    started_ns: int
+    duration: float
+    method: str
+    path: str
+    query: bytes
+    status: int
+    location: bytes | None
+    request_body: list[bytes]
+    response_body: list[bytes]
+
+
+class ActivityMiddleware:
+    """Hands each request under ``prefix`` (``/scim/v2/``) to ``submit`` once answered."""
+
+    def __init__(
+        self, app: ASGIApp, *, submit: Callable[[RawRequest], None], prefix: str = "/scim/v2/"
+    ) -> None:
+        self.app = app
+        self.submit = submit
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        started_ns = time.time_ns()
+        started = time.perf_counter()
+        request_body: list[bytes] = []
+        response_body: list[bytes] = []
+        status = 0
+        location: bytes | None = None
+        kept = [0, 0]  # bytes kept of the request and the response body
+
+        async def receive_body() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and kept[0] < BODY_LIMIT:
+                chunk = message.get("body", b"")
+                if chunk:
+                    request_body.append(chunk)
+                    kept[0] += len(chunk)
+            return message
+
+        async def send_and_keep(message: Message) -> None:
+            nonlocal status, location
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if status == 201:
+                    for key, value in message.get("headers", ()):
+                        if key.lower() == b"location":
+                            location = value
+            elif message["type"] == "http.response.body" and kept[1] < BODY_LIMIT:
+                chunk = message.get("body", b"")
+                if chunk:
+                    response_body.append(chunk)
+                    kept[1] += len(chunk)
+            await send(message)
+
+        try:
+            await self.app(scope, receive_body, send_and_keep)
+        finally:
+            self.submit(
+                RawRequest(
+                    started_ns,
+                    time.perf_counter() - started,
+                    scope["method"],
+                    scope["path"],
+                    scope.get("query_string", b""),
+                    status or 500,
+                    location,
+                    request_body,
+                    response_body,
+                )
+            )
+
+
+class ActivityRecorder:
+    """Turns raw requests into redacted records off the request path, in batches."""
+
+    def __init__(
+        self,
+        log: RequestLog,
+        redactor: Redactor,
+        tenant_exists: Callable[[str], Awaitable[bool]],
+        *,
+        prefix: str = "/scim/v2/",
+    ) -> None:
+        self.log = log
+        self.redactor = redactor
+        self.prefix = prefix
+        self.dropped = 0
+        self._tenant_exists = tenant_exists
+        self._known: dict[str, tuple[bool, float]] = {}
+        self._queue: asyncio.Queue[RawRequest] = asyncio.Queue(QUEUE_LIMIT)
+
+    def submit(self, raw: RawRequest) -> None:
+        try:
+            self._queue.put_nowait(raw)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def flush(self) -> None:
+        """Wait until every request submitted so far is recorded (tests, shutdown)."""
+        await self._queue.join()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Drain the queue in a background task while the app runs."""
+        task = asyncio.create_task(self._drain(), name="activity-recorder")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.flush(), 5.0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _drain(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                records = [r for r in [await self._record(raw) for raw in batch] if r]
+                await self.log.append(records)
+            except Exception:  # the log must never take the service down
+                logger.exception("Could not record %d SCIM requests", len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _record(self, raw: RawRequest) -> RequestRecord | None:
+        tenant, _, rest = raw.path[len(self.prefix) :].partition("/")
+        # Requests to tenants that do not exist are not kept: they have no Activity page, and
+        # keeping them would let anyone grow the log with made-up names.
+        if not tenant or not await self._exists(tenant):
+            return None
+        return to_record(raw, tenant, "/" + rest, self.redactor)
+
+    async def _exists(self, tenant: str) -> bool:
+        now = time.monotonic()
+        known = self._known.get(tenant)
+        if known is not None and now - known[1] < _TENANT_CACHE_SECONDS:
+            return known[0]
+        exists = await self._tenant_exists(tenant)
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[tenant] = (exists, now)
+        return exists
+
+
+def to_record(raw: RawRequest, tenant: str, path: str, redactor: Redactor) -> RequestRecord:
+    """The record of ``raw`` (``path`` is below the Tenant URL)."""
+    segments = [s for s in path.split("/") if s]
+    request = _parse(raw.request_body)
+    response = _parse(raw.response_body)
+    query = raw.query.decode("latin-1")
+    resource_id = segments[1] if len(segments) > 1 and not segments[1].startswith(".") else None
+    if resource_id is None and raw.location is not None:
+        resource_id = raw.location.decode("latin-1").rstrip("/").rsplit("/", 1)[-1]
+    scim_type = detail = None
+    if raw.status >= 400 and isinstance(response, dict):
+        scim_type = _text(response.get("scimType"))
+        detail = _text(response.get("detail"))
+    return RequestRecord(
+        id=new_record_id(raw.started_ns),
+        tenant=tenant,
+        time=datetime.fromtimestamp(raw.started_ns // 1_000_000 / 1000, UTC),
+        method=raw.method,
+        path=path,
+        query=query,
+        status=raw.status,
+        duration_ms=round(raw.duration * 1000, 3),
+        resource_type=segments[0] if segments else None,
+        resource_id=resource_id,
+        resource_name=_name(request) or _name(response) or _filtered_name(query),
+        scim_type=scim_type,
+        detail=detail,
+        request_body=_render(request, raw.request_body, redactor),
+        response_body=_render(response, raw.response_body, redactor),
+    )
+
+
+_UNPARSED = object()
+
+
+def _parse(chunks: list[bytes]) -> Any:
+    if not chunks:
+        return None
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        return _UNPARSED
+
+
+def _render(value: Any, chunks: list[bytes], redactor: Redactor) -> str | None:
+    if value is None:
+        return None
+    if value is _UNPARSED:
+        # Not JSON (or cut at the limit): it may hold anything, so only its size is shown.
+        size = sum(len(chunk) for chunk in chunks)
+        return f"[{size} bytes, not shown: not JSON or longer than {BODY_LIMIT} bytes]"
+    text = orjson.dumps(redactor.redact(value), option=orjson.OPT_INDENT_2).decode("utf-8")
+    return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + "\n… [cut]"
+
+
+def _name(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for key in ("userName", "displayName"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def _filtered_name(query: str) -> str | None:
+    # Entra's lookups: filter=userName eq "x" (form-encoded, quotes raw or %22).
+    for text in parse_qs(query).get("filter", ()):
+        match = _NAME_FILTER.match(text)
+        if match:
+            return match.group(1).replace('\\"', '"')
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

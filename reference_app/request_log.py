@@ -1,0 +1,256 @@
+"""The per-tenant SCIM request log behind the console's Activity page.
+
+A :class:`RequestRecord` is one request as the admin may see it: never a header (so never the
+``Authorization`` header), bodies already redacted and cut to :data:`BODY_LIMIT`.
+:class:`MemoryRequestLog` keeps the newest :data:`MEMORY_CAPACITY` records per tenant;
+:class:`MongoRequestLog` keeps them in one collection that a TTL index empties after
+:data:`RETENTION`. Record ids sort by time, so pages walk the ``(tenant, _id)`` index.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from scimkit import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from pymongo.asynchronous.collection import AsyncCollection
+
+__all__ = [
+    "BODY_LIMIT",
+    "MEMORY_CAPACITY",
+    "REQUESTS_COLLECTION",
+    "RETENTION",
+    "LogCounts",
+    "MemoryRequestLog",
+    "MongoRequestLog",
+    "RequestLog",
+    "RequestQuery",
+    "RequestRecord",
+]
+
+BODY_LIMIT = 16 * 1024
+"""Characters of a request or response body kept (the rest is cut, and says so)."""
+MEMORY_CAPACITY = 10_000
+"""Records kept per tenant by the embedded store (the oldest go first)."""
+RETENTION = timedelta(days=14)
+"""How long MongoDB keeps a record."""
+REQUESTS_COLLECTION = "request_log"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One SCIM request of a tenant. ``path`` is below the Tenant URL (``/Users/2819c…``)."""
+
+    id: str
+    tenant: str
+    time: datetime
+    method: str
+    path: str
+    query: str
+    status: int
+    duration_ms: float
+    resource_type: str | None = None
+    """The endpoint's first segment: ``Users``, ``Groups``, ``Bulk``…"""
+    resource_id: str | None = None
+    resource_name: str | None = None
+    """The ``userName`` or ``displayName`` the request names (body, response or ``eq`` filter)."""
+    scim_type: str | None = None
+    detail: str | None = None
+    request_body: str | None = None
+    response_body: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status >= 400
+
+
+@dataclass(frozen=True, slots=True)
+class RequestQuery:
+    """Which records to list: newest first, ``limit`` of them, older than ``before`` (an id)."""
+
+    errors_only: bool = False
+    method: str | None = None
+    resource_type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    resource_id: str | None = None
+    resource_name: str | None = None
+    """With ``resource_id``: records naming either (a user's page)."""
+    before: str | None = None
+    limit: int = 50
+
+    def matches(self, record: RequestRecord) -> bool:
+        if self.errors_only and not record.failed:
+            return False
+        if self.method is not None and record.method != self.method:
+            return False
+        if self.resource_type is not None and record.resource_type != self.resource_type:
+            return False
+        if self.since is not None and record.time < self.since:
+            return False
+        if self.until is not None and record.time > self.until:
+            return False
+        if self.before is not None and record.id >= self.before:
+            return False
+        if self.resource_id is None and self.resource_name is None:
+            return True
+        if self.resource_id is not None and record.resource_id == self.resource_id:
+            return True
+        wanted, named = self.resource_name, record.resource_name
+        return wanted is not None and named is not None and named.casefold() == wanted.casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class LogCounts:
+    """Requests and failed requests since a moment, and the newest request times."""
+
+    total: int
+    failed: int
+    times: Sequence[datetime]
+    """Newest first; at most the number asked for."""
+
+
+class RequestLog(Protocol):
+    async def append(self, records: Sequence[RequestRecord]) -> None: ...
+
+    async def find(self, tenant: str, query: RequestQuery) -> list[RequestRecord]: ...
+
+    async def get(self, tenant: str, id: str) -> RequestRecord | None: ...
+
+    async def counts(self, tenant: str, since: datetime, times: int) -> LogCounts: ...
+
+
+class MemoryRequestLog:
+    """The newest ``capacity`` records of each tenant, in the process."""
+
+    def __init__(self, capacity: int = MEMORY_CAPACITY) -> None:
+        self.capacity = capacity
+        self._tenants: dict[str, deque[RequestRecord]] = {}
+
+    async def append(self, records: Sequence[RequestRecord]) -> None:
+        for record in records:
+            log = self._tenants.get(record.tenant)
+            if log is None:
+                log = self._tenants[record.tenant] = deque(maxlen=self.capacity)
+            log.append(record)
+
+    async def find(self, tenant: str, query: RequestQuery) -> list[RequestRecord]:
+        found: list[RequestRecord] = []
+        for record in reversed(self._tenants.get(tenant, ())):
+            if query.matches(record):
+                found.append(record)
+                if len(found) >= query.limit:
+                    break
+        return found
+
+    async def get(self, tenant: str, id: str) -> RequestRecord | None:
+        return next((r for r in self._tenants.get(tenant, ()) if r.id == id), None)
+
+    async def counts(self, tenant: str, since: datetime, times: int) -> LogCounts:
+        total = failed = 0
+        newest: list[datetime] = []
+        for record in reversed(self._tenants.get(tenant, ())):
+            if len(newest) < times:
+                newest.append(record.time)
+            if record.time < since:
+                if len(newest) >= times:
+                    break
+                continue
+            total += 1
+            failed += record.failed
+        return LogCounts(total, failed, newest)
+
+
+_FIELDS = tuple(f.name for f in fields(RequestRecord))
+
+
+class MongoRequestLog:
+    """Records in one collection: ``{_id: record id, tenant, time, …}``, TTL on ``time``."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self._collection = collection
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index(
+            [("time", 1)], expireAfterSeconds=int(RETENTION.total_seconds())
+        )
+        await self._collection.create_index([("tenant", 1), ("_id", -1)])
+        await self._collection.create_index([("tenant", 1), ("resource_id", 1), ("_id", -1)])
+        await self._collection.create_index([("tenant", 1), ("resource_name", 1), ("_id", -1)])
+
+    async def append(self, records: Sequence[RequestRecord]) -> None:
+        documents = []
+        for record in records:
+            document = asdict(record)
+            document["_id"] = document.pop("id")
+            if record.resource_name is not None:
+                document["resource_name"] = record.resource_name.casefold()
+                document["display_name"] = record.resource_name
+            documents.append(document)
+        if documents:
+            await self._collection.insert_many(documents, ordered=False)
+
+    async def find(self, tenant: str, query: RequestQuery) -> list[RequestRecord]:
+        selector: dict[str, Any] = {"tenant": tenant}
+        if query.errors_only:
+            selector["status"] = {"$gte": 400}
+        if query.method is not None:
+            selector["method"] = query.method
+        if query.resource_type is not None:
+            selector["resource_type"] = query.resource_type
+        moment: dict[str, Any] = {}
+        if query.since is not None:
+            moment["$gte"] = query.since
+        if query.until is not None:
+            moment["$lte"] = query.until
+        if moment:
+            selector["time"] = moment
+        if query.before is not None:
+            selector["_id"] = {"$lt": query.before}
+        either = []
+        if query.resource_id is not None:
+            either.append({"resource_id": query.resource_id})
+        if query.resource_name is not None:
+            either.append({"resource_name": query.resource_name.casefold()})
+        if either:
+            selector["$or"] = either
+        cursor = self._collection.find(selector).sort("_id", -1).limit(query.limit)
+        return [_record(document) async for document in _guarded(cursor)]
+
+    async def get(self, tenant: str, id: str) -> RequestRecord | None:
+        document = await self._collection.find_one({"_id": id, "tenant": tenant})
+        return None if document is None else _record(document)
+
+    async def counts(self, tenant: str, since: datetime, times: int) -> LogCounts:
+        recent = {"tenant": tenant, "time": {"$gte": since}}
+        total = await self._collection.count_documents(recent)
+        failed = await self._collection.count_documents({**recent, "status": {"$gte": 400}})
+        cursor = self._collection.find({"tenant": tenant}, {"time": 1}).sort("_id", -1).limit(times)
+        newest = [_aware(document["time"]) async for document in _guarded(cursor)]
+        return LogCounts(total, failed, newest)
+
+
+async def _guarded(cursor: Any) -> Any:
+    from pymongo.errors import PyMongoError
+
+    try:
+        async for document in cursor:
+            yield document
+    except PyMongoError as exc:
+        raise ServiceUnavailable() from exc
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _record(document: dict[str, Any]) -> RequestRecord:
+    values: dict[str, Any] = {name: document.get(name) for name in _FIELDS if name != "id"}
+    values["time"] = _aware(document["time"])
+    values["resource_name"] = document.get("display_name")
+    return RequestRecord(id=str(document["_id"]), **values)

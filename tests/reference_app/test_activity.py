@@ -1,0 +1,75 @@
+"""The request log as the SCIM client fills it: off the request path, no headers, redacted."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from reference_app.request_log import RequestQuery
+from tests.reference_app.support import TOKEN_A, scim_client, scim_json
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+async def _records(app: Starlette, tenant: str = "acme", **query):
+    await app.state.activity.flush()
+    return await app.state.request_log.find(tenant, RequestQuery(**query))
+
+
+async def test_requests_are_recorded_with_status_resource_and_error_detail(
+    app: Starlette, acme: httpx.AsyncClient
+):
+    created = await acme.post(
+        "/Users", **scim_json({"schemas": [USER], "userName": "ada", "password": "hunter2"})
+    )
+    uid = created.json()["id"]
+    duplicate = await acme.post("/Users", **scim_json({"schemas": [USER], "userName": "ADA"}))
+    assert duplicate.status_code == 409
+    await acme.get('/Users?filter=userName eq "ada"')
+
+    lookup, conflict, create = await _records(app)
+    assert (create.method, create.path, create.status) == ("POST", "/Users", 201)
+    assert (create.resource_type, create.resource_id, create.resource_name) == ("Users", uid, "ada")
+    assert create.duration_ms > 0
+    assert conflict.status == 409 and conflict.scim_type == "uniqueness"
+    assert conflict.detail and "userName" in conflict.detail
+    assert lookup.resource_name == "ada" and lookup.query.startswith("filter=")
+    assert "hunter2" not in (create.request_body or "")
+    assert "[redacted]" in (create.request_body or "")
+    assert [r.status for r in await _records(app, errors_only=True)] == [409]
+    assert [r.id for r in await _records(app, resource_id=uid)] == [create.id]
+    assert len(await _records(app, resource_name="ADA")) == 3
+
+
+async def test_the_token_is_never_recorded(app: Starlette):
+    async with scim_client(app, "acme", TOKEN_A) as client:
+        await client.get("/Users")
+        await client.post("/Users", **scim_json({"schemas": [USER], "userName": "x"}))
+    async with scim_client(app, "acme", "wrong-token-of-some-length") as client:
+        assert (await client.get("/Users")).status_code == 401
+    records = await _records(app)
+    assert [r.status for r in records] == [401, 201, 200]
+    assert TOKEN_A not in repr(records) and "wrong-token" not in repr(records)
+
+
+async def test_requests_to_unknown_tenants_are_not_kept(app: Starlette):
+    async with scim_client(app, "ghost", "whatever-token") as client:
+        assert (await client.get("/Users")).status_code == 401
+    assert await _records(app, "ghost") == []
+
+
+async def test_the_console_and_health_are_not_scim_requests(app: Starlette, root):
+    await root.get("/healthz")
+    await root.get("/admin/")
+    assert await _records(app) == []
+
+
+@pytest.mark.parametrize("flag", [False])
+async def test_the_log_can_be_off(flag: bool):
+    from tests.reference_app.support import running, two_tenants
+
+    async with running(two_tenants(request_log=flag)) as app:
+        assert app.state.activity is None and app.state.request_log is None
+        async with scim_client(app, "acme", TOKEN_A) as client:
+            assert (await client.get("/Users")).status_code == 200

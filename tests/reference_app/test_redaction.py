@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from reference_app.redaction import REDACTED, Redactor
+from reference_app.schemas import RESOURCE_TYPES
+
+FCC = "urn:ietf:params:scim:schemas:extension:fcc:2.0:User"
+
+
+def test_passwords_and_tokens_are_redacted_wherever_they_appear():
+    redactor = Redactor(RESOURCE_TYPES)
+    body = {
+        "userName": "ada",
+        "password": "hunter2",
+        "Operations": [
+            {"op": "Replace", "path": "password", "value": "p1"},
+            {
+                "op": "Replace",
+                "path": "urn:ietf:params:scim:schemas:core:2.0:User:password",
+                "value": "p2",
+            },
+            {"op": "Replace", "value": {"Password": "p3", "name.givenName": "Ada"}},
+            {"op": "Add", "path": 'emails[type eq "work"].value', "value": "a@x"},
+        ],
+        FCC: {"administrator": True},
+        "access_token": "t",
+    }
+    redacted = redactor.redact(body)
+    assert "hunter2" not in str(redacted) and "p1" not in str(redacted)
+    assert "p2" not in str(redacted) and "p3" not in str(redacted)
+    assert redacted["password"] == REDACTED and redacted["access_token"] == REDACTED
+    assert redacted["Operations"][2]["value"]["name.givenName"] == "Ada"
+    assert redacted["Operations"][3]["value"] == "a@x"
+    assert redacted[FCC] == {"administrator": True}
+    assert body["password"] == "hunter2"  # a copy: the input is untouched
+
+
+def test_never_returned_attributes_come_from_the_schemas():
+    assert "password" in Redactor(RESOURCE_TYPES).names

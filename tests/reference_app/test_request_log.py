@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from reference_app.activity import new_record_id
+from reference_app.request_log import MemoryRequestLog, MongoRequestLog, RequestQuery, RequestRecord
+
+# Recent: the MongoDB log's TTL index removes records older than its retention.
+T0 = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+
+
+def _record(n: int, tenant: str = "acme", status: int = 200, **extra) -> RequestRecord:
+    moment = T0 + timedelta(minutes=n)
+    return RequestRecord(
+        id=new_record_id(int(moment.timestamp() * 1e9)),
+        tenant=tenant,
+        time=moment,
+        method=extra.pop("method", "GET"),
+        path="/Users",
+        query="",
+        status=status,
+        duration_ms=1.0,
+        resource_type="Users",
+        **extra,
+    )
+
+
+async def _exercise(log) -> None:
+    records = [_record(n, status=409 if n % 3 == 0 else 200) for n in range(10)]
+    records.append(_record(10, "beta"))
+    records.append(_record(11, method="POST", resource_id="u1", resource_name="Ada"))
+    await log.append(records)
+    newest = await log.find("acme", RequestQuery(limit=3))
+    assert [r.time for r in newest] == [T0 + timedelta(minutes=m) for m in (11, 9, 8)]
+    older = await log.find("acme", RequestQuery(limit=3, before=newest[-1].id))
+    assert [int((r.time - T0).total_seconds() // 60) for r in older] == [7, 6, 5]
+    errors = await log.find("acme", RequestQuery(errors_only=True))
+    assert [int((r.time - T0).total_seconds() // 60) for r in errors] == [9, 6, 3, 0]
+    assert [r.method for r in await log.find("acme", RequestQuery(method="POST"))] == ["POST"]
+    window = RequestQuery(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4))
+    assert [int((r.time - T0).total_seconds() // 60) for r in await log.find("acme", window)] == [
+        4,
+        3,
+        2,
+    ]
+    mine = await log.find("acme", RequestQuery(resource_id="u1", resource_name="ada"))
+    assert [r.resource_name for r in mine] == ["Ada"]
+    assert await log.get("acme", mine[0].id) == mine[0]
+    assert await log.get("beta", mine[0].id) is None
+    counts = await log.counts("acme", T0 + timedelta(minutes=5), 4)
+    assert (counts.total, counts.failed) == (6, 2)
+    assert [int((t - T0).total_seconds() // 60) for t in counts.times] == [11, 9, 8, 7]
+
+
+async def test_memory_log():
+    await _exercise(MemoryRequestLog())
+
+
+async def test_memory_log_keeps_the_newest_per_tenant():
+    log = MemoryRequestLog(capacity=3)
+    await log.append([_record(n) for n in range(5)])
+    assert [
+        int((r.time - T0).total_seconds() // 60) for r in await log.find("acme", RequestQuery())
+    ] == [4, 3, 2]
+
+
+@pytest.mark.mongo
+async def test_mongo_log(mongodb_uri: str, mongo_db_name: str):
+    from pymongo import AsyncMongoClient
+
+    client = AsyncMongoClient[dict[str, Any]](mongodb_uri, tz_aware=True)
+    try:
+        log = MongoRequestLog(client[mongo_db_name]["request_log"])
+        await log.ensure_indexes()
+        await _exercise(log)
+    finally:
+        await client.close()
