@@ -29,3 +29,34 @@ async def entra(entra_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {TOKEN}", "ADSCIMVersion": "5.0"},
     ) as client:
         yield client
+
+
+OKTA_TENANT = "okta"
+OKTA_TOKEN = "okta-api-token-0123456789abcdef"
+OKTA_HEADERS = {
+    "Authorization": f"Bearer {OKTA_TOKEN}",
+    "User-Agent": "Okta SCIM Client 1.0.0",
+    "Accept": "application/scim+json",
+}
+
+
+@pytest.fixture(params=["strict", "entra"])
+async def okta_app(request: pytest.FixtureRequest) -> AsyncIterator[Starlette]:
+    """The reference app with one tenant Okta provisions, under either input policy.
+
+    Okta sends RFC shapes, so both policies must accept them.
+    """
+    seed = TenantSeed(OKTA_TENANT, OKTA_TOKEN, strict=request.param == "strict")
+    async with running(Settings(tenants=(seed,))) as app:
+        yield app
+
+
+@pytest.fixture
+async def okta(okta_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client sending what Okta's SCIM client sends: base URL, API token, its User-Agent."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=okta_app),
+        base_url=f"http://testserver/scim/v2/{OKTA_TENANT}",
+        headers=OKTA_HEADERS,
+    ) as client:
+        yield client
