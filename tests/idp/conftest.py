@@ -13,6 +13,15 @@ TENANT = "fortes"
 TOKEN = "entra-secret-token-0123456789abcdef"
 
 
+def idp_client(app: Starlette, tenant: str, headers: dict[str, str]) -> httpx.AsyncClient:
+    """A client at ``tenant``'s Tenant URL, sending ``headers`` as the IdP does."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=f"http://testserver/scim/v2/{tenant}",
+        headers=headers,
+    )
+
+
 @pytest.fixture
 async def entra_app() -> AsyncIterator[Starlette]:
     """The reference app with one Entra-tolerant tenant, on the memory store."""
@@ -23,11 +32,8 @@ async def entra_app() -> AsyncIterator[Starlette]:
 @pytest.fixture
 async def entra(entra_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """A client sending what Entra sends: the Tenant URL as base, the Secret Token as bearer."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=entra_app),
-        base_url=f"http://testserver/scim/v2/{TENANT}",
-        headers={"Authorization": f"Bearer {TOKEN}", "ADSCIMVersion": "5.0"},
-    ) as client:
+    headers = {"Authorization": f"Bearer {TOKEN}", "ADSCIMVersion": "5.0"}
+    async with idp_client(entra_app, TENANT, headers) as client:
         yield client
 
 
@@ -54,9 +60,5 @@ async def okta_app(request: pytest.FixtureRequest) -> AsyncIterator[Starlette]:
 @pytest.fixture
 async def okta(okta_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """A client sending what Okta's SCIM client sends: base URL, API token, its User-Agent."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=okta_app),
-        base_url=f"http://testserver/scim/v2/{OKTA_TENANT}",
-        headers=OKTA_HEADERS,
-    ) as client:
+    async with idp_client(okta_app, OKTA_TENANT, OKTA_HEADERS) as client:
         yield client
