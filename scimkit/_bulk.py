@@ -292,15 +292,16 @@ class _Run:
         self._ids: dict[str, str] = {}  # bulkId -> id of the resource its POST created
 
     async def one(self, op: _Operation) -> BulkResult:
-        location = None
+        # RFC 7644 §3.7.3: every result has a location except a failed POST's. Until the
+        # target resolves, the location is the path the operation named.
+        path = _substitute(op.path, self._ids)
+        location = "/" + path.strip("/") if path and op.method != "POST" else None
         try:
             if op.error is not None:
                 raise op.error
             self._check_references(op)
-            path = _substitute(op.path, self._ids)
             resource_type, id = self._target(op.method, path)
             if id is not None:
-                # RFC 7644 §3.7: location is required except for a failed POST.
                 location = f"{resource_type.endpoint}/{id}"
             if self._permit is not None:
                 await self._permit(op.method, resource_type)

@@ -279,3 +279,28 @@ async def test_an_unexpected_failure_is_a_500_with_its_cause(service: ResourceSe
     assert statuses(results) == [500]
     assert results[0].error is not None and "hunter2" not in results[0].error.detail
     assert isinstance(results[0].unexpected, RuntimeError)
+
+
+async def test_every_failed_operation_but_a_post_has_a_location(service: ResourceService) -> None:
+    """RFC 7644 §3.7.3: ``location`` is required in every result except a failed POST's."""
+    results = await run_bulk(
+        service,
+        T,
+        bulk(
+            {"method": "PUT", "path": "/Users/bulkId:nowhere", "data": user("a@x.org")},
+            {"method": "PATCH", "path": "/Users/abc"},
+            {"method": "DELETE", "path": "/Nowhere/abc"},
+            {"method": "DELETE", "path": "Users"},
+            {"method": "DELETE", "path": "/Users/missing"},
+            {"method": "POST", "path": "/Users", "bulkId": "p", "data": {"schemas": []}},
+        ),
+    )
+    assert statuses(results) == [409, 400, 404, 400, 404, 400]
+    assert [result.location for result in results] == [
+        "/Users/bulkId:nowhere",
+        "/Users/abc",
+        "/Nowhere/abc",
+        "/Users",
+        "/Users/missing",
+        None,
+    ]

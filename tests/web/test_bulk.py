@@ -85,6 +85,16 @@ async def test_put_delete_and_version_preconditions(
     assert (await client.get(path)).status_code == 404
 
 
+async def test_a_failed_operation_other_than_post_has_its_location(
+    client: httpx.AsyncClient,
+) -> None:
+    """RFC 7644 §3.7.3: ``location`` is required except for a failed POST."""
+    response = await client.post("/Bulk", json=bulk({"method": "PATCH", "path": "/Users/abc"}))
+    (result,) = response.json()["Operations"]
+    assert result["status"] == "400"
+    assert result["location"] == f"{BASE}/Users/abc"
+
+
 async def test_bad_bulk_requests(client: httpx.AsyncClient) -> None:
     no_schema = await client.post("/Bulk", json={"Operations": []})
     assert no_schema.status_code == 400 and no_schema.json()["scimType"] == "invalidSyntax"
