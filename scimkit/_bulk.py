@@ -28,6 +28,7 @@ from scimkit._errors import (
     PayloadTooLarge,
     SCIMError,
 )
+from scimkit._meta import location as _location
 from scimkit._resource_type import ResourceType
 from scimkit._service import ResourceService
 
@@ -302,7 +303,7 @@ class _Run:
             self._check_references(op)
             resource_type, id = self._target(op.method, path)
             if id is not None:
-                location = f"{resource_type.endpoint}/{id}"
+                location = _location("", resource_type, id)
             if self._permit is not None:
                 await self._permit(op.method, resource_type)
             resource = await self._execute(op, resource_type, id, _substitute(op.data, self._ids))
@@ -319,7 +320,7 @@ class _Run:
             )
         version = None
         if resource is not None:
-            location = f"{resource_type.endpoint}/{resource['id']}"
+            location = _location("", resource_type, resource["id"])
             version = resource.get("meta", {}).get("version")
         return BulkResult(op.index, op.method, op.bulk_id, _STATUS[op.method], location, version)
 

@@ -11,18 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from scimkit._bulk import BULK_RESPONSE_SCHEMA, BulkResult
+from scimkit._meta import location
 from scimkit._projection import project
 from scimkit._resource_type import ResourceType
 from scimkit._service import ListResult, ResourceService
 from scimkit._store import members_attribute
 from scimkit.web._responses import LIST_RESPONSE_SCHEMA, SCIMResponse
 
-__all__ = ["Renderer", "list_of", "location"]
-
-
-def location(base: str, resource_type: ResourceType, id: str) -> str:
-    """The URL of one resource (``Location``, ``meta.location``)."""
-    return f"{base}{resource_type.endpoint}/{id}"
+__all__ = ["Renderer", "list_of"]
 
 
 def list_of(items: list[dict[str, Any]]) -> dict[str, Any]:
