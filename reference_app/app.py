@@ -37,7 +37,7 @@ from scimkit import (
     ServiceConfig,
     ServiceUnavailable,
 )
-from scimkit.web import BearerTokenAuth, create_scim_app
+from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 
 if TYPE_CHECKING:
     from pymongo import AsyncMongoClient
@@ -175,11 +175,14 @@ def create_app(settings: Settings) -> Starlette:
             headers={"Cache-Control": "no-store"},
         )
 
-    app = create_scim_app(
-        service,
+    options = WebOptions(
         authenticate=BearerTokenAuth(tenants.digests),
         base_path="/scim/v2/{tenant}",
         public_url=settings.public_url,
+    )
+    app = create_scim_app(
+        service,
+        options,
         routes=[Route("/healthz", healthz, methods=["GET"])],
         lifespan=lifespan,
     )
