@@ -1,0 +1,132 @@
+"""ResourceService over each store: values a store cannot keep as given are refused alike.
+
+Every test runs on MemoryStore and on MongoStore (mongoeco's wire server): a value the
+validator lets through must be one both stores keep identically, and one it refuses must
+leave nothing stored on either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from scimkit import InvalidValue, ResourceService, ResourceStore
+from scimkit._memory import MemoryStore
+from scimkit._resource_type import ResourceType
+from scimkit._schema import Attribute, AttributeType, Schema
+from scimkit._service import QueryParams
+
+T = "acme"
+GADGET_URN = "urn:example:params:scim:schemas:Gadget"
+GADGET = ResourceType(
+    name="Gadget",
+    endpoint="/Gadgets",
+    schema=Schema(
+        id=GADGET_URN,
+        name="Gadget",
+        attributes=(
+            Attribute("label"),
+            Attribute("count", AttributeType.INTEGER),
+            Attribute("weight", AttributeType.DECIMAL),
+            Attribute(
+                "parts",
+                AttributeType.COMPLEX,
+                multi_valued=True,
+                sub_attributes=(Attribute("value"), Attribute("size", AttributeType.INTEGER)),
+            ),
+        ),
+    ),
+)
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+@pytest.fixture
+async def mongo_store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[ResourceStore]:
+    from pymongo import AsyncMongoClient
+
+    from scimkit.mongo import MongoStore
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    try:
+        store = MongoStore(client[mongo_db_name], (GADGET,))
+        await store.ensure_indexes()
+        yield store
+        await client.drop_database(mongo_db_name)
+    finally:
+        await client.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
+def service(request: pytest.FixtureRequest) -> ResourceService:
+    store = MemoryStore() if request.param == "memory" else request.getfixturevalue("mongo_store")
+    return ResourceService(store, (GADGET,))
+
+
+def gadget(**values: Any) -> dict[str, Any]:
+    return {"schemas": [GADGET_URN], "label": "g", **values}
+
+
+def patch(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": list(operations),
+    }
+
+
+async def labels(service: ResourceService) -> list[str]:
+    page = await service.query(T, GADGET, QueryParams())
+    return sorted(resource["label"] for resource in page.resources)
+
+
+async def test_integers_at_the_int64_bounds_are_kept_exactly(service: ResourceService):
+    created = await service.create(
+        T, GADGET, gadget(count=INT64_MAX, parts=[{"value": "p", "size": INT64_MIN}])
+    )
+    stored = await service.get(T, GADGET, created["id"])
+    assert stored["count"] == INT64_MAX
+    assert stored["parts"] == [{"value": "p", "size": INT64_MIN}]
+
+
+@pytest.mark.parametrize(
+    ("values", "path"),
+    [
+        ({"count": INT64_MAX + 1}, "count"),
+        ({"count": INT64_MIN - 1}, "count"),
+        ({"count": 10**30}, "count"),
+        ({"count": 10**5000}, "count"),
+        ({"parts": [{"value": "p", "size": 2**64}]}, "parts[0].size"),
+        ({"weight": 10**400}, "weight"),
+    ],
+)
+async def test_out_of_range_numbers_are_invalid_values_on_create(
+    service: ResourceService, values: dict[str, Any], path: str
+):
+    with pytest.raises(InvalidValue, match=path.replace("[", r"\[")):
+        await service.create(T, GADGET, gadget(**values))
+    assert await labels(service) == []
+
+
+async def test_out_of_range_integers_are_invalid_values_on_replace_and_patch(
+    service: ResourceService,
+):
+    created = await service.create(T, GADGET, gadget(count=1))
+    id = created["id"]
+    with pytest.raises(InvalidValue, match="'count'"):
+        await service.replace(T, GADGET, id, gadget(count=2**63))
+    with pytest.raises(InvalidValue, match="'count'"):
+        await service.patch(
+            T, GADGET, id, patch({"op": "replace", "path": "count", "value": 2**63})
+        )
+    with pytest.raises(InvalidValue, match="size"):
+        await service.patch(
+            T, GADGET, id, patch({"op": "add", "path": "parts", "value": [{"size": -(2**70)}]})
+        )
+    with pytest.raises(InvalidValue, match="'count'"):
+        await service.patch(T, GADGET, id, patch({"op": "add", "value": {"count": 2**64}}))
+    stored = await service.get(T, GADGET, id)
+    assert stored["count"] == 1
+    assert "parts" not in stored
+    assert stored["meta"]["version"] == created["meta"]["version"]
