@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scimkit import InvalidValue, ResourceService, ResourceStore
+from scimkit import USER, InvalidValue, ResourceService, ResourceStore, UniquenessError
 from scimkit._memory import MemoryStore
 from scimkit._resource_type import ResourceType
 from scimkit._schema import Attribute, AttributeType, Schema
@@ -51,7 +51,7 @@ async def mongo_store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[Res
 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
     try:
-        store = MongoStore(client[mongo_db_name], (GADGET,))
+        store = MongoStore(client[mongo_db_name], (GADGET, USER))
         await store.ensure_indexes()
         yield store
         await client.drop_database(mongo_db_name)
@@ -62,7 +62,7 @@ async def mongo_store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[Res
 @pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
 def service(request: pytest.FixtureRequest) -> ResourceService:
     store = MemoryStore() if request.param == "memory" else request.getfixturevalue("mongo_store")
-    return ResourceService(store, (GADGET,))
+    return ResourceService(store, (GADGET, USER))
 
 
 def gadget(**values: Any) -> dict[str, Any]:
@@ -130,3 +130,24 @@ async def test_out_of_range_integers_are_invalid_values_on_replace_and_patch(
     assert stored["count"] == 1
     assert "parts" not in stored
     assert stored["meta"]["version"] == created["meta"]["version"]
+
+
+IOTA = "\u0390x"  # ΐ: its upper case is three code points, Ϊ́ (U+0399 U+0308 U+0301)
+
+
+def user(name: str) -> dict[str, Any]:
+    return {"schemas": [USER.schema.id], "userName": name}
+
+
+async def find(service: ResourceService, tenant: str, name: str) -> list[str]:
+    page = await service.query(tenant, USER, QueryParams(filter=f'userName eq "{name}"'))
+    return [resource["userName"] for resource in page.resources]
+
+
+async def test_canonical_caseless_matches_are_one_user_name(service: ResourceService):
+    await service.create(T, USER, user(IOTA))
+    with pytest.raises(UniquenessError):
+        await service.create(T, USER, user(IOTA.upper()))
+    assert await find(service, T, IOTA.upper()) == [IOTA]
+    await service.create("other", USER, user(IOTA.upper()))
+    assert await find(service, "other", IOTA) == [IOTA.upper()]
