@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from scimkit.web import check_token
+
 __all__ = [
     "DEFAULT_DATABASE",
     "ENV_PREFIX",
@@ -88,7 +90,12 @@ def parse_tenant(text: str) -> TenantSeed:
     name, sep, token = text.partition(":")
     if not sep or not token:
         raise SettingsError(f"a tenant must be given as NAME:TOKEN, not {text.split(':')[0]!r}…")
-    return TenantSeed(validate_tenant_name(name), token)
+    validate_tenant_name(name)
+    try:
+        check_token(token)
+    except ValueError as exc:
+        raise SettingsError(f"the token of tenant {name!r}: {exc}") from None
+    return TenantSeed(name, token)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from scimkit.web._auth import (
     BearerTokenAuth,
     CurrentUser,
     Principal,
+    check_token,
     hash_token,
     token_matches,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Principal",
     "SCIMResponse",
     "SCIM_MEDIA_TYPE",
+    "check_token",
     "create_scim_app",
     "hash_token",
     "scim_routes",

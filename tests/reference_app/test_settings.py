@@ -148,3 +148,11 @@ def test_worker_environment_wins_over_the_parents_own_variables():
 def test_a_malformed_worker_variable_is_a_settings_error(text: str):
     with pytest.raises(SettingsError, match="SCIMKIT_WORKER_SETTINGS"):
         load_settings(None, {"SCIMKIT_WORKER_SETTINGS": text})
+
+
+@pytest.mark.parametrize("token", ["tökén-0123456789", "two words", "trailing "])
+def test_tenant_tokens_must_be_visible_ascii(token: str):
+    with pytest.raises(SettingsError, match="visible ASCII") as info:
+        load_settings({"tenants": [f"acme:{token}"]}, environ={})
+    assert "acme" in str(info.value)
+    assert token.strip() not in str(info.value)
