@@ -29,6 +29,9 @@ _ABSENT: Any = object()
 # What MongoDB (BSON int64) can keep. Every store gets the same bound, so a value one store
 # keeps is never refused by another; an integer outside it is a client error, not a 500.
 _INT64 = range(-(2**63), 2**63)
+# RFC 7643 §10.2: the namespace of core schemas. A URN in it other than the type's own core
+# schema names another resource type (User on /Groups, Group on /Users).
+_CORE_NAMESPACE = "urn:ietf:params:scim:schemas:core:"
 
 
 def parse_datetime(text: str) -> datetime:
@@ -287,6 +290,15 @@ def _check_schemas(data: Mapping[str, Any], plan: _Plan) -> set[str]:
     if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
         raise InvalidValue("Attribute 'schemas' must be an array of schema URNs.")
     lowered = {urn.lower() for urn in declared}
+    for urn in declared:
+        key = urn.lower()
+        # Under every policy: tolerating unknown URNs (Entra's markers, a missing extension
+        # URN) is not accepting a body written for another resource type.
+        if key.startswith(_CORE_NAMESPACE) and key != core.lower() and key not in plan.extensions:
+            raise InvalidValue(
+                f"Schema '{urn}' is the core schema of another resource type, not of "
+                f"{plan.resource_type.name} ('{core}')."
+            )
     if core.lower() not in lowered and not plan.tolerance.unknown_schemas:
         raise InvalidValue(f"Attribute 'schemas' must include '{core}'.")
     extensions = set()
