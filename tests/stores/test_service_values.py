@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from scimkit import USER, InvalidValue, ResourceService, ResourceStore, UniquenessError
+from scimkit import (
+    USER,
+    InvalidValue,
+    MutabilityError,
+    ResourceService,
+    ResourceStore,
+    ServiceConfig,
+    UniquenessError,
+    verify_password,
+)
 from scimkit._memory import MemoryStore
 from scimkit._resource_type import ResourceType
 from scimkit._schema import Attribute, AttributeType, Schema
@@ -151,3 +160,75 @@ async def test_canonical_caseless_matches_are_one_user_name(service: ResourceSer
     assert await find(service, T, IOTA.upper()) == [IOTA]
     await service.create("other", USER, user(IOTA.upper()))
     assert await find(service, "other", IOTA) == [IOTA.upper()]
+
+
+# -- passwords (RFC 7643 §4.1.1: writeOnly, returned never) ------------------------------------
+
+CLEAR = "c0rrect horse battery"
+
+
+def with_password(service: ResourceService, change_password: bool) -> ResourceService:
+    config = ServiceConfig(change_password=change_password)
+    return ResourceService(service.store, (GADGET, USER), config=config)
+
+
+async def stored_password(service: ResourceService, id: str) -> Any:
+    return (await service.get(T, USER, id)).get("password")
+
+
+async def test_a_password_is_stored_only_as_a_salted_scrypt_hash(service: ResourceService):
+    first = await service.create(T, USER, user("a") | {"password": CLEAR})
+    second = await service.create(T, USER, user("b") | {"password": CLEAR})
+    assert "password" not in await service.create(T, USER, user("c"))
+    hashes = [await stored_password(service, r["id"]) for r in (first, second)]
+    for stored in hashes:
+        assert stored.startswith("$scrypt$") and CLEAR not in stored
+        assert verify_password(CLEAR, stored)
+        assert not verify_password(CLEAR + "!", stored)
+    assert hashes[0] != hashes[1]  # salted
+    assert first.get("password") != CLEAR
+
+
+async def test_password_changes_are_refused_when_change_password_is_not_advertised(
+    service: ResourceService,
+):
+    assert service.config.change_password is False
+    created = await service.create(T, USER, user("a") | {"password": CLEAR})
+    id, before = created["id"], await stored_password(service, created["id"])
+    attempts = [
+        service.replace(T, USER, id, user("a") | {"password": "new-secret"}),
+        service.patch(T, USER, id, patch({"op": "replace", "path": "password", "value": "x1"})),
+        service.patch(T, USER, id, patch({"op": "add", "value": {"password": "x2"}})),
+        service.patch(T, USER, id, patch({"op": "remove", "path": "password"})),
+    ]
+    for attempt in attempts:
+        with pytest.raises(MutabilityError, match="changePassword") as info:
+            await attempt
+        assert "new-secret" not in str(info.value.detail)
+    assert await stored_password(service, id) == before
+
+    # Not a change: a PUT that leaves the password out keeps it (it can never be read back to
+    # be sent again), and sending the same password again changes nothing.
+    renamed = await service.replace(T, USER, id, user("a2"))
+    assert await stored_password(service, id) == before
+    same = await service.patch(
+        T, USER, id, patch({"op": "replace", "path": "password", "value": CLEAR})
+    )
+    assert same["meta"]["version"] == renamed["meta"]["version"]
+    await service.replace(T, USER, id, user("a3") | {"password": CLEAR})
+    assert await stored_password(service, id) == before
+
+
+async def test_password_changes_store_a_new_hash_when_change_password_is_advertised(
+    service: ResourceService,
+):
+    service = with_password(service, True)
+    created = await service.create(T, USER, user("a") | {"password": CLEAR})
+    id = created["id"]
+    await service.replace(T, USER, id, user("a") | {"password": "second secret"})
+    stored = await stored_password(service, id)
+    assert verify_password("second secret", stored) and "second secret" not in stored
+    await service.patch(T, USER, id, patch({"op": "replace", "path": "password", "value": "3rd"}))
+    assert verify_password("3rd", await stored_password(service, id))
+    await service.patch(T, USER, id, patch({"op": "remove", "path": "password"}))
+    assert await stored_password(service, id) is None
