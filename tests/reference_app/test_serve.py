@@ -72,23 +72,19 @@ def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
         raise
 
 
+def _start(port: int, *arguments: str) -> subprocess.Popen[str]:
+    """``reference-app serve`` on ``port``, with none of the machine's SCIMKIT_* variables."""
+    environ = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    command = [*_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *arguments]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, text=True
+    )
+
+
 def test_serve_answers_and_stops_cleanly_on_sigterm():
     port = _free_port()
-    environ = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    command = [
-        *_command(),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--tenant",
-        "t:token-of-t-0123456789",
-    ]
     base = f"http://127.0.0.1:{port}"
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, text=True
-    ) as process:
+    with _start(port, "--tenant", "t:token-of-t-0123456789") as process:
         try:
             with httpx.Client(base_url=base, timeout=2.0) as client:
                 _wait_until_healthy(process, client)
@@ -131,14 +127,8 @@ def test_workers_rebuild_a_tenant_token_with_commas_exactly(mongodb_uri: str, mo
     # intact, and no tenant may appear that was not given.
     token = "tok,ghost:ghost-token-0123456789"
     port = _free_port()
-    environ = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    command = [
-        *_command(),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+    with _start(
+        port,
         "--workers",
         "2",
         "--mongodb-uri",
@@ -147,9 +137,6 @@ def test_workers_rebuild_a_tenant_token_with_commas_exactly(mongodb_uri: str, mo
         mongo_db_name,
         "--tenant",
         f"t:{token}",
-    ]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, text=True
     ) as process:
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:

@@ -26,6 +26,7 @@ from scimkit._memory import MemoryStore
 from scimkit._resource_type import ResourceType
 from scimkit._schema import Attribute, AttributeType, Schema
 from scimkit._service import QueryParams
+from tests.mongo_fixtures import open_mongo_store
 
 T = "acme"
 GADGET_URN = "urn:example:params:scim:schemas:Gadget"
@@ -54,18 +55,8 @@ INT64_MIN = -(2**63)
 
 @pytest.fixture
 async def mongo_store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[ResourceStore]:
-    from pymongo import AsyncMongoClient
-
-    from scimkit.mongo import MongoStore
-
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
-    try:
-        store = MongoStore(client[mongo_db_name], (GADGET, USER))
-        await store.ensure_indexes()
+    async with open_mongo_store(mongodb_uri, mongo_db_name, (GADGET, USER)) as store:
         yield store
-        await client.drop_database(mongo_db_name)
-    finally:
-        await client.close()
 
 
 @pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
