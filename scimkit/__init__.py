@@ -73,6 +73,7 @@ from scimkit._filter import (
 )
 from scimkit._memory import MemoryStore
 from scimkit._meta import etag_matches, parse_etags, utc_now
+from scimkit._password import hash_password, verify_password
 from scimkit._patch import PatchOperation, apply_patch, needs_members, parse_patch
 from scimkit._policy import ENTRA, STRICT, Tolerance
 from scimkit._projection import project
@@ -168,6 +169,7 @@ __all__ = [
     "bind_filter",
     "compile_filter",
     "etag_matches",
+    "hash_password",
     "matches",
     "needs_members",
     "parse_datetime",
@@ -178,6 +180,7 @@ __all__ = [
     "project",
     "utc_now",
     "validate_resource",
+    "verify_password",
 ]
 
 for _name in __all__:

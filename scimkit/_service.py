@@ -33,6 +33,7 @@ from scimkit._errors import (
 )
 from scimkit._filter import compile_filter
 from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
+from scimkit._password import seal_password, seal_patch
 from scimkit._patch import apply_patch, needs_members, parse_patch
 from scimkit._policy import STRICT, Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
@@ -155,6 +156,7 @@ class ResourceService:
         resource = validate_resource(
             body, resource_type, Operation.CREATE, tolerance=self.tolerance(tenant)
         )
+        await seal_password(resource, resource_type)
         resource["id"] = self._id_factory()
         resource["meta"] = new_meta(resource_type, self._clock())
         return await self.store.create(tenant, resource_type, resource)
@@ -182,6 +184,13 @@ class ResourceService:
             self._check(existing, tags, strict)
             resource = validate_resource(
                 body, resource_type, Operation.REPLACE, tolerance=tolerance, existing=existing
+            )
+            await seal_password(
+                resource,
+                resource_type,
+                existing=existing,
+                replacing=True,
+                change_allowed=self.config.change_password,
             )
             resource["id"] = existing["id"]
             if _same_content(resource, existing):
@@ -233,6 +242,9 @@ class ResourceService:
                 resource_type,
                 tolerance=tolerance,
                 members_loaded=load_members,
+            )
+            result = await seal_patch(
+                result, resource_type, current, change_allowed=self.config.change_password
             )
             if not result.changed:
                 updated = current

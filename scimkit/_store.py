@@ -83,9 +83,9 @@ class ResourceStore(Protocol):
       ``resourceType``); the store sets ``meta.version`` (an opaque weak ETag string such as
       ``W/"3"``) on every write that changes something, and never reuses a version of a resource.
     - Attributes the resource type declares ``uniqueness: server`` or ``global`` (``userName`` of
-      User) are unique per tenant and resource type, compared after NFC + casefold when the
-      attribute is caseExact=false; a violation raises ``UniquenessError`` atomically (no
-      check-then-insert race).
+      User) are unique per tenant and resource type, compared after ``fold_case`` (a canonical
+      caseless match) when the attribute is caseExact=false; a violation raises
+      ``UniquenessError`` atomically (no check-then-insert race).
     - A stale ``expected_version`` raises ``PreconditionFailed``; a missing resource raises
       ``NotFound``.
     - Group ``members`` are stored so that a ``MemberDelta`` costs O(k) in the members changed;

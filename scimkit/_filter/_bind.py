@@ -84,10 +84,18 @@ _DATETIME = re.compile(
 
 
 def fold_case(text: str) -> str:
-    """The caseExact=false comparison form of a string: Unicode NFC, then full casefolding."""
+    """The caseExact=false comparison form of a string: NFC(casefold(NFD(text))).
+
+    Two strings fold alike exactly when they are a canonical caseless match (Unicode §3.13
+    D145, ``NFD(casefold(NFD(x)))``): NFD first because casefolding is defined on decomposed
+    text (U+0345), and a normal form after it because folding can denormalise (U+0390 folds
+    to three code points, its upper case to two). NFC rather than D145's NFD as the result:
+    the same equality, the form stored folded mirrors already had, and substring filters
+    that cannot match half of a composed character.
+    """
     if text.isascii():
         return text.lower()  # same result, several times faster
-    return unicodedata.normalize("NFC", text).casefold()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
 
 
 def is_folded(attribute: Attribute) -> bool:

@@ -82,6 +82,7 @@ from scimkit.mongo._indexes import (
     membership_indexes,
     resource_indexes,
 )
+from scimkit.mongo._refold import RefoldReport, refold
 
 __all__ = ["DEFAULT_INDEXED", "DEFAULT_SORTED", "MongoStore"]
 
@@ -156,6 +157,16 @@ class MongoStore:
         async with self._index_lock:
             if not self._indexes_ready:
                 await self.ensure_indexes()
+
+    async def refold(self) -> RefoldReport:
+        """Rewrite folded mirrors and sort keys written under an older folding rule.
+
+        A one-off migration (``docs/storage.md``): a full scan of both collections, safe to
+        run while serving and again until it reports no conflicts.
+        """
+        await self._ready()
+        with _driver_errors():
+            return await refold(self._resources, self._memberships, self._types)
 
     async def ping(self) -> bool:
         """Whether the server answers a ``ping`` (for health checks); never raises."""

@@ -17,6 +17,7 @@ from scimkit.web._auth import (
     BearerTokenAuth,
     CurrentUser,
     Principal,
+    check_token,
     hash_token,
     token_matches,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "SCIMResponse",
     "SCIM_MEDIA_TYPE",
     "WebOptions",
+    "check_token",
     "create_scim_app",
     "hash_token",
     "scim_routes",

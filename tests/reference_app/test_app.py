@@ -389,3 +389,18 @@ async def test_public_url_sets_locations():
             assert response.headers["location"].startswith(
                 "https://scim.example.com/scim/v2/acme/Users/"
             )
+
+
+async def test_a_user_post_naming_the_group_schema_is_400_on_an_entra_tenant(
+    acme: httpx.AsyncClient,
+):
+    response = await acme.post(
+        "/Users",
+        **scim_json(
+            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "wrong"}
+        ),
+    )
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    listed = await acme.get("/Users", params={"filter": 'userName eq "wrong"'})
+    assert listed.json()["totalResults"] == 0
