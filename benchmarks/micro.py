@@ -624,7 +624,8 @@ def bench_asgi(results: dict[str, Any], seeded: int, samples: int) -> None:
 
 
 def bench_mongo(results: dict[str, Any]) -> None:
-    from scimkit._filter import compile_filter, translate_filter
+    from scimkit._filter import compile_filter
+    from scimkit.mongo._query import translate_filter
 
     users, groups = resource_types()
     shapes: dict[str, Any] = {}

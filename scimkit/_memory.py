@@ -27,9 +27,9 @@ from scimkit._filter import (
     BoundAnd,
     BoundCompare,
     BoundFilter,
-    BoundNot,
-    BoundOr,
     CompareOp,
+    filter_conditions,
+    filter_terms,
     fold_case,
     is_folded,
     matches,
@@ -433,7 +433,9 @@ class MemoryStore:
             entries = space.entries.values()
         else:
             entries = (space.entries[id] for id in sorted(candidates) if id in space.entries)
-        with_members = plan.members is not None and _mentions(bound, plan.members)
+        with_members = plan.members is not None and any(
+            condition.ref.attribute is plan.members for condition in filter_conditions(bound)
+        )
         for entry in entries:
             resource: Mapping[str, Any] = entry.resource
             if with_members and plan.members is not None:
@@ -456,7 +458,7 @@ class MemoryStore:
         whole filter on each candidate, so a superset is harmless.
         """
         best: set[str] | None = None
-        for term in _conjuncts(bound):
+        for term in filter_terms(bound, (BoundAnd,)):
             if not isinstance(term, BoundCompare) or term.op is not CompareOp.EQ:
                 continue
             found = self._lookup(namespace, space, plan, resource_type, term)
@@ -591,30 +593,6 @@ def _discard(mapping: dict[str, Any], key: Any, item: str) -> None:
         found.pop(item, None)
     if not found:
         del mapping[key]
-
-
-def _conjuncts(bound: BoundFilter) -> Iterator[BoundFilter]:
-    """The terms of a top-level run of ``and``."""
-    stack = [bound]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BoundAnd):
-            stack += (node.right, node.left)
-        else:
-            yield node
-
-
-def _mentions(bound: BoundFilter, attribute: Attribute) -> bool:
-    stack = [bound]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BoundAnd | BoundOr):
-            stack += (node.left, node.right)
-        elif isinstance(node, BoundNot):
-            stack.append(node.operand)
-        elif node.ref.attribute is attribute:
-            return True
-    return False
 
 
 def _order(entries: list[_Entry], sort_by: AttrRef | None) -> list[tuple[tuple[Any, ...], _Entry]]:

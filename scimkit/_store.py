@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from scimkit._change import PatchResult
 from scimkit._errors import InvalidFilter
-from scimkit._filter import BoundAnd, BoundFilter, BoundNot, BoundOr
+from scimkit._filter import BoundFilter, filter_conditions
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, Mutability
 
@@ -240,14 +240,8 @@ def reject_derived_filters(bound: BoundFilter, resource_type: ResourceType) -> N
     derived = groups_attribute(resource_type)
     if derived is None:
         return
-    stack: list[BoundFilter] = [bound]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BoundAnd | BoundOr):
-            stack += (node.left, node.right)
-        elif isinstance(node, BoundNot):
-            stack.append(node.operand)
-        elif node.ref.attribute is derived and not node.ref.extension:
+    for condition in filter_conditions(bound):
+        if condition.ref.attribute is derived and not condition.ref.extension:
             raise InvalidFilter(
                 f"'{derived.name}' is derived from group membership and cannot be filtered; "
                 f'filter the groups instead (members eq "<id>")'

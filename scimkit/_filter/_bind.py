@@ -408,8 +408,8 @@ class _Binder:
 def _alternatives(node: BoundFilter) -> tuple[int, int]:
     """Terms of the disjunctive normal form of ``node`` and of ``not node``.
 
-    Mirrors the expansion in ``_mongo``: a negated ordering or substring test splits in two
-    (the value is absent, or present and on the other side).
+    Mirrors the expansion in ``scimkit.mongo._query``: a negated ordering or substring test
+    splits in two (the value is absent, or present and on the other side).
     """
     if isinstance(node, BoundCompare):
         return 1, 2 if node.op in _ORDERING or node.op in _SUBSTRING else 1

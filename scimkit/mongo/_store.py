@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from bson.codec_options import CodecOptions
@@ -35,7 +35,6 @@ from scimkit._builtin import GROUP, USER
 from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import (
     InternalError,
-    InvalidCursor,
     NotFound,
     PayloadTooLarge,
     PreconditionFailed,
@@ -43,19 +42,13 @@ from scimkit._errors import (
     UniquenessError,
 )
 from scimkit._filter import (
-    BoundAnd,
     BoundCompare,
+    BoundCondition,
     BoundFilter,
-    BoundNot,
-    BoundOr,
-    BoundPresent,
-    BoundValuePath,
     CompareOp,
-    sort_field,
-    translate_filter,
-    translate_sort,
+    filter_conditions,
 )
-from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._resource_type import ResourceType
 from scimkit._store import (
     Page,
     StoreQuery,
@@ -75,6 +68,8 @@ from scimkit.mongo._codec import (
     membership_document,
     resource_document,
     resource_from_document,
+    sort_field,
+    sort_key,
 )
 from scimkit.mongo._indexes import (
     IndexSpec,
@@ -82,6 +77,7 @@ from scimkit.mongo._indexes import (
     membership_indexes,
     resource_indexes,
 )
+from scimkit.mongo._query import translate_after, translate_filter, translate_order
 
 __all__ = ["DEFAULT_INDEXED", "DEFAULT_SORTED", "MongoStore"]
 
@@ -93,7 +89,6 @@ DEFAULT_SORTED: Mapping[str, tuple[str, ...]] = {"User": ("userName",), "Group":
 # Stored dates come back as aware UTC datetimes whatever the client's own options.
 _CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(tz_aware=True, tzinfo=UTC)
 _DUPLICATE_KEY = 11000
-_KEY_TYPES = (str, int, float, bool, datetime)
 
 
 class MongoStore:
@@ -302,13 +297,15 @@ class MongoStore:
         reverse = descending != (query.after is not None and query.backward)
         find = selection
         if query.after is not None:
-            after = _after(query.sort_by, query.after, reverse)
+            after = translate_after(query.sort_by, query.after, reverse)
             find = {**selection, "$and": [*selection.get("$and", ()), after]}
         projection: dict[str, Any] = {"_id": 0, "a": 1}
         field = sort_field(query.sort_by) if query.sort_by is not None else None
         if field is not None:
             projection[field] = 1
-        cursor = self._resources.find(find, projection).sort(_order(query.sort_by, reverse))
+        cursor = self._resources.find(find, projection).sort(
+            translate_order(query.sort_by, reverse)
+        )
         if query.after is None and query.start_index > 1:
             cursor = cursor.skip(query.start_index - 1)
         with _driver_errors():
@@ -317,7 +314,7 @@ class MongoStore:
             documents.reverse()
         resources = [resource_from_document(document) for document in documents]
         keys = [
-            (_sort_key(document, field), resource["id"])
+            (sort_key(document, field), resource["id"])
             for document, resource in zip(documents, resources, strict=True)
         ]
         await self._complete(tenant, resource_type, resources, members=query.members)
@@ -340,7 +337,7 @@ class MongoStore:
         attribute = members_attribute(resource_type)
         answers: dict[BoundFilter, dict[str, Any]] = {}
         if attribute is not None:
-            for leaf in _leaves(bound):
+            for leaf in filter_conditions(bound):
                 if (
                     leaf.ref.attribute is attribute
                     and not leaf.ref.extension
@@ -354,7 +351,7 @@ class MongoStore:
         self,
         tenant: str,
         resource_type: ResourceType,
-        leaf: BoundCompare | BoundPresent | BoundValuePath,
+        leaf: BoundCondition,
     ) -> dict[str, Any]:
         negated = isinstance(leaf, BoundCompare) and leaf.op is CompareOp.NE
         if isinstance(leaf, BoundCompare) and leaf.op is CompareOp.NE:
@@ -675,57 +672,3 @@ def _one_or_in(values: Sequence[str]) -> Any:
 
 def _unique_paths(resource_type: ResourceType) -> set[str]:
     return {ref.dotted for ref in resource_type.unique_attributes()}
-
-
-def _leaves(bound: BoundFilter) -> Iterator[BoundCompare | BoundPresent | BoundValuePath]:
-    """The nodes ``translate_filter`` offers to ``rewrite``: leaves and value paths."""
-    stack = [bound]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BoundAnd | BoundOr):
-            stack += (node.right, node.left)
-        elif isinstance(node, BoundNot):
-            stack.append(node.operand)
-        else:
-            yield node
-
-
-def _order(sort_by: AttrRef | None, descending: bool) -> list[tuple[str, int]]:
-    """The total order of a query: the sort (missing values per RFC 7644), then the id."""
-    direction = -1 if descending else 1
-    spec = translate_sort(sort_by, descending) if sort_by is not None else []
-    return [*spec, ("a.id", direction)]
-
-
-def _after(sort_by: AttrRef | None, position: tuple[Any, str], descending: bool) -> dict[str, Any]:
-    """The documents strictly after ``position`` in the order of :func:`_order`.
-
-    In ascending order a document's key is (has no value, value, id): present values first.
-    """
-    value, id = position
-    if not isinstance(id, str) or (value is not None and not isinstance(value, _KEY_TYPES)):
-        raise InvalidCursor()
-    beyond = "$lt" if descending else "$gt"
-    if sort_by is None:
-        return {"a.id": {beyond: id}}
-    field = sort_field(sort_by)
-    present, key = f"{field}.p", f"{field}.k"
-    missing = {present: {"$ne": 1}}
-    if value is None:
-        if descending:
-            return {"$or": [{present: 1}, {**missing, "a.id": {"$lt": id}}]}
-        return {**missing, "a.id": {"$gt": id}}
-    after_value = [
-        {present: 1, key: {beyond: value}},
-        {present: 1, key: value, "a.id": {beyond: id}},
-    ]
-    return {"$or": after_value if descending else [*after_value, missing]}
-
-
-def _sort_key(document: Mapping[str, Any], field: str | None) -> Any:
-    if field is None:
-        return None
-    entry: Any = document
-    for part in field.split("."):
-        entry = entry.get(part) if isinstance(entry, Mapping) else None
-    return entry.get("k") if isinstance(entry, Mapping) else None
