@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scimkit._change import MemberDelta, PatchResult
-from scimkit._errors import InternalError, NotFound, PreconditionFailed, UniquenessError
+from scimkit._errors import PreconditionFailed, UniquenessError
 from scimkit._filter import (
     BoundAnd,
     BoundCompare,
@@ -38,14 +38,16 @@ from scimkit._filter import (
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute
 from scimkit._store import (
+    DEFAULT_INDEXED,
     Page,
     StoreQuery,
+    check_tenant,
+    effective_member_delta,
     format_version,
     group_entry,
-    groups_attribute,
     member_form,
-    members_attribute,
     normalize_members,
+    not_found,
     reject_derived_filters,
     stored_form,
     stored_value,
@@ -54,9 +56,6 @@ from scimkit._store import (
 )
 
 __all__ = ["MemoryStore"]
-
-DEFAULT_INDEXED: Mapping[str, tuple[str, ...]] = {"Group": ("displayName",)}
-"""Attributes looked up by index besides ``id``, ``externalId`` and unique attributes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,7 @@ class _Tenant:
 
 
 class MemoryStore:
-    """The embedded :class:`~scimkit._store.ResourceStore`: fast, atomic, not persistent.
+    """The embedded :class:`~scimkit.store.ResourceStore`: fast, atomic, not persistent.
 
     ``max_page_size`` bounds a query that gives no ``count``. ``indexed`` names, per resource
     type, further attributes answered from an index on ``eq`` (Group ``displayName`` by
@@ -124,7 +123,7 @@ class MemoryStore:
     ) -> dict[str, Any]:
         """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.setdefault(_tenant(tenant), _Tenant())
+        namespace = self._tenants.setdefault(check_tenant(tenant), _Tenant())
         async with namespace.lock:
             space = namespace.spaces.setdefault(resource_type.name, _Space())
             id = resource["id"]
@@ -145,9 +144,9 @@ class MemoryStore:
     ) -> dict[str, Any]:
         """Return the resource, with group members unless ``members`` is false."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
+        namespace = self._tenants.get(check_tenant(tenant))
         if namespace is None:
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             return self._view(namespace, plan, entry, members=members)
@@ -163,9 +162,9 @@ class MemoryStore:
     ) -> dict[str, Any]:
         """Replace the whole resource (members included for groups) and return it."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
+        namespace = self._tenants.get(check_tenant(tenant))
         if namespace is None:
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
@@ -197,15 +196,15 @@ class MemoryStore:
         written and the version stays (an idempotent re-add, as Entra sends).
         """
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
+        namespace = self._tenants.get(check_tenant(tenant))
         if namespace is None:
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         with_members = plan.members is not None and plan.members.name in result.resource
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
             delta = (
-                self._effective_delta(namespace, id, result.member_delta)
+                effective_member_delta(result.member_delta, namespace.members.get(id, {}))
                 if plan.members is not None
                 else MemberDelta()
             )
@@ -241,9 +240,9 @@ class MemoryStore:
     ) -> None:
         """Delete the resource and its memberships (as a group and as a member)."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
+        namespace = self._tenants.get(check_tenant(tenant))
         if namespace is None:
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
@@ -260,7 +259,7 @@ class MemoryStore:
         plan = self._plan(resource_type)
         if query.filter is not None:
             reject_derived_filters(query.filter, resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
+        namespace = self._tenants.get(check_tenant(tenant))
         if namespace is None:
             return Page((), 0, ())
         async with namespace.lock:
@@ -302,8 +301,8 @@ class MemoryStore:
             plan = _Plan(
                 unique,
                 tuple(lookup),
-                members_attribute(resource_type),
-                groups_attribute(resource_type),
+                resource_type.members_attribute,
+                resource_type.groups_attribute,
             )
             self._plans[resource_type.name] = plan
         return plan
@@ -313,7 +312,7 @@ class MemoryStore:
         space = namespace.spaces.get(resource_type.name)
         entry = space.entries.get(id) if space is not None else None
         if entry is None:
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         return entry
 
     @staticmethod
@@ -362,23 +361,6 @@ class MemoryStore:
             namespace.members[group] = wanted
             for member in wanted:
                 namespace.groups_of.setdefault(member, {})[group] = resource_type.name
-
-    @staticmethod
-    def _effective_delta(namespace: _Tenant, group: str, delta: MemberDelta) -> MemberDelta:
-        """The part of ``delta`` that changes something: O(k) in its size (O(n) to replace)."""
-        current = namespace.members.get(group, {})
-        if delta.replace:
-            wanted = {m["value"]: member_form(m) for m in normalize_members(delta.added)}
-            if wanted == current:
-                return MemberDelta()
-            return MemberDelta(tuple(wanted.values()), replace=True)
-        added: dict[str, dict[str, Any]] = {}
-        for member in delta.added:
-            value = member.get("value")
-            if isinstance(value, str) and value not in current and value not in added:
-                added[value] = member_form(member)
-        removed = tuple(dict.fromkeys(r for r in delta.removed if r in current))
-        return MemberDelta(tuple(added.values()), removed)
 
     def _apply_delta(
         self, namespace: _Tenant, resource_type: ResourceType, group: str, delta: MemberDelta
@@ -512,17 +494,6 @@ class MemoryStore:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _tenant(tenant: str) -> str:
-    # The same rule as MongoStore's, where a non-string could carry a query operator.
-    if not isinstance(tenant, str) or not tenant:
-        raise InternalError("A tenant must be a non-empty string.")
-    return tenant
-
-
-def _not_found(resource_type: ResourceType, id: str) -> NotFound:
-    return NotFound(f"{resource_type.name} '{id}' not found.")
 
 
 def _check_version(entry: _Entry, expected: str | None) -> None:

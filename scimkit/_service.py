@@ -1,4 +1,4 @@
-"""The SCIM operations as one async service over a :class:`~scimkit._store.ResourceStore`.
+"""The SCIM operations as one async service over a :class:`~scimkit.store.ResourceStore`.
 
 :class:`ResourceService` validates request bodies, runs the PATCH engine, enforces the
 :class:`~scimkit._config.ServiceConfig` and preconditions, and calls the store. It returns stored
@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from scimkit._config import ServiceConfig
@@ -39,7 +38,7 @@ from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._store import Page, ResourceStore, StoreQuery
 from scimkit._validation import validate_resource
 
-__all__ = ["ListResult", "QueryParams", "ResourceService", "has_members", "wants_members"]
+__all__ = ["ListResult", "QueryParams", "ResourceService", "wants_members"]
 
 # Writes lost to a concurrent writer are retried this often before giving up (409).
 _MAX_ATTEMPTS = 10
@@ -256,7 +255,7 @@ class ResourceService:
                 await _backoff(attempt)
         else:
             raise _contended()
-        if members and not load_members and has_members(resource_type):
+        if members and not load_members and resource_type.members_attribute is not None:
             return await self.store.get(tenant, resource_type, id, members=True)
         return updated
 
@@ -481,32 +480,20 @@ def wants_members(
     resource_type: ResourceType, attributes: Sequence[str], excluded: Sequence[str]
 ) -> bool:
     """Whether a response shaped by these parameters would show a group's ``members``."""
-    if not has_members(resource_type):
+    members = resource_type.members_attribute
+    if members is None:
         return True
     if attributes:
-        return any(_is_members(resource_type, name) for name in attributes)
+        return any(
+            (ref := resource_type.resolve_path(name)) is not None and ref.attribute is members
+            for name in attributes
+        )
     return not any(
         (ref := resource_type.resolve_path(name)) is not None
         and ref.sub_attribute is None
-        and _is_members_ref(ref)
+        and ref.attribute is members
         for name in excluded
     )
-
-
-@lru_cache(maxsize=64)
-def has_members(resource_type: ResourceType) -> bool:
-    """Whether the resource type has a core ``members`` attribute (groups)."""
-    ref = resource_type.resolve(None, "members")
-    return ref is not None and _is_members_ref(ref)
-
-
-def _is_members(resource_type: ResourceType, name: str) -> bool:
-    ref = resource_type.resolve_path(name)
-    return ref is not None and _is_members_ref(ref)
-
-
-def _is_members_ref(ref: AttrRef) -> bool:
-    return not ref.extension and ref.attribute.name == "members"
 
 
 def _sort_ref(resource_type: ResourceType, sort_by: str | None) -> AttrRef | None:

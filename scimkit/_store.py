@@ -11,22 +11,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from scimkit._change import PatchResult
-from scimkit._errors import InvalidFilter
+from scimkit._change import MemberDelta, PatchResult
+from scimkit._errors import InternalError, InvalidFilter, NotFound
 from scimkit._filter import BoundFilter, filter_conditions
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._schema import Attribute, Mutability
 
 __all__ = [
+    "DEFAULT_INDEXED",
     "Page",
     "ResourceStore",
     "StoreQuery",
+    "check_tenant",
+    "effective_member_delta",
     "format_version",
     "group_entry",
-    "groups_attribute",
     "member_form",
-    "members_attribute",
+    "members_by_id",
+    "named_members",
     "normalize_members",
+    "not_found",
     "reject_derived_filters",
     "stored_form",
     "stored_value",
@@ -153,9 +156,29 @@ class ResourceStore(Protocol):
         ...
 
 
-# --- helpers shared by store implementations -------------------------------------------------
+# --- the rules every store shares ----------------------------------------------------------
+
+DEFAULT_INDEXED: Mapping[str, tuple[str, ...]] = {"Group": ("displayName",)}
+"""Attributes looked up by index besides ``id``, ``externalId`` and unique attributes, per
+resource type: Group ``displayName``, which Entra looks groups up by."""
 
 _VERSION_PREFIXES = ("W/", "w/")
+
+
+def check_tenant(tenant: str) -> str:
+    """``tenant`` if it is a non-empty string; :class:`InternalError` otherwise.
+
+    The tenant scopes every read and write; in a query language anything but a string could
+    smuggle in an operator (a dict such as ``{"$ne": null}``), so every store refuses it alike.
+    """
+    if not isinstance(tenant, str) or not tenant:
+        raise InternalError("A tenant must be a non-empty string.")
+    return tenant
+
+
+def not_found(resource_type: ResourceType, id: str) -> NotFound:
+    """The error for a resource that does not exist (in this tenant)."""
+    return NotFound(f"{resource_type.name} '{id}' not found.")
 
 
 def format_version(counter: int) -> str:
@@ -177,34 +200,17 @@ def version_counter(version: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def members_attribute(resource_type: ResourceType) -> Attribute | None:
-    """The ``members`` attribute when resources of this type are groups, else ``None``.
+def members_by_id(members: Any) -> dict[str, dict[str, Any]]:
+    """Member objects by ``value``, once per id (the first form wins), in the order given.
 
-    A group type has a top-level multi-valued complex ``members`` with a ``value``; stores keep
-    its values apart from the resource, as memberships.
+    Anything that is not a list of member objects with a string ``value`` contributes nothing.
     """
-    attribute = resource_type.schema.attribute("members")
-    if (
-        attribute is not None
-        and attribute.multi_valued
-        and attribute.is_complex
-        and attribute.sub_attribute("value") is not None
-    ):
-        return attribute
-    return None
-
-
-def groups_attribute(resource_type: ResourceType) -> Attribute | None:
-    """The readOnly ``groups`` attribute that stores derive from memberships, else ``None``."""
-    attribute = resource_type.schema.attribute("groups")
-    if (
-        attribute is not None
-        and attribute.multi_valued
-        and attribute.is_complex
-        and attribute.mutability is Mutability.READ_ONLY
-    ):
-        return attribute
-    return None
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(members, list | tuple):
+        for member in members:
+            if isinstance(member, dict) and isinstance(member.get("value"), str):
+                found.setdefault(member["value"], member)
+    return found
 
 
 def normalize_members(members: Any) -> list[dict[str, Any]]:
@@ -212,11 +218,36 @@ def normalize_members(members: Any) -> list[dict[str, Any]]:
 
     Stores return members in this order, so every store lists a group identically.
     """
-    by_value: dict[str, dict[str, Any]] = {}
-    for member in members or ():
-        if isinstance(member, dict) and isinstance(member.get("value"), str):
-            by_value.setdefault(member["value"], member)
-    return [by_value[value] for value in sorted(by_value)]
+    by_id = members_by_id(members)
+    return [by_id[value] for value in sorted(by_id)]
+
+
+def effective_member_delta(delta: MemberDelta, current: Mapping[str, Any]) -> MemberDelta:
+    """The part of ``delta`` that changes a group whose memberships are ``current``.
+
+    ``current`` maps member ids to their stored form (:func:`member_form`). For a delta that
+    adds and removes, only its keys matter, so a store may pass just the ids the delta names
+    that are present (the store then costs O(k)); a replacing delta needs the whole map.
+    Adding a present member keeps its stored form, removing an absent one does nothing, and a
+    replacement equal to the current list changes nothing: none of these bumps the version.
+    """
+    if delta.replace:
+        wanted = {value: member_form(m) for value, m in members_by_id(delta.added).items()}
+        if wanted == current:
+            return MemberDelta()
+        return MemberDelta(tuple(wanted[value] for value in sorted(wanted)), replace=True)
+    added: dict[str, dict[str, Any]] = {}
+    for value, member in members_by_id(delta.added).items():
+        if value not in current:
+            added[value] = member_form(member)
+    removed = tuple(dict.fromkeys(r for r in delta.removed if r in current))
+    return MemberDelta(tuple(added.values()), removed)
+
+
+def named_members(delta: MemberDelta) -> list[str]:
+    """The member ids a delta adds or removes, sorted and once each (what a store looks up)."""
+    named = [m["value"] for m in delta.added if isinstance(m.get("value"), str)]
+    return sorted(set(named) | set(delta.removed))
 
 
 def group_entry(group_id: str, display: Any) -> dict[str, Any]:
@@ -237,7 +268,7 @@ def reject_derived_filters(bound: BoundFilter, resource_type: ResourceType) -> N
     ``groups`` is computed from memberships when a resource is read, so no store can index it;
     every store refuses such filters alike (the group side, ``members eq``, is indexed).
     """
-    derived = groups_attribute(resource_type)
+    derived = resource_type.groups_attribute
     if derived is None:
         return
     for condition in filter_conditions(bound):
@@ -268,7 +299,7 @@ def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> dic
     """
     derived = {
         attribute.name
-        for attribute in (members_attribute(resource_type), groups_attribute(resource_type))
+        for attribute in (resource_type.members_attribute, resource_type.groups_attribute)
         if attribute is not None
     }
     stored: dict[str, Any] = _normalized(
@@ -300,6 +331,6 @@ def writes_resource(result: PatchResult, resource_type: ResourceType) -> bool:
         return False
     if not result.changed_attributes:
         return True
-    members = members_attribute(resource_type)
+    members = resource_type.members_attribute
     ignored = {"meta"} | ({members.name} if members is not None else set())
     return bool(result.changed_attributes - ignored)

@@ -7,19 +7,23 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 import scimkit
+import scimkit.store
 
 
-def test_all_is_sorted_and_complete():
+@pytest.mark.parametrize("module", [scimkit, scimkit.store], ids=lambda m: m.__name__)
+def test_all_is_sorted_and_complete(module: types.ModuleType) -> None:
     """The curated public API: sorted, and every public top-level name is listed."""
-    assert scimkit.__all__ == sorted(scimkit.__all__)
+    assert module.__all__ == sorted(module.__all__)
     public = {
         name
-        for name, obj in vars(scimkit).items()
+        for name, obj in vars(module).items()
         if not name.startswith("_") and not isinstance(obj, types.ModuleType)
     }
     public -= {"annotations"}
-    assert set(scimkit.__all__) == public
+    assert set(module.__all__) == public
 
 
 def test_exported_classes_claim_the_package():

@@ -28,7 +28,7 @@ from scimkit._config import AuthenticationScheme, ServiceConfig
 from scimkit._memory import MemoryStore
 from scimkit._resource_type import ResourceType
 from scimkit._service import QueryParams, ResourceService, wants_members
-from scimkit._store import StoreQuery
+from scimkit.store import StoreQuery
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"

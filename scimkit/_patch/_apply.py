@@ -15,7 +15,7 @@ from scimkit._change import MemberDelta, PatchResult
 from scimkit._context import Operation
 from scimkit._errors import InvalidSyntax, SCIMError
 from scimkit._patch._engine import Engine, required_removal
-from scimkit._patch._members import diff_members, member_attribute
+from scimkit._patch._members import diff_members
 from scimkit._patch._operation import PatchOperation, parse_patch
 from scimkit._patch._path import resolve_target
 from scimkit._patch._values import copy_value
@@ -97,7 +97,7 @@ def apply_patch(
     :func:`needs_members` first to know whether that is possible.
     """
     operations = _operations(body_or_operations, tolerance)
-    member_attr = member_attribute(resource_type)
+    member_attr = resource_type.members_attribute
     original: Mapping[str, Any] = resource
     if not members_loaded and member_attr is not None and member_attr.name in resource:
         original = {k: v for k, v in resource.items() if k != member_attr.name}
@@ -144,7 +144,7 @@ def needs_members(
     ``members``, ``members[value eq "id"]`` on remove) work as a delta; anything else that
     reads the list (another filter, ``members[...].display``) needs it.
     """
-    attribute = member_attribute(resource_type)
+    attribute = resource_type.members_attribute
     if attribute is None:
         return False
     for operation in operations:

@@ -18,7 +18,7 @@ from scimkit._errors import (
     MutabilityError,
     NoTarget,
 )
-from scimkit._patch._members import MemberChanges, member_attribute
+from scimkit._patch._members import MemberChanges
 from scimkit._patch._operation import OpName, PatchOperation
 from scimkit._patch._path import Target, record_matches, resolve_key, resolve_target
 from scimkit._patch._values import (
@@ -32,6 +32,7 @@ from scimkit._patch._values import (
 from scimkit._policy import Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, Mutability
+from scimkit._store import members_by_id
 
 __all__ = ["Engine", "required_removal"]
 
@@ -65,7 +66,7 @@ class Engine:
         self.owned: set[str] = set()
         self.resource_type = resource_type
         self.tol = tolerance
-        self.member_attr = member_attribute(resource_type)
+        self.member_attr = resource_type.members_attribute
         self.members = (
             MemberChanges() if self.member_attr is not None and not members_loaded else None
         )
@@ -178,9 +179,8 @@ class Engine:
     def _items(self, attribute: Attribute, value: Any, where: str) -> list[Any]:
         if attribute is self.member_attr:
             raw = value if isinstance(value, list) else [value]
-            return _unique_members(
-                member_value(attribute, item, self.tol) for item in raw if item is not None
-            )
+            members = [member_value(attribute, item, self.tol) for item in raw if item is not None]
+            return list(members_by_id(members).values())
         return items_value(attribute, value, self.tol, where)
 
     def _set(self, holder: dict[str, Any], attribute: Attribute, new: Any, where: str) -> None:
@@ -477,13 +477,6 @@ def _store_list(holder: dict[str, Any], attribute: Attribute, values: list[Any])
         holder[attribute.name] = values
     else:
         holder.pop(attribute.name, None)
-
-
-def _unique_members(members: Iterable[dict[str, Any]]) -> list[Any]:
-    seen: dict[str, dict[str, Any]] = {}
-    for member in members:
-        seen.setdefault(member["value"], member)
-    return list(seen.values())
 
 
 def _same_value(item: Any, gone: Any) -> bool:

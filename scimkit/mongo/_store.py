@@ -35,7 +35,6 @@ from scimkit._builtin import GROUP, USER
 from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import (
     InternalError,
-    NotFound,
     PayloadTooLarge,
     PreconditionFailed,
     ServiceUnavailable,
@@ -50,14 +49,17 @@ from scimkit._filter import (
 )
 from scimkit._resource_type import ResourceType
 from scimkit._store import (
+    DEFAULT_INDEXED,
     Page,
     StoreQuery,
+    check_tenant,
+    effective_member_delta,
     format_version,
     group_entry,
-    groups_attribute,
     member_form,
-    members_attribute,
+    named_members,
     normalize_members,
+    not_found,
     reject_derived_filters,
     stored_form,
     version_counter,
@@ -79,10 +81,8 @@ from scimkit.mongo._indexes import (
 )
 from scimkit.mongo._query import translate_after, translate_filter, translate_order
 
-__all__ = ["DEFAULT_INDEXED", "DEFAULT_SORTED", "MongoStore"]
+__all__ = ["DEFAULT_SORTED", "MongoStore"]
 
-DEFAULT_INDEXED: Mapping[str, tuple[str, ...]] = {"Group": ("displayName",)}
-"""Attributes with a lookup index besides ``id``, ``externalId`` and unique attributes."""
 DEFAULT_SORTED: Mapping[str, tuple[str, ...]] = {"User": ("userName",), "Group": ("displayName",)}
 """Attributes with an index in sort order, for ``sortBy`` pages and keyset cursors."""
 
@@ -92,7 +92,7 @@ _DUPLICATE_KEY = 11000
 
 
 class MongoStore:
-    """A :class:`~scimkit._store.ResourceStore` on a MongoDB database.
+    """A :class:`~scimkit.store.ResourceStore` on a MongoDB database.
 
     ``database`` is a PyMongo ``AsyncDatabase`` or a motor ``AsyncIOMotorDatabase``. The store
     serves exactly ``resource_types`` (their unique attributes define its unique indexes).
@@ -170,10 +170,10 @@ class MongoStore:
         await self._ready()
         stored = stored_form(resource, resource_type)
         stored["meta"]["version"] = format_version(1)
-        document = resource_document(_tenant(tenant), resource_type, stored, 1)
+        document = resource_document(check_tenant(tenant), resource_type, stored, 1)
         with _driver_errors(self._uniqueness(resource_type, stored)):
             await self._resources.insert_one(document)
-        members = members_attribute(resource_type)
+        members = resource_type.members_attribute
         if members is not None:
             wanted = [member_form(m) for m in normalize_members(resource.get(members.name))]
             await self._write_members(tenant, resource_type, stored["id"], wanted, {})
@@ -189,7 +189,7 @@ class MongoStore:
         self._registered(resource_type)
         document = await self._find_one(tenant, resource_type, id)
         if document is None:
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         resource = resource_from_document(document)
         await self._complete(tenant, resource_type, [resource], members=members)
         return resource
@@ -208,7 +208,7 @@ class MongoStore:
         await self._ready()
         stored = stored_form({**resource, "id": id}, resource_type)
         await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
-        members = members_attribute(resource_type)
+        members = resource_type.members_attribute
         if members is not None:
             wanted = [member_form(m) for m in normalize_members(resource.get(members.name))]
             current = await self._member_map(tenant, id)
@@ -235,7 +235,7 @@ class MongoStore:
         """
         self._registered(resource_type)
         await self._ready()
-        members = members_attribute(resource_type)
+        members = resource_type.members_attribute
         delta, current = MemberDelta(), None
         if members is not None and result.member_delta:
             delta, current = await self._effective_delta(tenant, id, result.member_delta)
@@ -243,7 +243,7 @@ class MongoStore:
         if not writes_resource(result, resource_type) and not delta:
             document = await self._find_one(tenant, resource_type, id)
             if document is None:
-                raise _not_found(resource_type, id)
+                raise not_found(resource_type, id)
             if expected_version is not None and version_counter(expected_version) != document["v"]:
                 raise PreconditionFailed()
             resource = resource_from_document(document)
@@ -279,7 +279,7 @@ class MongoStore:
             # clears them, unless the id now names another resource (of another type).
             if await self._id_is_free(tenant, id):
                 await self._drop_memberships(tenant, id)
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         await self._drop_memberships(tenant, id)
 
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
@@ -330,11 +330,11 @@ class MongoStore:
         Each ``members`` condition becomes ``{"a.id": {"$in": [group ids]}}`` (``$nin`` for
         ``ne``), the ids read from the membership collection first.
         """
-        selection: dict[str, Any] = {"t": _tenant(tenant), "rt": resource_type.name}
+        selection: dict[str, Any] = {"t": check_tenant(tenant), "rt": resource_type.name}
         if bound is None:
             return selection
         reject_derived_filters(bound, resource_type)
-        attribute = members_attribute(resource_type)
+        attribute = resource_type.members_attribute
         answers: dict[BoundFilter, dict[str, Any]] = {}
         if attribute is not None:
             for leaf in filter_conditions(bound):
@@ -357,7 +357,7 @@ class MongoStore:
         if isinstance(leaf, BoundCompare) and leaf.op is CompareOp.NE:
             # "ne" holds when no member equals: the complement of the groups where one does.
             leaf = BoundCompare(leaf.ref, CompareOp.EQ, leaf.value)
-        query: dict[str, Any] = {"t": _tenant(tenant)}
+        query: dict[str, Any] = {"t": check_tenant(tenant)}
         sub = leaf.ref.sub_attribute
         if (
             isinstance(leaf, BoundCompare)
@@ -389,8 +389,8 @@ class MongoStore:
     @staticmethod
     def _key(tenant: str, resource_type: ResourceType, id: str) -> dict[str, Any]:
         if not isinstance(id, str):
-            raise _not_found(resource_type, str(id))
-        return {"t": _tenant(tenant), "rt": resource_type.name, "a.id": id}
+            raise not_found(resource_type, str(id))
+        return {"t": check_tenant(tenant), "rt": resource_type.name, "a.id": id}
 
     async def _find_one(
         self, tenant: str, resource_type: ResourceType, id: str
@@ -420,12 +420,12 @@ class MongoStore:
                 counter = version_counter(expected_version)
                 if counter is None:
                     if await self._find_one(tenant, resource_type, id) is None:
-                        raise _not_found(resource_type, id)
+                        raise not_found(resource_type, id)
                     raise PreconditionFailed()
             else:
                 current = await self._find_one(tenant, resource_type, id)
                 if current is None:
-                    raise _not_found(resource_type, id)
+                    raise not_found(resource_type, id)
                 counter = current["v"]
             stored["meta"]["version"] = format_version(counter + 1)
             document = resource_document(key["t"], resource_type, stored, counter + 1)
@@ -435,11 +435,11 @@ class MongoStore:
                 return
             if expected_version is not None:
                 if await self._find_one(tenant, resource_type, id) is None:
-                    raise _not_found(resource_type, id)
+                    raise not_found(resource_type, id)
                 raise PreconditionFailed()
 
     async def _id_is_free(self, tenant: str, id: str) -> bool:
-        query = {"t": _tenant(tenant), "rt": {"$in": sorted(self._types)}, "a.id": id}
+        query = {"t": check_tenant(tenant), "rt": {"$in": sorted(self._types)}, "a.id": id}
         with _driver_errors():
             return await self._resources.find_one(query, {"_id": 1}) is None
 
@@ -460,7 +460,7 @@ class MongoStore:
     async def _member_map(self, tenant: str, group: str) -> dict[str, dict[str, Any]]:
         with _driver_errors():
             documents = await self._memberships.find(
-                {"t": _tenant(tenant), "g": group}, {"_id": 0, "m": 1, "a": 1}
+                {"t": check_tenant(tenant), "g": group}, {"_id": 0, "m": 1, "a": 1}
             ).to_list(None)
         return {document["m"]: member_from_document(document) for document in documents}
 
@@ -470,27 +470,17 @@ class MongoStore:
         """The part of ``delta`` that changes something (and, to replace, the current list)."""
         if delta.replace:
             current = await self._member_map(tenant, group)
-            wanted = {m["value"]: member_form(m) for m in normalize_members(delta.added)}
-            if wanted == current:
-                return MemberDelta(), current
-            return MemberDelta(tuple(wanted.values()), replace=True), current
-        named = [m["value"] for m in delta.added if isinstance(m.get("value"), str)]
-        named += delta.removed
+            return effective_member_delta(delta, current), current
+        named = named_members(delta)
         if not named:
             return MemberDelta(), None
         with _driver_errors():
             documents = await self._memberships.find(
-                {"t": _tenant(tenant), "g": group, "m": {"$in": sorted(set(named))}},
+                {"t": check_tenant(tenant), "g": group, "m": {"$in": named}},
                 {"_id": 0, "m": 1},
             ).to_list(None)
-        present = {document["m"] for document in documents}
-        added: dict[str, dict[str, Any]] = {}
-        for member in delta.added:
-            value = member.get("value")
-            if isinstance(value, str) and value not in present and value not in added:
-                added[value] = member_form(member)
-        removed = tuple(dict.fromkeys(r for r in delta.removed if r in present))
-        return MemberDelta(tuple(added.values()), removed), None
+        present = dict.fromkeys(document["m"] for document in documents)
+        return effective_member_delta(delta, present), None
 
     async def _apply_delta(
         self,
@@ -508,7 +498,9 @@ class MongoStore:
         operations: list[Any] = []
         if delta.removed:
             operations.append(
-                DeleteMany({"t": _tenant(tenant), "g": group, "m": {"$in": list(delta.removed)}})
+                DeleteMany(
+                    {"t": check_tenant(tenant), "g": group, "m": {"$in": list(delta.removed)}}
+                )
             )
         for member in delta.added:
             document = membership_document(tenant, resource_type, group, member)
@@ -530,7 +522,9 @@ class MongoStore:
         operations: list[Any] = []
         gone = [m for m in current if m not in wanted_by_id]
         if gone:
-            operations.append(DeleteMany({"t": _tenant(tenant), "g": group, "m": {"$in": gone}}))
+            operations.append(
+                DeleteMany({"t": check_tenant(tenant), "g": group, "m": {"$in": gone}})
+            )
         for value, member in wanted_by_id.items():
             if current.get(value) != member:
                 document = membership_document(tenant, resource_type, group, member)
@@ -555,7 +549,7 @@ class MongoStore:
                     raise
 
     async def _drop_memberships(self, tenant: str, id: str) -> None:
-        t = _tenant(tenant)
+        t = check_tenant(tenant)
         await self._bulk([DeleteMany({"t": t, "g": id}), DeleteMany({"t": t, "m": id})])
 
     async def _complete(
@@ -567,13 +561,14 @@ class MongoStore:
         members: bool,
     ) -> None:
         """Fill in group members (one query) and derived groups (two queries) in place."""
-        attribute = members_attribute(resource_type)
+        attribute = resource_type.members_attribute
         if attribute is not None and members and resources:
             ids = [r["id"] for r in resources]
             with _driver_errors():
                 documents = (
                     await self._memberships.find(
-                        {"t": _tenant(tenant), "g": _one_or_in(ids)}, {"_id": 0, "g": 1, "a": 1}
+                        {"t": check_tenant(tenant), "g": _one_or_in(ids)},
+                        {"_id": 0, "g": 1, "a": 1},
                     )
                     .sort([("g", 1), ("m", 1)])
                     .to_list(None)
@@ -589,10 +584,10 @@ class MongoStore:
     async def _add_groups(
         self, tenant: str, resource_type: ResourceType, resources: list[dict[str, Any]]
     ) -> None:
-        attribute = groups_attribute(resource_type)
+        attribute = resource_type.groups_attribute
         if attribute is None or not resources:
             return
-        t = _tenant(tenant)
+        t = check_tenant(tenant)
         ids = [r["id"] for r in resources]
         with _driver_errors():
             memberships = await self._memberships.find(
@@ -653,17 +648,6 @@ def _duplicate_detail(exc: DuplicateKeyError, unique: Mapping[str, str]) -> str:
         if name.startswith("unique_") and name[len("unique_") :] in pattern:
             return detail
     return UniquenessError.default_detail
-
-
-def _tenant(tenant: str) -> str:
-    # The tenant goes into every query: anything but a string could smuggle in an operator.
-    if not isinstance(tenant, str) or not tenant:
-        raise InternalError("A tenant must be a non-empty string.")
-    return tenant
-
-
-def _not_found(resource_type: ResourceType, id: str) -> NotFound:
-    return NotFound(f"{resource_type.name} '{id}' not found.")
 
 
 def _one_or_in(values: Sequence[str]) -> Any:

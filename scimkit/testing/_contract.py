@@ -37,7 +37,7 @@ from scimkit._errors import (
 from scimkit._filter import compile_filter
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Schema, Uniqueness
-from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit.store import Page, ResourceStore, StoreQuery
 
 __all__ = ["CONTRACT_GROUP", "CONTRACT_RESOURCE_TYPES", "CONTRACT_USER", "StoreContract"]
 
@@ -88,7 +88,7 @@ def _without_version(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 class StoreContract:
-    """The contract of :class:`~scimkit._store.ResourceStore`, as async test methods.
+    """The contract of :class:`~scimkit.store.ResourceStore`, as async test methods.
 
     Subclasses provide a ``store`` fixture (a fresh, empty store per test).
     """

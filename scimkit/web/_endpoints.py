@@ -25,8 +25,7 @@ from scimkit._meta import etag_matches, parse_etags
 from scimkit._projection import project
 from scimkit._resource_type import ResourceType
 from scimkit._schema import Schema
-from scimkit._service import ListResult, ResourceService, has_members, wants_members
-from scimkit._store import members_attribute
+from scimkit._service import ListResult, ResourceService, wants_members
 from scimkit.web._auth import Action, Authenticate, Authorize, CurrentUser, Principal
 from scimkit.web._bulk import run_bulk
 from scimkit.web._errors import error_response, internal_error
@@ -90,7 +89,7 @@ class Endpoints:
                 schemas.setdefault(schema.id, schema)
         self._schemas = schemas
         self._group_endpoint = next(
-            (rt.endpoint for rt in service.resource_types if members_attribute(rt) is not None),
+            (rt.endpoint for rt in service.resource_types if rt.members_attribute is not None),
             None,
         )
 
@@ -232,7 +231,7 @@ class Endpoints:
             )
         elif method == "PATCH":
             body = await read_json(request, self._body_limit)
-            if not attributes and has_members(resource_type):
+            if not attributes and resource_type.members_attribute is not None:
                 # Entra's advice: a group PATCH response without its (possibly huge) member
                 # list, unless the client asks for members with `attributes`.
                 excluded = (*excluded, *_MEMBERS)

@@ -14,7 +14,7 @@ import pytest
 from starlette.applications import Starlette
 
 from scimkit._memory import MemoryStore
-from scimkit._store import ResourceStore
+from scimkit.store import ResourceStore
 from tests.hardening.support import (
     RESOURCE_TYPES,
     TALLY,

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from scimkit import ENTRA, GROUP, STRICT, USER, ResourceType
 from scimkit._config import ServiceConfig
 from scimkit._service import ResourceService
-from scimkit._store import ResourceStore, StoreQuery
+from scimkit.store import ResourceStore, StoreQuery
 from scimkit.web import BearerTokenAuth, Principal, create_scim_app
 
 __all__ = [

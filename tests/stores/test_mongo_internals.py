@@ -29,8 +29,8 @@ from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import InternalError, NotFound, ServiceUnavailable, UniquenessError
 from scimkit._filter import compile_filter
 from scimkit._resource_type import ResourceType
-from scimkit._store import StoreQuery
 from scimkit.mongo import IndexSpec, MongoStore
+from scimkit.store import StoreQuery
 from scimkit.testing import CONTRACT_GROUP, CONTRACT_RESOURCE_TYPES, CONTRACT_USER
 from scimkit.testing._mongo_server import MongoServer
 
