@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from scimkit._change import MemberDelta, PatchResult
@@ -35,6 +36,7 @@ from scimkit._filter import (
     matches,
     sort_value,
 )
+from scimkit._meta import utc_now
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute
 from scimkit._store import (
@@ -188,12 +190,13 @@ class MemoryStore:
         result: PatchResult,
         *,
         expected_version: str | None,
+        modified: datetime | None = None,
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
         Members change only through ``result.member_delta``. When the delta changes no
-        membership and nothing but ``meta`` is among ``result.changed_attributes``, nothing is
-        written and the version stays (an idempotent re-add, as Entra sends).
+        membership and ``writes_resource`` says the resource itself is unchanged, nothing is
+        written and the version and ``lastModified`` stay (an idempotent re-add, as Entra sends).
         """
         plan = self._plan(resource_type)
         namespace = self._tenants.get(check_tenant(tenant))
@@ -208,22 +211,28 @@ class MemoryStore:
                 if plan.members is not None
                 else MemberDelta()
             )
-            if not writes_resource(result, resource_type) and not delta:
+            writes = writes_resource(result, resource_type)
+            if not writes and not delta:
                 return self._view(namespace, plan, entry, members=with_members)
             space = namespace.spaces[resource_type.name]
             changed = result.changed_attributes
-            if changed:
-                stored = _merge(entry.resource, result.resource, changed, plan)
-            else:
+            # A result that does not say what changed is stored whole.
+            whole = writes and not changed
+            if whole:
                 stored = stored_form({**result.resource, "id": id}, resource_type)
+            else:
+                stored = _merge(entry.resource, result.resource, changed, plan)
             # Index upkeep only when an indexed attribute changed: most PATCHes (Entra's
             # attribute syncs) touch none.
-            reindex = not changed or any(_index_key(ref) in changed for ref in plan.indexed)
+            reindex = whole or any(_index_key(ref) in changed for ref in plan.indexed)
             if reindex:
                 self._check_unique(space, plan, stored, id)
                 self._unindex(space, plan, entry.resource, id)
             entry.counter += 1
             stored["meta"]["version"] = format_version(entry.counter)
+            stored["meta"]["lastModified"] = stored_value(
+                utc_now() if modified is None else modified
+            )
             entry.resource = stored
             if reindex:
                 self._index(space, plan, stored, id)

@@ -15,6 +15,7 @@ from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import InternalError, InvalidFilter, NotFound
 from scimkit._filter import BoundFilter, filter_conditions
 from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._types import Member, Position, Resource
 
 __all__ = [
     "DEFAULT_INDEXED",
@@ -54,7 +55,7 @@ class StoreQuery:
     descending: bool = False
     start_index: int = 1
     count: int | None = None
-    after: tuple[Any, str] | None = None
+    after: Position | None = None
     backward: bool = False
     members: bool = True
 
@@ -69,9 +70,9 @@ class Page:
     attribute).
     """
 
-    resources: Sequence[dict[str, Any]]
+    resources: Sequence[Resource]
     total: int
-    keys: Sequence[tuple[Any, str]] = ()
+    keys: Sequence[Position] = ()
 
 
 class ResourceStore(Protocol):
@@ -82,9 +83,11 @@ class ResourceStore(Protocol):
     - Every method's first argument is the tenant; nothing of one tenant is ever read, written
       or counted by a call for another.
     - Returned resources are copies: mutating them never changes what is stored.
-    - ``id`` and ``meta`` are set by the caller on create (``meta.created``, ``lastModified``,
-      ``resourceType``); the store sets ``meta.version`` (an opaque weak ETag string such as
-      ``W/"3"``) on every write that changes something, and never reuses a version of a resource.
+    - ``id`` and ``meta`` are set by the caller on create and replace (``meta.created``,
+      ``lastModified``, ``resourceType``); the store sets ``meta.version`` (an opaque weak ETag
+      string such as ``W/"3"``) on every write that changes something, and never reuses a
+      version of a resource. On ``update`` the store also stamps ``meta.lastModified``, so it
+      changes exactly when the version does.
     - Attributes the resource type declares ``uniqueness: server`` or ``global`` (``userName`` of
       User) are unique per tenant and resource type, compared after NFC + casefold when the
       attribute is caseExact=false; a violation raises ``UniquenessError`` atomically (no
@@ -98,14 +101,14 @@ class ResourceStore(Protocol):
     """
 
     async def create(
-        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, tenant: str, resource_type: ResourceType, resource: Resource
+    ) -> Resource:
         """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
         ...
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """Return the resource, with group members unless ``members`` is false."""
         ...
 
@@ -114,10 +117,10 @@ class ResourceStore(Protocol):
         tenant: str,
         resource_type: ResourceType,
         id: str,
-        resource: dict[str, Any],
+        resource: Resource,
         *,
         expected_version: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """Replace the whole resource (members included for groups) and return it."""
         ...
 
@@ -129,10 +132,14 @@ class ResourceStore(Protocol):
         result: PatchResult,
         *,
         expected_version: str | None,
-    ) -> dict[str, Any]:
+        modified: datetime | None = None,
+    ) -> Resource:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
-        The returned resource has members only if ``result.resource`` had them.
+        A write stamps ``meta.lastModified`` with ``modified`` (now when ``None``) as it stamps
+        ``meta.version``; a result that changes nothing stored (:func:`writes_resource`) and
+        no membership writes nothing and keeps both. The returned resource has members only if
+        ``result.resource`` had them.
         """
         ...
 
@@ -200,12 +207,12 @@ def version_counter(version: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def members_by_id(members: Any) -> dict[str, dict[str, Any]]:
+def members_by_id(members: Any) -> dict[str, Member]:
     """Member objects by ``value``, once per id (the first form wins), in the order given.
 
     Anything that is not a list of member objects with a string ``value`` contributes nothing.
     """
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, Member] = {}
     if isinstance(members, list | tuple):
         for member in members:
             if isinstance(member, dict) and isinstance(member.get("value"), str):
@@ -213,7 +220,7 @@ def members_by_id(members: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
-def normalize_members(members: Any) -> list[dict[str, Any]]:
+def normalize_members(members: Any) -> list[Member]:
     """Member objects with one entry per ``value`` (the first wins), ordered by ``value``.
 
     Stores return members in this order, so every store lists a group identically.
@@ -236,7 +243,7 @@ def effective_member_delta(delta: MemberDelta, current: Mapping[str, Any]) -> Me
         if wanted == current:
             return MemberDelta()
         return MemberDelta(tuple(wanted[value] for value in sorted(wanted)), replace=True)
-    added: dict[str, dict[str, Any]] = {}
+    added: dict[str, Member] = {}
     for value, member in members_by_id(delta.added).items():
         if value not in current:
             added[value] = member_form(member)
@@ -250,12 +257,12 @@ def named_members(delta: MemberDelta) -> list[str]:
     return sorted(set(named) | set(delta.removed))
 
 
-def group_entry(group_id: str, display: Any) -> dict[str, Any]:
+def group_entry(group_id: str, display: Any) -> Member:
     """One derived ``groups`` value of a member: direct membership, no ``$ref``.
 
     The web layer adds ``$ref`` from the request's base URL, as it does ``meta.location``.
     """
-    entry: dict[str, Any] = {"value": group_id}
+    entry: Member = {"value": group_id}
     if isinstance(display, str):
         entry["display"] = display
     entry["type"] = "direct"
@@ -290,7 +297,7 @@ def _normalized(value: Any) -> Any:
     return value
 
 
-def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> dict[str, Any]:
+def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> Resource:
     """A deep copy of ``resource`` as stores keep it.
 
     Group ``members`` and derived ``groups`` are left out (stores keep memberships apart),
@@ -302,7 +309,7 @@ def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> dic
         for attribute in (resource_type.members_attribute, resource_type.groups_attribute)
         if attribute is not None
     }
-    stored: dict[str, Any] = _normalized(
+    stored: Resource = _normalized(
         {key: value for key, value in resource.items() if key not in derived}
     )
     stored["meta"] = dict(stored.get("meta") or {})
@@ -314,23 +321,23 @@ def stored_value(value: Any) -> Any:
     return _normalized(value)
 
 
-def member_form(member: Mapping[str, Any]) -> dict[str, Any]:
+def member_form(member: Mapping[str, Any]) -> Member:
     """A member object as stores keep it (see :func:`stored_form`)."""
-    normalized: dict[str, Any] = _normalized(dict(member))
+    normalized: Member = _normalized(dict(member))
     return normalized
 
 
 def writes_resource(result: PatchResult, resource_type: ResourceType) -> bool:
     """Whether a PATCH result changes the stored resource itself, members aside.
 
-    ``changed_attributes`` limited to ``meta`` (the service's new ``lastModified``) and
-    ``members`` changes nothing stored with the resource; then only an effective member
-    change justifies a write. Without ``changed_attributes``, ``changed`` decides.
+    ``changed_attributes`` limited to ``members`` changes nothing stored with the resource;
+    then only an effective member change justifies a write. A changed result that names no
+    attribute changed only its member delta when it has one (the engine ran without the
+    member list); otherwise it does not say what changed and is written whole.
     """
     if not result.changed:
         return False
     if not result.changed_attributes:
-        return True
+        return not result.member_delta
     members = resource_type.members_attribute
-    ignored = {"meta"} | ({members.name} if members is not None else set())
-    return bool(result.changed_attributes - ignored)
+    return bool(result.changed_attributes - ({members.name} if members is not None else set()))

@@ -7,16 +7,16 @@ resource type (PATCH context) and compared with the original; any failure raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from scimkit._change import MemberDelta, PatchResult
 from scimkit._context import Operation
-from scimkit._errors import InvalidSyntax, SCIMError
+from scimkit._errors import SCIMError
 from scimkit._patch._engine import Engine, required_removal
 from scimkit._patch._members import diff_members
-from scimkit._patch._operation import PatchOperation, parse_patch
+from scimkit._patch._operation import PatchOperation
 from scimkit._patch._path import resolve_target
 from scimkit._patch._values import copy_value
 from scimkit._policy import STRICT, Tolerance
@@ -73,30 +73,21 @@ def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> None:
                     new[inner] = copy_value(item)
 
 
-def _operations(body: Any, tolerance: Tolerance) -> tuple[PatchOperation, ...]:
-    if isinstance(body, Mapping):
-        return parse_patch(body, tolerance)
-    if isinstance(body, list | tuple) and all(isinstance(op, PatchOperation) for op in body):
-        return tuple(body)
-    raise InvalidSyntax("A PATCH request body must be a JSON object.")
-
-
 def apply_patch(
     resource: Mapping[str, Any],
-    body_or_operations: Any,
+    operations: Sequence[PatchOperation],
     resource_type: ResourceType,
     *,
     tolerance: Tolerance = STRICT,
     members_loaded: bool = True,
 ) -> PatchResult:
-    """Apply a PATCH (a PatchOp body or parsed operations) to a stored resource.
+    """Apply parsed PATCH operations (see :func:`parse_patch`) to a stored resource.
 
     Pure and atomic: the input is never modified and any failure raises a
     :class:`~scimkit.SCIMError`. With ``members_loaded`` false the resource carries no
     ``members`` and member changes come back only as ``PatchResult.member_delta``; call
     :func:`needs_members` first to know whether that is possible.
     """
-    operations = _operations(body_or_operations, tolerance)
     member_attr = resource_type.members_attribute
     original: Mapping[str, Any] = resource
     if not members_loaded and member_attr is not None and member_attr.name in resource:

@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
@@ -47,6 +47,7 @@ from scimkit._filter import (
     CompareOp,
     filter_conditions,
 )
+from scimkit._meta import utc_now
 from scimkit._resource_type import ResourceType
 from scimkit._store import (
     DEFAULT_INDEXED,
@@ -62,6 +63,7 @@ from scimkit._store import (
     not_found,
     reject_derived_filters,
     stored_form,
+    stored_value,
     version_counter,
     writes_resource,
 )
@@ -86,6 +88,22 @@ __all__ = ["DEFAULT_SORTED", "MongoStore"]
 DEFAULT_SORTED: Mapping[str, tuple[str, ...]] = {"User": ("userName",), "Group": ("displayName",)}
 """Attributes with an index in sort order, for ``sortBy`` pages and keyset cursors."""
 
+class Database(Protocol):
+    """What MongoStore uses of a database.
+
+    PyMongo's ``AsyncDatabase`` and motor's ``AsyncIOMotorDatabase`` both provide it; the
+    collections they return differ in type but not in the calls the store makes.
+    """
+
+    def get_collection(self, name: str, codec_options: CodecOptions[Any] | None = None) -> Any:
+        """The collection ``name``, decoding with ``codec_options``."""
+        ...
+
+    async def command(self, command: str) -> Any:
+        """Run a database command (the store sends ``ping``)."""
+        ...
+
+
 # Stored dates come back as aware UTC datetimes whatever the client's own options.
 _CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(tz_aware=True, tzinfo=UTC)
 _DUPLICATE_KEY = 11000
@@ -105,7 +123,7 @@ class MongoStore:
 
     def __init__(
         self,
-        database: Any,
+        database: Database,
         resource_types: Iterable[ResourceType] = (USER, GROUP),
         *,
         collection_prefix: str = "scim_",
@@ -226,12 +244,14 @@ class MongoStore:
         result: PatchResult,
         *,
         expected_version: str | None,
+        modified: datetime | None = None,
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
         Members change only through ``result.member_delta``, whose effective part is found
         with one query on the k members it names. A result that changes nothing stored
-        (see ``writes_resource``) and no membership writes nothing and keeps the version.
+        (see ``writes_resource``) and no membership writes nothing and keeps the version and
+        ``lastModified``.
         """
         self._registered(resource_type)
         await self._ready()
@@ -250,6 +270,7 @@ class MongoStore:
             await self._complete(tenant, resource_type, [resource], members=with_members)
             return resource
         stored = stored_form({**result.resource, "id": id}, resource_type)
+        stored["meta"]["lastModified"] = stored_value(utc_now() if modified is None else modified)
         await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
         if delta:
             await self._apply_delta(tenant, resource_type, id, delta, current)

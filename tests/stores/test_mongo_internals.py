@@ -296,7 +296,7 @@ async def test_a_member_delta_touches_only_its_members(harness: Harness) -> None
     stripped = {k: v for k, v in created.items() if k != "members"}
     delta = MemberDelta(added=({"value": "new"},), removed=("u3",))
     h.recorder.commands.clear()
-    result = PatchResult(stripped, True, delta, frozenset({"members", "meta"}))
+    result = PatchResult(stripped, True, delta, frozenset({"members"}))
     await h.store.update(
         T, CONTRACT_GROUP, "big", result, expected_version=created["meta"]["version"]
     )
