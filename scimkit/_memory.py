@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import PreconditionFailed, UniquenessError
 from scimkit._filter import (
     BoundAnd,
@@ -37,6 +36,7 @@ from scimkit._filter import (
     sort_value,
 )
 from scimkit._meta import utc_now
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute
 from scimkit._store import (

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from scimkit._config import ServiceConfig
-from scimkit._context import Operation
 from scimkit._cursor import CursorCodec, CursorScope
 from scimkit._errors import (
     Conflict,
@@ -32,10 +31,11 @@ from scimkit._errors import (
 )
 from scimkit._filter import BoundFilter, compile_filter
 from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
+from scimkit._operation import Operation
 from scimkit._patch import apply_patch, needs_members, parse_patch
-from scimkit._policy import STRICT, Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._tolerance import STRICT, Tolerance
 from scimkit._types import Position, Resource
 from scimkit._validation import validate_resource
 

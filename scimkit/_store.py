@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import InternalError, InvalidFilter, NotFound
 from scimkit._filter import BoundFilter, filter_conditions
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._types import Member, Position, Resource
 

@@ -29,9 +29,9 @@ from scimkit._filter._ast import (
     ValuePath,
 )
 from scimkit._filter._parser import FILTER_CACHE_SIZE, MAX_FILTER_LENGTH, parse_filter
-from scimkit._policy import STRICT, Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned
+from scimkit._tolerance import STRICT, Tolerance
 
 __all__ = [
     "BoundAnd",

@@ -1,4 +1,4 @@
-"""``apply_patch``: run the engine, validate the candidate, describe what changed.
+"""``apply_patch``: apply to a working copy, validate the candidate, describe what changed.
 
 Pure and atomic: operations apply to a working copy, the candidate is validated against the
 resource type (PATCH context) and compared with the original; any failure raises a
@@ -11,17 +11,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from scimkit._change import MemberDelta, PatchResult
-from scimkit._context import Operation
 from scimkit._errors import SCIMError
-from scimkit._patch._engine import Engine, required_removal
+from scimkit._operation import Operation
 from scimkit._patch._members import diff_members
 from scimkit._patch._operation import PatchOperation
 from scimkit._patch._path import resolve_target
 from scimkit._patch._values import copy_value
-from scimkit._policy import STRICT, Tolerance
+from scimkit._patch._working_copy import WorkingCopy, required_removal
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Mutability
+from scimkit._tolerance import STRICT, Tolerance
 from scimkit._validation import validate_resource
 
 __all__ = ["apply_patch", "needs_members"]
@@ -92,17 +92,17 @@ def apply_patch(
     original: Mapping[str, Any] = resource
     if not members_loaded and member_attr is not None and member_attr.name in resource:
         original = {k: v for k, v in resource.items() if k != member_attr.name}
-    engine = Engine(original, resource_type, tolerance, members_loaded)
+    working = WorkingCopy(original, resource_type, tolerance, members_loaded)
     for index, operation in enumerate(operations):
         try:
-            engine.apply(operation)
+            working.apply(operation)
         except SCIMError as exc:
             exc.detail = f"Operations[{index}]: {exc.detail}"
             exc.args = (exc.detail,)
             raise
-    _check_required_kept(original, engine.work, resource_type)
+    _check_required_kept(original, working.work, resource_type)
     result = validate_resource(
-        engine.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
+        working.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
     )
     _unshare(result, original)
     changed_attributes = frozenset(
@@ -110,8 +110,8 @@ def apply_patch(
         for key in original.keys() | result.keys()
         if original.get(key, _ABSENT) != result.get(key, _ABSENT)
     )
-    if engine.members is not None:
-        delta = engine.members.delta()
+    if working.members is not None:
+        delta = working.members.delta()
         changed = bool(changed_attributes) or bool(delta)
     else:
         delta = (

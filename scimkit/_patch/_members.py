@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from scimkit._change import MemberDelta
+from scimkit._patch_result import MemberDelta
 from scimkit._schema import Attribute
 from scimkit._store import members_by_id
 

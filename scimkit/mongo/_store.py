@@ -32,7 +32,6 @@ from pymongo import DeleteMany, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from scimkit._builtin import GROUP, USER
-from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import (
     InternalError,
     PayloadTooLarge,
@@ -48,6 +47,7 @@ from scimkit._filter import (
     filter_conditions,
 )
 from scimkit._meta import utc_now
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import ResourceType
 from scimkit._store import (
     DEFAULT_INDEXED,
@@ -87,6 +87,7 @@ __all__ = ["DEFAULT_SORTED", "MongoStore"]
 
 DEFAULT_SORTED: Mapping[str, tuple[str, ...]] = {"User": ("userName",), "Group": ("displayName",)}
 """Attributes with an index in sort order, for ``sortBy`` pages and keyset cursors."""
+
 
 class Database(Protocol):
     """What MongoStore uses of a database.
@@ -209,7 +210,7 @@ class MongoStore:
         if document is None:
             raise not_found(resource_type, id)
         resource = resource_from_document(document)
-        await self._complete(tenant, resource_type, [resource], members=members)
+        await self._add_members_and_groups(tenant, resource_type, [resource], members=members)
         return resource
 
     async def replace(
@@ -267,14 +268,16 @@ class MongoStore:
             if expected_version is not None and version_counter(expected_version) != document["v"]:
                 raise PreconditionFailed()
             resource = resource_from_document(document)
-            await self._complete(tenant, resource_type, [resource], members=with_members)
+            await self._add_members_and_groups(
+                tenant, resource_type, [resource], members=with_members
+            )
             return resource
         stored = stored_form({**result.resource, "id": id}, resource_type)
         stored["meta"]["lastModified"] = stored_value(utc_now() if modified is None else modified)
         await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
         if delta:
             await self._apply_delta(tenant, resource_type, id, delta, current)
-        await self._complete(tenant, resource_type, [stored], members=with_members)
+        await self._add_members_and_groups(tenant, resource_type, [stored], members=with_members)
         return stored
 
     async def delete(
@@ -338,7 +341,7 @@ class MongoStore:
             (sort_key(document, field), resource["id"])
             for document, resource in zip(documents, resources, strict=True)
         ]
-        await self._complete(tenant, resource_type, resources, members=query.members)
+        await self._add_members_and_groups(tenant, resource_type, resources, members=query.members)
         return Page(resources, total, keys)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -573,7 +576,7 @@ class MongoStore:
         t = check_tenant(tenant)
         await self._bulk([DeleteMany({"t": t, "g": id}), DeleteMany({"t": t, "m": id})])
 
-    async def _complete(
+    async def _add_members_and_groups(
         self,
         tenant: str,
         resource_type: ResourceType,

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 from scimkit._builtin import GROUP_SCHEMA, USER
-from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import (
     Conflict,
     InternalError,
@@ -35,6 +34,7 @@ from scimkit._errors import (
     UniquenessError,
 )
 from scimkit._filter import compile_filter
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Schema, Uniqueness
 from scimkit.store import Page, ResourceStore, StoreQuery

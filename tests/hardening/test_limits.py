@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from scimkit._config import ServiceConfig
+from scimkit import ServiceConfig
 from scimkit._filter import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH
 from scimkit.store import ResourceStore
 from tests.hardening.support import (

@@ -24,11 +24,18 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
-from scimkit._builtin import GROUP_SCHEMA, USER
-from scimkit._change import MemberDelta, PatchResult
-from scimkit._errors import InternalError, NotFound, ServiceUnavailable, UniquenessError
-from scimkit._filter import compile_filter
-from scimkit._resource_type import ResourceType
+from scimkit import (
+    GROUP_SCHEMA,
+    USER,
+    InternalError,
+    MemberDelta,
+    NotFound,
+    PatchResult,
+    ResourceType,
+    ServiceUnavailable,
+    UniquenessError,
+    compile_filter,
+)
 from scimkit.mongo import IndexSpec, MongoStore
 from scimkit.store import StoreQuery
 from scimkit.testing import CONTRACT_GROUP, CONTRACT_RESOURCE_TYPES, CONTRACT_USER
