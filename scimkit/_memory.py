@@ -146,9 +146,7 @@ class MemoryStore:
     ) -> dict[str, Any]:
         """Return the resource, with group members unless ``members`` is false."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(check_tenant(tenant))
-        if namespace is None:
-            raise not_found(resource_type, id)
+        namespace = self._namespace(tenant, resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             return self._view(namespace, plan, entry, members=members)
@@ -164,9 +162,7 @@ class MemoryStore:
     ) -> dict[str, Any]:
         """Replace the whole resource (members included for groups) and return it."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(check_tenant(tenant))
-        if namespace is None:
-            raise not_found(resource_type, id)
+        namespace = self._namespace(tenant, resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
@@ -199,9 +195,7 @@ class MemoryStore:
         written and the version and ``lastModified`` stay (an idempotent re-add, as Entra sends).
         """
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(check_tenant(tenant))
-        if namespace is None:
-            raise not_found(resource_type, id)
+        namespace = self._namespace(tenant, resource_type, id)
         with_members = plan.members is not None and plan.members.name in result.resource
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
@@ -249,9 +243,7 @@ class MemoryStore:
     ) -> None:
         """Delete the resource and its memberships (as a group and as a member)."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(check_tenant(tenant))
-        if namespace is None:
-            raise not_found(resource_type, id)
+        namespace = self._namespace(tenant, resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
@@ -315,6 +307,13 @@ class MemoryStore:
             )
             self._plans[resource_type.name] = plan
         return plan
+
+    def _namespace(self, tenant: str, resource_type: ResourceType, id: str) -> _Tenant:
+        """The tenant's namespace; a tenant that never stored anything has no ``id`` either."""
+        namespace = self._tenants.get(check_tenant(tenant))
+        if namespace is None:
+            raise not_found(resource_type, id)
+        return namespace
 
     @staticmethod
     def _entry(namespace: _Tenant, resource_type: ResourceType, id: str) -> _Entry:

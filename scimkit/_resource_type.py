@@ -269,24 +269,17 @@ class ResourceType:
 
 
 def _members_of(schema: Schema) -> Attribute | None:
-    attribute = schema.attribute("members")
-    if (
-        attribute is not None
-        and attribute.multi_valued
-        and attribute.is_complex
-        and attribute.sub_attribute("value") is not None
-    ):
-        return attribute
-    return None
+    attribute = _multi_valued_complex(schema, "members")
+    return attribute if attribute and attribute.sub_attribute("value") is not None else None
 
 
 def _groups_of(schema: Schema) -> Attribute | None:
-    attribute = schema.attribute("groups")
-    if (
-        attribute is not None
-        and attribute.multi_valued
-        and attribute.is_complex
-        and attribute.mutability is Mutability.READ_ONLY
-    ):
+    attribute = _multi_valued_complex(schema, "groups")
+    return attribute if attribute and attribute.mutability is Mutability.READ_ONLY else None
+
+
+def _multi_valued_complex(schema: Schema, name: str) -> Attribute | None:
+    attribute = schema.attribute(name)
+    if attribute is not None and attribute.multi_valued and attribute.is_complex:
         return attribute
     return None
