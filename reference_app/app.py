@@ -128,7 +128,9 @@ def create_app(settings: Settings) -> Starlette:
         store = MemoryStore()
     tenants = TenantDirectory(registries)
 
-    config = ServiceConfig()
+    # Passwords are stored only as salted scrypt hashes, so a client may change one: generic
+    # clients (scim2-tester, Okta's password sync) PUT/PATCH it, and refusing would fail them.
+    config = ServiceConfig(change_password=True)
     codec = None
     if settings.cursor_secret is not None:
         # Shared by every worker, so a cursor from one verifies in another.

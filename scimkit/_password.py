@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from scimkit._change import PatchResult
 from scimkit._errors import MutabilityError
+from scimkit._patch_result import PatchResult
 from scimkit._resource_type import ResourceType
 from scimkit._schema import AttributeType
 

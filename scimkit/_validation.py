@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from scimkit._context import Operation
 from scimkit._errors import InvalidSyntax, InvalidValue, MissingRequired, MutabilityError
-from scimkit._policy import STRICT, Tolerance
+from scimkit._operation import Operation
 from scimkit._resource_type import COMMON_ATTRIBUTES, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Schema
+from scimkit._tolerance import STRICT, Tolerance
 
 __all__ = ["parse_datetime", "validate_resource"]
 

@@ -29,9 +29,9 @@ from scimkit._filter._ast import (
     ValuePath,
 )
 from scimkit._filter._parser import FILTER_CACHE_SIZE, MAX_FILTER_LENGTH, parse_filter
-from scimkit._policy import STRICT, Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned
+from scimkit._tolerance import STRICT, Tolerance
 
 __all__ = [
     "BoundAnd",
@@ -416,8 +416,8 @@ class _Binder:
 def _alternatives(node: BoundFilter) -> tuple[int, int]:
     """Terms of the disjunctive normal form of ``node`` and of ``not node``.
 
-    Mirrors the expansion in ``_mongo``: a negated ordering or substring test splits in two
-    (the value is absent, or present and on the other side).
+    Mirrors the expansion in ``scimkit.mongo._query``: a negated ordering or substring test
+    splits in two (the value is absent, or present and on the other side).
     """
     if isinstance(node, BoundCompare):
         return 1, 2 if node.op in _ORDERING or node.op in _SUBSTRING else 1

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from scimkit.mongo._indexes import IndexSpec
 from scimkit.mongo._refold import RefoldReport
-from scimkit.mongo._store import DEFAULT_INDEXED, DEFAULT_SORTED, MongoStore
+from scimkit.mongo._store import DEFAULT_SORTED, MongoStore
 
-__all__ = ["DEFAULT_INDEXED", "DEFAULT_SORTED", "IndexSpec", "MongoStore", "RefoldReport"]
+__all__ = ["DEFAULT_SORTED", "IndexSpec", "MongoStore", "RefoldReport"]
 
 for _name in __all__:
     _obj = globals()[_name]

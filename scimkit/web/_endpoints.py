@@ -17,7 +17,7 @@ from scimkit._errors import Forbidden, NotFound, NotImplementedFeature, Unauthor
 from scimkit._meta import etag_matches, parse_etags
 from scimkit._resource_type import ResourceType
 from scimkit._schema import Schema
-from scimkit._service import QueryParams, ResourceService, has_members, wants_members
+from scimkit._service import QueryParams, ResourceService, wants_members
 from scimkit.web._auth import Action, Principal
 from scimkit.web._errors import answers_scim_errors, logger
 from scimkit.web._options import WebOptions
@@ -151,7 +151,7 @@ class Endpoints:
             )
         elif method == "PATCH":
             body = await read_json(request, self.body_limit)
-            if not attributes and has_members(resource_type):
+            if not attributes and resource_type.members_attribute is not None:
                 # Entra's advice: a group PATCH response without its (possibly huge) member
                 # list, unless the client asks for members with `attributes`.
                 excluded = (*excluded, *_MEMBERS)

@@ -15,7 +15,6 @@ from scimkit._meta import location
 from scimkit._projection import project
 from scimkit._resource_type import ResourceType
 from scimkit._service import ListResult, ResourceService
-from scimkit._store import members_attribute
 from scimkit.web._responses import LIST_RESPONSE_SCHEMA, SCIMResponse
 
 __all__ = ["Renderer", "list_of"]
@@ -57,7 +56,7 @@ class Renderer:
         self._service = service
         self._etag = service.config.etag
         self._group_endpoint = next(
-            (rt.endpoint for rt in service.resource_types if members_attribute(rt) is not None),
+            (rt.endpoint for rt in service.resource_types if rt.members_attribute is not None),
             None,
         )
 

@@ -19,8 +19,9 @@ from scimkit import (
     ResourceType,
     Schema,
     SchemaExtension,
+    parse_datetime,
+    validate_resource,
 )
-from scimkit._validation import parse_datetime, validate_resource
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = ENTERPRISE_USER_SCHEMA.id

@@ -7,10 +7,11 @@ from datetime import datetime
 import pytest
 from hypothesis import given
 
-from scimkit._builtin import GROUP, USER
-from scimkit._errors import InvalidFilter
-from scimkit._filter import (
-    MAX_VALUE_FILTER_ALTERNATIVES,
+from scimkit import (
+    ENTRA,
+    GROUP,
+    STRICT,
+    USER,
     AttrPath,
     BoundAnd,
     BoundCompare,
@@ -20,14 +21,14 @@ from scimkit._filter import (
     BoundValuePath,
     CompareOp,
     Filter,
+    InvalidFilter,
     Present,
     ValuePath,
     bind_filter,
     compile_filter,
-    fold_case,
     parse_filter,
 )
-from scimkit._policy import ENTRA, STRICT
+from scimkit._filter import MAX_VALUE_FILTER_ALTERNATIVES, fold_case
 from tests.filter.samples import ENTERPRISE, WIDGET, utc
 from tests.filter.strategies import filters
 

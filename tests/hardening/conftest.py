@@ -13,8 +13,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from scimkit._memory import MemoryStore
-from scimkit._store import ResourceStore
+from scimkit import MemoryStore
+from scimkit.store import ResourceStore
 from tests.hardening.support import (
     RESOURCE_TYPES,
     TALLY,

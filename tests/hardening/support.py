@@ -17,10 +17,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimkit import ENTRA, GROUP, STRICT, USER, ResourceType
-from scimkit._config import ServiceConfig
-from scimkit._service import ResourceService
-from scimkit._store import ResourceStore, StoreQuery
+from scimkit import ENTRA, GROUP, STRICT, USER, ResourceService, ResourceType, ServiceConfig
+from scimkit.store import ResourceStore, StoreQuery
 from scimkit.web import BearerTokenAuth, Principal, WebOptions, create_scim_app
 
 __all__ = [

@@ -84,6 +84,17 @@ async def test_service_provider_config(acme: httpx.AsyncClient):
     assert body["patch"] == {"supported": True}
     assert body["filter"]["supported"] is True
     assert body["authenticationSchemes"][0]["type"] == "oauthbearertoken"
+    assert body["changePassword"] == {"supported": True}
+
+
+async def test_a_password_change_is_accepted_and_never_returned(acme: httpx.AsyncClient):
+    created = await create(acme, "/Users", user("pw@example.com", password="first-Secret1"))
+    assert "password" not in created
+    patch = patch_body({"op": "replace", "path": "password", "value": "second-Secret2"})
+    response = await acme.patch(f"/Users/{created['id']}", **scim_json(patch))
+    assert response.status_code == 200, response.text
+    assert "password" not in response.json()
+    assert response.json()["meta"]["version"] != created["meta"]["version"]
 
 
 async def test_resource_types(acme: httpx.AsyncClient):
