@@ -1,6 +1,7 @@
 """The ``reference-app`` command (also ``python -m reference_app``).
 
-``serve`` runs the SCIM tenant(s) under hypercorn; ``tenant create|rotate|list|policy`` manage
+``serve`` runs the SCIM tenant(s) under hypercorn; ``healthcheck`` probes a running server's
+``/healthz`` (the container image's HEALTHCHECK); ``tenant create|rotate|list|policy`` manage
 tenants stored in MongoDB.
 """
 
@@ -45,6 +46,9 @@ __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("reference_app")
 
+HEALTHCHECK_TIMEOUT = 4.0
+"""Seconds ``healthcheck`` waits; below the image's HEALTHCHECK timeout, above /healthz's own."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -82,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
     )
+
+    healthcheck = commands.add_parser(
+        "healthcheck",
+        help="exit 0 if this host's server answers GET /healthz with 200 (a container probe)",
+    )
+    healthcheck.add_argument("--host", help="address the server is bound to (default 127.0.0.1)")
+    healthcheck.add_argument("--port", type=int, help="port the server is bound to (default 8000)")
 
     tenant = commands.add_parser("tenant", help="manage tenants stored in MongoDB")
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -122,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "healthcheck":
+        return _healthcheck(settings)
     return _tenant_command(args, settings)
 
 
@@ -268,6 +281,37 @@ def _announce(settings: Settings, name: str, token: str, how: str) -> None:
         "The token is shown only this once; only its SHA-256 hash is kept.",
         flush=True,
     )
+
+
+# -- healthcheck ------------------------------------------------------------------------------
+
+
+def _healthcheck(settings: Settings) -> int:
+    """Probe the server these settings describe, on this host (not through --public-url)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    url = replace(settings, public_url=None).base_url + "/healthz"
+    context = None
+    if settings.certfile is not None:
+        # A loopback liveness probe: the certificate names the public host, not localhost, and
+        # what is checked here is that the process answers, not who it is.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTHCHECK_TIMEOUT, context=context) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError as exc:
+        print(f"reference-app: {url} did not answer: {exc}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"reference-app: {url} answered {status}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # -- tenant -----------------------------------------------------------------------------------
