@@ -81,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--public-url", help="base URL clients use, e.g. https://scim.example.com (behind a proxy)"
     )
-    serve.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
-    serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    _add_tls_arguments(serve)
     serve.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
     )
@@ -93,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     healthcheck.add_argument("--host", help="address the server is bound to (default 127.0.0.1)")
     healthcheck.add_argument("--port", type=int, help="port the server is bound to (default 8000)")
+    _add_tls_arguments(healthcheck)
 
     tenant = commands.add_parser("tenant", help="manage tenants stored in MongoDB")
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--public-url", help="base URL of the service, for the printed Tenant URL")
     _add_mongo_arguments(actions.choices["list"])
     return parser
+
+
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
+    parser.add_argument("--keyfile", help="TLS private key (PEM)")
 
 
 def _add_mongo_arguments(parser: argparse.ArgumentParser) -> None:

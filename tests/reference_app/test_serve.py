@@ -6,30 +6,17 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 
+from tests.reference_app.process import (
+    SHUTDOWN_DEADLINE,
+    STARTUP_DEADLINE,
+    free_port,
+    reference_app_command,
+)
 from tests.reference_app.support import SETTINGS_VARIABLES
-
-STARTUP_DEADLINE = 30.0
-SHUTDOWN_DEADLINE = 15.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).with_name("reference-app")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "reference_app"]  # not installed as a console script
 
 
 def _raw_get(port: int, target: str, token: str) -> bytes:
@@ -47,10 +34,10 @@ def _raw_get(port: int, target: str, token: str) -> bytes:
 
 
 def test_serve_answers_and_stops_cleanly_on_sigterm():
-    port = _free_port()
+    port = free_port()
     environ = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     command = [
-        *_command(),
+        *reference_app_command(),
         "serve",
         "--host",
         "127.0.0.1",
