@@ -25,6 +25,7 @@ from reference_app.app import (
     mongo_database,
 )
 from reference_app.settings import (
+    LOG_FORMATS,
     Settings,
     SettingsError,
     TenantSeed,
@@ -84,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tls_arguments(serve)
     serve.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text (default) or json: one JSON object per line, for a log collector",
     )
 
     healthcheck = commands.add_parser(
@@ -156,6 +162,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "certfile",
         "keyfile",
         "log_level",
+        "log_format",
     )
     return {name: getattr(args, name, None) for name in names}
 
@@ -222,9 +229,8 @@ def _hypercorn_config(settings: Settings) -> Any:
     config.loglevel = settings.log_level.upper()
     # hypercorn logs through these loggers, so its lines share the app's handler and format.
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.accesslog = (
-        logging.getLogger("hypercorn.access") if settings.log_level == "debug" else None
-    )
+    # The app writes its own access line (reference_app.access_log), with request ids.
+    config.accesslog = None
     # Connection bounds (docs/security.md, tests/hardening/test_connections.py). keep-alive
     # drops idle connections and half-sent headers; read_timeout drops a client that stalls
     # in its body, which hypercorn's default (None) waits for forever. graceful_timeout lets

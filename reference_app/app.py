@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from reference_app.access_log import AccessLog, log_request
+from reference_app.logs import install_log_handler
 from reference_app.schemas import RESOURCE_TYPES
 from reference_app.settings import Settings, load_settings
 from reference_app.tenants import (
@@ -183,6 +185,8 @@ def create_app(settings: Settings) -> Starlette:
         routes=[Route("/healthz", healthz, methods=["GET"])],
         lifespan=lifespan,
     )
+    # Outermost of the app's middleware: it sees every request and the final status.
+    app.add_middleware(AccessLog, observers=(log_request,), tenant_prefix="/scim/v2/")
     app.state.tenants = tenants
     app.state.service = service
     app.state.store = store
@@ -191,10 +195,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def configure_logging(settings: Settings) -> None:
     """One log format for the app, scimkit and hypercorn, on stderr (once per process)."""
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
-    )
+    install_log_handler(settings.log_level, settings.log_format)
 
 
 def app_from_environment() -> Starlette:

@@ -18,6 +18,7 @@ variable                    meaning
 ``SCIMKIT_KEYFILE``         TLS private key (PEM)
 ``SCIMKIT_CURSOR_SECRET``   secret signing RFC 9865 cursors (shared by all workers)
 ``SCIMKIT_LOG_LEVEL``       ``debug``, ``info`` (default), ``warning`` or ``error``
+``SCIMKIT_LOG_FORMAT``      ``text`` (default) or ``json`` (one JSON object per line)
 ==========================  ==========================================================
 """
 
@@ -32,6 +33,7 @@ from typing import Any
 __all__ = [
     "DEFAULT_DATABASE",
     "ENV_PREFIX",
+    "LOG_FORMATS",
     "Settings",
     "SettingsError",
     "TENANT_NAME_PATTERN",
@@ -48,6 +50,7 @@ TENANT_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 """Tenant names are one lower-case URL path segment, so the Tenant URL needs no escaping."""
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 _MIN_SECRET_BYTES = 16
 
 
@@ -100,6 +103,7 @@ class Settings:
     keyfile: str | None = None
     cursor_secret: str | None = field(default=None, repr=False)
     log_level: str = "info"
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -118,6 +122,8 @@ class Settings:
             raise SettingsError(f"the cursor secret needs at least {_MIN_SECRET_BYTES} characters")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"log format must be one of {', '.join(LOG_FORMATS)}")
 
     @property
     def uses_mongodb(self) -> bool:
@@ -187,6 +193,9 @@ def load_settings(
     level = pick("log_level")
     if level is not None:
         values["log_level"] = level.lower()
+    log_format = pick("log_format")
+    if log_format is not None:
+        values["log_format"] = log_format.lower()
     return Settings(**values)
 
 
@@ -202,6 +211,7 @@ def worker_environ(settings: Settings) -> dict[str, str]:
         "SCIMKIT_MONGODB_DATABASE": settings.mongodb_database,
         "SCIMKIT_WORKERS": str(settings.workers),
         "SCIMKIT_LOG_LEVEL": settings.log_level,
+        "SCIMKIT_LOG_FORMAT": settings.log_format,
         "SCIMKIT_TENANTS": ",".join(f"{s.name}:{s.token}" for s in settings.tenants),
         "SCIMKIT_STRICT_TENANTS": ",".join(s.name for s in settings.tenants if s.strict),
     }

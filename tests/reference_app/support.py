@@ -46,6 +46,7 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_KEYFILE",
     "SCIMKIT_CURSOR_SECRET",
     "SCIMKIT_LOG_LEVEL",
+    "SCIMKIT_LOG_FORMAT",
 )
 """The reference app's own environment variables (tests unset them)."""
 
