@@ -2,7 +2,8 @@
 
 Tenant URL: ``{base}/scim/v2/{tenant}``. Resources live in MongoDB when a URI is configured (one
 database; tenants kept apart by the store's tenant scope), else in the embedded memory store.
-``GET /healthz`` tells a load balancer whether the app is up and its database answers.
+``GET /healthz`` tells a load balancer whether the app is up and its database answers;
+``GET /readyz`` also asks that the store's indexes exist (send traffic only then).
 """
 
 from __future__ import annotations
@@ -177,12 +178,23 @@ def create_app(settings: Settings) -> Starlette:
             headers={"Cache-Control": "no-store"},
         )
 
+    async def readyz(request: Request) -> JSONResponse:
+        reason = await _unready_reason(runtime)
+        return JSONResponse(
+            {"status": "ready"} if reason is None else {"status": "unavailable", "reason": reason},
+            status_code=200 if reason is None else 503,
+            headers={"Cache-Control": "no-store"},
+        )
+
     app = create_scim_app(
         service,
         authenticate=BearerTokenAuth(tenants.digests),
         base_path="/scim/v2/{tenant}",
         public_url=settings.public_url,
-        routes=[Route("/healthz", healthz, methods=["GET"])],
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
         lifespan=lifespan,
     )
     # Outermost of the app's middleware: it sees every request and the final status.
@@ -203,6 +215,22 @@ def app_from_environment() -> Starlette:
     settings = load_settings()
     configure_logging(settings)  # a spawned worker starts with logging unconfigured
     return create_app(settings)
+
+
+async def _unready_reason(runtime: _Runtime) -> str | None:
+    """Why the app should get no traffic yet (``None``: ready): starting, database, indexes."""
+    if not runtime.ready:
+        return "starting"
+    if not await _answers(runtime.store):
+        return "database"
+    if runtime.mongo_store is not None:
+        try:
+            missing = await asyncio.wait_for(runtime.mongo_store.missing_indexes(), HEALTH_TIMEOUT)
+        except Exception:  # any failure to answer in time is "unavailable"
+            return "database"
+        if missing:
+            return "indexes"
+    return None
 
 
 async def _answers(store: ResourceStore) -> bool:
