@@ -87,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
     )
     serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus /metrics on this port of --host (default: no metrics)",
+    )
+    serve.add_argument(
+        "--metrics-tenant-labels",
+        type=int,
+        metavar="N",
+        help="give the first N tenants their own metrics label, the rest 'other' (default 0)",
+    )
+    serve.add_argument(
         "--log-format",
         choices=LOG_FORMATS,
         help="text (default) or json: one JSON object per line, for a log collector",
@@ -163,6 +174,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "keyfile",
         "log_level",
         "log_format",
+        "metrics_port",
+        "metrics_tenant_labels",
     )
     return {name: getattr(args, name, None) for name in names}
 
@@ -175,6 +188,13 @@ def _serve(settings: Settings) -> int:
         print(
             "reference-app: --workers > 1 needs MongoDB (--mongodb-uri): the embedded memory "
             "store lives in one process, so workers would not share data",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.workers > 1 and settings.metrics_port is not None:
+        print(
+            "reference-app: --metrics-port needs --workers 1: each worker would need a port of "
+            "its own; run one worker per instance (docs/deployment.md)",
             file=sys.stderr,
         )
         return 2

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from reference_app.access_log import AccessLog, log_request
+from reference_app.access_log import AccessLog, RequestObserver, log_request
 from reference_app.logs import install_log_handler
 from reference_app.schemas import RESOURCE_TYPES
 from reference_app.settings import Settings, load_settings
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from pymongo import AsyncMongoClient
     from pymongo.asynchronous.database import AsyncDatabase
 
+    from reference_app.metrics import Metrics, MetricsServer
     from scimkit.mongo import MongoStore
 
 __all__ = [
@@ -102,6 +103,8 @@ class _Runtime:
     store: ResourceStore
     client: AsyncMongoClient[dict[str, Any]] | None
     mongo_store: MongoStore | None
+    metrics: Metrics | None = None
+    metrics_server: MetricsServer | None = None
     ready: bool = False
 
 
@@ -130,6 +133,18 @@ def create_app(settings: Settings) -> Starlette:
     else:
         store = MemoryStore()
     tenants = TenantDirectory(registries)
+    observers: list[RequestObserver] = [log_request]
+    metrics: Metrics | None = None
+    served_store: ResourceStore = store
+    if settings.metrics_port is not None:
+        from reference_app.metrics import InstrumentedStore, Metrics
+
+        metrics = Metrics(
+            endpoints=[resource_type.endpoint for resource_type in RESOURCE_TYPES],
+            tenant_labels=settings.metrics_tenant_labels,
+        )
+        observers.append(metrics.observe)
+        served_store = InstrumentedStore(store, metrics)
 
     config = ServiceConfig()
     codec = None
@@ -140,13 +155,13 @@ def create_app(settings: Settings) -> Starlette:
             ttl=timedelta(seconds=config.cursor_ttl),
         )
     service = ResourceService(
-        store,
+        served_store,
         RESOURCE_TYPES,
         config=config,
         tolerance_for=tenants.tolerance,
         cursor_codec=codec,
     )
-    runtime = _Runtime(store, client, mongo_store)
+    runtime = _Runtime(store, client, mongo_store, metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -163,10 +178,24 @@ def create_app(settings: Settings) -> Starlette:
                     )
             else:
                 logger.warning(_MEMORY_WARNING)
+            if runtime.metrics is not None and settings.metrics_port is not None:
+                from reference_app.metrics import MetricsServer
+
+                runtime.metrics_server = MetricsServer(
+                    runtime.metrics, settings.host, settings.metrics_port
+                )
+                app.state.metrics_server = runtime.metrics_server
+                logger.info(
+                    "Serving metrics at http://%s:%d/metrics.",
+                    settings.host,
+                    runtime.metrics_server.port,
+                )
             runtime.ready = True
             yield
         finally:
             runtime.ready = False
+            if runtime.metrics_server is not None:
+                runtime.metrics_server.close()
             if runtime.client is not None:
                 await runtime.client.close()
 
@@ -198,7 +227,8 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     # Outermost of the app's middleware: it sees every request and the final status.
-    app.add_middleware(AccessLog, observers=(log_request,), tenant_prefix="/scim/v2/")
+    app.add_middleware(AccessLog, observers=observers, tenant_prefix="/scim/v2/")
+    app.state.metrics = metrics
     app.state.tenants = tenants
     app.state.service = service
     app.state.store = store

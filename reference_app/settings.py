@@ -19,6 +19,8 @@ variable                    meaning
 ``SCIMKIT_CURSOR_SECRET``   secret signing RFC 9865 cursors (shared by all workers)
 ``SCIMKIT_LOG_LEVEL``       ``debug``, ``info`` (default), ``warning`` or ``error``
 ``SCIMKIT_LOG_FORMAT``      ``text`` (default) or ``json`` (one JSON object per line)
+``SCIMKIT_METRICS_PORT``    port serving Prometheus ``/metrics`` on the same host (default: none)
+``SCIMKIT_METRICS_TENANT_LABELS``  how many tenants get their own metrics label (default 0: off)
 ==========================  ==========================================================
 """
 
@@ -104,6 +106,8 @@ class Settings:
     cursor_secret: str | None = field(default=None, repr=False)
     log_level: str = "info"
     log_format: str = "text"
+    metrics_port: int | None = None
+    metrics_tenant_labels: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -124,6 +128,13 @@ class Settings:
             raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
         if self.log_format not in LOG_FORMATS:
             raise SettingsError(f"log format must be one of {', '.join(LOG_FORMATS)}")
+        if self.metrics_port is not None:
+            if not 0 <= self.metrics_port <= 65535:
+                raise SettingsError(f"metrics port must be 0 to 65535, not {self.metrics_port}")
+            if self.metrics_port == self.port != 0:
+                raise SettingsError("the metrics port must not be the SCIM port")
+        if self.metrics_tenant_labels < 0:
+            raise SettingsError("metrics tenant labels must be 0 (off) or more")
 
     @property
     def uses_mongodb(self) -> bool:
@@ -186,7 +197,7 @@ def load_settings(
     database = pick("mongodb_database")
     if database is not None:
         values["mongodb_database"] = database
-    for key in ("port", "workers"):
+    for key in ("port", "workers", "metrics_port", "metrics_tenant_labels"):
         number = pick(key)
         if number is not None:
             values[key] = _integer(key, number)
@@ -212,6 +223,7 @@ def worker_environ(settings: Settings) -> dict[str, str]:
         "SCIMKIT_WORKERS": str(settings.workers),
         "SCIMKIT_LOG_LEVEL": settings.log_level,
         "SCIMKIT_LOG_FORMAT": settings.log_format,
+        "SCIMKIT_METRICS_TENANT_LABELS": str(settings.metrics_tenant_labels),
         "SCIMKIT_TENANTS": ",".join(f"{s.name}:{s.token}" for s in settings.tenants),
         "SCIMKIT_STRICT_TENANTS": ",".join(s.name for s in settings.tenants if s.strict),
     }
@@ -223,6 +235,8 @@ def worker_environ(settings: Settings) -> dict[str, str]:
         "SCIMKIT_CURSOR_SECRET": settings.cursor_secret,
     }
     environ.update({key: value for key, value in optional.items() if value is not None})
+    if settings.metrics_port is not None:
+        environ["SCIMKIT_METRICS_PORT"] = str(settings.metrics_port)
     return environ
 
 

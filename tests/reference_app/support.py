@@ -47,6 +47,8 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_CURSOR_SECRET",
     "SCIMKIT_LOG_LEVEL",
     "SCIMKIT_LOG_FORMAT",
+    "SCIMKIT_METRICS_PORT",
+    "SCIMKIT_METRICS_TENANT_LABELS",
 )
 """The reference app's own environment variables (tests unset them)."""
 
