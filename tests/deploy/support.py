@@ -6,6 +6,7 @@ import configparser
 import json
 import re
 import shlex
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ __all__ = [
     "ROOT",
     "Instruction",
     "RecordingEnviron",
+    "check_schema",
     "dockerfile_stages",
     "env_file",
     "interpolate",
@@ -39,6 +41,16 @@ def tool(name: str) -> str:
     path = Path(sys.executable).with_name(name)
     assert path.exists(), f"{name} is missing: install the dev extra (pip install -e '.[dev]')"
     return str(path)
+
+
+def check_schema(builtin: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema against one of its vendored schemas: nothing is fetched."""
+    return subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", builtin, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @dataclass(frozen=True, slots=True)

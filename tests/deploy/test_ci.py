@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scimkit.testing._mongo_server import ENV_TEST_MONGODB_URI
-from tests.deploy.support import ROOT, load_yaml, tool
+from tests.deploy.support import ROOT, check_schema, load_yaml
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 MONGODB_RELEASES = ["6.0", "7.0", "8.0"]
@@ -46,12 +46,7 @@ def _python_versions(job: dict[str, Any]) -> set[str]:
 
 
 def _check(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return check_schema("vendor.github-workflows", path)
 
 
 def test_workflow_matches_the_github_workflow_schema():

@@ -20,6 +20,7 @@ from reference_app.settings import Settings, load_settings
 from tests.deploy.support import (
     ROOT,
     Instruction,
+    check_schema,
     dockerfile_stages,
     env_file,
     interpolate,
@@ -154,13 +155,7 @@ def test_image_environment_is_valid_settings():
 
 
 def _check_compose(path: Path) -> subprocess.CompletedProcess[str]:
-    # The compose-spec schema is vendored in check-jsonschema: nothing is fetched.
-    return subprocess.run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return check_schema("vendor.compose-spec", path)
 
 
 def test_compose_file_matches_the_compose_schema():
