@@ -1,6 +1,7 @@
 """The ``reference-app`` command (also ``python -m reference_app``).
 
-``serve`` runs the SCIM tenant(s) under hypercorn; ``tenant create|rotate|list|policy`` manage
+``serve`` runs the SCIM tenant(s) under hypercorn; ``healthcheck`` probes a running server's
+``/healthz`` (the container image's HEALTHCHECK); ``tenant create|rotate|list|policy`` manage
 tenants stored in MongoDB; ``refold`` migrates stored documents to the current case folding.
 """
 
@@ -25,6 +26,7 @@ from reference_app.app import (
 )
 from reference_app.schemas import RESOURCE_TYPES
 from reference_app.settings import (
+    LOG_FORMATS,
     Settings,
     SettingsError,
     TenantSeed,
@@ -45,6 +47,9 @@ from scimkit import ServiceUnavailable
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("reference_app")
+
+HEALTHCHECK_TIMEOUT = 4.0
+"""Seconds ``healthcheck`` waits; below the image's HEALTHCHECK timeout, above /healthz's own."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,11 +83,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--public-url", help="base URL clients use, e.g. https://scim.example.com (behind a proxy)"
     )
-    serve.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
-    serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    _add_tls_arguments(serve)
     serve.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
     )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus /metrics on this port of --host (default: no metrics)",
+    )
+    serve.add_argument(
+        "--metrics-tenant-labels",
+        type=int,
+        metavar="N",
+        help="give the first N tenants their own metrics label, the rest 'other' (default 0)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text (default) or json: one JSON object per line, for a log collector",
+    )
+
+    healthcheck = commands.add_parser(
+        "healthcheck",
+        help="exit 0 if this host's server answers GET /healthz with 200 (a container probe)",
+    )
+    healthcheck.add_argument("--host", help="address the server is bound to (default 127.0.0.1)")
+    healthcheck.add_argument("--port", type=int, help="port the server is bound to (default 8000)")
+    _add_tls_arguments(healthcheck)
 
     tenant = commands.add_parser("tenant", help="manage tenants stored in MongoDB")
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -111,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
+    parser.add_argument("--keyfile", help="TLS private key (PEM)")
+
+
 def _add_mongo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mongodb-uri", help="MongoDB URI (without one, serve uses the embedded memory store)"
@@ -131,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "refold":
         return _refold(settings)
+    if args.command == "healthcheck":
+        return _healthcheck(settings)
     return _tenant_command(args, settings)
 
 
@@ -147,6 +182,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "certfile",
         "keyfile",
         "log_level",
+        "log_format",
+        "metrics_port",
+        "metrics_tenant_labels",
     )
     return {name: getattr(args, name, None) for name in names}
 
@@ -159,6 +197,13 @@ def _serve(settings: Settings) -> int:
         print(
             "reference-app: --workers > 1 needs MongoDB (--mongodb-uri): the embedded memory "
             "store lives in one process, so workers would not share data",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.workers > 1 and settings.metrics_port is not None:
+        print(
+            "reference-app: --metrics-port needs --workers 1: each worker would need a port of "
+            "its own; run one worker per instance (docs/deployment.md)",
             file=sys.stderr,
         )
         return 2
@@ -213,9 +258,8 @@ def _hypercorn_config(settings: Settings) -> Any:
     config.loglevel = settings.log_level.upper()
     # hypercorn logs through these loggers, so its lines share the app's handler and format.
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.accesslog = (
-        logging.getLogger("hypercorn.access") if settings.log_level == "debug" else None
-    )
+    # The app writes its own access line (reference_app.access_log), with request ids.
+    config.accesslog = None
     # Connection bounds (docs/security.md, tests/hardening/test_connections.py). keep-alive
     # drops idle connections and half-sent headers; read_timeout drops a client that stalls
     # in its body, which hypercorn's default (None) waits for forever. graceful_timeout lets
@@ -305,6 +349,37 @@ def _refold(settings: Settings) -> int:
             file=sys.stderr,
         )
     return 1 if report.conflicts else 0
+
+
+# -- healthcheck ------------------------------------------------------------------------------
+
+
+def _healthcheck(settings: Settings) -> int:
+    """Probe the server these settings describe, on this host (not through --public-url)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    url = replace(settings, public_url=None).base_url + "/healthz"
+    context = None
+    if settings.certfile is not None:
+        # A loopback liveness probe: the certificate names the public host, not localhost, and
+        # what is checked here is that the process answers, not who it is.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTHCHECK_TIMEOUT, context=context) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError as exc:
+        print(f"reference-app: {url} did not answer: {exc}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"reference-app: {url} answered {status}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # -- tenant -----------------------------------------------------------------------------------

@@ -18,6 +18,9 @@ variable                    meaning
 ``SCIMKIT_KEYFILE``         TLS private key (PEM)
 ``SCIMKIT_CURSOR_SECRET``   secret signing RFC 9865 cursors (shared by all workers)
 ``SCIMKIT_LOG_LEVEL``       ``debug``, ``info`` (default), ``warning`` or ``error``
+``SCIMKIT_LOG_FORMAT``      ``text`` (default) or ``json`` (one JSON object per line)
+``SCIMKIT_METRICS_PORT``    port serving Prometheus ``/metrics`` on the same host (default: none)
+``SCIMKIT_METRICS_TENANT_LABELS``  how many tenants get their own metrics label (default 0: off)
 ==========================  ==========================================================
 
 ``SCIMKIT_WORKER_SETTINGS`` is internal: ``serve --workers N`` sets it to the resolved settings
@@ -38,6 +41,7 @@ from scimkit.web import check_token
 __all__ = [
     "DEFAULT_DATABASE",
     "ENV_PREFIX",
+    "LOG_FORMATS",
     "Settings",
     "SettingsError",
     "TENANT_NAME_PATTERN",
@@ -56,6 +60,7 @@ TENANT_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 """Tenant names are one lower-case URL path segment, so the Tenant URL needs no escaping."""
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 _MIN_SECRET_BYTES = 16
 
 
@@ -113,6 +118,9 @@ class Settings:
     keyfile: str | None = None
     cursor_secret: str | None = field(default=None, repr=False)
     log_level: str = "info"
+    log_format: str = "text"
+    metrics_port: int | None = None
+    metrics_tenant_labels: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -131,6 +139,15 @@ class Settings:
             raise SettingsError(f"the cursor secret needs at least {_MIN_SECRET_BYTES} characters")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"log format must be one of {', '.join(LOG_FORMATS)}")
+        if self.metrics_port is not None:
+            if not 0 <= self.metrics_port <= 65535:
+                raise SettingsError(f"metrics port must be 0 to 65535, not {self.metrics_port}")
+            if self.metrics_port == self.port != 0:
+                raise SettingsError("the metrics port must not be the SCIM port")
+        if self.metrics_tenant_labels < 0:
+            raise SettingsError("metrics tenant labels must be 0 (off) or more")
 
     @property
     def uses_mongodb(self) -> bool:
@@ -196,13 +213,16 @@ def load_settings(
     database = pick("mongodb_database")
     if database is not None:
         values["mongodb_database"] = database
-    for key in ("port", "workers"):
+    for key in ("port", "workers", "metrics_port", "metrics_tenant_labels"):
         number = pick(key)
         if number is not None:
             values[key] = _integer(key, number)
     level = pick("log_level")
     if level is not None:
         values["log_level"] = level.lower()
+    log_format = pick("log_format")
+    if log_format is not None:
+        values["log_format"] = log_format.lower()
     return Settings(**values)
 
 

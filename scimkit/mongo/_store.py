@@ -165,6 +165,26 @@ class MongoStore:
             await ensure_indexes(self._memberships, self.membership_index_specs)
         self._indexes_ready = True
 
+    async def missing_indexes(self) -> list[str]:
+        """Names of the declared indexes the database lacks or holds with another definition.
+
+        Empty when every index exists as declared (for a readiness check). Raises
+        ``ServiceUnavailable`` when the server does not answer.
+        """
+        missing: list[str] = []
+        with _driver_errors():
+            for collection, specs in (
+                (self._resources, self.resource_index_specs),
+                (self._memberships, self.membership_index_specs),
+            ):
+                existing = await collection.index_information()
+                missing.extend(
+                    spec.name
+                    for spec in specs
+                    if spec.name not in existing or not spec.matches(existing[spec.name])
+                )
+        return missing
+
     async def _ready(self) -> None:
         if self._indexes_ready:
             return

@@ -48,6 +48,9 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_CURSOR_SECRET",
     "SCIMKIT_LOG_LEVEL",
     "SCIMKIT_WORKER_SETTINGS",
+    "SCIMKIT_LOG_FORMAT",
+    "SCIMKIT_METRICS_PORT",
+    "SCIMKIT_METRICS_TENANT_LABELS",
 )
 """The reference app's own environment variables (tests unset them)."""
 

@@ -6,30 +6,17 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 
+from tests.reference_app.process import (
+    SHUTDOWN_DEADLINE,
+    STARTUP_DEADLINE,
+    free_port,
+    reference_app_command,
+)
 from tests.reference_app.support import SETTINGS_VARIABLES
-
-STARTUP_DEADLINE = 30.0
-SHUTDOWN_DEADLINE = 15.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).with_name("reference-app")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "reference_app"]  # not installed as a console script
 
 
 def _raw_get(port: int, target: str, token: str) -> bytes:
@@ -75,14 +62,22 @@ def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
 def _start(port: int, *arguments: str) -> subprocess.Popen[str]:
     """``reference-app serve`` on ``port``, with none of the machine's SCIMKIT_* variables."""
     environ = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    command = [*_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *arguments]
+    command = [
+        *reference_app_command(),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *arguments,
+    ]
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, text=True
     )
 
 
 def test_serve_answers_and_stops_cleanly_on_sigterm():
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with _start(port, "--tenant", "t:token-of-t-0123456789") as process:
         try:
@@ -126,7 +121,7 @@ def test_workers_rebuild_a_tenant_token_with_commas_exactly(mongodb_uri: str, mo
     # Workers are spawned afresh and rebuild the settings: a comma in a token must reach them
     # intact, and no tenant may appear that was not given.
     token = "tok,ghost:ghost-token-0123456789"
-    port = _free_port()
+    port = free_port()
     with _start(
         port,
         "--workers",
