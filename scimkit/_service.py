@@ -40,7 +40,7 @@ from scimkit._tolerance import STRICT, Tolerance
 from scimkit._types import Position, Resource
 from scimkit._validation import validate_resource
 
-__all__ = ["ListResult", "QueryParams", "ResourceService", "wants_members"]
+__all__ = ["ListResult", "PatchReply", "QueryParams", "ResourceService", "wants_members"]
 
 # Writes lost to a concurrent writer are retried this often before giving up (409).
 _MAX_ATTEMPTS = 10
@@ -87,6 +87,14 @@ class ListResult:
     start_index: int | None = 1
     next_cursor: str | None = None
     previous_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatchReply:
+    """A patched resource and whether the response carries it (200) or not (204)."""
+
+    resource: Resource
+    represent: bool
 
 
 def _new_id() -> str:
@@ -225,6 +233,50 @@ class ResourceService:
         the returned resource must carry them (one extra read when the PATCH did not load them).
         A PATCH that changes nothing writes nothing and keeps the version.
         """
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        if members and not loaded and resource_type.members_attribute is not None:
+            return await self.store.get(tenant, resource_type, id, members=True)
+        return updated
+
+    async def patch_reply(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        attributes: Sequence[str] = (),
+        excluded_attributes: Sequence[str] = (),
+    ) -> PatchReply:
+        """Apply a PatchOp body and say whether the response carries the resource.
+
+        RFC 7644 §3.5.2 answers a PATCH with 200 and the entire resource (shaped by
+        ``attributes``/``excludedAttributes``) or with 204. Users always get the resource;
+        groups follow ``ServiceConfig.group_patch_response``.
+        """
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        if resource_type.members_attribute is None:
+            return PatchReply(updated, True)
+        rule = self.config.group_patch_response
+        asked = bool(attributes or excluded_attributes)
+        if rule == "always_no_content" or (
+            rule == "no_content_when_members_unloaded" and not loaded and not asked
+        ):
+            return PatchReply(updated, False)
+        if not loaded and wants_members(resource_type, attributes, excluded_attributes):
+            updated = await self.store.get(tenant, resource_type, id, members=True)
+        return PatchReply(updated, True)
+
+    async def _patched(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        body: Any,
+        if_match: str | None,
+    ) -> tuple[Resource, bool]:
+        """The patched resource, and whether the group's members were loaded to patch it."""
         if not self.config.patch:
             raise NotImplementedFeature("PATCH is not supported by this service provider.")
         tolerance = self.tolerance(tenant)
@@ -256,10 +308,7 @@ class ResourceService:
                 modified=self._clock(),
             )
 
-        updated = await _retrying(attempt, strict)
-        if members and not load_members and resource_type.members_attribute is not None:
-            return await self.store.get(tenant, resource_type, id, members=True)
-        return updated
+        return await _retrying(attempt, strict), load_members
 
     async def delete(
         self,
