@@ -252,8 +252,11 @@ class MemoryStore:
             del space.entries[id]
             for member in namespace.members.pop(id, {}):
                 _discard(namespace.groups_of, member, id)
-            for group in namespace.groups_of.pop(id, {}):
+            # Any change to a group's members changes its version, this one too.
+            now = stored_value(utc_now())
+            for group, type_name in namespace.groups_of.pop(id, {}).items():
                 _discard(namespace.members, group, id)
+                _next_version(namespace.spaces[type_name].entries[group], now)
 
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         """Return one page of the resources matching the query, and the total."""
@@ -507,6 +510,15 @@ class MemoryStore:
 def _check_version(entry: _Entry, expected: str | None) -> None:
     if expected is not None and version_counter(expected) != entry.counter:
         raise PreconditionFailed()
+
+
+def _next_version(entry: _Entry, modified: datetime) -> None:
+    """Give ``entry`` its next version and ``lastModified`` (a new dict: entries are replaced)."""
+    entry.counter += 1
+    stored = dict(entry.resource)
+    meta = {**stored["meta"], "version": format_version(entry.counter), "lastModified": modified}
+    stored["meta"] = meta
+    entry.resource = stored
 
 
 def _index_key(ref: AttrRef) -> str:

@@ -70,6 +70,7 @@ from scimkit._store import (
 from scimkit.mongo._codec import (
     member_from_document,
     membership_document,
+    next_version,
     resource_document,
     resource_from_document,
     sort_field,
@@ -584,8 +585,22 @@ class MongoStore:
                     raise
 
     async def _drop_memberships(self, tenant: str, id: str) -> None:
+        """Drop the memberships of a deleted resource; the groups it was in get new versions.
+
+        The versions change after the memberships do, so a reader in between caches a version
+        that is about to go stale, never a new version with the old members.
+        """
         t = check_tenant(tenant)
+        with _driver_errors():
+            groups = await self._memberships.distinct("g", {"t": t, "m": id})
         await self._bulk([DeleteMany({"t": t, "g": id}), DeleteMany({"t": t, "m": id})])
+        if groups:
+            group_types = [n for n, rt in self._types.items() if rt.members_attribute is not None]
+            with _driver_errors():
+                await self._resources.update_many(
+                    {"t": t, "rt": {"$in": group_types}, "a.id": {"$in": sorted(groups)}},
+                    next_version(utc_now()),
+                )
 
     async def _add_members_and_groups(
         self,

@@ -554,6 +554,23 @@ class StoreContract:
         members_filter = _filter(CONTRACT_GROUP, f'members eq "{alice["id"]}"')
         assert (await store.query(T1, CONTRACT_GROUP, members_filter)).total == 0
 
+    async def test_deleting_a_member_changes_its_groups_versions(
+        self, store: ResourceStore
+    ) -> None:
+        # Any change to a group's members changes its version: a cached ETag must not match.
+        alice, bob = await self.users(store, T1, "alice", "bob")
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"], bob["id"]))
+        other = await store.create(T1, CONTRACT_GROUP, self.group("others", bob["id"]))
+        await store.delete(T1, CONTRACT_USER, alice["id"])
+        after = await store.get(T1, CONTRACT_GROUP, group["id"])
+        assert after["meta"]["version"] != group["meta"]["version"]
+        assert after["meta"]["lastModified"] > group["meta"]["lastModified"]
+        assert (await store.get(T1, CONTRACT_GROUP, other["id"]))["meta"] == other["meta"]
+        with pytest.raises(PreconditionFailed):
+            await store.replace(
+                T1, CONTRACT_GROUP, group["id"], group, expected_version=group["meta"]["version"]
+            )
+
     async def test_deleting_a_group_removes_its_memberships(self, store: ResourceStore) -> None:
         (alice,) = await self.users(store, T1, "alice")
         inner = await store.create(T1, CONTRACT_GROUP, self.group("inner", alice["id"]))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bson.codec_options import CodecOptions
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -37,7 +38,8 @@ from scimkit import (
     compile_filter,
 )
 from scimkit.mongo import IndexSpec, MongoStore
-from scimkit.store import StoreQuery
+from scimkit.mongo._codec import document_fields, resource_from_document
+from scimkit.store import StoreQuery, format_version
 from scimkit.testing import CONTRACT_GROUP, CONTRACT_RESOURCE_TYPES, CONTRACT_USER
 from scimkit.testing._mongo_server import MongoServer
 
@@ -314,6 +316,20 @@ async def test_a_member_delta_touches_only_its_members(harness: Harness) -> None
         len(c.get("updates", c.get("deletes", c.get("documents", [])))) for c in writes
     )
     assert operations == 2
+
+
+async def test_a_version_without_a_rewrite_is_laid_out_as_a_rewrite(harness: Harness) -> None:
+    """``next_version`` stamps v, meta and its sort keys exactly as a full write would."""
+    h = harness
+    await h.store.create(T, CONTRACT_USER, user("alice"))
+    await h.store.create(T, CONTRACT_GROUP, group("staff", "alice"))
+    await h.store.delete(T, CONTRACT_USER, "alice")
+    aware = h.resources.with_options(codec_options=CodecOptions(tz_aware=True, tzinfo=UTC))
+    document = await aware.find_one({"t": T, "rt": "Group"}, {"_id": 0})
+    resource = resource_from_document(document)
+    assert document["v"] == 2 and resource["meta"]["version"] == format_version(2)
+    assert resource["meta"]["lastModified"] > NOW
+    assert {k: document[k] for k in ("a", "f", "s")} == document_fields(resource, CONTRACT_GROUP)
 
 
 async def test_leftover_memberships_are_ignored_then_cleaned(harness: Harness) -> None:

@@ -219,6 +219,23 @@ def test_group_patch_response_rule_is_checked() -> None:
         ServiceConfig(group_patch_response="sometimes")  # type: ignore[arg-type]
 
 
+async def test_deleting_a_member_makes_its_groups_etags_stale(
+    client: httpx.AsyncClient, user: dict[str, Any]
+) -> None:
+    """Issue 12 §3.1: the old ETag neither answers 304 nor lets a PUT write the member back."""
+    group = (await client.post("/Groups", json=group_body(members=[{"value": user["id"]}]))).json()
+    url = f"/Groups/{group['id']}"
+    old = group["meta"]["version"]
+    assert (await client.get(url, headers={"If-None-Match": old})).status_code == 304
+    assert (await client.delete(f"/Users/{user['id']}")).status_code == 204
+    fresh = await client.get(url, headers={"If-None-Match": old})
+    assert fresh.status_code == 200 and "members" not in fresh.json()
+    stale = await client.put(
+        url, json=group_body(members=[{"value": user["id"]}]), headers={"If-Match": old}
+    )
+    assert stale.status_code == 412
+
+
 async def test_user_groups_carry_ref(client: httpx.AsyncClient, user: dict[str, Any]) -> None:
     group = (await client.post("/Groups", json=group_body())).json()
     await client.patch(
