@@ -17,7 +17,7 @@ in-memory evaluator, which defines the semantics MongoStore's translation reprod
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -280,6 +280,20 @@ class MemoryStore:
             ]
             keys = [(key[1], key[2]) for key, _ in window]
             return Page(resources, len(matched), keys)
+
+    async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
+        """The resource type name of each of ``ids`` that names a resource in the tenant."""
+        namespace = self._tenants.get(check_tenant(tenant))
+        found: dict[str, str] = {}
+        if namespace is None:
+            return found
+        async with namespace.lock:
+            for id in ids:
+                for name, space in namespace.spaces.items():
+                    if isinstance(id, str) and id in space.entries:
+                        found[id] = name
+                        break
+        return found
 
     async def ping(self) -> bool:
         """Always true: the store is in this process."""

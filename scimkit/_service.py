@@ -12,7 +12,7 @@ import asyncio
 import random
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -166,6 +166,7 @@ class ResourceService:
             body, resource_type, Operation.CREATE, tolerance=self.tolerance(tenant)
         )
         await seal_password(resource, resource_type)
+        await self._check_members(tenant, resource_type, None, resource)
         resource["id"] = self._id_factory()
         resource["meta"] = new_meta(resource_type, self._clock())
         return await self.store.create(tenant, resource_type, resource)
@@ -205,6 +206,7 @@ class ResourceService:
             resource["id"] = existing["id"]
             if _same_content(resource, existing):
                 return existing
+            await self._check_members(tenant, resource_type, id, resource)
             meta = existing["meta"]
             resource["meta"] = {
                 "resourceType": meta["resourceType"],
@@ -299,6 +301,10 @@ class ResourceService:
             )
             if not result.changed:
                 return current
+            if result.member_delta.added:
+                await self._check_members(
+                    tenant, resource_type, id, {"members": result.member_delta.added}
+                )
             return await self.store.update(
                 tenant,
                 resource_type,
@@ -506,6 +512,49 @@ class ResourceService:
             next_cursor,
             previous_cursor,
         )
+
+    async def _check_members(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        group_id: str | None,
+        resource: Mapping[str, Any],
+    ) -> None:
+        """Refuse members that are not resources of this tenant of the type they claim (400).
+
+        ``resource`` holds the members a write adds under the members attribute's name (or
+        ``"members"``). A member without ``type`` must be a User; a nested group says
+        ``type: "Group"`` and is never the group ``group_id`` itself. One store lookup for the
+        k members (O(k)), whatever the group's size; every bad value is named.
+        """
+        attribute = resource_type.members_attribute
+        if attribute is None:
+            return
+        members = resource.get(attribute.name) or resource.get("members") or ()
+        claimed: dict[str, str] = {}
+        for member in members:
+            value = member.get("value") if isinstance(member, Mapping) else None
+            if isinstance(value, str):
+                kind = member.get("type")
+                claimed.setdefault(value, kind if isinstance(kind, str) and kind else "User")
+        if not claimed:
+            return
+        found = await self.store.resource_types_of(tenant, list(claimed))
+        bad: list[str] = []
+        for value, kind in claimed.items():
+            actual = found.get(value)
+            if value == group_id:
+                bad.append(f"'{value}' is the group itself")
+            elif actual is None:
+                bad.append(f"'{value}' names no resource here")
+            elif actual.lower() != kind.lower():
+                bad.append(f"'{value}' is a {actual}, not a {kind}")
+        if bad:
+            raise InvalidValue(
+                "Members must be Users, or Groups with type 'Group', of this tenant: "
+                + "; ".join(bad)
+                + "."
+            )
 
     def _precondition(self, if_match: str | None) -> tuple[tuple[str, ...] | None, bool]:
         """Parsed If-Match tags and whether a lost race must surface as 412.

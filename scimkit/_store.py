@@ -158,6 +158,15 @@ class ResourceStore(Protocol):
         """Return one page of the resources matching the query, and the total."""
         ...
 
+    async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> Mapping[str, str]:
+        """The resource type name of each of ``ids`` that names a resource in the tenant.
+
+        Ids that name nothing (in this tenant) are left out. Costs O(k) in the ids asked, one
+        indexed lookup whatever the number of resources: the service checks with it that the
+        members a write adds exist, with the type they claim.
+        """
+        ...
+
     async def ping(self) -> bool:
         """Whether the backend answers (for health checks)."""
         ...

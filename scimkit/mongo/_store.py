@@ -356,6 +356,25 @@ class MongoStore:
         await self._add_members_and_groups(tenant, resource_type, resources, members=query.members)
         return Page(resources, total, keys)
 
+    async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
+        """The resource type name of each of ``ids`` that names a resource in the tenant.
+
+        One query on the ``(t, rt, a.id)`` index, reading only the type and id.
+        """
+        wanted = sorted({id for id in ids if isinstance(id, str)})
+        query = {
+            "t": check_tenant(tenant),
+            "rt": {"$in": sorted(self._types)},
+            "a.id": {"$in": wanted},
+        }
+        if not wanted:
+            return {}
+        with _driver_errors():
+            documents = await self._resources.find(query, {"_id": 0, "rt": 1, "a.id": 1}).to_list(
+                None
+            )
+        return {document["a"]["id"]: document["rt"] for document in documents}
+
     # -- queries ---------------------------------------------------------------------------------
 
     async def selection(

@@ -546,6 +546,19 @@ class StoreContract:
         assert "groups" not in created
         assert "groups" not in await store.get(T1, CONTRACT_USER, created["id"])
 
+    async def test_resource_types_of_names_each_existing_id(self, store: ResourceStore) -> None:
+        alice, bob = await self.users(store, T1, "alice", "bob")
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"]))
+        (stranger,) = await self.users(store, T2, "stranger")
+        await store.delete(T1, CONTRACT_USER, bob["id"])
+        asked = [alice["id"], group["id"], bob["id"], stranger["id"], "nothing", alice["id"]]
+        found = await store.resource_types_of(T1, asked)
+        assert dict(found) == {alice["id"]: "User", group["id"]: "Group"}
+        assert dict(await store.resource_types_of(T1, [])) == {}
+        assert dict(await store.resource_types_of("never-used", [alice["id"]])) == {}
+        with pytest.raises(InternalError):
+            await store.resource_types_of("", [alice["id"]])
+
     async def test_deleting_a_member_removes_its_memberships(self, store: ResourceStore) -> None:
         alice, bob = await self.users(store, T1, "alice", "bob")
         group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"], bob["id"]))
