@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from scimkit._config import ServiceConfig
 from scimkit._cursor import CursorCodec, CursorScope
 from scimkit._errors import (
-    Conflict,
     InvalidCount,
     InvalidCursor,
     InvalidFilter,
@@ -28,6 +27,7 @@ from scimkit._errors import (
     NotFound,
     NotImplementedFeature,
     PreconditionFailed,
+    ServiceUnavailable,
 )
 from scimkit._filter import BoundFilter, compile_filter
 from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
@@ -35,14 +35,14 @@ from scimkit._operation import Operation
 from scimkit._password import seal_password, seal_patch
 from scimkit._patch import apply_patch, needs_members, parse_patch
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._store import Page, ResourceStore, StoreQuery, writes_resource
 from scimkit._tolerance import STRICT, Tolerance
 from scimkit._types import Position, Resource
 from scimkit._validation import validate_resource
 
 __all__ = ["ListResult", "PatchReply", "QueryParams", "ResourceService", "wants_members"]
 
-# Writes lost to a concurrent writer are retried this often before giving up (409).
+# Writes lost to a concurrent writer are retried this often before giving up (503).
 _MAX_ATTEMPTS = 10
 # Between attempts a lost writer waits a random time below a bound that doubles per attempt:
 # writers that collided start again spread out instead of colliding again. Without it, 20
@@ -305,12 +305,15 @@ class ResourceService:
                 await self._check_members(
                     tenant, resource_type, id, {"members": result.member_delta.added}
                 )
+            # Member deltas commute: without the client's If-Match, a PATCH that changes only
+            # members holds whatever else changed meanwhile, so the store need not compare.
+            members_only = not strict and not writes_resource(result, resource_type)
             return await self.store.update(
                 tenant,
                 resource_type,
                 id,
                 result,
-                expected_version=current["meta"].get("version"),
+                expected_version=None if members_only else current["meta"].get("version"),
                 modified=self._clock(),
             )
 
@@ -635,4 +638,6 @@ async def _retrying(attempt: Callable[[], Awaitable[_T]], strict: bool) -> _T:
             if number + 1 < _MAX_ATTEMPTS:
                 bound = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**number)
                 await asyncio.sleep(random.uniform(0, bound))
-    raise Conflict("The resource is being changed by other requests; retry the request.")
+    # Transient, not a conflict the client must resolve: Entra files a 409 as EntryConflict and
+    # retries it only hours later, a 503 on its next cycle.
+    raise ServiceUnavailable("The resource is being changed by other requests; retry the request.")

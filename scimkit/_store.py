@@ -139,7 +139,9 @@ class ResourceStore(Protocol):
         A write stamps ``meta.lastModified`` with ``modified`` (now when ``None``) as it stamps
         ``meta.version``; a result that changes nothing stored (:func:`writes_resource`) and
         no membership writes nothing and keeps both. The returned resource has members only if
-        ``result.resource`` had them.
+        ``result.resource`` had them. ``expected_version`` ``None`` compares nothing; the
+        service passes it only for a result that changes members alone (member deltas
+        commute), and such a write must not fail because others changed the group meanwhile.
         """
         ...
 

@@ -11,6 +11,9 @@ retryable state after a crash between them (see ``docs/storage.md``):
 - the resource document is written first, with compare-and-set on its write counter
   (``v``), so a stale ``expected_version`` fails before anything else changes;
 - memberships follow; adding and removing are idempotent, so a retried request converges;
+- a PATCH that changes only members rewrites no group document: after the memberships, one
+  atomic update gives the group its next version (deltas commute, so nothing is compared
+  unless the client sent If-Match);
 - deleting removes the resource first, then its memberships. Leftovers of a deleted group
   are skipped when a member's ``groups`` is derived; leftovers of a deleted member still list
   it in its groups' ``members`` (checking every member's existence would cost a full GET a
@@ -28,7 +31,7 @@ from typing import Any, Protocol
 
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
-from pymongo import DeleteMany, ReplaceOne, UpdateOne
+from pymongo import DeleteMany, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from scimkit._builtin import GROUP, USER
@@ -284,6 +287,10 @@ class MongoStore:
                 tenant, resource_type, [resource], members=with_members
             )
             return resource
+        if not writes_resource(result, resource_type):
+            return await self._update_members(
+                tenant, resource_type, id, delta, current, expected_version, modified, with_members
+            )
         stored = stored_form({**result.resource, "id": id}, resource_type)
         stored["meta"]["lastModified"] = stored_value(utc_now() if modified is None else modified)
         await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
@@ -291,6 +298,51 @@ class MongoStore:
             await self._apply_delta(tenant, resource_type, id, delta, current)
         await self._add_members_and_groups(tenant, resource_type, [stored], members=with_members)
         return stored
+
+    async def _update_members(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        delta: MemberDelta,
+        current: dict[str, dict[str, Any]] | None,
+        expected_version: str | None,
+        modified: datetime | None,
+        with_members: bool,
+    ) -> dict[str, Any]:
+        """A member-only PATCH: the memberships, then the group's next version, no rewrite.
+
+        Member deltas commute, so without ``expected_version`` nothing is compared: each
+        request gets its own version from one atomic increment and none loses a race. With
+        one, a compare-and-set increment goes first (a stale version changes nothing); the
+        second increment after the memberships keeps a reader in between from pairing the
+        new version with the old members.
+        """
+        key = self._key(tenant, resource_type, id)
+        bump = next_version(utc_now() if modified is None else modified)
+        if expected_version is not None:
+            with _driver_errors():
+                checked = await self._resources.update_one(
+                    {**key, "v": version_counter(expected_version)}, bump
+                )
+            if not checked.matched_count:
+                if await self._find_one(tenant, resource_type, id) is None:
+                    raise not_found(resource_type, id)
+                raise PreconditionFailed()
+        await self._apply_delta(tenant, resource_type, id, delta, current)
+        with _driver_errors():
+            document = await self._resources.find_one_and_update(
+                key, bump, {"_id": 0, "a": 1}, return_document=ReturnDocument.AFTER
+            )
+        if document is None:
+            # Deleted meanwhile (or never there): clear what this call may have added, as a
+            # retried delete would.
+            if await self._id_is_free(tenant, id):
+                await self._drop_memberships(tenant, id)
+            raise not_found(resource_type, id)
+        resource = resource_from_document(document)
+        await self._add_members_and_groups(tenant, resource_type, [resource], members=with_members)
+        return resource
 
     async def delete(
         self,
