@@ -24,11 +24,13 @@ retryable state after a crash between them (see ``docs/storage.md``):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+import pymongo
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
 from pymongo import DeleteMany, ReplaceOne, ReturnDocument, UpdateOne
@@ -113,6 +115,26 @@ class Database(Protocol):
 # Stored dates come back as aware UTC datetimes whatever the client's own options.
 _CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(tz_aware=True, tzinfo=UTC)
 _DUPLICATE_KEY = 11000
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _bounded(
+    method: Callable[Concatenate[MongoStore, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[MongoStore, _P], Coroutine[Any, Any, _T]]:
+    """Run a store call under the store's deadline (``operation_timeout``).
+
+    ``pymongo.timeout`` bounds everything the driver does inside the call (server selection,
+    connection checkout, every query, its ``maxTimeMS``); past the deadline the driver raises,
+    and ``_driver_errors`` answers 503 with Retry-After instead of leaving the client waiting.
+    """
+
+    @functools.wraps(method)
+    async def bounded(store: MongoStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with pymongo.timeout(store.operation_timeout):
+            return await method(store, *args, **kwargs)
+
+    return bounded
 
 
 class MongoStore:
@@ -124,7 +146,11 @@ class MongoStore:
     ``indexed`` and ``sorted_by`` name, per resource type, attributes that get a lookup index
     and a sort index. Indexes are created on first use unless ``create_indexes`` is false
     (then call :meth:`ensure_indexes` at deployment). ``max_page_size`` bounds a query that
-    gives no ``count``.
+    gives no ``count``. ``operation_timeout`` (seconds, ``None`` for the client's own settings)
+    bounds each store call as a whole, from server selection to the last reply: a call that
+    would take longer raises ``ServiceUnavailable`` (503, Retry-After), well before Entra gives
+    up on the request. :meth:`ensure_indexes` and :meth:`refold` called directly are not
+    bounded (deployment and migration may take long).
     """
 
     def __init__(
@@ -137,7 +163,11 @@ class MongoStore:
         indexed: Mapping[str, Iterable[str]] = DEFAULT_INDEXED,
         sorted_by: Mapping[str, Iterable[str]] = DEFAULT_SORTED,
         create_indexes: bool = True,
+        operation_timeout: float | None = 5.0,
     ) -> None:
+        if operation_timeout is not None and operation_timeout <= 0:
+            raise ValueError("operation_timeout must be positive (or None)")
+        self.operation_timeout = operation_timeout
         self._database = database
         self._types: dict[str, ResourceType] = {}
         for resource_type in resource_types:
@@ -186,6 +216,7 @@ class MongoStore:
         with _driver_errors():
             return await refold(self._resources, self._memberships, self._types)
 
+    @_bounded
     async def ping(self) -> bool:
         """Whether the server answers a ``ping`` (for health checks); never raises."""
         try:
@@ -196,6 +227,7 @@ class MongoStore:
 
     # -- the protocol -------------------------------------------------------------------------
 
+    @_bounded
     async def create(
         self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
     ) -> dict[str, Any]:
@@ -216,6 +248,7 @@ class MongoStore:
         await self._add_groups(tenant, resource_type, [stored])
         return stored
 
+    @_bounded
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
     ) -> dict[str, Any]:
@@ -228,6 +261,7 @@ class MongoStore:
         await self._add_members_and_groups(tenant, resource_type, [resource], members=members)
         return resource
 
+    @_bounded
     async def replace(
         self,
         tenant: str,
@@ -252,6 +286,7 @@ class MongoStore:
         await self._add_groups(tenant, resource_type, [stored])
         return stored
 
+    @_bounded
     async def update(
         self,
         tenant: str,
@@ -344,6 +379,7 @@ class MongoStore:
         await self._add_members_and_groups(tenant, resource_type, [resource], members=with_members)
         return resource
 
+    @_bounded
     async def delete(
         self,
         tenant: str,
@@ -370,6 +406,7 @@ class MongoStore:
             raise not_found(resource_type, id)
         await self._drop_memberships(tenant, id)
 
+    @_bounded
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         """Return one page of the resources matching the query, and the total."""
         self._registered(resource_type)
@@ -408,6 +445,7 @@ class MongoStore:
         await self._add_members_and_groups(tenant, resource_type, resources, members=query.members)
         return Page(resources, total, keys)
 
+    @_bounded
     async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
         """The resource type name of each of ``ids`` that names a resource in the tenant.
 

@@ -12,6 +12,7 @@ must end up consistent.
 from __future__ import annotations
 
 import gc
+import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -431,3 +432,38 @@ async def test_reference_app_starts_without_its_database_and_recovers(
             assert again.status_code == 409, "unique indexes must exist after recovery"
     finally:
         server.stop()
+
+
+async def test_a_stalled_server_answers_503_within_the_store_deadline(
+    mongo_server: MongoServer, mongo_db_name: str
+):
+    """Issue 12 §5: a stuck database costs a request at most ``operation_timeout``, then 503.
+
+    The client has the driver's default timeouts (30 s server selection, no socket timeout):
+    only the store's deadline bounds the wait.
+    """
+    from scimkit.mongo import MongoStore
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_server.uri, tz_aware=True)
+    try:
+        store = MongoStore(client[mongo_db_name], operation_timeout=0.5)
+        async with client_for(make_app(store), TENANT_A, TOKEN_A) as scim:
+            count("faults")
+            created = await scim.post("/Users", json=user_body("a@example.com"))
+            user = created.json()["id"]
+            patch = patch_body({"op": "replace", "path": "displayName", "value": "A"})
+            with mongo_server.stalled():
+                for request in (
+                    scim.get(f"/Users/{user}"),
+                    scim.get("/Users", params={"filter": 'userName eq "a@example.com"'}),
+                    scim.patch(f"/Users/{user}", json=patch),
+                    scim.post("/Users", json=user_body("b@example.com")),
+                ):
+                    started = time.monotonic()
+                    response = await request
+                    assert time.monotonic() - started < 2.5
+                    unavailable(response)
+                    assert int(response.headers["Retry-After"]) > 0
+            assert (await scim.get(f"/Users/{user}")).status_code == 200
+    finally:
+        await client.close()

@@ -8,6 +8,8 @@ server's own ``explain`` must also show an index scan (mongoeco's explain has an
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -416,6 +418,43 @@ async def test_an_unreachable_server_is_service_unavailable(
             assert caught.value.headers["Retry-After"]
         mongo_server.start()
         assert await store.ping() is True
+    finally:
+        closed = client.close()
+        if closed is not None:
+            await closed
+
+
+@pytest.mark.parametrize("driver", ["pymongo", "motor"])
+async def test_a_stalled_server_is_service_unavailable_within_the_deadline(
+    driver: str, mongo_server: MongoServer
+) -> None:
+    """Issue 12 §5: no store call waits on a stuck server past ``operation_timeout``."""
+    client: Any
+    if driver == "pymongo":
+        client = AsyncMongoClient(mongo_server.uri)
+    else:
+        client = AsyncIOMotorClient(mongo_server.uri)
+    try:
+        store = MongoStore(client.scimkit_stall, CONTRACT_RESOURCE_TYPES, operation_timeout=0.5)
+        created = await store.create(T, CONTRACT_USER, user("alice"))
+        with mongo_server.stalled():
+            calls = [
+                store.get(T, CONTRACT_USER, "alice"),
+                store.query(T, CONTRACT_USER, StoreQuery()),
+                store.create(T, CONTRACT_USER, user("bob")),
+                store.update(
+                    T, CONTRACT_USER, "alice", PatchResult(created, True), expected_version=None
+                ),
+                store.resource_types_of(T, ["alice"]),
+            ]
+            for call in calls:
+                started = time.monotonic()
+                with pytest.raises(ServiceUnavailable) as caught:
+                    await asyncio.wait_for(call, timeout=10)
+                assert time.monotonic() - started < 2.5
+                assert caught.value.headers["Retry-After"]
+            assert await asyncio.wait_for(store.ping(), timeout=10) is False
+        assert (await store.get(T, CONTRACT_USER, "alice"))["userName"] == "alice"
     finally:
         closed = client.close()
         if closed is not None:
