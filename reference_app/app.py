@@ -82,8 +82,16 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
 
     if settings.mongodb_uri is None:
         raise ValueError("no MongoDB URI configured")
-    # tz_aware: scimkit keeps dateTime values as aware UTC datetimes.
-    return AsyncMongoClient(settings.mongodb_uri, tz_aware=True, appname="scimkit-reference-app")
+    # tz_aware: scimkit keeps dateTime values as aware UTC datetimes. Server selection gives up
+    # after 5 s, not the driver's 30 s (Entra counts a slow answer as a failure), unless the URI
+    # says otherwise (a keyword would override the URI); each store call is bounded as a whole
+    # by MongoStore's operation_timeout (5 s) besides.
+    options: dict[str, Any] = {}
+    if "serverselectiontimeoutms" not in settings.mongodb_uri.lower():
+        options["serverSelectionTimeoutMS"] = 5000
+    return AsyncMongoClient(
+        settings.mongodb_uri, tz_aware=True, appname="scimkit-reference-app", **options
+    )
 
 
 @asynccontextmanager

@@ -19,7 +19,7 @@ tenants get their own value; later ones are counted as ``other``. Every metric l
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
@@ -236,6 +236,10 @@ class InstrumentedStore:
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         with self._counted("query"):
             return await self.store.query(tenant, resource_type, query)
+
+    async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> Mapping[str, str]:
+        with self._counted("query"):
+            return await self.store.resource_types_of(tenant, ids)
 
     async def ping(self) -> bool:
         return await self.store.ping()

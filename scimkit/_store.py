@@ -139,7 +139,9 @@ class ResourceStore(Protocol):
         A write stamps ``meta.lastModified`` with ``modified`` (now when ``None``) as it stamps
         ``meta.version``; a result that changes nothing stored (:func:`writes_resource`) and
         no membership writes nothing and keeps both. The returned resource has members only if
-        ``result.resource`` had them.
+        ``result.resource`` had them. ``expected_version`` ``None`` compares nothing; the
+        service passes it only for a result that changes members alone (member deltas
+        commute), and such a write must not fail because others changed the group meanwhile.
         """
         ...
 
@@ -156,6 +158,15 @@ class ResourceStore(Protocol):
 
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         """Return one page of the resources matching the query, and the total."""
+        ...
+
+    async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> Mapping[str, str]:
+        """The resource type name of each of ``ids`` that names a resource in the tenant.
+
+        Ids that name nothing (in this tenant) are left out. Costs O(k) in the ids asked, one
+        indexed lookup whatever the number of resources: the service checks with it that the
+        members a write adds exist, with the type they claim.
+        """
         ...
 
     async def ping(self) -> bool:

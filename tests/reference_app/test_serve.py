@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -9,14 +10,16 @@ import subprocess
 import time
 
 import httpx
+import pytest
 
+from scimkit.store import version_counter
 from tests.reference_app.process import (
     SHUTDOWN_DEADLINE,
     STARTUP_DEADLINE,
     free_port,
     reference_app_command,
 )
-from tests.reference_app.support import SETTINGS_VARIABLES
+from tests.reference_app.support import SETTINGS_VARIABLES, patch_body
 
 
 def _raw_get(port: int, target: str, token: str) -> bytes:
@@ -148,3 +151,61 @@ def test_workers_rebuild_a_tenant_token_with_commas_exactly(mongodb_uri: str, mo
 def _status(port: int, target: str, token: str) -> int:
     answer = _raw_get(port, target, token)
     return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.mongo
+@pytest.mark.parametrize("writers", [30, pytest.param(100, marks=pytest.mark.slow)])
+def test_concurrent_member_patches_through_two_workers_all_succeed(
+    mongodb_uri: str, mongo_db_name: str, writers: int
+):
+    """Issue 12 §4: member PATCHes on one group from two processes neither fail nor get lost."""
+    token = "workers-token-0123456789abcdef"
+    port = free_port()
+    arguments = ["--workers", "2", "--mongodb-uri", mongodb_uri]
+    arguments += ["--mongodb-database", mongo_db_name, "--tenant", f"t:{token}"]
+    with _start(port, *arguments) as process:
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
+                _wait_until_healthy(process, client)
+            statuses, members, versions = asyncio.run(_member_patches(port, token, writers))
+        finally:
+            _, stderr = _stop(process)
+    assert statuses == [204] * writers, statuses
+    assert members == writers
+    assert versions[1] == versions[0] + writers
+
+
+async def _member_patches(
+    port: int, token: str, writers: int
+) -> tuple[list[int], int, tuple[int, int]]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/scim+json"}
+    # One connection per writer: uvicorn's workers share the listening socket.
+    limits = httpx.Limits(max_connections=writers)
+    base = f"http://127.0.0.1:{port}/scim/v2/t"
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=60.0, limits=limits
+    ) as client:
+        users = []
+        for n in range(writers):
+            body = {"schemas": [_USER_URN], "userName": f"w{n}@example.com"}
+            users.append((await client.post("/Users", json=body)).json()["id"])
+        group = (
+            await client.post("/Groups", json={"schemas": [_GROUP_URN], "displayName": "G"})
+        ).json()
+        path = f"/Groups/{group['id']}"
+        responses = await asyncio.gather(
+            *(
+                client.patch(
+                    path, json=patch_body({"op": "add", "path": "members", "value": [{"value": u}]})
+                )
+                for u in users
+            )
+        )
+        final = (await client.get(path)).json()
+    before = version_counter(group["meta"]["version"]) or 0
+    after = version_counter(final["meta"]["version"]) or 0
+    return [r.status_code for r in responses], len(final.get("members", [])), (before, after)
+
+
+_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
