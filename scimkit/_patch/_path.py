@@ -27,10 +27,10 @@ from scimkit._filter import (
     parse_path,
 )
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._schema import Attribute, AttributeType
+from scimkit._schema import Attribute, AttributeType, Schema
 from scimkit._tolerance import Tolerance
 
-__all__ = ["Target", "record_matches", "resolve_key", "resolve_target"]
+__all__ = ["Target", "record_matches", "resolve_key", "resolve_target", "schema_target"]
 
 _CACHE_SIZE = 2048
 
@@ -52,6 +52,16 @@ class Target:
     filter_sub: Attribute | None = None
     template: Mapping[str, Any] | None = None
     member_ids: tuple[str, ...] | None = None
+
+
+def schema_target(text: str, resource_type: ResourceType) -> Schema | None:
+    """The schema a path names as a whole (``urn:...:enterprise:2.0:User``), else ``None``.
+
+    RFC 7644 §3.5.2 lets a path start with a schema URI; one that is only the URI targets the
+    schema's attributes together, as a complex attribute. The path grammar cannot tell such a
+    URN from ``urn:...:2.0`` + attribute ``User``, so it is recognised before parsing.
+    """
+    return resource_type.schema_for(text) if text[:4].lower() == "urn:" else None
 
 
 def resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Target:

@@ -29,28 +29,17 @@ from tests.reference_app.support import running
 
 TENANT = "compliance"
 TOKEN = "compliance-token-0123456789abcdef"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-FCC = "urn:ietf:params:scim:schemas:extension:fcc:2.0:User"
 
 FAILING = frozenset({Status.ERROR, Status.CRITICAL, Status.DEVIATION})
 """What counts against the app: MUST violations, security issues, and SHOULD deviations."""
 
-EXTENSION_PATH = (
-    "a PATCH path naming a whole extension schema URN answers 400 invalidPath "
-    "(RFC 7644 §3.5.2 lets a path be a schema URI)"
-)
 GROUP_MEMBERS = "a group PATCH answers 200 with members left out although not excluded"
 
 KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    **{
-        ("User", check, urn): EXTENSION_PATH
-        for check in ("check_add_attribute", "check_remove_attribute", "check_replace_attribute")
-        for urn in (ENTERPRISE, FCC)
-    },
     ("Group", "check_add_attribute", "members"): GROUP_MEMBERS,
     ("Group", "check_replace_attribute", "members"): GROUP_MEMBERS,
 }
-"""Checks failing today, from the two causes of issue 12 §1 (fixed in the core separately)."""
+"""Checks failing today, from the remaining cause of issue 12 §1 (fixed in the core separately)."""
 
 
 class KnownGap(AssertionError):
@@ -60,7 +49,7 @@ class KnownGap(AssertionError):
 known_gaps = pytest.mark.xfail(
     raises=KnownGap,
     strict=True,
-    reason=f"issue 12 §1, until fixed in the core: {EXTENSION_PATH}; {GROUP_MEMBERS}",
+    reason=f"issue 12 §1, until fixed in the core: {GROUP_MEMBERS}",
 )
 
 
