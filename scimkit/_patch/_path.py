@@ -42,7 +42,8 @@ class Target:
     ``ref`` is the attribute (with ``sub_attribute`` for ``name.givenName``). For a value path
     ``attr[filter]`` or ``attr[filter].sub``: ``value_filter`` is the bound filter,
     ``filter_sub`` the trailing sub-attribute, ``template`` the element the filter pins down
-    when it is a conjunction of ``eq`` on sub-attributes (used to create a missing element),
+    when it is a conjunction of ``eq`` on sub-attributes that names a canonical type (used to
+    create a missing element, see :func:`_template`),
     and ``member_ids`` the ids when the filter is ``value eq "id"`` (or an ``or`` of those).
     """
 
@@ -124,9 +125,14 @@ def record_matches(target: Target, record: Mapping[str, Any]) -> bool:
 def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
     """Sub-attribute values of a filter made only of ``eq`` joined by ``and``, else ``None``.
 
-    The literal is kept as written (not case-folded): it becomes the new element's value.
+    Entra creates a missing element only for the types it maps (``emails[type eq "work"]``),
+    so the filter must pin a sub-attribute that declares canonical values to one of them, and
+    every such sub-attribute it names to one of its own; any other filter gets RFC 7644
+    §3.5.2.3's ``noTarget``. The literal is kept as written (not case-folded): it becomes the
+    new element's value.
     """
     found: dict[str, Any] = {}
+    typed: dict[str, Attribute] = {}  # the named sub-attributes that declare canonical values
     stack: list[Filter] = [node]
     while stack:
         current = stack.pop()
@@ -141,7 +147,19 @@ def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
         if found.get(sub.name, current.value) != current.value:
             return None  # type eq "a" and type eq "b": nothing can match or be created
         found[sub.name] = current.value
+        if sub.canonical_values:
+            typed[sub.name] = sub
+    if not typed or not all(_is_canonical(sub, found[name]) for name, sub in typed.items()):
+        return None
     return found
+
+
+def _is_canonical(sub: Attribute, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if sub.case_exact:
+        return value in sub.canonical_values
+    return value.casefold() in {known.casefold() for known in sub.canonical_values}
 
 
 def _member_ids(node: Filter, attribute: Attribute) -> tuple[str, ...] | None:

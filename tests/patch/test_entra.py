@@ -200,6 +200,46 @@ def test_filter_creation_needs_an_eq_conjunction():
         entra(bare_user(), message)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        'emails[type eq "probe-none"].value',
+        'emails[value eq "a@b.example"].display',
+        'emails[type eq "probe-none" and primary eq true].value',
+        'addresses[type eq "office"].locality',
+    ],
+)
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_filter_creation_needs_a_canonical_type(op: str, path: str):
+    """Entra creates only its mapped types; any other filter keeps RFC 7644 §3.5.2.3's noTarget."""
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": op, "path": path, "value": "x"}],
+    }
+    with pytest.raises(NoTarget):
+        entra(bare_user(), message)
+
+
+@pytest.mark.parametrize(
+    ("path", "created"),
+    [
+        ('phoneNumbers[type eq "mobile"].value', {"type": "mobile", "value": "x"}),
+        ('emails[type eq "Other"].value', {"type": "Other", "value": "x"}),
+        ('addresses[type eq "home"].locality', {"type": "home", "locality": "x"}),
+    ],
+)
+def test_filter_creation_takes_each_canonical_value_of_the_schema(
+    path: str, created: dict[str, Any]
+):
+    """The canonical values are the schema's, matched as the sub-attribute's caseExact says."""
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": path, "value": "x"}],
+    }
+    attribute = path.split("[")[0]
+    assert entra(bare_user(), message).resource[attribute] == [created]
+
+
 def test_filter_creation_from_several_eq_conditions_keeps_literal_types():
     message = {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
