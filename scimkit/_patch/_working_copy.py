@@ -425,9 +425,7 @@ class WorkingCopy:
         if sub.required:
             raise required_removal(where)
         for index in matched:
-            record = dict(values[index])
-            _merge_record(target.ref.attribute, record, {sub.name: None}, where)
-            values[index] = record
+            values[index] = _merged(target.ref.attribute, values[index], {sub.name: None}, where)
         return [item for item in values if item]
 
     def _write_matched(
@@ -449,9 +447,7 @@ class WorkingCopy:
                     else dict(new or {})
                 )
             else:
-                record = dict(values[index])
-                _merge_record(attribute, record, new or {}, where)
-                values[index] = record
+                values[index] = _merged(attribute, values[index], new or {}, where)
         self._one_primary(attribute, values, matched)
         values[:] = [item for item in values if item]
 
@@ -535,6 +531,21 @@ def _merge_record(
             record.pop(name, None)
         else:
             record[name] = item
+
+
+def _merged(
+    attribute: Attribute, record: dict[str, Any], new: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """A multi-valued record with ``new`` merged in; empty when the merge unassigned its value.
+
+    ``{"type": "work"}`` left by removing ``emails[type eq "work"].value`` describes no e-mail
+    address, so the record goes, as a record emptied of every sub-attribute does.
+    """
+    merged = dict(record)
+    _merge_record(attribute, merged, new, where)
+    if "value" in record and "value" not in merged and attribute.sub_attribute("value"):
+        return {}
+    return merged
 
 
 def _store_list(holder: dict[str, Any], attribute: Attribute, values: list[Any]) -> None:
