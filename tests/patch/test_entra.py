@@ -831,7 +831,7 @@ def test_entra_group_adds_several_members_in_one_operation():
 def apply_delta(members: set[str], delta: MemberDelta) -> set[str]:
     if delta.replace:
         return {m["value"] for m in delta.added}
-    return (members - set(delta.removed)) | {m["value"] for m in delta.added}
+    return (members - set(delta.removed)) | {m["value"] for m in (*delta.added, *delta.rewritten)}
 
 
 # -- one switch at a time ------------------------------------------------------------------------
