@@ -828,6 +828,44 @@ def test_entra_group_adds_several_members_in_one_operation():
     assert [m["value"] for m in result.member_delta.added] == ["a1", "b2", "c3"]
 
 
+MS_REFERENCE_MEMBERS: dict[str, Any] = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": GROUP_MEMBER, "displayName": "Ann"}]}
+    ],
+}
+
+
+@pytest.mark.parametrize("members_loaded", [True, False])
+def test_member_display_name_from_microsofts_reference_code(members_loaded: bool):
+    result = entra(group(), MS_REFERENCE_MEMBERS, GROUP, members_loaded=members_loaded)
+    expected = {"value": GROUP_MEMBER, "display": "Ann"}
+    if members_loaded:
+        assert result.resource["members"] == [expected]
+    assert result.member_delta.added == (expected,)
+    with pytest.raises(InvalidValue, match="displayName"):
+        apply_message(group(), MS_REFERENCE_MEMBERS, GROUP, tolerance=STRICT)
+    alone = STRICT.with_(member_display_name=True)
+    assert apply_message(group(), MS_REFERENCE_MEMBERS, GROUP, tolerance=alone).member_delta == (
+        result.member_delta
+    )
+
+
+def test_member_display_name_beside_display_is_invalid():
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {
+                "op": "add",
+                "path": "members",
+                "value": [{"value": GROUP_MEMBER, "display": "A", "displayName": "B"}],
+            }
+        ],
+    }
+    with pytest.raises(InvalidValue):
+        entra(group(), message, GROUP, members_loaded=False)
+
+
 def apply_delta(members: set[str], delta: MemberDelta) -> set[str]:
     if delta.replace:
         return {m["value"] for m in delta.added}
