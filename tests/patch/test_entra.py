@@ -6,6 +6,8 @@ and the non-RFC ones are refused in strict mode with the right scimType.
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -927,3 +929,14 @@ def test_replace_absent_adds_appends_for_a_non_eq_filter():
         bare_user(), message, USER, tolerance=STRICT.with_(patch_replace_absent_adds=True)
     )
     assert result.resource["emails"] == [{"value": "new@new.example", "type": "work"}]
+
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+@pytest.mark.parametrize("switch", [f.name for f in fields(Tolerance)])
+def test_every_switch_is_on_in_entra_off_in_strict_and_documented(switch: str):
+    assert getattr(ENTRA, switch) is True
+    assert getattr(STRICT, switch) is False
+    documented = (DOCS / "patch.md").read_text() + (DOCS / "filters.md").read_text()
+    assert f"`{switch}`" in documented
