@@ -396,7 +396,7 @@ class MemoryStore:
         for member_id in delta.removed:
             _discard(namespace.members, group, member_id)
             _discard(namespace.groups_of, member_id, group)
-        for member in delta.added:
+        for member in (*delta.added, *delta.rewritten):
             namespace.members.setdefault(group, {})[member["value"]] = member
             namespace.groups_of.setdefault(member["value"], {})[group] = resource_type.name
 

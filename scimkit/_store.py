@@ -245,9 +245,11 @@ def effective_member_delta(delta: MemberDelta, current: Mapping[str, Any]) -> Me
 
     ``current`` maps member ids to their stored form (:func:`member_form`). For a delta that
     adds and removes, only its keys matter, so a store may pass just the ids the delta names
-    that are present (the store then costs O(k)); a replacing delta needs the whole map.
-    Adding a present member keeps its stored form, removing an absent one does nothing, and a
-    replacement equal to the current list changes nothing: none of these bumps the version.
+    that are present (the store then costs O(k)); the stored forms of ``rewritten`` members
+    matter too, and a replacing delta needs the whole map. Adding a present member keeps its
+    stored form, removing an absent one does nothing, rewriting a member to its stored form
+    does nothing, and a replacement equal to the current list changes nothing: none of these
+    bumps the version.
     """
     if delta.replace:
         wanted = {value: member_form(m) for value, m in members_by_id(delta.added).items()}
@@ -259,12 +261,19 @@ def effective_member_delta(delta: MemberDelta, current: Mapping[str, Any]) -> Me
         if value not in current:
             added[value] = member_form(member)
     removed = tuple(dict.fromkeys(r for r in delta.removed if r in current))
-    return MemberDelta(tuple(added.values()), removed)
+    rewritten = tuple(
+        form
+        for value, member in members_by_id(delta.rewritten).items()
+        if current.get(value) != (form := member_form(member))
+    )
+    return MemberDelta(tuple(added.values()), removed, rewritten=rewritten)
 
 
 def named_members(delta: MemberDelta) -> list[str]:
-    """The member ids a delta adds or removes, sorted and once each (what a store looks up)."""
-    named = [m["value"] for m in delta.added if isinstance(m.get("value"), str)]
+    """The member ids a delta names, sorted and once each (what a store looks up)."""
+    named = [
+        m["value"] for m in (*delta.added, *delta.rewritten) if isinstance(m.get("value"), str)
+    ]
     return sorted(set(named) | set(delta.removed))
 
 

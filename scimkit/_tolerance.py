@@ -33,6 +33,8 @@ class Tolerance:
     """``replace`` of an absent attribute or value acts as ``add`` instead of ``noTarget``."""
     patch_remove_by_value: bool = False
     """``remove`` with ``path: "members"`` and a value array removes those values only."""
+    member_display_name: bool = False
+    """A group member's ``displayName`` means ``display`` (Microsoft's SCIM reference code)."""
     patch_value_arrays: bool = False
     """Legacy ``[{"value": X}]`` arrays for single-valued attributes become ``X``."""
     unqualified_extension_paths: bool = False
@@ -54,6 +56,7 @@ ENTRA = Tolerance(
     patch_filter_creates=True,
     patch_replace_absent_adds=True,
     patch_remove_by_value=True,
+    member_display_name=True,
     patch_value_arrays=True,
     unqualified_extension_paths=True,
 )

@@ -642,9 +642,10 @@ class MongoStore:
         with _driver_errors():
             documents = await self._memberships.find(
                 {"t": check_tenant(tenant), "g": group, "m": {"$in": named}},
-                {"_id": 0, "m": 1},
+                {"_id": 0, "m": 1, "a": 1},
             ).to_list(None)
-        present = dict.fromkeys(document["m"] for document in documents)
+        # The stored forms matter for rewritten members only (see effective_member_delta).
+        present = {document["m"]: member_from_document(document) for document in documents}
         return effective_member_delta(delta, present), None
 
     async def _apply_delta(
@@ -672,6 +673,10 @@ class MongoStore:
             key = {"t": document["t"], "g": group, "m": document["m"]}
             # $setOnInsert: re-adding a present member keeps it as it is (idempotent).
             operations.append(UpdateOne(key, {"$setOnInsert": document}, upsert=True))
+        for member in delta.rewritten:
+            document = membership_document(tenant, resource_type, group, member)
+            key = {"t": document["t"], "g": group, "m": document["m"]}
+            operations.append(ReplaceOne(key, document, upsert=True))
         await self._bulk(operations)
 
     async def _write_members(

@@ -475,6 +475,35 @@ class StoreContract:
         assert updated["meta"]["version"] == group["meta"]["version"]
         assert await store.get(T1, CONTRACT_GROUP, group["id"]) == group
 
+    async def test_a_rewritten_member_takes_its_new_form(self, store: ResourceStore) -> None:
+        """A member removed and added again in one PATCH is stored as it was added last."""
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", "u1", "u2"))
+        stripped = {k: v for k, v in group.items() if k != "members"}
+        same = PatchResult(
+            stripped,
+            True,
+            MemberDelta(rewritten=({"value": "u1", "type": "User"},)),
+            frozenset({"members"}),
+        )
+        updated = await store.update(
+            T1, CONTRACT_GROUP, group["id"], same, expected_version=group["meta"]["version"]
+        )
+        assert updated["meta"]["version"] == group["meta"]["version"]  # its stored form
+        delta = MemberDelta(
+            rewritten=({"value": "u1", "display": "new"}, {"value": "u3", "display": "c"})
+        )
+        result = PatchResult(stripped, True, delta, frozenset({"members"}))
+        updated = await store.update(
+            T1, CONTRACT_GROUP, group["id"], result, expected_version=group["meta"]["version"]
+        )
+        assert updated["meta"]["version"] != group["meta"]["version"]
+        got = await store.get(T1, CONTRACT_GROUP, group["id"])
+        assert got["members"] == [
+            {"value": "u1", "display": "new"},
+            {"value": "u2", "type": "User"},
+            {"value": "u3", "display": "c"},
+        ]
+
     async def test_a_replacing_delta_sets_the_whole_list(self, store: ResourceStore) -> None:
         group = await store.create(T1, CONTRACT_GROUP, self.group("admins", "u1", "u2"))
         new_list = [{"value": "u3", "type": "User"}, {"value": "u2", "type": "User"}]
