@@ -378,9 +378,13 @@ class _Binder:
         value = self.convert(path, target, literal)
         if isinstance(value, str) and is_folded(target):
             value = fold_case(value)
+        if isinstance(value, _Instant):
+            return _compare_instant(ref, op, value)
         return BoundCompare(ref, op, value)
 
-    def convert(self, path: AttrPath, target: Attribute, literal: CompareValue) -> BoundValue:
+    def convert(
+        self, path: AttrPath, target: Attribute, literal: CompareValue
+    ) -> BoundValue | _Instant:
         kind = target.type
         if kind is AttributeType.BOOLEAN:
             if isinstance(literal, bool):
@@ -432,7 +436,37 @@ def _alternatives(node: BoundFilter) -> tuple[int, int]:
     return left[0] + right[0], left[1] * right[1]
 
 
-def _parse_datetime(text: str, path: AttrPath) -> datetime:
+@dataclass(frozen=True, slots=True)
+class _Instant:
+    """A dateTime literal as the whole milliseconds around it (the same one if it is whole)."""
+
+    floor: datetime
+    ceiling: datetime
+
+
+def _compare_instant(ref: AttrRef, op: CompareOp, instant: _Instant) -> BoundFilter:
+    """``ref op t`` at the literal's own precision, over stored millisecond values ``v``.
+
+    A literal between two milliseconds (``floor < t < ceiling``) equals no stored value, so
+    ``eq`` holds for no resource and ``ne`` (``not eq``) for every one; ``v < t`` is
+    ``v < ceiling``, ``v >= t`` is ``v >= ceiling``, ``v > t`` is ``v > floor`` and ``v <= t``
+    is ``v <= floor``. The constants are written with ``pr``, so every evaluator and
+    translator runs them unchanged.
+    """
+    floor, ceiling = instant.floor, instant.ceiling
+    if floor == ceiling:
+        return BoundCompare(ref, op, floor)
+    present = BoundPresent(ref)
+    if op is CompareOp.EQ:
+        return BoundAnd(present, BoundNot(present))
+    if op is CompareOp.NE:
+        return BoundOr(present, BoundNot(present))
+    if op is CompareOp.LT or op is CompareOp.GE:
+        return BoundCompare(ref, op, ceiling)
+    return BoundCompare(ref, op, floor)
+
+
+def _parse_datetime(text: str, path: AttrPath) -> _Instant:
     match = _DATETIME.fullmatch(text)
     try:
         if match is None:
@@ -442,8 +476,10 @@ def _parse_datetime(text: str, path: AttrPath) -> datetime:
         if sign is not None:
             delta = timedelta(hours=int(tzh), minutes=int(tzm))
             offset = timezone(-delta if sign == "-" else delta)
-        # Stored values have millisecond precision (BSON dates), so literals get it too.
-        millis = int((fraction or "0")[:3].ljust(3, "0"))
+        # Stored values have millisecond precision (BSON dates); the digits below it decide
+        # how each operator rounds (see _compare_instant).
+        fraction = fraction or ""
+        millis = int(fraction[:3].ljust(3, "0"))
         value = datetime(
             int(year),
             int(month),
@@ -454,7 +490,9 @@ def _parse_datetime(text: str, path: AttrPath) -> datetime:
             millis * 1000,
             tzinfo=offset,
         )
-        return value.astimezone(UTC)
+        floor = value.astimezone(UTC)
+        below = fraction[3:].strip("0") != ""  # digits below the millisecond
+        return _Instant(floor, floor + timedelta(milliseconds=1) if below else floor)
     except (ValueError, OverflowError):
         raise InvalidFilter(
             f"'{path}' is a dateTime attribute; \"{text}\" is not an RFC 3339 date-time "
