@@ -229,9 +229,14 @@ class _Parser:
             sub = self.peek()
             if sub is not None and sub.type == "SUBATTR":
                 # Entra's match filter: emails[type eq "work"].value eq "x" means one value
-                # with both properties, i.e. emails[type eq "work" and value eq "x"].
+                # with both properties, i.e. emails[type eq "work" and value eq "x"]. As
+                # everywhere, ne is not eq: "ne" there asks that no such value exists, which
+                # emails[type eq "work" and value ne "x"] would not (it needs a work email).
                 self.advance()
                 leaf = self.comparison(AttrPath(None, sub.value, None, sub.index + 1))
+                if isinstance(leaf, Compare) and leaf.op is CompareOp.NE:
+                    positive = Compare(leaf.path, CompareOp.EQ, leaf.value)
+                    return Not(ValuePath(path, And(inner, positive))), max(depth, 1) + 3
                 return ValuePath(path, And(inner, leaf)), max(depth, 1) + 2
             if sub is not None and (sub.type in _OPERATORS or sub.type == "PR"):
                 self.fail(f"'.subAttribute' before the operator, as in {path}[...].value eq ...")

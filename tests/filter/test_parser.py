@@ -128,6 +128,19 @@ def test_entra_match_filter_is_one_element_with_both_properties() -> None:
     assert node == ValuePath(path("emails"), And(eq("type", "work"), Present(path("value"))))
 
 
+@pytest.mark.parametrize("value", ["x", None])
+def test_entra_match_filter_with_ne_is_not_eq(value: str | None) -> None:
+    """``a[f].b ne v`` is ``not (a[f].b eq v)``: no value of ``a`` satisfies ``f`` with ``b`` = v.
+
+    Rewriting it as ``a[f and b ne v]`` instead would ask for a value satisfying ``f`` whose
+    ``b`` differs: false without such a value, true beside one whose ``b`` equals v.
+    """
+    literal = "null" if value is None else f'"{value}"'
+    node = parse_filter(f'emails[type eq "work"].value ne {literal}')
+    assert node == Not(ValuePath(path("emails"), And(eq("type", "work"), eq("value", value))))
+    assert parse_filter(str(node)) == node
+
+
 def test_value_path_inside_logic() -> None:
     node = parse_filter('not (emails[type eq "work"]) or userName pr')
     assert node == Or(Not(ValuePath(path("emails"), eq("type", "work"))), Present(path("userName")))

@@ -9,6 +9,7 @@ traps, missing and null attributes) run against a fixed, seeded set of users sto
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -150,6 +151,71 @@ async def test_rfc_examples(mongodb_uri: str, mongo_db_name: str) -> None:
     async for collection in _load(mongodb_uri, mongo_db_name, RFC_USERS):
         for text in examples:
             assert await assert_same_selection(collection, RFC_USERS, text)
+
+
+def _emails(*pairs: tuple[str | None, str | None]) -> list[dict[str, str]]:
+    return [
+        {k: v for k, v in (("type", kind), ("value", value)) if v is not None}
+        for kind, value in pairs
+    ]
+
+
+NE_USERS: list[Resource] = [
+    {"id": "no-emails"},
+    {"id": "work-x", "emails": _emails(("work", "x"))},
+    {"id": "work-X", "emails": _emails(("Work", "X"))},  # both caseExact=false: equal to x
+    {"id": "work-y", "emails": _emails(("work", "y"))},
+    {"id": "two-work-one-x", "emails": _emails(("work", "y"), ("work", "x"))},
+    {"id": "home-x", "emails": _emails(("home", "x"))},
+    {"id": "home-x-work-y", "emails": _emails(("home", "x"), ("work", "y"))},
+    {"id": "work-no-value", "emails": _emails(("work", None))},
+    {"id": "work-x-no-value", "emails": _emails(("work", "x"), ("work", None))},
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # ne is not eq: no work email has value x (true without any work email).
+        (
+            'emails[type eq "work"].value ne "x"',
+            {"no-emails", "work-y", "home-x", "home-x-work-y", "work-no-value"},
+        ),
+        (
+            'emails[type eq "work"].value eq "x"',
+            {"work-x", "work-X", "two-work-one-x", "work-x-no-value"},
+        ),
+        # eq null asks for a work email without a value; ne null is its negation.
+        ('emails[type eq "work"].value eq null', {"work-no-value", "work-x-no-value"}),
+        (
+            'emails[type eq "work"].value ne null',
+            {
+                "no-emails",
+                "work-x",
+                "work-X",
+                "work-y",
+                "two-work-one-x",
+                "home-x",
+                "home-x-work-y",
+            },
+        ),
+        # The element-wise form keeps its own meaning: a work email whose value is not x.
+        (
+            'emails[type eq "work" and value ne "x"]',
+            {"work-y", "two-work-one-x", "home-x-work-y", "work-no-value", "work-x-no-value"},
+        ),
+        (
+            'not (emails[type eq "work"].value ne "x")',
+            {"work-x", "work-X", "two-work-one-x", "work-x-no-value"},
+        ),
+    ],
+)
+async def test_value_path_sub_attribute_ne_is_not_eq(
+    mongodb_uri: str, mongo_db_name: str, text: str, expected: set[str]
+) -> None:
+    async with aclosing(_load(mongodb_uri, mongo_db_name, NE_USERS)) as loaded:
+        async for collection in loaded:
+            assert await assert_same_selection(collection, NE_USERS, text) == expected
 
 
 # -- random filters --------------------------------------------------------------------------
