@@ -8,7 +8,7 @@ traps, missing and null attributes) run against a fixed, seeded set of users sto
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
@@ -34,7 +34,7 @@ Resource = dict[str, Any]
 
 async def _load(
     uri: str, db_name: str, resources: list[Resource]
-) -> AsyncIterator[AsyncCollection[Any]]:
+) -> AsyncGenerator[AsyncCollection[Any]]:
     client: AsyncMongoClient[Any] = AsyncMongoClient(uri)
     try:
         collection = client[db_name]["users"]
