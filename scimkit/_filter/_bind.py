@@ -9,6 +9,7 @@ work on bound filters only.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -26,9 +27,15 @@ from scimkit._filter._ast import (
     Not,
     Or,
     Present,
+    Unquoted,
     ValuePath,
 )
-from scimkit._filter._parser import FILTER_CACHE_SIZE, MAX_FILTER_LENGTH, parse_filter
+from scimkit._filter._parser import (
+    FILTER_CACHE_SIZE,
+    MAX_FILTER_LENGTH,
+    is_json_word,
+    parse_filter,
+)
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned
 from scimkit._tolerance import STRICT, Tolerance
@@ -75,6 +82,7 @@ compare case-insensitively, as :meth:`ResourceType.schema_for` does."""
 _ORDERING = frozenset({CompareOp.GT, CompareOp.GE, CompareOp.LT, CompareOp.LE})
 _SUBSTRING = frozenset({CompareOp.CO, CompareOp.SW, CompareOp.EW})
 _STRINGS = frozenset({AttributeType.STRING, AttributeType.REFERENCE})
+_TEXT = frozenset({*_STRINGS, AttributeType.BINARY})
 _UNORDERED = frozenset({AttributeType.BOOLEAN, AttributeType.BINARY, AttributeType.COMPLEX})
 _INT64 = range(-(2**63), 2**63)
 _DATETIME = re.compile(
@@ -199,7 +207,11 @@ def bind_filter(
 # keyed by the whole text never hits for them. This shape
 # binds from a per-path template instead; anything else (escapes, control characters, lone
 # surrogates, which the parser refuses) takes the general path.
-_SIMPLE_EQ = re.compile(r' *([A-Za-z][\w.:$-]*) +[eE][qQ] +"([^"\\\x00-\x1f\ud800-\udfff]*)" *\Z')
+_SIMPLE_EQ = re.compile(
+    r' *([A-Za-z][\w.:$-]*) +[eE][qQ] +(?:"([^"\\\x00-\x1f\ud800-\udfff]*)"'
+    # or, as a tolerance, a word without quotes (see _parser._WORD)
+    r'|([^ ()\[\]"\'\x00-\x1f\ud800-\udfff][^ ()\[\]"\x00-\x1f\ud800-\udfff]*)) *\Z'
+)
 _TEMPLATE_TYPES = (AttributeType.STRING, AttributeType.REFERENCE)
 
 
@@ -209,10 +221,14 @@ def compile_filter(
     """Parse and bind, cached by ``(text, resource_type, tolerance)``."""
     if len(text) <= MAX_FILTER_LENGTH:
         match = _SIMPLE_EQ.match(text)
-        if match is not None:
+        value = None if match is None else match.group(2)
+        if match is not None and value is None and tolerance.unquoted_filter_values:
+            # An unquoted word: only one that is no JSON literal reads as the string it is
+            # for every string attribute (null would not, 1e999 is refused).
+            value = None if is_json_word(match.group(3)) else match.group(3)
+        if match is not None and value is not None:
             template = _eq_template(match.group(1), resource_type, tolerance)
             if template is not None:
-                value = match.group(2)
                 if is_folded(template.ref.target):
                     value = fold_case(value)
                 return BoundCompare(template.ref, CompareOp.EQ, value)
@@ -375,7 +391,7 @@ class _Binder:
                 f"'{op.value}' needs a string attribute; '{path}' is {kind.value}",
                 position=_pos(path),
             )
-        value = self.convert(path, target, literal)
+        value = self.convert(path, target, literal, node.written)
         if isinstance(value, str) and is_folded(target):
             value = fold_case(value)
         if isinstance(value, _Instant):
@@ -383,9 +399,21 @@ class _Binder:
         return BoundCompare(ref, op, value)
 
     def convert(
-        self, path: AttrPath, target: Attribute, literal: CompareValue
+        self, path: AttrPath, target: Attribute, literal: CompareValue, written: str | None
     ) -> BoundValue | _Instant:
         kind = target.type
+        if written is not None and self.tolerance.unquoted_filter_values:
+            # Unquoted, the value is a string unless it is valid JSON for the attribute's type
+            # (null is valid for any type, and was handled before).
+            if kind in _TEXT:
+                return written
+            literal = str(literal) if isinstance(literal, Unquoted) else literal
+        elif isinstance(literal, Unquoted):
+            raise InvalidFilter(
+                f"the value {literal} compared with '{path}' is not valid JSON: strings must "
+                f"be in double quotes ({json.dumps(str(literal), ensure_ascii=False)})",
+                position=_pos(path),
+            )
         if kind is AttributeType.BOOLEAN:
             if isinstance(literal, bool):
                 return literal
@@ -512,6 +540,8 @@ def _expected(kind: AttributeType) -> str:
 
 
 def _literal_text(literal: CompareValue) -> str:
+    if isinstance(literal, Unquoted):
+        return str(literal)
     if isinstance(literal, bool):
         return "true" if literal else "false"
     if isinstance(literal, str):

@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from scimkit._builtin import USER
 from scimkit._filter import Filter, compile_filter, matches, sort_value
+from scimkit._tolerance import ENTRA, STRICT, Tolerance
 from scimkit.mongo._codec import document_fields
 from scimkit.mongo._query import translate_filter, translate_sort
 from tests.filter.samples import USERS as RFC_USERS
@@ -64,9 +65,12 @@ async def mongo_ids(collection: AsyncCollection[Any], query: dict[str, Any]) -> 
 
 
 async def assert_same_selection(
-    collection: AsyncCollection[Any], resources: list[Resource], text: str
+    collection: AsyncCollection[Any],
+    resources: list[Resource],
+    text: str,
+    tolerance: Tolerance = STRICT,
 ) -> set[str]:
-    bound = compile_filter(text, USER)
+    bound = compile_filter(text, USER, tolerance)
     expected = {r["id"] for r in resources if matches(bound, r)}
     query = translate_filter(bound)
     actual = await mongo_ids(collection, query)
@@ -216,6 +220,27 @@ async def test_value_path_sub_attribute_ne_is_not_eq(
     async with aclosing(_load(mongodb_uri, mongo_db_name, NE_USERS)) as loaded:
         async for collection in loaded:
             assert await assert_same_selection(collection, NE_USERS, text) == expected
+
+
+UNQUOTED = [
+    ("userName sw s", 'userName sw "s"'),
+    ("emails[type eq work and value co a.]", 'emails[type eq "work" and value co "a."]'),
+    ("emails[type eq work].value ne bjensen", 'emails[type eq "work"].value ne "bjensen"'),
+    (
+        "meta.created ge 2011-05-13T06:42:34.1225+02:00",
+        'meta.created ge "2011-05-13T06:42:34.1225+02:00"',
+    ),
+    ("title pr and externalId ne Work", 'title pr and externalId ne "Work"'),
+]
+
+
+@pytest.mark.parametrize(("unquoted", "quoted"), UNQUOTED)
+async def test_unquoted_values_select_as_quoted(
+    stored: AsyncCollection[Any], population: list[Resource], unquoted: str, quoted: str
+) -> None:
+    """Under the tolerance (Entra), both backends select what the quoted filter selects."""
+    expected = await assert_same_selection(stored, population, quoted)
+    assert await assert_same_selection(stored, population, unquoted, ENTRA) == expected
 
 
 # -- random filters --------------------------------------------------------------------------
