@@ -19,6 +19,9 @@ class Tolerance:
 
     string_booleans: bool = False
     """Accept ``"True"``/``"False"`` (any case) where a Boolean is expected."""
+    unquoted_filter_values: bool = False
+    """Accept filter values without quotes (``externalId eq jyoung``), read against the
+    attribute's type; see ``docs/filters.md``."""
     undeclared_extensions: bool = False
     """Accept an extension object whose URN is missing from ``schemas``."""
     unknown_schemas: bool = False
@@ -49,6 +52,7 @@ class Tolerance:
 STRICT = Tolerance()
 ENTRA = Tolerance(
     string_booleans=True,
+    unquoted_filter_values=True,
     undeclared_extensions=True,
     unknown_schemas=True,
     patch_op_any_case=True,

@@ -122,6 +122,9 @@ def record_matches(target: Target, record: Mapping[str, Any]) -> bool:
     return matches(target.value_filter, wrapped)
 
 
+_TEXT_TYPES = frozenset({AttributeType.STRING, AttributeType.REFERENCE})
+
+
 def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
     """Sub-attribute values of a filter made only of ``eq`` joined by ``and``, else ``None``.
 
@@ -144,9 +147,13 @@ def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
         sub = attribute.sub_attribute(current.path.attribute)
         if sub is None or current.value is None or current.path.sub_attribute is not None:
             return None
-        if found.get(sub.name, current.value) != current.value:
+        value = current.value
+        if current.written is not None and sub.type in _TEXT_TYPES:
+            # Entra tolerance: an unquoted word (`type eq work`, `type eq 5`) is the text itself.
+            value = current.written
+        if found.get(sub.name, value) != value:
             return None  # type eq "a" and type eq "b": nothing can match or be created
-        found[sub.name] = current.value
+        found[sub.name] = value
         if sub.canonical_values:
             typed[sub.name] = sub
     if not typed or not all(_is_canonical(sub, found[name]) for name, sub in typed.items()):

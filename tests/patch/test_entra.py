@@ -940,3 +940,20 @@ def test_every_switch_is_on_in_entra_off_in_strict_and_documented(switch: str):
     assert getattr(STRICT, switch) is False
     documented = (DOCS / "patch.md").read_text() + (DOCS / "filters.md").read_text()
     assert f"`{switch}`" in documented
+
+
+def test_an_unquoted_filter_word_creates_the_element_with_its_text():
+    """`emails[type eq work].value` (Microsoft's unquoted shape) creates a plain-string type."""
+    from scimkit import ENTRA, USER, apply_patch, parse_patch
+
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "replace", "path": "emails[type eq work].value", "value": "a@example.com"}
+        ],
+    }
+    resource = {"schemas": [USER.schema.id], "id": "1", "userName": "a", "meta": {}}
+    result = apply_patch(resource, parse_patch(body, ENTRA), USER, tolerance=ENTRA)
+    [email] = result.resource["emails"]
+    assert email == {"type": "work", "value": "a@example.com"}
+    assert type(email["type"]) is str
