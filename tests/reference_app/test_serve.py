@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
-import subprocess
-import time
 
 import httpx
 import pytest
 
 from scimkit.store import version_counter
 from tests.reference_app.process import (
-    SHUTDOWN_DEADLINE,
-    STARTUP_DEADLINE,
     free_port,
-    reference_app_command,
+    served,
 )
-from tests.reference_app.support import SETTINGS_VARIABLES, patch_body
+from tests.reference_app.support import patch_body
 
 
 def _raw_get(port: int, target: str, token: str) -> bytes:
@@ -36,88 +30,39 @@ def _raw_get(port: int, target: str, token: str) -> bytes:
     return b"".join(chunks)
 
 
-def _wait_until_healthy(process: subprocess.Popen[str], client: httpx.Client) -> None:
-    deadline = time.monotonic() + STARTUP_DEADLINE
-    while True:
-        assert process.poll() is None, "the server exited during startup"
-        try:
-            health = client.get("/healthz")
-            if health.status_code == 200:
-                assert health.json() == {"status": "ok"}
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "no healthy /healthz in time"
-        time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
-    """SIGTERM, then the process's output once it has exited."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.communicate(timeout=SHUTDOWN_DEADLINE)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        raise
-
-
-def _start(port: int, *arguments: str) -> subprocess.Popen[str]:
-    """``reference-app serve`` on ``port``, with none of the machine's SCIMKIT_* variables."""
-    environ = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
-    command = [
-        *reference_app_command(),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *arguments,
-    ]
-    return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ, text=True
-    )
-
-
 def test_serve_answers_and_stops_cleanly_on_sigterm():
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with _start(port, "--tenant", "t:token-of-t-0123456789") as process:
-        try:
-            with httpx.Client(base_url=base, timeout=2.0) as client:
-                _wait_until_healthy(process, client)
+    with served(["--tenant", "t:token-of-t-0123456789"], port=port) as server:
+        with httpx.Client(base_url=server.base_url, timeout=2.0) as client:
+            assert client.get("/healthz").json() == {"status": "ok"}
 
-                auth = {"Authorization": "Bearer token-of-t-0123456789"}
-                probe = client.get(
-                    "/scim/v2/t/Users?filter=userName+eq+%220b0f6c2e-4c1c-4a55%22", headers=auth
-                )
-                assert probe.status_code == 200
-                assert probe.json()["totalResults"] == 0
-                created = client.post(
-                    "/scim/v2/t/Users",
-                    headers={**auth, "Content-Type": "application/scim+json"},
-                    content=b'{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],'
-                    b'"userName":"garry@kemmerstark.com","active":"True"}',
-                )
-                assert created.status_code == 201
-                assert (
-                    client.get(
-                        "/scim/v2/t/Users", headers={"Authorization": "Bearer x"}
-                    ).status_code
-                    == 401
-                )
-            raw = _raw_get(
-                port,
-                '/scim/v2/t/Users?filter=userName+eq+"garry%40kemmerstark.com"',
-                "token-of-t-0123456789",
+            auth = {"Authorization": "Bearer token-of-t-0123456789"}
+            probe = client.get(
+                "/scim/v2/t/Users?filter=userName+eq+%220b0f6c2e-4c1c-4a55%22", headers=auth
             )
-            assert raw.startswith(b"HTTP/1.1 200")
-            assert b'"totalResults":1' in raw
-        finally:
-            stdout, stderr = _stop(process)
-    assert process.returncode == 0, stderr
-    assert "NOT persisted" in stderr
-    assert "token-of-t" not in stdout + stderr  # a --tenant token is never echoed
+            assert probe.status_code == 200
+            assert probe.json()["totalResults"] == 0
+            created = client.post(
+                "/scim/v2/t/Users",
+                headers={**auth, "Content-Type": "application/scim+json"},
+                content=b'{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],'
+                b'"userName":"garry@kemmerstark.com","active":"True"}',
+            )
+            assert created.status_code == 201
+            assert (
+                client.get("/scim/v2/t/Users", headers={"Authorization": "Bearer x"}).status_code
+                == 401
+            )
+        raw = _raw_get(
+            port,
+            '/scim/v2/t/Users?filter=userName+eq+"garry%40kemmerstark.com"',
+            "token-of-t-0123456789",
+        )
+        assert raw.startswith(b"HTTP/1.1 200")
+        assert b'"totalResults":1' in raw
+    # served() has checked the exit status 0 after SIGTERM.
+    assert "NOT persisted" in server.stderr
+    assert "token-of-t" not in server.stdout + server.stderr  # a --tenant token is never echoed
 
 
 def test_workers_rebuild_a_tenant_token_with_commas_exactly(mongodb_uri: str, mongo_db_name: str):
@@ -125,27 +70,13 @@ def test_workers_rebuild_a_tenant_token_with_commas_exactly(mongodb_uri: str, mo
     # intact, and no tenant may appear that was not given.
     token = "tok,ghost:ghost-token-0123456789"
     port = free_port()
-    with _start(
-        port,
-        "--workers",
-        "2",
-        "--mongodb-uri",
-        mongodb_uri,
-        "--mongodb-database",
-        mongo_db_name,
-        "--tenant",
-        f"t:{token}",
-    ) as process:
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
-                _wait_until_healthy(process, client)
-                for _ in range(4):  # new connections, so both workers are likely asked
-                    assert _status(port, "/scim/v2/t/Users", token) == 200
-                    assert _status(port, "/scim/v2/t/Users", "tok") == 401
-                    assert _status(port, "/scim/v2/ghost/Users", "ghost-token-0123456789") == 401
-        finally:
-            _, stderr = _stop(process)
-    assert process.returncode == 0, stderr
+    arguments = ["--workers", "2", "--mongodb-uri", mongodb_uri]
+    arguments += ["--mongodb-database", mongo_db_name, "--tenant", f"t:{token}"]
+    with served(arguments, port=port):
+        for _ in range(4):  # new connections, so both workers are likely asked
+            assert _status(port, "/scim/v2/t/Users", token) == 200
+            assert _status(port, "/scim/v2/t/Users", "tok") == 401
+            assert _status(port, "/scim/v2/ghost/Users", "ghost-token-0123456789") == 401
 
 
 def _status(port: int, target: str, token: str) -> int:
@@ -163,13 +94,8 @@ def test_concurrent_member_patches_through_two_workers_all_succeed(
     port = free_port()
     arguments = ["--workers", "2", "--mongodb-uri", mongodb_uri]
     arguments += ["--mongodb-database", mongo_db_name, "--tenant", f"t:{token}"]
-    with _start(port, *arguments) as process:
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
-                _wait_until_healthy(process, client)
-            statuses, members, versions = asyncio.run(_member_patches(port, token, writers))
-        finally:
-            _, stderr = _stop(process)
+    with served(arguments, port=port):
+        statuses, members, versions = asyncio.run(_member_patches(port, token, writers))
     assert statuses == [204] * writers, statuses
     assert members == writers
     assert versions[1] == versions[0] + writers
