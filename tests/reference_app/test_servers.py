@@ -18,7 +18,6 @@ from __future__ import annotations
 import signal
 import socket
 import time
-from typing import Any
 
 import httpx
 import orjson
@@ -173,18 +172,8 @@ def test_https(server: str, ca: trustme.CA, cert_files: list[str]):
 
 def test_workers_share_the_port_and_the_data(server: str, mongodb_uri: str, mongo_db_name: str):
     port = free_port()
-    arguments: list[Any] = [
-        "--server",
-        server,
-        "--workers",
-        "2",
-        "--mongodb-uri",
-        mongodb_uri,
-        "--mongodb-database",
-        mongo_db_name,
-        "--tenant",
-        f"t:{TOKEN}",
-    ]
+    arguments = ["--server", server, "--workers", "2", "--tenant", f"t:{TOKEN}"]
+    arguments += ["--mongodb-uri", mongodb_uri, "--mongodb-database", mongo_db_name]
     with served(arguments, port=port) as running:
         for n in range(4):  # new connections, so both workers are likely asked
             with httpx.Client(base_url=f"{running.base_url}/scim/v2/t", timeout=10) as client:
