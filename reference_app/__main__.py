@@ -1,8 +1,9 @@
 """The ``reference-app`` command (also ``python -m reference_app``).
 
-``serve`` runs the SCIM tenant(s) under hypercorn; ``healthcheck`` probes a running server's
-``/healthz`` (the container image's HEALTHCHECK); ``tenant create|rotate|list|policy`` manage
-tenants stored in MongoDB; ``refold`` migrates stored documents to the current case folding.
+``serve`` runs the SCIM tenant(s) under hypercorn, granian or uvicorn (``--server``);
+``healthcheck`` probes a running server's ``/healthz`` (the container image's HEALTHCHECK);
+``tenant create|rotate|list|policy`` manage tenants stored in MongoDB; ``refold`` migrates
+stored documents to the current case folding.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from reference_app.app import (
     APP_FACTORY_PATH,
@@ -25,8 +26,10 @@ from reference_app.app import (
     mongo_database,
 )
 from reference_app.schemas import RESOURCE_TYPES
+from reference_app.servers import missing_server, serve, spawns_workers
 from reference_app.settings import (
     LOG_FORMATS,
+    SERVERS,
     Settings,
     SettingsError,
     TenantSeed,
@@ -79,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--workers", type=int, help="worker processes (default 1; more needs MongoDB)"
+    )
+    serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        help="ASGI server (default hypercorn; granian and uvicorn are the scimkit[granian] "
+        "and scimkit[uvicorn] extras, and spend less CPU per request)",
     )
     serve.add_argument(
         "--public-url", help="base URL clients use, e.g. https://scim.example.com (behind a proxy)"
@@ -178,6 +187,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "tenants",
         "strict_tenants",
         "workers",
+        "server",
         "public_url",
         "certfile",
         "keyfile",
@@ -207,6 +217,10 @@ def _serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    missing = missing_server(settings.server)
+    if missing is not None:
+        print(f"reference-app: {missing}", file=sys.stderr)
+        return 2
     try:
         settings = asyncio.run(_bootstrap_tenants(settings))
     except Exception as exc:  # the database is unreachable, most likely
@@ -218,67 +232,13 @@ def _serve(settings: Settings) -> int:
             "requests answer 503 until MongoDB answers",
             file=sys.stderr,
         )
-    config = _hypercorn_config(settings)
-    if settings.workers > 1:
-        return _serve_workers(settings, config)
-    from hypercorn.asyncio import serve
-    from hypercorn.typing import ASGIFramework
-
-    # Starlette's ASGI signature is looser than hypercorn's typed one; they agree at runtime.
-    app = cast(ASGIFramework, create_app(settings))
-    # hypercorn's serve() installs SIGINT/SIGTERM handlers that shut down gracefully: open
-    # requests finish, then the app's lifespan closes the store.
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(serve(app, config))
-    return 0
-
-
-def _serve_workers(settings: Settings, config: Any) -> int:
-    from hypercorn.run import run
-
-    if settings.cursor_secret is None:
+    if settings.workers > 1 and settings.cursor_secret is None:
         # Cursors issued by one worker must verify in another.
         settings = replace(settings, cursor_secret=secrets.token_urlsafe(32))
-    # Workers are spawned afresh and rebuild the settings from the environment.
-    os.environ.update(worker_environ(settings))
-    config.application_path = APP_FACTORY_PATH
-    config.workers = settings.workers
-    config.worker_class = "uvloop" if _loop_factory() is not None else "asyncio"
-    return int(run(config))
-
-
-def _hypercorn_config(settings: Settings) -> Any:
-    from hypercorn.config import Config
-
-    config = Config()
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    config.bind = [f"{host}:{settings.port}"]
-    config.certfile = settings.certfile
-    config.keyfile = settings.keyfile
-    config.loglevel = settings.log_level.upper()
-    # hypercorn logs through these loggers, so its lines share the app's handler and format.
-    config.errorlog = logging.getLogger("hypercorn.error")
-    # The app writes its own access line (reference_app.access_log), with request ids.
-    config.accesslog = None
-    # Connection bounds (docs/security.md, tests/hardening/test_connections.py). keep-alive
-    # drops idle connections and half-sent headers; read_timeout drops a client that stalls
-    # in its body, which hypercorn's default (None) waits for forever. graceful_timeout lets
-    # in-flight writes that span documents finish on SIGTERM.
-    config.keep_alive_timeout = 5
-    config.read_timeout = 60
-    config.h11_max_incomplete_size = 16 * 1024
-    config.graceful_timeout = 10
-    config.ssl_handshake_timeout = 10
-    return config
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
+    if spawns_workers(settings):
+        # Worker processes rebuild the settings from the environment, tenants included.
+        os.environ.update(worker_environ(settings))
+    return serve(settings, lambda: create_app(settings), APP_FACTORY_PATH.removesuffix("()"))
 
 
 async def _bootstrap_tenants(settings: Settings) -> Settings:

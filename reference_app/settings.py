@@ -13,6 +13,7 @@ variable                    meaning
 ``SCIMKIT_TENANTS``         ``name:token,name:token`` tenants kept in the process
 ``SCIMKIT_STRICT_TENANTS``  ``name,name``: these process tenants get strict RFC input rules
 ``SCIMKIT_WORKERS``         worker processes (default 1; more needs MongoDB)
+``SCIMKIT_SERVER``          ASGI server: ``hypercorn`` (default), ``granian`` or ``uvicorn``
 ``SCIMKIT_PUBLIC_URL``      base URL clients use (printed Tenant URLs start with it)
 ``SCIMKIT_CERTFILE``        TLS certificate (PEM) to serve HTTPS directly
 ``SCIMKIT_KEYFILE``         TLS private key (PEM)
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_DATABASE",
     "ENV_PREFIX",
     "LOG_FORMATS",
+    "SERVERS",
     "Settings",
     "SettingsError",
     "TENANT_NAME_PATTERN",
@@ -61,6 +63,8 @@ TENANT_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
+SERVERS = ("hypercorn", "granian", "uvicorn")
+"""The ASGI servers ``serve`` can run (``reference_app.servers``); the first is the default."""
 _MIN_SECRET_BYTES = 16
 
 
@@ -113,6 +117,7 @@ class Settings:
     mongodb_database: str = DEFAULT_DATABASE
     tenants: tuple[TenantSeed, ...] = ()
     workers: int = 1
+    server: str = SERVERS[0]
     public_url: str | None = None
     certfile: str | None = None
     keyfile: str | None = None
@@ -137,6 +142,8 @@ class Settings:
             raise SettingsError("HTTPS needs both a certificate file and a key file")
         if self.cursor_secret is not None and len(self.cursor_secret) < _MIN_SECRET_BYTES:
             raise SettingsError(f"the cursor secret needs at least {_MIN_SECRET_BYTES} characters")
+        if self.server not in SERVERS:
+            raise SettingsError(f"server must be one of {', '.join(SERVERS)}, not {self.server!r}")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
         if self.log_format not in LOG_FORMATS:
@@ -223,15 +230,19 @@ def load_settings(
     log_format = pick("log_format")
     if log_format is not None:
         values["log_format"] = log_format.lower()
+    server = pick("server")
+    if server is not None:
+        values["server"] = server.lower()
     return Settings(**values)
 
 
 def worker_environ(settings: Settings) -> dict[str, str]:
     """Environment variables from which :func:`load_settings` rebuilds ``settings`` exactly.
 
-    Worker processes are spawned afresh (hypercorn's multi-process runner), so this is how
-    they receive the parent's resolved settings: one JSON value, because the ``SCIMKIT_*``
-    list formats cannot carry every token (a comma in a token would split it in two).
+    Worker processes are spawned afresh (the servers' multi-process runners; granian always
+    serves from workers), so this is how they receive the parent's resolved settings: one
+    JSON value, because the ``SCIMKIT_*`` list formats cannot carry every token (a comma in
+    a token would split it in two).
     """
     return {WORKER_SETTINGS_VARIABLE: json.dumps(asdict(settings))}
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import trustme
 
 from tests.reference_app.support import SETTINGS_VARIABLES
 
@@ -25,6 +26,7 @@ __all__ = [
     "free_port",
     "reference_app_command",
     "served",
+    "trusting_context",
 ]
 
 STARTUP_DEADLINE = 30.0
@@ -111,3 +113,10 @@ def _wait_healthy(
                 pass
             assert time.monotonic() < deadline, "no healthy /healthz in time"
             time.sleep(0.1)
+
+
+def trusting_context(ca: trustme.CA) -> ssl.SSLContext:
+    """A client TLS context that trusts the test CA (and nothing else)."""
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context

@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import ssl
-from pathlib import Path
-
 import httpx
 import pytest
 import trustme
 
 from reference_app.__main__ import main
-from tests.reference_app.process import free_port, served
+from tests.reference_app.process import free_port, served, trusting_context
 
 TOKEN = "token-of-t-0123456789"
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def cert_files(ca: trustme.CA, tmp_path: Path) -> list[str]:
-    """``--certfile``/``--keyfile`` arguments for a certificate the CA issued to localhost."""
-    issued = ca.issue_cert("localhost", "127.0.0.1")
-    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
-    issued.cert_chain_pems[0].write_to_path(str(certfile))
-    for extra in issued.cert_chain_pems[1:]:
-        extra.write_to_path(str(certfile), append=True)
-    issued.private_key_pem.write_to_path(str(keyfile))
-    return ["--certfile", str(certfile), "--keyfile", str(keyfile)]
-
-
-def _trusting(ca: trustme.CA) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
-
-
 def test_https_is_served_and_verifies_against_the_ca(ca: trustme.CA, cert_files: list[str]):
     port = free_port()
-    trusting = _trusting(ca)
+    trusting = trusting_context(ca)
     arguments = [*cert_files, "--tenant", f"t:{TOKEN}"]
     with served(arguments, port=port, scheme="https", verify=trusting) as server:
         assert server.base_url.startswith("https://")
