@@ -1,7 +1,9 @@
 """The ``reference-app`` command (also ``python -m reference_app``).
 
-``serve`` runs the SCIM tenant(s) and the admin console under hypercorn;
-``tenant create|rotate|list|policy|admin`` manage tenants stored in MongoDB.
+``serve`` runs the SCIM tenant(s) and the admin console under hypercorn, granian or uvicorn
+(``--server``); ``healthcheck`` probes a running server's ``/healthz`` (the container image's
+HEALTHCHECK); ``tenant create|rotate|list|policy|admin`` manage tenants stored in MongoDB;
+``refold`` migrates stored documents to the current case folding.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from reference_app.admin.accounts import LINK_TTL, MongoAdminRegistry
 from reference_app.app import (
@@ -25,7 +27,11 @@ from reference_app.app import (
     create_app,
     mongo_database,
 )
+from reference_app.schemas import RESOURCE_TYPES
+from reference_app.servers import missing_server, serve, spawns_workers
 from reference_app.settings import (
+    LOG_FORMATS,
+    SERVERS,
     Settings,
     SettingsError,
     TenantSeed,
@@ -48,6 +54,8 @@ __all__ = ["build_parser", "main"]
 logger = logging.getLogger("reference_app")
 
 _MIN_PASSWORD = 12
+HEALTHCHECK_TIMEOUT = 4.0
+"""Seconds ``healthcheck`` waits; below the image's HEALTHCHECK timeout, above /healthz's own."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,10 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="worker processes (default 1; more needs MongoDB)"
     )
     serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        help="ASGI server (default hypercorn; granian and uvicorn are the scimkit[granian] "
+        "and scimkit[uvicorn] extras, and spend less CPU per request)",
+    )
+    serve.add_argument(
         "--public-url", help="base URL clients use, e.g. https://scim.example.com (behind a proxy)"
     )
-    serve.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
-    serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    _add_tls_arguments(serve)
     serve.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
     )
@@ -93,6 +106,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TENANT:EMAIL:PASSWORD",
         help="an admin console account, kept in the process (repeatable)",
     )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus /metrics on this port of --host (default: no metrics)",
+    )
+    serve.add_argument(
+        "--metrics-tenant-labels",
+        type=int,
+        metavar="N",
+        help="give the first N tenants their own metrics label, the rest 'other' (default 0)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text (default) or json: one JSON object per line, for a log collector",
+    )
+
+    healthcheck = commands.add_parser(
+        "healthcheck",
+        help="exit 0 if this host's server answers GET /healthz with 200 (a container probe)",
+    )
+    healthcheck.add_argument("--host", help="address the server is bound to (default 127.0.0.1)")
+    healthcheck.add_argument("--port", type=int, help="port the server is bound to (default 8000)")
+    _add_tls_arguments(healthcheck)
 
     tenant = commands.add_parser("tenant", help="manage tenants stored in MongoDB")
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -117,7 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (create, rotate):
         sub.add_argument("--public-url", help="base URL of the service, for the printed Tenant URL")
     _add_mongo_arguments(actions.choices["list"])
+
+    refold = commands.add_parser(
+        "refold",
+        help="rewrite case-folded copies in MongoDB written by an older version (docs/storage.md)",
+    )
+    _add_mongo_arguments(refold)
     return parser
+
+
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
+    parser.add_argument("--keyfile", help="TLS private key (PEM)")
 
 
 def _add_mongo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "refold":
+        return _refold(settings)
+    if args.command == "healthcheck":
+        return _healthcheck(settings)
     return _tenant_command(args, settings)
 
 
@@ -150,11 +202,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "tenants",
         "strict_tenants",
         "workers",
+        "server",
         "public_url",
         "certfile",
         "keyfile",
         "log_level",
         "admins",
+        "log_format",
+        "metrics_port",
+        "metrics_tenant_labels",
     )
     return {name: getattr(args, name, None) for name in names}
 
@@ -172,6 +228,17 @@ def _serve(settings: Settings) -> int:
         return 2
     # The embedded default tenant is made below, fresh in each process.
     fresh_default = not settings.uses_mongodb and not settings.tenants
+    if settings.workers > 1 and settings.metrics_port is not None:
+        print(
+            "reference-app: --metrics-port needs --workers 1: each worker would need a port of "
+            "its own; run one worker per instance (docs/deployment.md)",
+            file=sys.stderr,
+        )
+        return 2
+    missing = missing_server(settings.server)
+    if missing is not None:
+        print(f"reference-app: {missing}", file=sys.stderr)
+        return 2
     try:
         settings = asyncio.run(_bootstrap_tenants(settings))
     except Exception as exc:  # the database is unreachable, most likely
@@ -183,74 +250,24 @@ def _serve(settings: Settings) -> int:
             "requests answer 503 until MongoDB answers",
             file=sys.stderr,
         )
-    config = _hypercorn_config(settings)
-    if settings.workers > 1:
-        return _serve_workers(settings, config)
-    from hypercorn.asyncio import serve
-    from hypercorn.typing import ASGIFramework
+    if spawns_workers(settings):
+        if settings.cursor_secret is None:
+            # Cursors issued by one worker must verify in another.
+            settings = replace(settings, cursor_secret=secrets.token_urlsafe(32))
+        if settings.session_secret is None:
+            # So must console sessions.
+            settings = replace(settings, session_secret=secrets.token_urlsafe(32))
+        # Worker processes rebuild the settings from the environment, tenants included.
+        os.environ.update(worker_environ(settings))
 
-    starlette_app = create_app(settings)
-    if fresh_default:
-        _announce_link(settings, starlette_app.state.admins.registries[0].add_link(DEFAULT_TENANT))
-    # Starlette's ASGI signature is looser than hypercorn's typed one; they agree at runtime.
-    app = cast(ASGIFramework, starlette_app)
-    # hypercorn's serve() installs SIGINT/SIGTERM handlers that shut down gracefully: open
-    # requests finish, then the app's lifespan closes the store.
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(serve(app, config))
-    return 0
+    def build() -> Any:
+        app = create_app(settings)
+        if fresh_default:
+            link = app.state.admins.registries[0].add_link(DEFAULT_TENANT)
+            _announce_link(settings, link)
+        return app
 
-
-def _serve_workers(settings: Settings, config: Any) -> int:
-    from hypercorn.run import run
-
-    if settings.cursor_secret is None:
-        # Cursors issued by one worker must verify in another.
-        settings = replace(settings, cursor_secret=secrets.token_urlsafe(32))
-    if settings.session_secret is None:
-        # So must console sessions.
-        settings = replace(settings, session_secret=secrets.token_urlsafe(32))
-    # Workers are spawned afresh and rebuild the settings from the environment.
-    os.environ.update(worker_environ(settings))
-    config.application_path = APP_FACTORY_PATH
-    config.workers = settings.workers
-    config.worker_class = "uvloop" if _loop_factory() is not None else "asyncio"
-    return int(run(config))
-
-
-def _hypercorn_config(settings: Settings) -> Any:
-    from hypercorn.config import Config
-
-    config = Config()
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    config.bind = [f"{host}:{settings.port}"]
-    config.certfile = settings.certfile
-    config.keyfile = settings.keyfile
-    config.loglevel = settings.log_level.upper()
-    # hypercorn logs through these loggers, so its lines share the app's handler and format.
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.accesslog = (
-        logging.getLogger("hypercorn.access") if settings.log_level == "debug" else None
-    )
-    # Connection bounds (docs/security.md, tests/hardening/test_connections.py). keep-alive
-    # drops idle connections and half-sent headers; read_timeout drops a client that stalls
-    # in its body, which hypercorn's default (None) waits for forever. graceful_timeout lets
-    # in-flight writes that span documents finish on SIGTERM.
-    config.keep_alive_timeout = 5
-    config.read_timeout = 60
-    config.h11_max_incomplete_size = 16 * 1024
-    config.graceful_timeout = 10
-    config.ssl_handshake_timeout = 10
-    return config
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
+    return serve(settings, build, APP_FACTORY_PATH.removesuffix("()"))
 
 
 async def _bootstrap_tenants(settings: Settings) -> Settings:
@@ -305,6 +322,65 @@ def _announce_link(settings: Settings, token: str) -> None:
         f"  {settings.base_url}/admin/link/{token}",
         flush=True,
     )
+
+
+# -- refold -----------------------------------------------------------------------------------
+
+
+def _refold(settings: Settings) -> int:
+    if not settings.uses_mongodb:
+        print("reference-app: refold needs MongoDB (--mongodb-uri)", file=sys.stderr)
+        return 2
+    from scimkit.mongo import MongoStore, RefoldReport
+
+    async def run() -> RefoldReport:
+        async with mongo_database(settings) as database:
+            return await MongoStore(database, RESOURCE_TYPES).refold()
+
+    try:
+        report = asyncio.run(run())
+    except ServiceUnavailable as exc:
+        print(f"reference-app: MongoDB did not answer: {exc.__cause__ or exc}", file=sys.stderr)
+        return 1
+    print(f"Rewrote the folded copies of {report.updated} document(s).")
+    for tenant, type_name, id in report.conflicts:
+        print(
+            f"Conflict: {type_name} {id} of tenant {tenant!r} now has the same unique value as "
+            "another resource; rename or delete one, then run refold again.",
+            file=sys.stderr,
+        )
+    return 1 if report.conflicts else 0
+
+
+# -- healthcheck ------------------------------------------------------------------------------
+
+
+def _healthcheck(settings: Settings) -> int:
+    """Probe the server these settings describe, on this host (not through --public-url)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    url = replace(settings, public_url=None).base_url + "/healthz"
+    context = None
+    if settings.certfile is not None:
+        # A loopback liveness probe: the certificate names the public host, not localhost, and
+        # what is checked here is that the process answers, not who it is.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTHCHECK_TIMEOUT, context=context) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError as exc:
+        print(f"reference-app: {url} did not answer: {exc}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"reference-app: {url} answered {status}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # -- tenant -----------------------------------------------------------------------------------

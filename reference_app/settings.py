@@ -13,6 +13,7 @@ variable                    meaning
 ``SCIMKIT_TENANTS``         ``name:token,name:token`` tenants kept in the process
 ``SCIMKIT_STRICT_TENANTS``  ``name,name``: these process tenants get strict RFC input rules
 ``SCIMKIT_WORKERS``         worker processes (default 1; more needs MongoDB)
+``SCIMKIT_SERVER``          ASGI server: ``hypercorn`` (default), ``granian`` or ``uvicorn``
 ``SCIMKIT_PUBLIC_URL``      base URL clients use (printed Tenant URLs start with it)
 ``SCIMKIT_CERTFILE``        TLS certificate (PEM) to serve HTTPS directly
 ``SCIMKIT_KEYFILE``         TLS private key (PEM)
@@ -20,25 +21,37 @@ variable                    meaning
 ``SCIMKIT_LOG_LEVEL``       ``debug``, ``info`` (default), ``warning`` or ``error``
 ``SCIMKIT_ADMINS``          ``tenant:email:password,...`` console admins kept in the process
 ``SCIMKIT_SESSION_SECRET``  secret signing admin console sessions (shared by all workers)
+``SCIMKIT_LOG_FORMAT``      ``text`` (default) or ``json`` (one JSON object per line)
+``SCIMKIT_METRICS_PORT``    port serving Prometheus ``/metrics`` on the same host (default: none)
+``SCIMKIT_METRICS_TENANT_LABELS``  how many tenants get their own metrics label (default 0: off)
 ==========================  ==========================================================
+
+``SCIMKIT_WORKER_SETTINGS`` is internal: ``serve --workers N`` sets it to the resolved settings
+as JSON for its worker processes, and when it is set it is the whole configuration.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from scimkit.web import check_token
 
 __all__ = [
     "AdminSeed",
     "DEFAULT_DATABASE",
     "ENV_PREFIX",
+    "LOG_FORMATS",
+    "SERVERS",
     "Settings",
     "SettingsError",
     "TENANT_NAME_PATTERN",
     "TenantSeed",
+    "WORKER_SETTINGS_VARIABLE",
     "load_settings",
     "parse_admin",
     "parse_tenant",
@@ -48,10 +61,14 @@ __all__ = [
 
 ENV_PREFIX = "SCIMKIT_"
 DEFAULT_DATABASE = "scimkit"
+WORKER_SETTINGS_VARIABLE = "SCIMKIT_WORKER_SETTINGS"
 TENANT_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 """Tenant names are one lower-case URL path segment, so the Tenant URL needs no escaping."""
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+SERVERS = ("hypercorn", "granian", "uvicorn")
+"""The ASGI servers ``serve`` can run (``reference_app.servers``); the first is the default."""
 _MIN_SECRET_BYTES = 16
 
 
@@ -86,7 +103,12 @@ def parse_tenant(text: str) -> TenantSeed:
     name, sep, token = text.partition(":")
     if not sep or not token:
         raise SettingsError(f"a tenant must be given as NAME:TOKEN, not {text.split(':')[0]!r}…")
-    return TenantSeed(validate_tenant_name(name), token)
+    validate_tenant_name(name)
+    try:
+        check_token(token)
+    except ValueError as exc:
+        raise SettingsError(f"the token of tenant {name!r}: {exc}") from None
+    return TenantSeed(name, token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +144,7 @@ class Settings:
     mongodb_database: str = DEFAULT_DATABASE
     tenants: tuple[TenantSeed, ...] = ()
     workers: int = 1
+    server: str = SERVERS[0]
     public_url: str | None = None
     certfile: str | None = None
     keyfile: str | None = None
@@ -131,6 +154,9 @@ class Settings:
     session_secret: str | None = field(default=None, repr=False)
     request_log: bool = True
     """Record each SCIM request for the admin console's Activity page."""
+    log_format: str = "text"
+    metrics_port: int | None = None
+    metrics_tenant_labels: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -147,10 +173,21 @@ class Settings:
             raise SettingsError("HTTPS needs both a certificate file and a key file")
         if self.cursor_secret is not None and len(self.cursor_secret) < _MIN_SECRET_BYTES:
             raise SettingsError(f"the cursor secret needs at least {_MIN_SECRET_BYTES} characters")
+        if self.server not in SERVERS:
+            raise SettingsError(f"server must be one of {', '.join(SERVERS)}, not {self.server!r}")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
         if self.session_secret is not None and len(self.session_secret) < _MIN_SECRET_BYTES:
             raise SettingsError(f"the session secret needs at least {_MIN_SECRET_BYTES} characters")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"log format must be one of {', '.join(LOG_FORMATS)}")
+        if self.metrics_port is not None:
+            if not 0 <= self.metrics_port <= 65535:
+                raise SettingsError(f"metrics port must be 0 to 65535, not {self.metrics_port}")
+            if self.metrics_port == self.port != 0:
+                raise SettingsError("the metrics port must not be the SCIM port")
+        if self.metrics_tenant_labels < 0:
+            raise SettingsError("metrics tenant labels must be 0 (off) or more")
 
     @property
     def uses_mongodb(self) -> bool:
@@ -184,6 +221,9 @@ def load_settings(
     names.
     """
     env = os.environ if environ is None else environ
+    resolved = env.get(WORKER_SETTINGS_VARIABLE)
+    if resolved and not overrides:
+        return _from_json(resolved)
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
 
     def pick(key: str) -> str | None:
@@ -218,42 +258,46 @@ def load_settings(
     database = pick("mongodb_database")
     if database is not None:
         values["mongodb_database"] = database
-    for key in ("port", "workers"):
+    for key in ("port", "workers", "metrics_port", "metrics_tenant_labels"):
         number = pick(key)
         if number is not None:
             values[key] = _integer(key, number)
     level = pick("log_level")
     if level is not None:
         values["log_level"] = level.lower()
+    log_format = pick("log_format")
+    if log_format is not None:
+        values["log_format"] = log_format.lower()
+    server = pick("server")
+    if server is not None:
+        values["server"] = server.lower()
     return Settings(**values)
 
 
 def worker_environ(settings: Settings) -> dict[str, str]:
-    """Environment variables from which :func:`load_settings` rebuilds ``settings``.
+    """Environment variables from which :func:`load_settings` rebuilds ``settings`` exactly.
 
-    Worker processes are spawned afresh (hypercorn's multi-process runner), so this is how
-    they receive the parent's resolved settings.
+    Worker processes are spawned afresh (the servers' multi-process runners; granian always
+    serves from workers), so this is how they receive the parent's resolved settings: one
+    JSON value, because the ``SCIMKIT_*`` list formats cannot carry every token (a comma in
+    a token would split it in two).
     """
-    environ = {
-        "SCIMKIT_HOST": settings.host,
-        "SCIMKIT_PORT": str(settings.port),
-        "SCIMKIT_MONGODB_DATABASE": settings.mongodb_database,
-        "SCIMKIT_WORKERS": str(settings.workers),
-        "SCIMKIT_LOG_LEVEL": settings.log_level,
-        "SCIMKIT_TENANTS": ",".join(f"{s.name}:{s.token}" for s in settings.tenants),
-        "SCIMKIT_STRICT_TENANTS": ",".join(s.name for s in settings.tenants if s.strict),
-        "SCIMKIT_ADMINS": ",".join(f"{a.tenant}:{a.email}:{a.password}" for a in settings.admins),
-    }
-    optional = {
-        "SCIMKIT_MONGODB_URI": settings.mongodb_uri,
-        "SCIMKIT_PUBLIC_URL": settings.public_url,
-        "SCIMKIT_CERTFILE": settings.certfile,
-        "SCIMKIT_KEYFILE": settings.keyfile,
-        "SCIMKIT_CURSOR_SECRET": settings.cursor_secret,
-        "SCIMKIT_SESSION_SECRET": settings.session_secret,
-    }
-    environ.update({key: value for key, value in optional.items() if value is not None})
-    return environ
+    return {WORKER_SETTINGS_VARIABLE: json.dumps(asdict(settings))}
+
+
+def _from_json(text: str) -> Settings:
+    try:
+        values = json.loads(text)
+        values["tenants"] = tuple(TenantSeed(**seed) for seed in values["tenants"])
+        values["admins"] = tuple(AdminSeed(**seed) for seed in values["admins"])
+        return Settings(**values)
+    except SettingsError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        # The type only: the text holds tokens and secrets.
+        raise SettingsError(
+            f"{WORKER_SETTINGS_VARIABLE} is not valid ({type(exc).__name__})"
+        ) from None
 
 
 def _split(text: str | None) -> list[str]:

@@ -1,4 +1,4 @@
-"""The SCIM operations as one async service over a :class:`~scimkit._store.ResourceStore`.
+"""The SCIM operations as one async service over a :class:`~scimkit.store.ResourceStore`.
 
 :class:`ResourceService` validates request bodies, runs the PATCH engine, enforces the
 :class:`~scimkit._config.ServiceConfig` and preconditions, and calls the store. It returns stored
@@ -12,17 +12,14 @@ import asyncio
 import random
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from scimkit._config import ServiceConfig
-from scimkit._context import Operation
 from scimkit._cursor import CursorCodec, CursorScope
 from scimkit._errors import (
-    Conflict,
     InvalidCount,
     InvalidCursor,
     InvalidFilter,
@@ -30,18 +27,22 @@ from scimkit._errors import (
     NotFound,
     NotImplementedFeature,
     PreconditionFailed,
+    ServiceUnavailable,
 )
-from scimkit._filter import compile_filter
+from scimkit._filter import BoundFilter, compile_filter
 from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
+from scimkit._operation import Operation
+from scimkit._password import seal_password, seal_patch
 from scimkit._patch import apply_patch, needs_members, parse_patch
-from scimkit._policy import STRICT, Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._store import Page, ResourceStore, StoreQuery, writes_resource
+from scimkit._tolerance import STRICT, Tolerance
+from scimkit._types import Position, Resource
 from scimkit._validation import validate_resource
 
-__all__ = ["ListResult", "QueryParams", "ResourceService", "has_members", "wants_members"]
+__all__ = ["ListResult", "PatchReply", "QueryParams", "ResourceService", "wants_members"]
 
-# Writes lost to a concurrent writer are retried this often before giving up (409).
+# Writes lost to a concurrent writer are retried this often before giving up (503).
 _MAX_ATTEMPTS = 10
 # Between attempts a lost writer waits a random time below a bound that doubles per attempt:
 # writers that collided start again spread out instead of colliding again. Without it, 20
@@ -50,6 +51,7 @@ _BACKOFF_FIRST = 0.002
 _BACKOFF_MAX = 0.1
 _MAX_START_INDEX = 2**31 - 1
 _ANY: tuple[str, ...] | None = None  # parse_etags() result for "If-Match: *"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +81,20 @@ class ListResult:
     ``previous_cursor`` are set only for cursor pages that have a neighbour.
     """
 
-    resources: Sequence[dict[str, Any]]
+    resources: Sequence[Resource]
     total_results: int
     items_per_page: int
     start_index: int | None = 1
     next_cursor: str | None = None
     previous_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatchReply:
+    """A patched resource and whether the response carries it (200) or not (204)."""
+
+    resource: Resource
+    represent: bool
 
 
 def _new_id() -> str:
@@ -150,18 +160,20 @@ class ResourceService:
 
     # -- single resources ---------------------------------------------------------------------
 
-    async def create(self, tenant: str, resource_type: ResourceType, body: Any) -> dict[str, Any]:
+    async def create(self, tenant: str, resource_type: ResourceType, body: Any) -> Resource:
         """Create a resource from a request body (RFC 7644 §3.3) and return it as stored."""
         resource = validate_resource(
             body, resource_type, Operation.CREATE, tolerance=self.tolerance(tenant)
         )
+        await seal_password(resource, resource_type)
+        await self._check_members(tenant, resource_type, None, resource)
         resource["id"] = self._id_factory()
         resource["meta"] = new_meta(resource_type, self._clock())
         return await self.store.create(tenant, resource_type, resource)
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """The resource with this id; group members only if ``members``."""
         return await self.store.get(tenant, resource_type, id, members=members)
 
@@ -173,34 +185,39 @@ class ResourceService:
         body: Any,
         *,
         if_match: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """Replace a resource (PUT, RFC 7644 §3.5.1); ``if_match`` is the If-Match header."""
         tolerance = self.tolerance(tenant)
         tags, strict = self._precondition(if_match)
-        for attempt in range(_MAX_ATTEMPTS):
+
+        async def attempt() -> Resource:
             existing = await self.store.get(tenant, resource_type, id)
             self._check(existing, tags, strict)
             resource = validate_resource(
                 body, resource_type, Operation.REPLACE, tolerance=tolerance, existing=existing
             )
+            await seal_password(
+                resource,
+                resource_type,
+                existing=existing,
+                replacing=True,
+                change_allowed=self.config.change_password,
+            )
             resource["id"] = existing["id"]
             if _same_content(resource, existing):
                 return existing
+            await self._check_members(tenant, resource_type, id, resource)
             meta = existing["meta"]
             resource["meta"] = {
                 "resourceType": meta["resourceType"],
                 "created": meta["created"],
                 "lastModified": self._clock(),
             }
-            try:
-                return await self.store.replace(
-                    tenant, resource_type, id, resource, expected_version=meta.get("version")
-                )
-            except PreconditionFailed:
-                if strict:
-                    raise
-                await _backoff(attempt)
-        raise _contended()
+            return await self.store.replace(
+                tenant, resource_type, id, resource, expected_version=meta.get("version")
+            )
+
+        return await _retrying(attempt, strict)
 
     async def patch(
         self,
@@ -211,20 +228,65 @@ class ResourceService:
         *,
         if_match: str | None = None,
         members: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """Apply a PatchOp body (RFC 7644 §3.5.2) and return the resource.
 
         Group members are loaded only when an operation needs them. ``members`` says whether
         the returned resource must carry them (one extra read when the PATCH did not load them).
         A PATCH that changes nothing writes nothing and keeps the version.
         """
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        if members and not loaded and resource_type.members_attribute is not None:
+            return await self.store.get(tenant, resource_type, id, members=True)
+        return updated
+
+    async def patch_reply(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        attributes: Sequence[str] = (),
+        excluded_attributes: Sequence[str] = (),
+    ) -> PatchReply:
+        """Apply a PatchOp body and say whether the response carries the resource.
+
+        RFC 7644 §3.5.2 answers a PATCH with 200 and the entire resource (shaped by
+        ``attributes``/``excludedAttributes``) or with 204. Users always get the resource;
+        groups follow ``ServiceConfig.group_patch_response``.
+        """
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        if resource_type.members_attribute is None:
+            return PatchReply(updated, True)
+        rule = self.config.group_patch_response
+        asked = bool(attributes or excluded_attributes)
+        if rule == "always_no_content" or (
+            rule == "no_content_when_members_unloaded" and not loaded and not asked
+        ):
+            return PatchReply(updated, False)
+        if not loaded and wants_members(resource_type, attributes, excluded_attributes):
+            updated = await self.store.get(tenant, resource_type, id, members=True)
+        return PatchReply(updated, True)
+
+    async def _patched(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        body: Any,
+        if_match: str | None,
+    ) -> tuple[Resource, bool]:
+        """The patched resource, and whether the group's members were loaded to patch it."""
         if not self.config.patch:
             raise NotImplementedFeature("PATCH is not supported by this service provider.")
         tolerance = self.tolerance(tenant)
         operations = parse_patch(body, tolerance)
         load_members = needs_members(operations, resource_type, tolerance=tolerance)
         tags, strict = self._precondition(if_match)
-        for attempt in range(_MAX_ATTEMPTS):
+
+        async def attempt() -> Resource:
             current = await self.store.get(tenant, resource_type, id, members=load_members)
             self._check(current, tags, strict)
             result = apply_patch(
@@ -234,31 +296,28 @@ class ResourceService:
                 tolerance=tolerance,
                 members_loaded=load_members,
             )
+            result = await seal_patch(
+                result, resource_type, current, change_allowed=self.config.change_password
+            )
             if not result.changed:
-                updated = current
-                break
-            meta = dict(result.resource.get("meta") or current["meta"])
-            meta["lastModified"] = self._clock()
-            result.resource["meta"] = meta
-            result = replace(result, changed_attributes=result.changed_attributes | {"meta"})
-            try:
-                updated = await self.store.update(
-                    tenant,
-                    resource_type,
-                    id,
-                    result,
-                    expected_version=current["meta"].get("version"),
+                return current
+            if result.member_delta.added:
+                await self._check_members(
+                    tenant, resource_type, id, {"members": result.member_delta.added}
                 )
-                break
-            except PreconditionFailed:
-                if strict:
-                    raise
-                await _backoff(attempt)
-        else:
-            raise _contended()
-        if members and not load_members and has_members(resource_type):
-            return await self.store.get(tenant, resource_type, id, members=True)
-        return updated
+            # Member deltas commute: without the client's If-Match, a PATCH that changes only
+            # members holds whatever else changed meanwhile, so the store need not compare.
+            members_only = not strict and not writes_resource(result, resource_type)
+            return await self.store.update(
+                tenant,
+                resource_type,
+                id,
+                result,
+                expected_version=None if members_only else current["meta"].get("version"),
+                modified=self._clock(),
+            )
+
+        return await _retrying(attempt, strict), load_members
 
     async def delete(
         self,
@@ -273,19 +332,15 @@ class ResourceService:
         if if_match is None or not self.config.etag:
             await self.store.delete(tenant, resource_type, id)
             return
-        for attempt in range(_MAX_ATTEMPTS):
+
+        async def attempt() -> None:
             current = await self.store.get(tenant, resource_type, id, members=False)
             self._check(current, tags, strict)
-            try:
-                await self.store.delete(
-                    tenant, resource_type, id, expected_version=current["meta"].get("version")
-                )
-                return
-            except PreconditionFailed:
-                if strict:
-                    raise
-                await _backoff(attempt)
-        raise _contended()
+            await self.store.delete(
+                tenant, resource_type, id, expected_version=current["meta"].get("version")
+            )
+
+        await _retrying(attempt, strict)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -357,7 +412,7 @@ class ResourceService:
             raise first_error
         total = 0
         skip = start_index - 1  # matches still to skip before the window opens
-        resources: list[dict[str, Any]] = []
+        resources: list[Resource] = []
         for resource_type, plan in plans:
             wanted = count - len(resources)
             # Even with the window full, each type is counted for totalResults.
@@ -397,7 +452,7 @@ class ResourceService:
         tenant: str,
         resource_type: ResourceType,
         params: QueryParams,
-        bound: Any,
+        bound: BoundFilter | None,
         sort_by: AttrRef | None,
         descending: bool,
         members: bool,
@@ -418,7 +473,7 @@ class ResourceService:
             descending,
             count,
         )
-        after: tuple[Any, str] | None = None
+        after: Position | None = None
         backward = False
         if params.cursor:
             decoded = codec.decode(params.cursor, scope)
@@ -461,6 +516,49 @@ class ResourceService:
             previous_cursor,
         )
 
+    async def _check_members(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        group_id: str | None,
+        resource: Mapping[str, Any],
+    ) -> None:
+        """Refuse members that are not resources of this tenant of the type they claim (400).
+
+        ``resource`` holds the members a write adds under the members attribute's name (or
+        ``"members"``). A member without ``type`` must be a User; a nested group says
+        ``type: "Group"`` and is never the group ``group_id`` itself. One store lookup for the
+        k members (O(k)), whatever the group's size; every bad value is named.
+        """
+        attribute = resource_type.members_attribute
+        if attribute is None:
+            return
+        members = resource.get(attribute.name) or resource.get("members") or ()
+        claimed: dict[str, str] = {}
+        for member in members:
+            value = member.get("value") if isinstance(member, Mapping) else None
+            if isinstance(value, str):
+                kind = member.get("type")
+                claimed.setdefault(value, kind if isinstance(kind, str) and kind else "User")
+        if not claimed:
+            return
+        found = await self.store.resource_types_of(tenant, list(claimed))
+        bad: list[str] = []
+        for value, kind in claimed.items():
+            actual = found.get(value)
+            if value == group_id:
+                bad.append(f"'{value}' is the group itself")
+            elif actual is None:
+                bad.append(f"'{value}' names no resource here")
+            elif actual.lower() != kind.lower():
+                bad.append(f"'{value}' is a {actual}, not a {kind}")
+        if bad:
+            raise InvalidValue(
+                "Members must be Users, or Groups with type 'Group', of this tenant: "
+                + "; ".join(bad)
+                + "."
+            )
+
     def _precondition(self, if_match: str | None) -> tuple[tuple[str, ...] | None, bool]:
         """Parsed If-Match tags and whether a lost race must surface as 412.
 
@@ -472,7 +570,7 @@ class ResourceService:
         return tags, tags is not None
 
     @staticmethod
-    def _check(resource: dict[str, Any], tags: tuple[str, ...] | None, strict: bool) -> None:
+    def _check(resource: Resource, tags: tuple[str, ...] | None, strict: bool) -> None:
         if strict and not etag_matches(resource["meta"].get("version"), tags):
             raise PreconditionFailed()
 
@@ -481,32 +579,20 @@ def wants_members(
     resource_type: ResourceType, attributes: Sequence[str], excluded: Sequence[str]
 ) -> bool:
     """Whether a response shaped by these parameters would show a group's ``members``."""
-    if not has_members(resource_type):
+    members = resource_type.members_attribute
+    if members is None:
         return True
     if attributes:
-        return any(_is_members(resource_type, name) for name in attributes)
+        return any(
+            (ref := resource_type.resolve_path(name)) is not None and ref.attribute is members
+            for name in attributes
+        )
     return not any(
         (ref := resource_type.resolve_path(name)) is not None
         and ref.sub_attribute is None
-        and _is_members_ref(ref)
+        and ref.attribute is members
         for name in excluded
     )
-
-
-@lru_cache(maxsize=64)
-def has_members(resource_type: ResourceType) -> bool:
-    """Whether the resource type has a core ``members`` attribute (groups)."""
-    ref = resource_type.resolve(None, "members")
-    return ref is not None and _is_members_ref(ref)
-
-
-def _is_members(resource_type: ResourceType, name: str) -> bool:
-    ref = resource_type.resolve_path(name)
-    return ref is not None and _is_members_ref(ref)
-
-
-def _is_members_ref(ref: AttrRef) -> bool:
-    return not ref.extension and ref.attribute.name == "members"
 
 
 def _sort_ref(resource_type: ResourceType, sort_by: str | None) -> AttrRef | None:
@@ -529,18 +615,29 @@ def _descending(sort_order: str | None) -> bool:
     raise InvalidValue("sortOrder must be 'ascending' or 'descending'.")
 
 
-def _same_content(new: dict[str, Any], old: dict[str, Any]) -> bool:
+def _same_content(new: Resource, old: Resource) -> bool:
     """Whether a replacement equals the stored resource apart from ``meta``."""
     if new.keys() - {"meta"} != old.keys() - {"meta"}:
         return False
     return all(new[key] == old[key] for key in new if key != "meta")
 
 
-async def _backoff(attempt: int) -> None:
-    """Pause after the ``attempt``-th (0-based) write lost a race, before trying again."""
-    if attempt + 1 < _MAX_ATTEMPTS:
-        await asyncio.sleep(random.uniform(0, min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**attempt)))
+async def _retrying(attempt: Callable[[], Awaitable[_T]], strict: bool) -> _T:
+    """Run a read-check-write ``attempt`` until its write wins (or ``strict`` says it must not).
 
-
-def _contended() -> Conflict:
-    return Conflict("The resource is being changed by other requests; retry the request.")
+    A write that lost a race to another writer raises ``PreconditionFailed``. With a client's
+    If-Match (``strict``) that is the answer (412); without one, nothing the client asked for
+    is violated, so the attempt runs again on a fresh read, after a jittered backoff.
+    """
+    for number in range(_MAX_ATTEMPTS):
+        try:
+            return await attempt()
+        except PreconditionFailed:
+            if strict:
+                raise
+            if number + 1 < _MAX_ATTEMPTS:
+                bound = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**number)
+                await asyncio.sleep(random.uniform(0, bound))
+    # Transient, not a conflict the client must resolve: Entra files a 409 as EntryConflict and
+    # retries it only hours later, a 503 on its next cycle.
+    raise ServiceUnavailable("The resource is being changed by other requests; retry the request.")

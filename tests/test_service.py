@@ -14,21 +14,24 @@ from scimkit import (
     GROUP,
     STRICT,
     USER,
-    Conflict,
+    AuthenticationScheme,
     InvalidCount,
     InvalidCursor,
     InvalidFilter,
     InvalidValue,
+    MemoryStore,
     NotFound,
     NotImplementedFeature,
+    PatchResult,
     PreconditionFailed,
+    QueryParams,
+    ResourceService,
+    ResourceType,
+    ServiceConfig,
+    ServiceUnavailable,
 )
-from scimkit._change import PatchResult
-from scimkit._config import AuthenticationScheme, ServiceConfig
-from scimkit._memory import MemoryStore
-from scimkit._resource_type import ResourceType
-from scimkit._service import QueryParams, ResourceService, wants_members
-from scimkit._store import StoreQuery
+from scimkit._service import wants_members
+from scimkit.store import StoreQuery
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -195,11 +198,15 @@ async def test_patch_with_if_match_surfaces_the_race(
         )
 
 
-async def test_endless_races_end_in_409(service: ResourceService, store: SpyStore) -> None:
+async def test_endless_races_end_in_503_with_retry_after(
+    service: ResourceService, store: SpyStore
+) -> None:
+    # Transient: Entra retries a 5xx on its next cycle, a 409 (EntryConflict) hours later.
     await service.create(T, USER, user("alice"))
     store.races = 1000
-    with pytest.raises(Conflict):
+    with pytest.raises(ServiceUnavailable) as caught:
         await service.patch(T, USER, "id1", patch({"op": "add", "path": "title", "value": "B"}))
+    assert caught.value.status == 503 and caught.value.headers["Retry-After"]
 
 
 async def test_group_patch_loads_members_only_when_needed(

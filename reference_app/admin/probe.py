@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 
 from scimkit import ResourceService
 from scimkit.testing import ASGIClient
-from scimkit.web import Principal, create_scim_app
+from scimkit.web import Principal, WebOptions, create_scim_app
 
 __all__ = ["Probe", "ProbeResult"]
 
@@ -46,7 +46,7 @@ class Probe:
 
         # Its own app on the same service: the probe skips token checks and the request log,
         # and answers exactly as the SCIM routes Entra calls.
-        self._app: ASGIApp = create_scim_app(service, authenticate=console)
+        self._app: ASGIApp = create_scim_app(service, WebOptions(authenticate=console))
 
     async def run(self, tenant: str) -> list[ProbeResult]:
         client = ASGIClient(self._app)

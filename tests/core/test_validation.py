@@ -19,8 +19,9 @@ from scimkit import (
     ResourceType,
     Schema,
     SchemaExtension,
+    parse_datetime,
+    validate_resource,
 )
-from scimkit._validation import parse_datetime, validate_resource
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = ENTERPRISE_USER_SCHEMA.id
@@ -160,6 +161,39 @@ def test_unknown_schema_urn_only_under_tolerance():
     }
 
 
+@pytest.mark.parametrize("operation", [Operation.CREATE, Operation.REPLACE])
+def test_member_display_name_only_under_tolerance(operation: Operation):
+    """Microsoft's SCIM reference code sends members with ``displayName`` for ``display``."""
+    data = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "g",
+        "members": [{"value": "u1", "displayName": "Alice"}, {"value": "u2"}],
+    }
+    with pytest.raises(InvalidValue, match="displayName"):
+        validate_resource(data, GROUP, operation)
+    result = validate_resource(
+        data, GROUP, operation, tolerance=STRICT.with_(member_display_name=True)
+    )
+    assert result["members"] == [{"value": "u1", "display": "Alice"}, {"value": "u2"}]
+    assert validate_resource(data, GROUP, operation, tolerance=ENTRA) == result
+
+
+def test_member_display_and_display_name_together_are_invalid():
+    data = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "g",
+        "members": [{"value": "u1", "display": "A", "displayName": "B"}],
+    }
+    with pytest.raises(InvalidValue, match="display"):
+        validate_resource(data, GROUP, Operation.CREATE, tolerance=ENTRA)
+
+
+def test_display_name_stays_unknown_outside_group_members():
+    data = {"schemas": [CORE], "userName": "a", "emails": [{"value": "a@b.c", "displayName": "A"}]}
+    with pytest.raises(InvalidValue, match="displayName"):
+        create(data, USER, ENTRA)
+
+
 def test_entra_create_body_is_accepted():
     """entra-requests §3.2: the documented Create User body, nulls and empty roles included."""
     body = {
@@ -289,3 +323,40 @@ def test_required_extension():
     )
     with pytest.raises(MissingRequired, match="enterprise"):
         create({"schemas": [CORE], "userName": "a"}, required)
+
+
+GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+@pytest.mark.parametrize("tolerance", [STRICT, ENTRA], ids=["strict", "entra"])
+@pytest.mark.parametrize("operation", [Operation.CREATE, Operation.REPLACE])
+@pytest.mark.parametrize(
+    ("resource_type", "schemas", "data"),
+    [
+        (USER, [GROUP_CORE], {"userName": "a"}),
+        (USER, [CORE, GROUP_CORE], {"userName": "a"}),
+        (USER, [CORE, "URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:GROUP"], {"userName": "a"}),
+        (GROUP, [CORE], {"displayName": "g"}),
+        (GROUP, [GROUP_CORE, "urn:ietf:params:scim:schemas:core:2.0:ResourceType"], {}),
+    ],
+)
+def test_another_core_schema_in_schemas_is_invalid_under_every_policy(
+    tolerance, operation, resource_type, schemas, data
+):
+    """Entra always sends its type's core URN: another type's core schema is a wrong body."""
+    body = {"schemas": schemas, "displayName": "g", **data}
+    with pytest.raises(InvalidValue, match="core schema of another resource type"):
+        validate_resource(body, resource_type, operation, tolerance=tolerance)
+
+
+def test_entra_still_tolerates_a_missing_extension_urn_and_odd_markers():
+    marker = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+    user = create({"schemas": [CORE], "userName": "a", ENTERPRISE: {"division": "d"}}, USER, ENTRA)
+    assert user["schemas"] == [CORE, ENTERPRISE]
+    group = validate_resource(
+        {"schemas": [GROUP_CORE, marker], "displayName": "g"},
+        GROUP,
+        Operation.CREATE,
+        tolerance=ENTRA,
+    )
+    assert group["schemas"] == [GROUP_CORE]

@@ -7,10 +7,11 @@ from datetime import datetime
 import pytest
 from hypothesis import given
 
-from scimkit._builtin import GROUP, USER
-from scimkit._errors import InvalidFilter
-from scimkit._filter import (
-    MAX_VALUE_FILTER_ALTERNATIVES,
+from scimkit import (
+    ENTRA,
+    GROUP,
+    STRICT,
+    USER,
     AttrPath,
     BoundAnd,
     BoundCompare,
@@ -20,14 +21,14 @@ from scimkit._filter import (
     BoundValuePath,
     CompareOp,
     Filter,
+    InvalidFilter,
     Present,
     ValuePath,
     bind_filter,
     compile_filter,
-    fold_case,
     parse_filter,
 )
-from scimkit._policy import ENTRA, STRICT
+from scimkit._filter import MAX_VALUE_FILTER_ALTERNATIVES, fold_case
 from tests.filter.samples import ENTERPRISE, WIDGET, utc
 from tests.filter.strategies import filters
 
@@ -225,9 +226,30 @@ def test_eq_null_is_not_present() -> None:
     ],
 )
 def test_datetime_literals_become_utc_milliseconds(literal: str, expected: datetime) -> None:
-    node = leaf(f'meta.created ge "{literal}"')
+    # "le" rounds a literal with digits below the millisecond down (see the next test).
+    node = leaf(f'meta.created le "{literal}"')
     assert node.value == expected
     assert isinstance(node.value, datetime) and node.value.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [
+        ("lt", "meta.created lt datetime.datetime(2011, 5, 13, 4, 42, 34, 124000, tzinfo="),
+        ("ge", "meta.created ge datetime.datetime(2011, 5, 13, 4, 42, 34, 124000, tzinfo="),
+        ("le", "meta.created le datetime.datetime(2011, 5, 13, 4, 42, 34, 123000, tzinfo="),
+        ("gt", "meta.created gt datetime.datetime(2011, 5, 13, 4, 42, 34, 123000, tzinfo="),
+        ("eq", "(meta.created pr and not (meta.created pr))"),
+        ("ne", "(meta.created pr or not (meta.created pr))"),
+    ],
+)
+def test_sub_millisecond_literals_round_per_operator(op: str, expected: str) -> None:
+    """Stored dateTimes are whole milliseconds; a literal between two compares exactly."""
+    assert str(bound(f'meta.created {op} "2011-05-13T04:42:34.1230001Z"')).startswith(expected)
+    # Zeros below the millisecond change nothing.
+    assert bound(f'meta.created {op} "2011-05-13T04:42:34.123000Z"') == bound(
+        f'meta.created {op} "2011-05-13T04:42:34.123Z"'
+    )
 
 
 @pytest.mark.parametrize(
@@ -331,3 +353,23 @@ def test_unqualified_extension_names_bind_only_under_tolerance() -> None:
     assert right.ref.dotted == (
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
     )
+
+
+# The 11 code points where NFC-then-casefold was not a canonical caseless match (Unicode
+# §3.13 D145): their full upper-case forms (several code points) fold differently.
+CASEFOLD_BREAKS_NORMALIZATION = "\u0390\u03b0\u1fb7\u1fc7\u1fd2\u1fd3\u1fd7\u1fe2\u1fe3\u1fe7\u1ff7"
+
+
+@pytest.mark.parametrize("char", CASEFOLD_BREAKS_NORMALIZATION)
+def test_fold_case_is_a_canonical_caseless_match(char: str) -> None:
+    import unicodedata
+
+    def d145(text: str) -> str:
+        return unicodedata.normalize("NFD", unicodedata.normalize("NFD", text).casefold())
+
+    for other in (char.upper(), unicodedata.normalize("NFD", char.upper()), char.title()):
+        assert d145(char) == d145(other)
+        assert fold_case(char) == fold_case(other)
+    assert fold_case(fold_case(char)) == fold_case(char)
+    # The folded form stays composed: substring filters never match half a character.
+    assert fold_case("É\u0390") == unicodedata.normalize("NFC", fold_case("É\u0390"))

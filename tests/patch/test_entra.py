@@ -6,6 +6,8 @@ and the non-RFC ones are refused in strict mode with the right scimType.
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,27 +20,35 @@ from scimkit import (
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
+    MemberDelta,
     NoTarget,
     SCIMError,
     Tolerance,
 )
-from scimkit._change import MemberDelta
-from scimkit._patch import apply_patch
-from tests.patch.support import ENTERPRISE, FCC, FCC_USER, bare_user, group, member, user
+from tests.patch.support import (
+    ENTERPRISE,
+    FCC,
+    FCC_USER,
+    apply_message,
+    bare_user,
+    group,
+    member,
+    user,
+)
 
 GROUP_MEMBER = "f648f8d5ea4e4cd38e9c"
 FLAG_MEMBER = "7f4bc1a3-285e-48ae-8202-5accb43efb0e"
 
 
 def entra(resource: dict[str, Any], message: dict[str, Any], resource_type=FCC_USER, **kwargs: Any):
-    return apply_patch(resource, message, resource_type, tolerance=ENTRA, **kwargs)
+    return apply_message(resource, message, resource_type, tolerance=ENTRA, **kwargs)
 
 
 def strict_error(
     resource: dict[str, Any], message: dict[str, Any], resource_type=FCC_USER
 ) -> SCIMError:
     with pytest.raises(SCIMError) as caught:
-        apply_patch(resource, message, resource_type, tolerance=STRICT)
+        apply_message(resource, message, resource_type, tolerance=STRICT)
     return caught.value
 
 
@@ -192,6 +202,46 @@ def test_filter_creation_needs_an_eq_conjunction():
         entra(bare_user(), message)
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        'emails[type eq "probe-none"].value',
+        'emails[value eq "a@b.example"].display',
+        'emails[type eq "probe-none" and primary eq true].value',
+        'addresses[type eq "office"].locality',
+    ],
+)
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_filter_creation_needs_a_canonical_type(op: str, path: str):
+    """Entra creates only its mapped types; any other filter keeps RFC 7644 §3.5.2.3's noTarget."""
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": op, "path": path, "value": "x"}],
+    }
+    with pytest.raises(NoTarget):
+        entra(bare_user(), message)
+
+
+@pytest.mark.parametrize(
+    ("path", "created"),
+    [
+        ('phoneNumbers[type eq "mobile"].value', {"type": "mobile", "value": "x"}),
+        ('emails[type eq "Other"].value', {"type": "Other", "value": "x"}),
+        ('addresses[type eq "home"].locality', {"type": "home", "locality": "x"}),
+    ],
+)
+def test_filter_creation_takes_each_canonical_value_of_the_schema(
+    path: str, created: dict[str, Any]
+):
+    """The canonical values are the schema's, matched as the sub-attribute's caseExact says."""
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": path, "value": "x"}],
+    }
+    attribute = path.split("[")[0]
+    assert entra(bare_user(), message).resource[attribute] == [created]
+
+
 def test_filter_creation_from_several_eq_conditions_keeps_literal_types():
     message = {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -238,7 +288,7 @@ def test_string_booleans_are_refused_in_strict_mode():
     }
     error = strict_error(user(), lower)
     assert isinstance(error, InvalidValue)
-    assert apply_patch(
+    assert apply_message(
         user(), lower, FCC_USER, tolerance=only(STRICT, string_booleans=True)
     ).changed
 
@@ -289,7 +339,7 @@ def test_manager_by_its_unqualified_name():
     )
     assert isinstance(strict_error(user(), printed), InvalidPath)
     alone = only(STRICT, unqualified_extension_paths=True, patch_value_arrays=True)
-    assert apply_patch(user(), printed, FCC_USER, tolerance=alone).changed
+    assert apply_message(user(), printed, FCC_USER, tolerance=alone).changed
     # A core attribute of that name always wins over an extension's.
     title = {
         "schemas": MANAGER_ARRAY["schemas"],
@@ -543,7 +593,7 @@ def test_validator_multiple_operations_on_the_same_attribute():
         ],
     }
     assert entra(user(), message).resource["externalId"] == "B"
-    assert apply_patch(user(), message, FCC_USER, tolerance=STRICT).resource["externalId"] == "B"
+    assert apply_message(user(), message, FCC_USER, tolerance=STRICT).resource["externalId"] == "B"
 
 
 def test_validator_add_attributes_to_a_user_without_emails():
@@ -687,7 +737,7 @@ def test_member_add_with_null_ref(members_loaded: bool):
         "schemas": MEMBER_ADD["schemas"],
         "Operations": [dict(MEMBER_ADD["Operations"][0], op="add")],
     }
-    strict = apply_patch(group(), lower, GROUP, tolerance=STRICT, members_loaded=members_loaded)
+    strict = apply_message(group(), lower, GROUP, tolerance=STRICT, members_loaded=members_loaded)
     assert strict.member_delta.added == ({"value": GROUP_MEMBER},)
 
 
@@ -716,14 +766,14 @@ def test_member_remove_with_a_value_array(
         "Operations": [dict(message["Operations"][0], op="remove")],
     }
     with pytest.raises(InvalidSyntax):
-        apply_patch(stored, lower, GROUP, tolerance=STRICT, members_loaded=members_loaded)
+        apply_message(stored, lower, GROUP, tolerance=STRICT, members_loaded=members_loaded)
 
 
 @pytest.mark.parametrize("members_loaded", [False, True])
 def test_member_remove_flag_form(members_loaded: bool):
     stored = group(member(GROUP_MEMBER), member(FLAG_MEMBER))
     for tolerance in (ENTRA, STRICT):
-        result = apply_patch(
+        result = apply_message(
             stored, MEMBER_REMOVE_FLAG, GROUP, tolerance=tolerance, members_loaded=members_loaded
         )
         assert result.member_delta == MemberDelta(removed=(FLAG_MEMBER,))
@@ -780,10 +830,48 @@ def test_entra_group_adds_several_members_in_one_operation():
     assert [m["value"] for m in result.member_delta.added] == ["a1", "b2", "c3"]
 
 
+MS_REFERENCE_MEMBERS: dict[str, Any] = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": GROUP_MEMBER, "displayName": "Ann"}]}
+    ],
+}
+
+
+@pytest.mark.parametrize("members_loaded", [True, False])
+def test_member_display_name_from_microsofts_reference_code(members_loaded: bool):
+    result = entra(group(), MS_REFERENCE_MEMBERS, GROUP, members_loaded=members_loaded)
+    expected = {"value": GROUP_MEMBER, "display": "Ann"}
+    if members_loaded:
+        assert result.resource["members"] == [expected]
+    assert result.member_delta.added == (expected,)
+    with pytest.raises(InvalidValue, match="displayName"):
+        apply_message(group(), MS_REFERENCE_MEMBERS, GROUP, tolerance=STRICT)
+    alone = STRICT.with_(member_display_name=True)
+    assert apply_message(group(), MS_REFERENCE_MEMBERS, GROUP, tolerance=alone).member_delta == (
+        result.member_delta
+    )
+
+
+def test_member_display_name_beside_display_is_invalid():
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {
+                "op": "add",
+                "path": "members",
+                "value": [{"value": GROUP_MEMBER, "display": "A", "displayName": "B"}],
+            }
+        ],
+    }
+    with pytest.raises(InvalidValue):
+        entra(group(), message, GROUP, members_loaded=False)
+
+
 def apply_delta(members: set[str], delta: MemberDelta) -> set[str]:
     if delta.replace:
         return {m["value"] for m in delta.added}
-    return (members - set(delta.removed)) | {m["value"] for m in delta.added}
+    return (members - set(delta.removed)) | {m["value"] for m in (*delta.added, *delta.rewritten)}
 
 
 # -- one switch at a time ------------------------------------------------------------------------
@@ -820,8 +908,8 @@ def apply_delta(members: set[str], delta: MemberDelta) -> set[str]:
 )
 def test_each_switch_alone_admits_its_shape(switch: str, message: dict[str, Any], resource: Any):
     with pytest.raises(SCIMError):
-        apply_patch(resource(), message, FCC_USER, tolerance=STRICT)
-    apply_patch(resource(), message, FCC_USER, tolerance=STRICT.with_(**{switch: True}))
+        apply_message(resource(), message, FCC_USER, tolerance=STRICT)
+    apply_message(resource(), message, FCC_USER, tolerance=STRICT.with_(**{switch: True}))
 
 
 def test_replace_absent_adds_appends_for_a_non_eq_filter():
@@ -836,8 +924,36 @@ def test_replace_absent_adds_appends_for_a_non_eq_filter():
         ],
     }
     with pytest.raises(NoTarget):
-        apply_patch(bare_user(), message, USER, tolerance=STRICT)
-    result = apply_patch(
+        apply_message(bare_user(), message, USER, tolerance=STRICT)
+    result = apply_message(
         bare_user(), message, USER, tolerance=STRICT.with_(patch_replace_absent_adds=True)
     )
     assert result.resource["emails"] == [{"value": "new@new.example", "type": "work"}]
+
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+@pytest.mark.parametrize("switch", [f.name for f in fields(Tolerance)])
+def test_every_switch_is_on_in_entra_off_in_strict_and_documented(switch: str):
+    assert getattr(ENTRA, switch) is True
+    assert getattr(STRICT, switch) is False
+    documented = (DOCS / "patch.md").read_text() + (DOCS / "filters.md").read_text()
+    assert f"`{switch}`" in documented
+
+
+def test_an_unquoted_filter_word_creates_the_element_with_its_text():
+    """`emails[type eq work].value` (Microsoft's unquoted shape) creates a plain-string type."""
+    from scimkit import ENTRA, USER, apply_patch, parse_patch
+
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "replace", "path": "emails[type eq work].value", "value": "a@example.com"}
+        ],
+    }
+    resource = {"schemas": [USER.schema.id], "id": "1", "userName": "a", "meta": {}}
+    result = apply_patch(resource, parse_patch(body, ENTRA), USER, tolerance=ENTRA)
+    [email] = result.resource["emails"]
+    assert email == {"type": "work", "value": "a@example.com"}
+    assert type(email["type"]) is str

@@ -6,17 +6,28 @@ from typing import Any
 
 import pytest
 
-from scimkit import ENTRA, GROUP, STRICT, USER, InternalError, InvalidSyntax, InvalidValue
-from scimkit._change import MemberDelta
-from scimkit._patch import apply_patch, needs_members, parse_patch
-from tests.patch.support import BABS, JAMES, body, group, member
+from scimkit import (
+    ENTRA,
+    GROUP,
+    STRICT,
+    USER,
+    InternalError,
+    InvalidSyntax,
+    InvalidValue,
+    MemberDelta,
+    needs_members,
+    parse_patch,
+)
+from tests.patch.support import BABS, JAMES, apply_message, body, group, member
 
 CAROL = "7f4bc1a3-285e-48ae-8202-5accb43efb0e"
 
 
 def unloaded(*operations: dict[str, Any], tolerance=ENTRA) -> Any:
     """Apply to a group read without its members (``members_loaded=False``)."""
-    return apply_patch(group(), body(*operations), GROUP, tolerance=tolerance, members_loaded=False)
+    return apply_message(
+        group(), body(*operations), GROUP, tolerance=tolerance, members_loaded=False
+    )
 
 
 class TestDeltaWithoutMembers:
@@ -87,8 +98,23 @@ class TestDeltaWithoutMembers:
             {"op": "add", "path": "members", "value": [{"value": CAROL}]},
         )
         assert result.member_delta == MemberDelta(
-            added=({"value": JAMES}, {"value": CAROL}), removed=(BABS,)
+            added=({"value": JAMES},), removed=(BABS,), rewritten=({"value": CAROL},)
         )
+
+    def test_a_member_removed_and_added_again_is_rewritten_in_its_new_form(self):
+        """Issue 12 §3.8: the store must overwrite the member, not keep its stored form."""
+        result = unloaded(
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+            {"op": "add", "path": "members", "value": [{"value": BABS, "display": "new"}]},
+            {"op": "add", "path": "members", "value": [{"value": BABS, "display": "newer"}]},
+        )
+        assert result.member_delta == MemberDelta(rewritten=({"value": BABS, "display": "new"},))
+        again = unloaded(
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+            {"op": "add", "path": "members", "value": [{"value": BABS, "display": "new"}]},
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+        )
+        assert again.member_delta == MemberDelta(removed=(BABS,))
 
     def test_operations_after_a_replacement_edit_the_replacement(self):
         result = unloaded(
@@ -102,7 +128,7 @@ class TestDeltaWithoutMembers:
 
     def test_a_members_key_in_the_input_is_ignored(self):
         stored = group(member(BABS))
-        result = apply_patch(
+        result = apply_message(
             stored,
             body({"op": "replace", "path": "displayName", "value": "X"}),
             GROUP,
@@ -166,7 +192,7 @@ class TestLoadedMembers:
     def test_adding_a_present_member_is_a_no_op(self):
         """Entra re-sends adds for existing members whenever one is removed (entra-quirks §A.8)."""
         stored = group(member(BABS, "Babs"), member(JAMES))
-        result = apply_patch(
+        result = apply_message(
             stored,
             body({"op": "add", "path": "members", "value": [{"$ref": None, "value": BABS}]}),
             GROUP,
@@ -176,7 +202,7 @@ class TestLoadedMembers:
 
     def test_removing_an_absent_member_is_a_no_op(self):
         """A store cannot tell without loading the list, so neither path answers noTarget."""
-        result = apply_patch(
+        result = apply_message(
             group(member(BABS)),
             body({"op": "remove", "path": f'members[value eq "{JAMES}"]'}),
             GROUP,
@@ -185,7 +211,7 @@ class TestLoadedMembers:
 
     def test_a_changed_member_record_makes_a_replacement(self):
         stored = group(member(BABS), member(JAMES))
-        result = apply_patch(
+        result = apply_message(
             stored,
             body(
                 {
@@ -202,7 +228,7 @@ class TestLoadedMembers:
 
     def test_filters_other_than_value_eq_work_on_the_loaded_list(self):
         stored = group(dict(member(BABS), type="User"), dict(member(JAMES), type="Group"))
-        result = apply_patch(
+        result = apply_message(
             stored, body({"op": "remove", "path": 'members[type eq "Group"]'}), GROUP
         )
         assert result.resource["members"] == [{"value": BABS, "type": "User"}]
@@ -223,23 +249,38 @@ MEMBER_BODIES: list[list[dict[str, Any]]] = [
         {"op": "remove", "path": f'members[value eq "{CAROL}"]'},
         {"op": "add", "path": "members", "value": [{"value": JAMES}]},
     ],
+    [
+        {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+        {"op": "add", "path": "members", "value": [{"value": BABS, "display": "new"}]},
+    ],
+    [
+        {"op": "remove", "path": "members", "value": [{"value": JAMES}]},
+        {"op": "add", "path": "members", "value": [{"value": JAMES, "type": "User"}]},
+        {"op": "add", "path": "members", "value": [{"value": BABS, "display": "kept"}]},
+    ],
 ]
 
 
-def apply_delta(members: list[str], delta: MemberDelta) -> set[str]:
-    """What a store does with a delta (either order of its two parts gives the same)."""
+def apply_delta(members: list[dict[str, Any]], delta: MemberDelta) -> dict[str, Any]:
+    """What a store does with a delta (in any order of its parts): members by id."""
     if delta.replace:
-        return {m["value"] for m in delta.added}
-    return (set(members) - set(delta.removed)) | {m["value"] for m in delta.added}
+        return {m["value"]: m for m in delta.added}
+    found = {m["value"]: m for m in members if m["value"] not in delta.removed}
+    for added in delta.added:
+        found.setdefault(added["value"], added)  # a present member keeps its stored form
+    found.update((m["value"], m) for m in delta.rewritten)
+    return found
 
 
 @pytest.mark.parametrize("operations", MEMBER_BODIES)
 def test_loaded_and_unloaded_runs_agree(operations: list[dict[str, Any]]):
-    stored = group(member(BABS), member(JAMES))
-    loaded = apply_patch(stored, body(*operations), GROUP, tolerance=ENTRA)
-    delta_only = apply_patch(
+    """The same members, records included, whether the list was loaded (issue 12 §3.8)."""
+    members = [member(BABS, "old"), member(JAMES)]
+    stored = group(*members)
+    loaded = apply_message(stored, body(*operations), GROUP, tolerance=ENTRA)
+    delta_only = apply_message(
         stored, body(*operations), GROUP, tolerance=ENTRA, members_loaded=False
     )
-    final = {m["value"] for m in loaded.resource.get("members", [])}
-    assert apply_delta([BABS, JAMES], delta_only.member_delta) == final
-    assert apply_delta([BABS, JAMES], loaded.member_delta) == final
+    final = {m["value"]: m for m in loaded.resource.get("members", [])}
+    assert apply_delta(members, delta_only.member_delta) == final
+    assert apply_delta(members, loaded.member_delta) == final

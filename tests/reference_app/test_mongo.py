@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from reference_app.__main__ import _bootstrap_tenants, main
+from reference_app.app import mongo_client
 from reference_app.settings import Settings, TenantSeed
 from scimkit.testing._mongo_server import MongoServer
 from tests.reference_app.support import patch_body, running, scim_client, scim_json
@@ -72,6 +73,13 @@ def test_tenant_commands(settings: Settings, capsys: pytest.CaptureFixture[str])
     assert main(_cli(settings, "tenant", "policy", "acme", "strict")) == 0
     assert main(_cli(settings, "tenant", "policy", "ghost", "strict")) == 1
     assert main(_cli(settings, "tenant", "create", "Not/Valid")) == 2
+
+
+def test_refold_command(settings: Settings, capsys: pytest.CaptureFixture[str]):
+    # An empty database has nothing to rewrite; MongoStore.refold's own tests cover the rest.
+    assert main(_cli(settings, "refold")) == 0
+    assert "Rewrote the folded copies of 0 document(s)." in capsys.readouterr().out
+    assert main(["refold"]) == 2
 
 
 async def test_stored_tenants_serve_scim_and_rotate_without_restart(
@@ -245,3 +253,17 @@ async def test_first_start_on_mongodb_prints_a_console_link(
     assert link is not None
     async with running(settings) as app:
         assert await app.state.admins.redeem_link(link.group(1)) == "default"
+
+
+async def test_the_client_gives_up_server_selection_after_5_seconds():
+    """Issue 12 §5: not the driver's 30 s; a serverSelectionTimeoutMS in the URI still wins."""
+    default = mongo_client(Settings(mongodb_uri="mongodb://127.0.0.1:1/"))
+    chosen = mongo_client(
+        Settings(mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=700")
+    )
+    try:
+        assert default.options.server_selection_timeout == 5.0
+        assert chosen.options.server_selection_timeout == 0.7
+    finally:
+        await default.close()
+        await chosen.close()

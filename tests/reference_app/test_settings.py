@@ -32,6 +32,7 @@ def test_environment_is_read():
         "SCIMKIT_WORKERS": "3",
         "SCIMKIT_PUBLIC_URL": "https://scim.example.com/",
         "SCIMKIT_LOG_LEVEL": "WARNING",
+        "SCIMKIT_SERVER": "Granian",
     }
     settings = load_settings({}, environ=environ)
     assert settings.host == "0.0.0.0"
@@ -44,6 +45,7 @@ def test_environment_is_read():
     )
     assert settings.workers == 3
     assert settings.log_level == "warning"
+    assert settings.server == "granian"
     assert settings.tenant_url("acme") == "https://scim.example.com/scim/v2/acme"
 
 
@@ -83,6 +85,7 @@ def test_wildcard_host_prints_a_usable_url():
         ({"certfile": "c.pem"}, {}, "key file"),
         ({"cursor_secret": "short"}, {}, "cursor secret"),
         ({"log_level": "loud"}, {}, "log level"),
+        ({"server": "gunicorn"}, {}, "server must be one of hypercorn, granian, uvicorn"),
         ({}, {"SCIMKIT_MONGODB_DATABASE": ""}, None),
         ({"mongodb_database": ""}, {}, "database name"),
     ],
@@ -110,6 +113,7 @@ def test_worker_environment_rebuilds_the_same_settings():
             "tenants": ["acme:tok-1", "beta:tok-2"],
             "strict_tenants": ["beta"],
             "workers": 4,
+            "server": "uvicorn",
             "cursor_secret": "0123456789abcdef0123",
         },
         environ={},
@@ -135,3 +139,44 @@ def test_console_admins_and_session_secret():
             load_settings({"admins": [bad]}, environ={})
     with pytest.raises(SettingsError, match="session secret"):
         Settings(session_secret="short")
+
+
+def test_worker_environment_keeps_tokens_with_commas_intact():
+    settings = load_settings(
+        {
+            "mongodb_uri": "mongodb://db",
+            "tenants": ["acme:tok,beta:stolen", "gamma:a,,b,"],
+            "strict_tenants": ["gamma"],
+            "workers": 2,
+        },
+        environ={},
+    )
+    rebuilt = load_settings({}, worker_environ(settings))
+    assert rebuilt.tenants == (
+        TenantSeed("acme", "tok,beta:stolen"),
+        TenantSeed("gamma", "a,,b,", strict=True),
+    )
+    assert rebuilt == settings
+
+
+def test_worker_environment_wins_over_the_parents_own_variables():
+    # The parent adds the worker variables to its own environment, where the user's
+    # SCIMKIT_* variables still are: the workers must get the parent's resolved settings.
+    settings = load_settings({"tenants": ["acme:from-cli"], "port": 8123}, environ={})
+    environ = {"SCIMKIT_TENANTS": "other:from-env", "SCIMKIT_PORT": "9000"}
+    environ.update(worker_environ(settings))
+    assert load_settings({}, environ) == settings
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"tenants": [{"name": "a"}]}', '{"port": 1}'])
+def test_a_malformed_worker_variable_is_a_settings_error(text: str):
+    with pytest.raises(SettingsError, match="SCIMKIT_WORKER_SETTINGS"):
+        load_settings(None, {"SCIMKIT_WORKER_SETTINGS": text})
+
+
+@pytest.mark.parametrize("token", ["tökén-0123456789", "two words", "trailing "])
+def test_tenant_tokens_must_be_visible_ascii(token: str):
+    with pytest.raises(SettingsError, match="visible ASCII") as info:
+        load_settings({"tenants": [f"acme:{token}"]}, environ={})
+    assert "acme" in str(info.value)
+    assert token.strip() not in str(info.value)

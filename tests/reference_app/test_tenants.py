@@ -117,3 +117,12 @@ async def test_token_dates_in_mongodb(mongodb_uri: str, mongo_db_name: str):
         await _token_lifecycle(MongoTenantRegistry(client[mongo_db_name]["tenants"]))
     finally:
         await client.close()
+
+
+async def test_registries_refuse_tokens_that_cannot_be_presented():
+    registry = MemoryTenantRegistry()
+    with pytest.raises(ValueError, match="visible ASCII"):
+        registry.add("acme", "tökén-0123456789")
+    with pytest.raises(ValueError, match="visible ASCII"):
+        await registry.create("acme", token="two words")
+    assert await registry.list() == []

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from tests.reference_app.admin.support import ADMIN_A, ADMIN_B, PASSWORD
+from tests.reference_app.process import free_port, reference_app_command
 from tests.reference_app.support import SETTINGS_VARIABLES, TOKEN_A, TOKEN_B
-from tests.reference_app.test_serve import _command, _free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,10 +43,10 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     environ = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     command = [
-        *_command(), "serve", "--port", str(port),
+        *reference_app_command(), "serve", "--port", str(port),
         "--tenant", f"acme:{TOKEN_A}", "--tenant", f"beta:{TOKEN_B}",
         "--admin", f"acme:{ADMIN_A}:{PASSWORD}", "--admin", f"beta:{ADMIN_B}:{PASSWORD}",
     ]  # fmt: skip

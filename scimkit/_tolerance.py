@@ -1,8 +1,9 @@
-"""Tolerance policy: which non-RFC request shapes (mostly Microsoft Entra's) are accepted.
+"""Tolerance: which non-RFC request shapes (mostly Microsoft Entra's) are accepted.
 
-A policy is data, chosen per call site (per tenant in an app). :data:`STRICT` accepts only what
-RFC 7643/7644 allow; :data:`ENTRA` accepts every shape of ``entra-quirks.md`` §A. Responses are
-always RFC-shaped whatever the policy.
+A tolerance is data, chosen per call site (per tenant in an app). :data:`STRICT` accepts only
+what RFC 7643/7644 allow; :data:`ENTRA` accepts every Entra shape listed in the table
+"Tolerance switches" of ``docs/patch.md``, each of which ``tests/patch/test_entra.py`` sends as
+Entra does. Responses are always RFC-shaped whatever the tolerance.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ class Tolerance:
 
     string_booleans: bool = False
     """Accept ``"True"``/``"False"`` (any case) where a Boolean is expected."""
+    unquoted_filter_values: bool = False
+    """Accept filter values without quotes (``externalId eq jyoung``), read against the
+    attribute's type; see ``docs/filters.md``."""
     undeclared_extensions: bool = False
     """Accept an extension object whose URN is missing from ``schemas``."""
     unknown_schemas: bool = False
@@ -32,6 +36,8 @@ class Tolerance:
     """``replace`` of an absent attribute or value acts as ``add`` instead of ``noTarget``."""
     patch_remove_by_value: bool = False
     """``remove`` with ``path: "members"`` and a value array removes those values only."""
+    member_display_name: bool = False
+    """A group member's ``displayName`` means ``display`` (Microsoft's SCIM reference code)."""
     patch_value_arrays: bool = False
     """Legacy ``[{"value": X}]`` arrays for single-valued attributes become ``X``."""
     unqualified_extension_paths: bool = False
@@ -46,6 +52,7 @@ class Tolerance:
 STRICT = Tolerance()
 ENTRA = Tolerance(
     string_booleans=True,
+    unquoted_filter_values=True,
     undeclared_extensions=True,
     unknown_schemas=True,
     patch_op_any_case=True,
@@ -53,6 +60,7 @@ ENTRA = Tolerance(
     patch_filter_creates=True,
     patch_replace_absent_adds=True,
     patch_remove_by_value=True,
+    member_display_name=True,
     patch_value_arrays=True,
     unqualified_extension_paths=True,
 )

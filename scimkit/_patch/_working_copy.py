@@ -18,9 +18,15 @@ from scimkit._errors import (
     MutabilityError,
     NoTarget,
 )
-from scimkit._patch._members import MemberChanges, member_attribute
+from scimkit._patch._members import MemberChanges
 from scimkit._patch._operation import OpName, PatchOperation
-from scimkit._patch._path import Target, record_matches, resolve_key, resolve_target
+from scimkit._patch._path import (
+    Target,
+    record_matches,
+    resolve_key,
+    resolve_target,
+    schema_target,
+)
 from scimkit._patch._values import (
     complex_value,
     copy_value,
@@ -29,11 +35,12 @@ from scimkit._patch._values import (
     member_value,
     simple_value,
 )
-from scimkit._policy import Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._schema import Attribute, Mutability
+from scimkit._schema import Attribute, Mutability, Schema
+from scimkit._store import members_by_id
+from scimkit._tolerance import Tolerance
 
-__all__ = ["Engine", "required_removal"]
+__all__ = ["WorkingCopy", "required_removal"]
 
 _RO = Mutability.READ_ONLY
 _IMM = Mutability.IMMUTABLE
@@ -48,10 +55,18 @@ def required_removal(where: str) -> MutabilityError:
     return MutabilityError(f"Attribute '{where}' is required and cannot be removed.")
 
 
-class Engine:
-    """Applies operations to a working copy of one resource."""
+class WorkingCopy:
+    """A copy-on-write working copy of one resource, and the operations that change it."""
 
-    __slots__ = ("members", "member_attr", "original", "owned", "resource_type", "tol", "work")
+    __slots__ = (
+        "members",
+        "member_attr",
+        "original",
+        "owned",
+        "resource_type",
+        "tolerance",
+        "work",
+    )
 
     def __init__(
         self,
@@ -64,8 +79,8 @@ class Engine:
         self.work: dict[str, Any] = dict(original)
         self.owned: set[str] = set()
         self.resource_type = resource_type
-        self.tol = tolerance
-        self.member_attr = member_attribute(resource_type)
+        self.tolerance = tolerance
+        self.member_attr = resource_type.members_attribute
         self.members = (
             MemberChanges() if self.member_attr is not None and not members_loaded else None
         )
@@ -105,7 +120,11 @@ class Engine:
                 raise NoTarget("A 'remove' operation needs a 'path' (RFC 7644 §3.5.2.2).")
             self._apply_pathless(op, value)
             return
-        target = resolve_target(operation.path, self.resource_type, self.tol)
+        schema = schema_target(operation.path, self.resource_type)
+        if schema is not None:
+            self._apply_schema(op, schema, value)
+            return
+        target = resolve_target(operation.path, self.resource_type, self.tolerance)
         ref = target.ref
         sub = ref.sub_attribute or target.filter_sub
         if ref.attribute.mutability is _RO or (sub is not None and sub.mutability is _RO):
@@ -125,6 +144,29 @@ class Engine:
         for key, item in value.items():
             self._apply_key(op, key, item, None)
 
+    def _apply_schema(self, op: OpName, schema: Schema, value: Any) -> None:
+        """A path naming a whole schema: its attributes as one complex attribute (§3.5.2)."""
+        if op != "remove":
+            # Exactly the path-less value {URN: value}: each named attribute is applied, the
+            # others are left as they are (§3.5.2.3 for a complex target).
+            self._apply_key(op, schema.id, _without_own_schemas(schema, value), None)
+            return
+        if schema is self.resource_type.schema:
+            raise InvalidPath(
+                f"Path '{schema.id}' names the core schema, which cannot be removed; "
+                "remove its attributes by their own paths."
+            )
+        holder = self.work.get(schema.id)
+        if not isinstance(holder, dict):
+            return
+        if any(e.required for e in self.resource_type.extensions if e.schema is schema):
+            raise required_removal(schema.id)
+        for key in list(holder):
+            ref = self.resource_type.resolve(schema.id, key)
+            # readOnly values are the server's (as in a request body, a client cannot unset them).
+            if ref is not None and ref.attribute.mutability is not _RO:
+                self._apply_attribute("remove", ref, None)
+
     def _apply_key(self, op: OpName, key: Any, item: Any, within: str | None) -> None:
         if not isinstance(key, str):  # pragma: no cover - JSON keys are strings
             raise InvalidValue("Attribute names must be strings.")
@@ -139,7 +181,7 @@ class Engine:
                 for inner_key, inner in item.items():
                     self._apply_key(op, inner_key, inner, schema.id)
                 return
-        ref = resolve_key(key, within, self.resource_type, self.tol.patch_dotted_keys)
+        ref = resolve_key(key, within, self.resource_type, self.tolerance.patch_dotted_keys)
         if ref.attribute.mutability is _RO or (
             ref.sub_attribute is not None and ref.sub_attribute.mutability is _RO
         ):
@@ -169,19 +211,22 @@ class Engine:
             else:
                 self._set_items(holder, attribute, items, where)
         elif attribute.is_complex:
-            new = complex_value(attribute, value, self.tol, where, keep_nulls=True)
+            new = complex_value(attribute, value, self.tolerance, where, keep_nulls=True)
             self._merge_single(holder, attribute, new, where)
         else:
-            self._set(holder, attribute, simple_value(attribute, value, self.tol, where), where)
+            self._set(
+                holder, attribute, simple_value(attribute, value, self.tolerance, where), where
+            )
         self._tidy(ref)
 
     def _items(self, attribute: Attribute, value: Any, where: str) -> list[Any]:
         if attribute is self.member_attr:
             raw = value if isinstance(value, list) else [value]
-            return _unique_members(
-                member_value(attribute, item, self.tol) for item in raw if item is not None
-            )
-        return items_value(attribute, value, self.tol, where)
+            members = [
+                member_value(attribute, item, self.tolerance) for item in raw if item is not None
+            ]
+            return list(members_by_id(members).values())
+        return items_value(attribute, value, self.tolerance, where)
 
     def _set(self, holder: dict[str, Any], attribute: Attribute, new: Any, where: str) -> None:
         old = holder.get(attribute.name)
@@ -245,7 +290,7 @@ class Engine:
         if attribute.required:
             raise required_removal(where)
         if value is not None:
-            if not self.tol.patch_remove_by_value:
+            if not self.tolerance.patch_remove_by_value:
                 raise InvalidSyntax(
                     f"A 'remove' operation takes no 'value' (RFC 7644 §3.5.2.2); "
                     f"to remove some values of '{where}', use a filter in the path."
@@ -282,7 +327,7 @@ class Engine:
             if value is None:
                 self.members.replace_all(())  # RFC 7644 §3.5.2.2: all values are removed
                 return
-            if not self.tol.patch_remove_by_value:
+            if not self.tolerance.patch_remove_by_value:
                 raise InvalidSyntax(
                     "A 'remove' operation takes no 'value' (RFC 7644 §3.5.2.2); to remove one "
                     'member use the path members[value eq "id"].'
@@ -315,7 +360,7 @@ class Engine:
                 raise required_removal(where)
             _merge_record(parent, record, {sub.name: None}, where.rpartition(".")[0])
         else:
-            new = simple_value(sub, value, self.tol, where)
+            new = simple_value(sub, value, self.tolerance, where)
             _merge_record(parent, record, {sub.name: new}, where.rpartition(".")[0])
         if record:
             holder[parent.name] = record
@@ -380,9 +425,7 @@ class Engine:
         if sub.required:
             raise required_removal(where)
         for index in matched:
-            record = dict(values[index])
-            _merge_record(target.ref.attribute, record, {sub.name: None}, where)
-            values[index] = record
+            values[index] = _merged(target.ref.attribute, values[index], {sub.name: None}, where)
         return [item for item in values if item]
 
     def _write_matched(
@@ -392,21 +435,19 @@ class Engine:
         sub = target.filter_sub
         where = target.text
         if sub is not None:
-            new: dict[str, Any] | None = {sub.name: simple_value(sub, value, self.tol, where)}
+            new: dict[str, Any] | None = {sub.name: simple_value(sub, value, self.tolerance, where)}
         else:
-            new = complex_value(attribute, value, self.tol, where, keep_nulls=op == "add")
+            new = complex_value(attribute, value, self.tolerance, where, keep_nulls=op == "add")
         for index in matched:
             if sub is None and op == "replace":
                 # RFC 7644 §3.5.2.3: matching records are replaced as a whole.
                 values[index] = (
-                    member_value(attribute, new, self.tol)
+                    member_value(attribute, new, self.tolerance)
                     if attribute is self.member_attr
                     else dict(new or {})
                 )
             else:
-                record = dict(values[index])
-                _merge_record(attribute, record, new or {}, where)
-                values[index] = record
+                values[index] = _merged(attribute, values[index], new or {}, where)
         self._one_primary(attribute, values, matched)
         values[:] = [item for item in values if item]
 
@@ -415,23 +456,23 @@ class Engine:
         attribute = target.ref.attribute
         sub = target.filter_sub
         where = target.text
-        if self.tol.patch_filter_creates and target.template is not None:
+        if self.tolerance.patch_filter_creates and target.template is not None:
             element = dict(target.template)
             if sub is not None:
-                new = simple_value(sub, value, self.tol, where)
+                new = simple_value(sub, value, self.tolerance, where)
                 if new is None:
                     return None
                 element[sub.name] = new
             else:
                 element.update(
-                    complex_value(attribute, value, self.tol, where, keep_nulls=False) or {}
+                    complex_value(attribute, value, self.tolerance, where, keep_nulls=False) or {}
                 )
-        elif op == "replace" and sub is None and self.tol.patch_replace_absent_adds:
-            element = complex_value(attribute, value, self.tol, where, keep_nulls=False) or {}
+        elif op == "replace" and sub is None and self.tolerance.patch_replace_absent_adds:
+            element = complex_value(attribute, value, self.tolerance, where, keep_nulls=False) or {}
         else:
             raise NoTarget(f"No value of '{attribute.name}' matches '{where}'.")
         if attribute is self.member_attr:
-            return member_value(attribute, element, self.tol)
+            return member_value(attribute, element, self.tolerance)
         return element
 
     def _one_primary(self, attribute: Attribute, values: list[Any], written: Iterable[int]) -> None:
@@ -440,12 +481,32 @@ class Engine:
         if primary is None:
             return
         key = primary.name
-        chosen = {index for index in written if _primary(values[index], key, self.tol)}
+        chosen = {index for index in written if _primary(values[index], key, self.tolerance)}
         if not chosen:
             return
         for index, item in enumerate(values):
-            if index not in chosen and _primary(item, key, self.tol):
+            if index not in chosen and _primary(item, key, self.tolerance):
                 values[index] = {**item, key: False}
+
+
+def _without_own_schemas(schema: Schema, value: Any) -> Any:
+    """The value of a schema path without a ``schemas`` key that names only that schema.
+
+    Clients built on typed models (python-scim's) serialise an extension object with its own
+    ``"schemas": [URN]``; that repeats the path and is dropped. Any other ``schemas`` stays in
+    the value, to be refused as an unknown attribute.
+    """
+    if not isinstance(value, dict):
+        return value
+    for key, urns in value.items():
+        if (
+            isinstance(key, str)
+            and key.lower() == "schemas"
+            and isinstance(urns, list)
+            and all(isinstance(urn, str) and urn.lower() == schema.id.lower() for urn in urns)
+        ):
+            return {k: v for k, v in value.items() if k != key}
+    return value
 
 
 def _primary(item: Any, key: str, tolerance: Tolerance) -> bool:
@@ -472,18 +533,26 @@ def _merge_record(
             record[name] = item
 
 
+def _merged(
+    attribute: Attribute, record: dict[str, Any], new: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """A multi-valued record with ``new`` merged in; empty when the merge unassigned its value.
+
+    ``{"type": "work"}`` left by removing ``emails[type eq "work"].value`` describes no e-mail
+    address, so the record goes, as a record emptied of every sub-attribute does.
+    """
+    merged = dict(record)
+    _merge_record(attribute, merged, new, where)
+    if "value" in record and "value" not in merged and attribute.sub_attribute("value"):
+        return {}
+    return merged
+
+
 def _store_list(holder: dict[str, Any], attribute: Attribute, values: list[Any]) -> None:
     if values:
         holder[attribute.name] = values
     else:
         holder.pop(attribute.name, None)
-
-
-def _unique_members(members: Iterable[dict[str, Any]]) -> list[Any]:
-    seen: dict[str, dict[str, Any]] = {}
-    for member in members:
-        seen.setdefault(member["value"], member)
-    return list(seen.values())
 
 
 def _same_value(item: Any, gone: Any) -> bool:
