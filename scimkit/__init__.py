@@ -47,6 +47,15 @@ from scimkit._errors import (
     UniquenessError,
     UnsupportedMediaType,
 )
+from scimkit._event import (
+    Event,
+    EventForm,
+    EventType,
+    changed_paths,
+    departure_events,
+    write_events,
+)
+from scimkit._feed import Checkpoint, EventFeed, FeedStats, MemoryFeed, settle
 from scimkit._filter import (
     And,
     AttrPath,
@@ -80,6 +89,7 @@ from scimkit._resource_type import AttrRef, ResourceType, SchemaExtension
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned, Schema, Uniqueness
 from scimkit._service import ListResult, QueryParams, ResourceService
 from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._subscriber import Subscription, SubscriptionStatus
 from scimkit._validation import parse_datetime, validate_resource
 
 __version__ = "0.1.0"
@@ -99,6 +109,7 @@ __all__ = [
     "BoundOr",
     "BoundPresent",
     "BoundValuePath",
+    "Checkpoint",
     "Compare",
     "CompareOp",
     "Conflict",
@@ -107,7 +118,12 @@ __all__ = [
     "CursorScope",
     "ENTERPRISE_USER_SCHEMA",
     "ENTRA",
+    "Event",
+    "EventFeed",
+    "EventForm",
+    "EventType",
     "ExpiredCursor",
+    "FeedStats",
     "Filter",
     "Forbidden",
     "GROUP",
@@ -122,6 +138,7 @@ __all__ = [
     "InvalidVersion",
     "ListResult",
     "MemberDelta",
+    "MemoryFeed",
     "MemoryStore",
     "MethodNotAllowed",
     "MissingRequired",
@@ -154,6 +171,8 @@ __all__ = [
     "ServiceConfig",
     "ServiceUnavailable",
     "StoreQuery",
+    "Subscription",
+    "SubscriptionStatus",
     "Tolerance",
     "TooMany",
     "TooManyRequests",
@@ -166,7 +185,9 @@ __all__ = [
     "ValuePath",
     "apply_patch",
     "bind_filter",
+    "changed_paths",
     "compile_filter",
+    "departure_events",
     "etag_matches",
     "matches",
     "needs_members",
@@ -176,8 +197,10 @@ __all__ = [
     "parse_patch",
     "parse_path",
     "project",
+    "settle",
     "utc_now",
     "validate_resource",
+    "write_events",
 ]
 
 for _name in __all__:
