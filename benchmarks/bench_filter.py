@@ -22,8 +22,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scimkit._builtin import GROUP, USER
-from scimkit._filter import clear_filter_caches, compile_filter, translate_filter
+from scimkit._filter import clear_filter_caches, compile_filter
 from scimkit._resource_type import ResourceType
+from scimkit.mongo._query import translate_filter
 
 CASES: list[tuple[str, ResourceType, str]] = [
     ("entra-lookup", USER, 'userName eq "someone@example.com"'),

@@ -13,7 +13,7 @@ from typing import Any
 from benchmarks._entra import EXTERNAL_ID
 from benchmarks._service import resource_types
 from scimkit import ENTRA, compile_filter
-from scimkit._filter import translate_filter
+from scimkit.mongo._query import translate_filter
 
 __all__ = ["run"]
 

@@ -1,7 +1,7 @@
 """The ``reference-app`` command (also ``python -m reference_app``).
 
 ``serve`` runs the SCIM tenant(s) under hypercorn; ``tenant create|rotate|list|policy`` manage
-tenants stored in MongoDB.
+tenants stored in MongoDB; ``refold`` migrates stored documents to the current case folding.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from reference_app.app import (
     create_app,
     mongo_database,
 )
+from reference_app.schemas import RESOURCE_TYPES
 from reference_app.settings import (
     Settings,
     SettingsError,
@@ -101,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (create, rotate):
         sub.add_argument("--public-url", help="base URL of the service, for the printed Tenant URL")
     _add_mongo_arguments(actions.choices["list"])
+
+    refold = commands.add_parser(
+        "refold",
+        help="rewrite case-folded copies in MongoDB written by an older version (docs/storage.md)",
+    )
+    _add_mongo_arguments(refold)
     return parser
 
 
@@ -122,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     if args.command == "serve":
         return _serve(settings)
+    if args.command == "refold":
+        return _refold(settings)
     return _tenant_command(args, settings)
 
 
@@ -268,6 +277,34 @@ def _announce(settings: Settings, name: str, token: str, how: str) -> None:
         "The token is shown only this once; only its SHA-256 hash is kept.",
         flush=True,
     )
+
+
+# -- refold -----------------------------------------------------------------------------------
+
+
+def _refold(settings: Settings) -> int:
+    if not settings.uses_mongodb:
+        print("reference-app: refold needs MongoDB (--mongodb-uri)", file=sys.stderr)
+        return 2
+    from scimkit.mongo import MongoStore, RefoldReport
+
+    async def run() -> RefoldReport:
+        async with mongo_database(settings) as database:
+            return await MongoStore(database, RESOURCE_TYPES).refold()
+
+    try:
+        report = asyncio.run(run())
+    except ServiceUnavailable as exc:
+        print(f"reference-app: MongoDB did not answer: {exc.__cause__ or exc}", file=sys.stderr)
+        return 1
+    print(f"Rewrote the folded copies of {report.updated} document(s).")
+    for tenant, type_name, id in report.conflicts:
+        print(
+            f"Conflict: {type_name} {id} of tenant {tenant!r} now has the same unique value as "
+            "another resource; rename or delete one, then run refold again.",
+            file=sys.stderr,
+        )
+    return 1 if report.conflicts else 0
 
 
 # -- tenant -----------------------------------------------------------------------------------

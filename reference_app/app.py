@@ -37,7 +37,7 @@ from scimkit import (
     ServiceConfig,
     ServiceUnavailable,
 )
-from scimkit.web import BearerTokenAuth, create_scim_app
+from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 
 if TYPE_CHECKING:
     from pymongo import AsyncMongoClient
@@ -128,7 +128,9 @@ def create_app(settings: Settings) -> Starlette:
         store = MemoryStore()
     tenants = TenantDirectory(registries)
 
-    config = ServiceConfig()
+    # Passwords are stored only as salted scrypt hashes, so a client may change one: generic
+    # clients (scim2-tester, Okta's password sync) PUT/PATCH it, and refusing would fail them.
+    config = ServiceConfig(change_password=True)
     codec = None
     if settings.cursor_secret is not None:
         # Shared by every worker, so a cursor from one verifies in another.
@@ -175,11 +177,14 @@ def create_app(settings: Settings) -> Starlette:
             headers={"Cache-Control": "no-store"},
         )
 
-    app = create_scim_app(
-        service,
+    options = WebOptions(
         authenticate=BearerTokenAuth(tenants.digests),
         base_path="/scim/v2/{tenant}",
         public_url=settings.public_url,
+    )
+    app = create_scim_app(
+        service,
+        options,
         routes=[Route("/healthz", healthz, methods=["GET"])],
         lifespan=lifespan,
     )

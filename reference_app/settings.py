@@ -19,15 +19,21 @@ variable                    meaning
 ``SCIMKIT_CURSOR_SECRET``   secret signing RFC 9865 cursors (shared by all workers)
 ``SCIMKIT_LOG_LEVEL``       ``debug``, ``info`` (default), ``warning`` or ``error``
 ==========================  ==========================================================
+
+``SCIMKIT_WORKER_SETTINGS`` is internal: ``serve --workers N`` sets it to the resolved settings
+as JSON for its worker processes, and when it is set it is the whole configuration.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from scimkit.web import check_token
 
 __all__ = [
     "DEFAULT_DATABASE",
@@ -36,6 +42,7 @@ __all__ = [
     "SettingsError",
     "TENANT_NAME_PATTERN",
     "TenantSeed",
+    "WORKER_SETTINGS_VARIABLE",
     "load_settings",
     "parse_tenant",
     "validate_tenant_name",
@@ -44,6 +51,7 @@ __all__ = [
 
 ENV_PREFIX = "SCIMKIT_"
 DEFAULT_DATABASE = "scimkit"
+WORKER_SETTINGS_VARIABLE = "SCIMKIT_WORKER_SETTINGS"
 TENANT_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 """Tenant names are one lower-case URL path segment, so the Tenant URL needs no escaping."""
 
@@ -82,7 +90,12 @@ def parse_tenant(text: str) -> TenantSeed:
     name, sep, token = text.partition(":")
     if not sep or not token:
         raise SettingsError(f"a tenant must be given as NAME:TOKEN, not {text.split(':')[0]!r}…")
-    return TenantSeed(validate_tenant_name(name), token)
+    validate_tenant_name(name)
+    try:
+        check_token(token)
+    except ValueError as exc:
+        raise SettingsError(f"the token of tenant {name!r}: {exc}") from None
+    return TenantSeed(name, token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +164,9 @@ def load_settings(
     names.
     """
     env = os.environ if environ is None else environ
+    resolved = env.get(WORKER_SETTINGS_VARIABLE)
+    if resolved and not overrides:
+        return _from_json(resolved)
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
 
     def pick(key: str) -> str | None:
@@ -191,29 +207,27 @@ def load_settings(
 
 
 def worker_environ(settings: Settings) -> dict[str, str]:
-    """Environment variables from which :func:`load_settings` rebuilds ``settings``.
+    """Environment variables from which :func:`load_settings` rebuilds ``settings`` exactly.
 
     Worker processes are spawned afresh (hypercorn's multi-process runner), so this is how
-    they receive the parent's resolved settings.
+    they receive the parent's resolved settings: one JSON value, because the ``SCIMKIT_*``
+    list formats cannot carry every token (a comma in a token would split it in two).
     """
-    environ = {
-        "SCIMKIT_HOST": settings.host,
-        "SCIMKIT_PORT": str(settings.port),
-        "SCIMKIT_MONGODB_DATABASE": settings.mongodb_database,
-        "SCIMKIT_WORKERS": str(settings.workers),
-        "SCIMKIT_LOG_LEVEL": settings.log_level,
-        "SCIMKIT_TENANTS": ",".join(f"{s.name}:{s.token}" for s in settings.tenants),
-        "SCIMKIT_STRICT_TENANTS": ",".join(s.name for s in settings.tenants if s.strict),
-    }
-    optional = {
-        "SCIMKIT_MONGODB_URI": settings.mongodb_uri,
-        "SCIMKIT_PUBLIC_URL": settings.public_url,
-        "SCIMKIT_CERTFILE": settings.certfile,
-        "SCIMKIT_KEYFILE": settings.keyfile,
-        "SCIMKIT_CURSOR_SECRET": settings.cursor_secret,
-    }
-    environ.update({key: value for key, value in optional.items() if value is not None})
-    return environ
+    return {WORKER_SETTINGS_VARIABLE: json.dumps(asdict(settings))}
+
+
+def _from_json(text: str) -> Settings:
+    try:
+        values = json.loads(text)
+        values["tenants"] = tuple(TenantSeed(**seed) for seed in values["tenants"])
+        return Settings(**values)
+    except SettingsError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        # The type only: the text holds tokens and secrets.
+        raise SettingsError(
+            f"{WORKER_SETTINGS_VARIABLE} is not valid ({type(exc).__name__})"
+        ) from None
 
 
 def _split(text: str | None) -> list[str]:

@@ -13,9 +13,7 @@ from scimkit._builtin import (
     USER,
     USER_SCHEMA,
 )
-from scimkit._change import MemberDelta, PatchResult
 from scimkit._config import OAUTH_BEARER, AuthenticationScheme, ServiceConfig
-from scimkit._context import Operation
 from scimkit._cursor import Cursor, CursorCodec, CursorScope
 from scimkit._errors import (
     BadRequest,
@@ -82,14 +80,17 @@ from scimkit._filter import (
 )
 from scimkit._memory import MemoryStore
 from scimkit._meta import etag_matches, parse_etags, utc_now
+from scimkit._operation import Operation
+from scimkit._password import hash_password, verify_password
 from scimkit._patch import PatchOperation, apply_patch, needs_members, parse_patch
-from scimkit._policy import ENTRA, STRICT, Tolerance
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._projection import project
 from scimkit._resource_type import AttrRef, ResourceType, SchemaExtension
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned, Schema, Uniqueness
 from scimkit._service import ListResult, QueryParams, ResourceService
 from scimkit._store import Page, ResourceStore, StoreQuery
 from scimkit._subscriber import Subscription, SubscriptionStatus
+from scimkit._tolerance import ENTRA, STRICT, Tolerance
 from scimkit._validation import parse_datetime, validate_resource
 
 __version__ = "0.1.0"
@@ -189,6 +190,7 @@ __all__ = [
     "compile_filter",
     "departure_events",
     "etag_matches",
+    "hash_password",
     "matches",
     "needs_members",
     "parse_datetime",
@@ -200,6 +202,7 @@ __all__ = [
     "settle",
     "utc_now",
     "validate_resource",
+    "verify_password",
     "write_events",
 ]
 

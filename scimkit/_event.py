@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from scimkit._change import MemberDelta
 from scimkit._patch import PATCH_OP_SCHEMA, PatchOperation
+from scimkit._patch_result import MemberDelta
 from scimkit._projection import project
 from scimkit._resource_type import ResourceType
 from scimkit._schema import Returned
@@ -29,6 +29,7 @@ from scimkit._schema import Returned
 __all__ = [
     "PROV_EVENT_PREFIX",
     "Event",
+    "WriteRecord",
     "EventForm",
     "EventType",
     "changed_paths",
@@ -183,6 +184,59 @@ def new_event_id() -> str:
 
 
 # --- deriving the events of a write ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRecord:
+    """What the service hands a store with a write so the store records its events.
+
+    The service knows the write (``kind``, the PATCH ``operations``, when: ``iat``; one
+    ``txn``); the store knows the resource just before and after it and the groups a deleted
+    member leaves, inside its atomic section. :meth:`events` joins the two.
+    """
+
+    kind: EventType
+    iat: datetime
+    txn: str = field(default_factory=lambda: new_event_id())
+    operations: tuple[PatchOperation, ...] = ()
+
+    def events(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        *,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        member_delta: MemberDelta | None = None,
+        left: Iterable[tuple[ResourceType, str, str | None, str | None]] = (),
+    ) -> tuple[Event, ...]:
+        """The write's events, in order.
+
+        ``left`` holds (group type, id, version, externalId) per group a deleted resource left.
+        """
+        events = write_events(
+            tenant,
+            resource_type,
+            self.kind,
+            id,
+            iat=self.iat,
+            before=before,
+            after=after,
+            operations=self.operations,
+            member_delta=member_delta,
+            txn=self.txn,
+        )
+        for group_type, group_id, version, external_id in left:
+            events += departure_events(
+                tenant,
+                group_type,
+                id,
+                [(group_id, version, external_id)],
+                iat=self.iat,
+                txn=self.txn,
+            )
+        return events
 
 
 def write_events(

@@ -19,33 +19,37 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from scimkit._change import MemberDelta, PatchResult
-from scimkit._errors import InternalError, NotFound, PreconditionFailed, UniquenessError
+from scimkit._errors import PreconditionFailed, UniquenessError
 from scimkit._filter import (
     BoundAnd,
     BoundCompare,
     BoundFilter,
-    BoundNot,
-    BoundOr,
     CompareOp,
+    filter_conditions,
+    filter_terms,
     fold_case,
     is_folded,
     matches,
     sort_value,
 )
+from scimkit._meta import utc_now
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute
 from scimkit._store import (
+    DEFAULT_INDEXED,
     Page,
     StoreQuery,
+    check_tenant,
+    effective_member_delta,
     format_version,
     group_entry,
-    groups_attribute,
     member_form,
-    members_attribute,
     normalize_members,
+    not_found,
     reject_derived_filters,
     stored_form,
     stored_value,
@@ -54,9 +58,6 @@ from scimkit._store import (
 )
 
 __all__ = ["MemoryStore"]
-
-DEFAULT_INDEXED: Mapping[str, tuple[str, ...]] = {"Group": ("displayName",)}
-"""Attributes looked up by index besides ``id``, ``externalId`` and unique attributes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,7 @@ class _Tenant:
 
 
 class MemoryStore:
-    """The embedded :class:`~scimkit._store.ResourceStore`: fast, atomic, not persistent.
+    """The embedded :class:`~scimkit.store.ResourceStore`: fast, atomic, not persistent.
 
     ``max_page_size`` bounds a query that gives no ``count``. ``indexed`` names, per resource
     type, further attributes answered from an index on ``eq`` (Group ``displayName`` by
@@ -124,7 +125,7 @@ class MemoryStore:
     ) -> dict[str, Any]:
         """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.setdefault(_tenant(tenant), _Tenant())
+        namespace = self._tenants.setdefault(check_tenant(tenant), _Tenant())
         async with namespace.lock:
             space = namespace.spaces.setdefault(resource_type.name, _Space())
             id = resource["id"]
@@ -145,9 +146,7 @@ class MemoryStore:
     ) -> dict[str, Any]:
         """Return the resource, with group members unless ``members`` is false."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
-        if namespace is None:
-            raise _not_found(resource_type, id)
+        namespace = self._namespace(tenant, resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             return self._view(namespace, plan, entry, members=members)
@@ -163,9 +162,7 @@ class MemoryStore:
     ) -> dict[str, Any]:
         """Replace the whole resource (members included for groups) and return it."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
-        if namespace is None:
-            raise _not_found(resource_type, id)
+        namespace = self._namespace(tenant, resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
@@ -189,42 +186,47 @@ class MemoryStore:
         result: PatchResult,
         *,
         expected_version: str | None,
+        modified: datetime | None = None,
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
         Members change only through ``result.member_delta``. When the delta changes no
-        membership and nothing but ``meta`` is among ``result.changed_attributes``, nothing is
-        written and the version stays (an idempotent re-add, as Entra sends).
+        membership and ``writes_resource`` says the resource itself is unchanged, nothing is
+        written and the version and ``lastModified`` stay (an idempotent re-add, as Entra sends).
         """
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
-        if namespace is None:
-            raise _not_found(resource_type, id)
+        namespace = self._namespace(tenant, resource_type, id)
         with_members = plan.members is not None and plan.members.name in result.resource
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
             delta = (
-                self._effective_delta(namespace, id, result.member_delta)
+                effective_member_delta(result.member_delta, namespace.members.get(id, {}))
                 if plan.members is not None
                 else MemberDelta()
             )
-            if not writes_resource(result, resource_type) and not delta:
+            writes = writes_resource(result, resource_type)
+            if not writes and not delta:
                 return self._view(namespace, plan, entry, members=with_members)
             space = namespace.spaces[resource_type.name]
             changed = result.changed_attributes
-            if changed:
-                stored = _merge(entry.resource, result.resource, changed, plan)
-            else:
+            # A result that does not say what changed is stored whole.
+            whole = writes and not changed
+            if whole:
                 stored = stored_form({**result.resource, "id": id}, resource_type)
+            else:
+                stored = _merge(entry.resource, result.resource, changed, plan)
             # Index upkeep only when an indexed attribute changed: most PATCHes (Entra's
             # attribute syncs) touch none.
-            reindex = not changed or any(_index_key(ref) in changed for ref in plan.indexed)
+            reindex = whole or any(_index_key(ref) in changed for ref in plan.indexed)
             if reindex:
                 self._check_unique(space, plan, stored, id)
                 self._unindex(space, plan, entry.resource, id)
             entry.counter += 1
             stored["meta"]["version"] = format_version(entry.counter)
+            stored["meta"]["lastModified"] = stored_value(
+                utc_now() if modified is None else modified
+            )
             entry.resource = stored
             if reindex:
                 self._index(space, plan, stored, id)
@@ -241,9 +243,7 @@ class MemoryStore:
     ) -> None:
         """Delete the resource and its memberships (as a group and as a member)."""
         plan = self._plan(resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
-        if namespace is None:
-            raise _not_found(resource_type, id)
+        namespace = self._namespace(tenant, resource_type, id)
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
@@ -260,7 +260,7 @@ class MemoryStore:
         plan = self._plan(resource_type)
         if query.filter is not None:
             reject_derived_filters(query.filter, resource_type)
-        namespace = self._tenants.get(_tenant(tenant))
+        namespace = self._tenants.get(check_tenant(tenant))
         if namespace is None:
             return Page((), 0, ())
         async with namespace.lock:
@@ -302,18 +302,25 @@ class MemoryStore:
             plan = _Plan(
                 unique,
                 tuple(lookup),
-                members_attribute(resource_type),
-                groups_attribute(resource_type),
+                resource_type.members_attribute,
+                resource_type.groups_attribute,
             )
             self._plans[resource_type.name] = plan
         return plan
+
+    def _namespace(self, tenant: str, resource_type: ResourceType, id: str) -> _Tenant:
+        """The tenant's namespace; a tenant that never stored anything has no ``id`` either."""
+        namespace = self._tenants.get(check_tenant(tenant))
+        if namespace is None:
+            raise not_found(resource_type, id)
+        return namespace
 
     @staticmethod
     def _entry(namespace: _Tenant, resource_type: ResourceType, id: str) -> _Entry:
         space = namespace.spaces.get(resource_type.name)
         entry = space.entries.get(id) if space is not None else None
         if entry is None:
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         return entry
 
     @staticmethod
@@ -362,23 +369,6 @@ class MemoryStore:
             namespace.members[group] = wanted
             for member in wanted:
                 namespace.groups_of.setdefault(member, {})[group] = resource_type.name
-
-    @staticmethod
-    def _effective_delta(namespace: _Tenant, group: str, delta: MemberDelta) -> MemberDelta:
-        """The part of ``delta`` that changes something: O(k) in its size (O(n) to replace)."""
-        current = namespace.members.get(group, {})
-        if delta.replace:
-            wanted = {m["value"]: member_form(m) for m in normalize_members(delta.added)}
-            if wanted == current:
-                return MemberDelta()
-            return MemberDelta(tuple(wanted.values()), replace=True)
-        added: dict[str, dict[str, Any]] = {}
-        for member in delta.added:
-            value = member.get("value")
-            if isinstance(value, str) and value not in current and value not in added:
-                added[value] = member_form(member)
-        removed = tuple(dict.fromkeys(r for r in delta.removed if r in current))
-        return MemberDelta(tuple(added.values()), removed)
 
     def _apply_delta(
         self, namespace: _Tenant, resource_type: ResourceType, group: str, delta: MemberDelta
@@ -433,7 +423,9 @@ class MemoryStore:
             entries = space.entries.values()
         else:
             entries = (space.entries[id] for id in sorted(candidates) if id in space.entries)
-        with_members = plan.members is not None and _mentions(bound, plan.members)
+        with_members = plan.members is not None and any(
+            condition.ref.attribute is plan.members for condition in filter_conditions(bound)
+        )
         for entry in entries:
             resource: Mapping[str, Any] = entry.resource
             if with_members and plan.members is not None:
@@ -456,7 +448,7 @@ class MemoryStore:
         whole filter on each candidate, so a superset is harmless.
         """
         best: set[str] | None = None
-        for term in _conjuncts(bound):
+        for term in filter_terms(bound, (BoundAnd,)):
             if not isinstance(term, BoundCompare) or term.op is not CompareOp.EQ:
                 continue
             found = self._lookup(namespace, space, plan, resource_type, term)
@@ -510,17 +502,6 @@ class MemoryStore:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _tenant(tenant: str) -> str:
-    # The same rule as MongoStore's, where a non-string could carry a query operator.
-    if not isinstance(tenant, str) or not tenant:
-        raise InternalError("A tenant must be a non-empty string.")
-    return tenant
-
-
-def _not_found(resource_type: ResourceType, id: str) -> NotFound:
-    return NotFound(f"{resource_type.name} '{id}' not found.")
 
 
 def _check_version(entry: _Entry, expected: str | None) -> None:
@@ -591,30 +572,6 @@ def _discard(mapping: dict[str, Any], key: Any, item: str) -> None:
         found.pop(item, None)
     if not found:
         del mapping[key]
-
-
-def _conjuncts(bound: BoundFilter) -> Iterator[BoundFilter]:
-    """The terms of a top-level run of ``and``."""
-    stack = [bound]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BoundAnd):
-            stack += (node.right, node.left)
-        else:
-            yield node
-
-
-def _mentions(bound: BoundFilter, attribute: Attribute) -> bool:
-    stack = [bound]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BoundAnd | BoundOr):
-            stack += (node.left, node.right)
-        elif isinstance(node, BoundNot):
-            stack.append(node.operand)
-        elif node.ref.attribute is attribute:
-            return True
-    return False
 
 
 def _order(entries: list[_Entry], sort_by: AttrRef | None) -> list[tuple[tuple[Any, ...], _Entry]]:

@@ -115,6 +115,12 @@ class ResourceType:
     _by_urn: Mapping[str, Schema] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
+    _members: Attribute | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+    _groups: Attribute | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         by_urn = {self.schema.id.lower(): self.schema}
@@ -124,10 +130,27 @@ class ResourceType:
                 raise ValueError(f"schema {extension.schema.id} is used twice in {self.name}")
             by_urn[key] = extension.schema
         object.__setattr__(self, "_by_urn", by_urn)
+        object.__setattr__(self, "_members", _members_of(self.schema))
+        object.__setattr__(self, "_groups", _groups_of(self.schema))
 
     @property
     def id(self) -> str:
         return self.name
+
+    @property
+    def members_attribute(self) -> Attribute | None:
+        """The core ``members`` attribute when resources of this type are groups, else ``None``.
+
+        A group type has a top-level multi-valued complex ``members`` with a ``value``. Stores
+        keep its values apart from the resource, as memberships; PATCH can change them as a
+        delta; responses load them only when asked. Answered once, when the type is made.
+        """
+        return self._members
+
+    @property
+    def groups_attribute(self) -> Attribute | None:
+        """The readOnly multi-valued complex ``groups`` that stores derive from memberships."""
+        return self._groups
 
     @property
     def schema_ids(self) -> tuple[str, ...]:
@@ -243,3 +266,20 @@ class ResourceType:
         if location is not None:
             data["meta"]["location"] = location
         return data
+
+
+def _members_of(schema: Schema) -> Attribute | None:
+    attribute = _multi_valued_complex(schema, "members")
+    return attribute if attribute and attribute.sub_attribute("value") is not None else None
+
+
+def _groups_of(schema: Schema) -> Attribute | None:
+    attribute = _multi_valued_complex(schema, "groups")
+    return attribute if attribute and attribute.mutability is Mutability.READ_ONLY else None
+
+
+def _multi_valued_complex(schema: Schema, name: str) -> Attribute | None:
+    attribute = schema.attribute(name)
+    if attribute is not None and attribute.multi_valued and attribute.is_complex:
+        return attribute
+    return None

@@ -1,4 +1,4 @@
-"""The SCIM operations as one async service over a :class:`~scimkit._store.ResourceStore`.
+"""The SCIM operations as one async service over a :class:`~scimkit.store.ResourceStore`.
 
 :class:`ResourceService` validates request bodies, runs the PATCH engine, enforces the
 :class:`~scimkit._config.ServiceConfig` and preconditions, and calls the store. It returns stored
@@ -12,14 +12,12 @@ import asyncio
 import random
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from scimkit._config import ServiceConfig
-from scimkit._context import Operation
 from scimkit._cursor import CursorCodec, CursorScope
 from scimkit._errors import (
     Conflict,
@@ -31,15 +29,18 @@ from scimkit._errors import (
     NotImplementedFeature,
     PreconditionFailed,
 )
-from scimkit._filter import compile_filter
+from scimkit._filter import BoundFilter, compile_filter
 from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
+from scimkit._operation import Operation
+from scimkit._password import seal_password, seal_patch
 from scimkit._patch import apply_patch, needs_members, parse_patch
-from scimkit._policy import STRICT, Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._tolerance import STRICT, Tolerance
+from scimkit._types import Position, Resource
 from scimkit._validation import validate_resource
 
-__all__ = ["ListResult", "QueryParams", "ResourceService", "has_members", "wants_members"]
+__all__ = ["ListResult", "QueryParams", "ResourceService", "wants_members"]
 
 # Writes lost to a concurrent writer are retried this often before giving up (409).
 _MAX_ATTEMPTS = 10
@@ -50,6 +51,7 @@ _BACKOFF_FIRST = 0.002
 _BACKOFF_MAX = 0.1
 _MAX_START_INDEX = 2**31 - 1
 _ANY: tuple[str, ...] | None = None  # parse_etags() result for "If-Match: *"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ class ListResult:
     ``previous_cursor`` are set only for cursor pages that have a neighbour.
     """
 
-    resources: Sequence[dict[str, Any]]
+    resources: Sequence[Resource]
     total_results: int
     items_per_page: int
     start_index: int | None = 1
@@ -150,18 +152,19 @@ class ResourceService:
 
     # -- single resources ---------------------------------------------------------------------
 
-    async def create(self, tenant: str, resource_type: ResourceType, body: Any) -> dict[str, Any]:
+    async def create(self, tenant: str, resource_type: ResourceType, body: Any) -> Resource:
         """Create a resource from a request body (RFC 7644 §3.3) and return it as stored."""
         resource = validate_resource(
             body, resource_type, Operation.CREATE, tolerance=self.tolerance(tenant)
         )
+        await seal_password(resource, resource_type)
         resource["id"] = self._id_factory()
         resource["meta"] = new_meta(resource_type, self._clock())
         return await self.store.create(tenant, resource_type, resource)
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """The resource with this id; group members only if ``members``."""
         return await self.store.get(tenant, resource_type, id, members=members)
 
@@ -173,15 +176,23 @@ class ResourceService:
         body: Any,
         *,
         if_match: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """Replace a resource (PUT, RFC 7644 §3.5.1); ``if_match`` is the If-Match header."""
         tolerance = self.tolerance(tenant)
         tags, strict = self._precondition(if_match)
-        for attempt in range(_MAX_ATTEMPTS):
+
+        async def attempt() -> Resource:
             existing = await self.store.get(tenant, resource_type, id)
             self._check(existing, tags, strict)
             resource = validate_resource(
                 body, resource_type, Operation.REPLACE, tolerance=tolerance, existing=existing
+            )
+            await seal_password(
+                resource,
+                resource_type,
+                existing=existing,
+                replacing=True,
+                change_allowed=self.config.change_password,
             )
             resource["id"] = existing["id"]
             if _same_content(resource, existing):
@@ -192,15 +203,11 @@ class ResourceService:
                 "created": meta["created"],
                 "lastModified": self._clock(),
             }
-            try:
-                return await self.store.replace(
-                    tenant, resource_type, id, resource, expected_version=meta.get("version")
-                )
-            except PreconditionFailed:
-                if strict:
-                    raise
-                await _backoff(attempt)
-        raise _contended()
+            return await self.store.replace(
+                tenant, resource_type, id, resource, expected_version=meta.get("version")
+            )
+
+        return await _retrying(attempt, strict)
 
     async def patch(
         self,
@@ -211,7 +218,7 @@ class ResourceService:
         *,
         if_match: str | None = None,
         members: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """Apply a PatchOp body (RFC 7644 §3.5.2) and return the resource.
 
         Group members are loaded only when an operation needs them. ``members`` says whether
@@ -224,7 +231,8 @@ class ResourceService:
         operations = parse_patch(body, tolerance)
         load_members = needs_members(operations, resource_type, tolerance=tolerance)
         tags, strict = self._precondition(if_match)
-        for attempt in range(_MAX_ATTEMPTS):
+
+        async def attempt() -> Resource:
             current = await self.store.get(tenant, resource_type, id, members=load_members)
             self._check(current, tags, strict)
             result = apply_patch(
@@ -234,29 +242,22 @@ class ResourceService:
                 tolerance=tolerance,
                 members_loaded=load_members,
             )
+            result = await seal_patch(
+                result, resource_type, current, change_allowed=self.config.change_password
+            )
             if not result.changed:
-                updated = current
-                break
-            meta = dict(result.resource.get("meta") or current["meta"])
-            meta["lastModified"] = self._clock()
-            result.resource["meta"] = meta
-            result = replace(result, changed_attributes=result.changed_attributes | {"meta"})
-            try:
-                updated = await self.store.update(
-                    tenant,
-                    resource_type,
-                    id,
-                    result,
-                    expected_version=current["meta"].get("version"),
-                )
-                break
-            except PreconditionFailed:
-                if strict:
-                    raise
-                await _backoff(attempt)
-        else:
-            raise _contended()
-        if members and not load_members and has_members(resource_type):
+                return current
+            return await self.store.update(
+                tenant,
+                resource_type,
+                id,
+                result,
+                expected_version=current["meta"].get("version"),
+                modified=self._clock(),
+            )
+
+        updated = await _retrying(attempt, strict)
+        if members and not load_members and resource_type.members_attribute is not None:
             return await self.store.get(tenant, resource_type, id, members=True)
         return updated
 
@@ -273,19 +274,15 @@ class ResourceService:
         if if_match is None or not self.config.etag:
             await self.store.delete(tenant, resource_type, id)
             return
-        for attempt in range(_MAX_ATTEMPTS):
+
+        async def attempt() -> None:
             current = await self.store.get(tenant, resource_type, id, members=False)
             self._check(current, tags, strict)
-            try:
-                await self.store.delete(
-                    tenant, resource_type, id, expected_version=current["meta"].get("version")
-                )
-                return
-            except PreconditionFailed:
-                if strict:
-                    raise
-                await _backoff(attempt)
-        raise _contended()
+            await self.store.delete(
+                tenant, resource_type, id, expected_version=current["meta"].get("version")
+            )
+
+        await _retrying(attempt, strict)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -357,7 +354,7 @@ class ResourceService:
             raise first_error
         total = 0
         skip = start_index - 1  # matches still to skip before the window opens
-        resources: list[dict[str, Any]] = []
+        resources: list[Resource] = []
         for resource_type, plan in plans:
             wanted = count - len(resources)
             # Even with the window full, each type is counted for totalResults.
@@ -397,7 +394,7 @@ class ResourceService:
         tenant: str,
         resource_type: ResourceType,
         params: QueryParams,
-        bound: Any,
+        bound: BoundFilter | None,
         sort_by: AttrRef | None,
         descending: bool,
         members: bool,
@@ -418,7 +415,7 @@ class ResourceService:
             descending,
             count,
         )
-        after: tuple[Any, str] | None = None
+        after: Position | None = None
         backward = False
         if params.cursor:
             decoded = codec.decode(params.cursor, scope)
@@ -472,7 +469,7 @@ class ResourceService:
         return tags, tags is not None
 
     @staticmethod
-    def _check(resource: dict[str, Any], tags: tuple[str, ...] | None, strict: bool) -> None:
+    def _check(resource: Resource, tags: tuple[str, ...] | None, strict: bool) -> None:
         if strict and not etag_matches(resource["meta"].get("version"), tags):
             raise PreconditionFailed()
 
@@ -481,32 +478,20 @@ def wants_members(
     resource_type: ResourceType, attributes: Sequence[str], excluded: Sequence[str]
 ) -> bool:
     """Whether a response shaped by these parameters would show a group's ``members``."""
-    if not has_members(resource_type):
+    members = resource_type.members_attribute
+    if members is None:
         return True
     if attributes:
-        return any(_is_members(resource_type, name) for name in attributes)
+        return any(
+            (ref := resource_type.resolve_path(name)) is not None and ref.attribute is members
+            for name in attributes
+        )
     return not any(
         (ref := resource_type.resolve_path(name)) is not None
         and ref.sub_attribute is None
-        and _is_members_ref(ref)
+        and ref.attribute is members
         for name in excluded
     )
-
-
-@lru_cache(maxsize=64)
-def has_members(resource_type: ResourceType) -> bool:
-    """Whether the resource type has a core ``members`` attribute (groups)."""
-    ref = resource_type.resolve(None, "members")
-    return ref is not None and _is_members_ref(ref)
-
-
-def _is_members(resource_type: ResourceType, name: str) -> bool:
-    ref = resource_type.resolve_path(name)
-    return ref is not None and _is_members_ref(ref)
-
-
-def _is_members_ref(ref: AttrRef) -> bool:
-    return not ref.extension and ref.attribute.name == "members"
 
 
 def _sort_ref(resource_type: ResourceType, sort_by: str | None) -> AttrRef | None:
@@ -529,18 +514,27 @@ def _descending(sort_order: str | None) -> bool:
     raise InvalidValue("sortOrder must be 'ascending' or 'descending'.")
 
 
-def _same_content(new: dict[str, Any], old: dict[str, Any]) -> bool:
+def _same_content(new: Resource, old: Resource) -> bool:
     """Whether a replacement equals the stored resource apart from ``meta``."""
     if new.keys() - {"meta"} != old.keys() - {"meta"}:
         return False
     return all(new[key] == old[key] for key in new if key != "meta")
 
 
-async def _backoff(attempt: int) -> None:
-    """Pause after the ``attempt``-th (0-based) write lost a race, before trying again."""
-    if attempt + 1 < _MAX_ATTEMPTS:
-        await asyncio.sleep(random.uniform(0, min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**attempt)))
+async def _retrying(attempt: Callable[[], Awaitable[_T]], strict: bool) -> _T:
+    """Run a read-check-write ``attempt`` until its write wins (or ``strict`` says it must not).
 
-
-def _contended() -> Conflict:
-    return Conflict("The resource is being changed by other requests; retry the request.")
+    A write that lost a race to another writer raises ``PreconditionFailed``. With a client's
+    If-Match (``strict``) that is the answer (412); without one, nothing the client asked for
+    is violated, so the attempt runs again on a fresh read, after a jittered backoff.
+    """
+    for number in range(_MAX_ATTEMPTS):
+        try:
+            return await attempt()
+        except PreconditionFailed:
+            if strict:
+                raise
+            if number + 1 < _MAX_ATTEMPTS:
+                bound = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**number)
+                await asyncio.sleep(random.uniform(0, bound))
+    raise Conflict("The resource is being changed by other requests; retry the request.")

@@ -11,22 +11,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from scimkit._change import PatchResult
-from scimkit._errors import InvalidFilter
-from scimkit._filter import BoundAnd, BoundFilter, BoundNot, BoundOr
+from scimkit._errors import InternalError, InvalidFilter, NotFound
+from scimkit._filter import BoundFilter, filter_conditions
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._schema import Attribute, Mutability
+from scimkit._types import Member, Position, Resource
 
 __all__ = [
+    "DEFAULT_INDEXED",
     "Page",
     "ResourceStore",
     "StoreQuery",
+    "check_tenant",
+    "effective_member_delta",
     "format_version",
     "group_entry",
-    "groups_attribute",
     "member_form",
-    "members_attribute",
+    "members_by_id",
+    "named_members",
     "normalize_members",
+    "not_found",
     "reject_derived_filters",
     "stored_form",
     "stored_value",
@@ -51,7 +55,7 @@ class StoreQuery:
     descending: bool = False
     start_index: int = 1
     count: int | None = None
-    after: tuple[Any, str] | None = None
+    after: Position | None = None
     backward: bool = False
     members: bool = True
 
@@ -66,9 +70,9 @@ class Page:
     attribute).
     """
 
-    resources: Sequence[dict[str, Any]]
+    resources: Sequence[Resource]
     total: int
-    keys: Sequence[tuple[Any, str]] = ()
+    keys: Sequence[Position] = ()
 
 
 class ResourceStore(Protocol):
@@ -79,13 +83,15 @@ class ResourceStore(Protocol):
     - Every method's first argument is the tenant; nothing of one tenant is ever read, written
       or counted by a call for another.
     - Returned resources are copies: mutating them never changes what is stored.
-    - ``id`` and ``meta`` are set by the caller on create (``meta.created``, ``lastModified``,
-      ``resourceType``); the store sets ``meta.version`` (an opaque weak ETag string such as
-      ``W/"3"``) on every write that changes something, and never reuses a version of a resource.
+    - ``id`` and ``meta`` are set by the caller on create and replace (``meta.created``,
+      ``lastModified``, ``resourceType``); the store sets ``meta.version`` (an opaque weak ETag
+      string such as ``W/"3"``) on every write that changes something, and never reuses a
+      version of a resource. On ``update`` the store also stamps ``meta.lastModified``, so it
+      changes exactly when the version does.
     - Attributes the resource type declares ``uniqueness: server`` or ``global`` (``userName`` of
-      User) are unique per tenant and resource type, compared after NFC + casefold when the
-      attribute is caseExact=false; a violation raises ``UniquenessError`` atomically (no
-      check-then-insert race).
+      User) are unique per tenant and resource type, compared after ``fold_case`` (a canonical
+      caseless match) when the attribute is caseExact=false; a violation raises
+      ``UniquenessError`` atomically (no check-then-insert race).
     - A stale ``expected_version`` raises ``PreconditionFailed``; a missing resource raises
       ``NotFound``.
     - Group ``members`` are stored so that a ``MemberDelta`` costs O(k) in the members changed;
@@ -95,14 +101,14 @@ class ResourceStore(Protocol):
     """
 
     async def create(
-        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, tenant: str, resource_type: ResourceType, resource: Resource
+    ) -> Resource:
         """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
         ...
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """Return the resource, with group members unless ``members`` is false."""
         ...
 
@@ -111,10 +117,10 @@ class ResourceStore(Protocol):
         tenant: str,
         resource_type: ResourceType,
         id: str,
-        resource: dict[str, Any],
+        resource: Resource,
         *,
         expected_version: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Resource:
         """Replace the whole resource (members included for groups) and return it."""
         ...
 
@@ -126,10 +132,14 @@ class ResourceStore(Protocol):
         result: PatchResult,
         *,
         expected_version: str | None,
-    ) -> dict[str, Any]:
+        modified: datetime | None = None,
+    ) -> Resource:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
-        The returned resource has members only if ``result.resource`` had them.
+        A write stamps ``meta.lastModified`` with ``modified`` (now when ``None``) as it stamps
+        ``meta.version``; a result that changes nothing stored (:func:`writes_resource`) and
+        no membership writes nothing and keeps both. The returned resource has members only if
+        ``result.resource`` had them.
         """
         ...
 
@@ -153,9 +163,29 @@ class ResourceStore(Protocol):
         ...
 
 
-# --- helpers shared by store implementations -------------------------------------------------
+# --- the rules every store shares ----------------------------------------------------------
+
+DEFAULT_INDEXED: Mapping[str, tuple[str, ...]] = {"Group": ("displayName",)}
+"""Attributes looked up by index besides ``id``, ``externalId`` and unique attributes, per
+resource type: Group ``displayName``, which Entra looks groups up by."""
 
 _VERSION_PREFIXES = ("W/", "w/")
+
+
+def check_tenant(tenant: str) -> str:
+    """``tenant`` if it is a non-empty string; :class:`InternalError` otherwise.
+
+    The tenant scopes every read and write; in a query language anything but a string could
+    smuggle in an operator (a dict such as ``{"$ne": null}``), so every store refuses it alike.
+    """
+    if not isinstance(tenant, str) or not tenant:
+        raise InternalError("A tenant must be a non-empty string.")
+    return tenant
+
+
+def not_found(resource_type: ResourceType, id: str) -> NotFound:
+    """The error for a resource that does not exist (in this tenant)."""
+    return NotFound(f"{resource_type.name} '{id}' not found.")
 
 
 def format_version(counter: int) -> str:
@@ -177,54 +207,62 @@ def version_counter(version: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def members_attribute(resource_type: ResourceType) -> Attribute | None:
-    """The ``members`` attribute when resources of this type are groups, else ``None``.
+def members_by_id(members: Any) -> dict[str, Member]:
+    """Member objects by ``value``, once per id (the first form wins), in the order given.
 
-    A group type has a top-level multi-valued complex ``members`` with a ``value``; stores keep
-    its values apart from the resource, as memberships.
+    Anything that is not a list of member objects with a string ``value`` contributes nothing.
     """
-    attribute = resource_type.schema.attribute("members")
-    if (
-        attribute is not None
-        and attribute.multi_valued
-        and attribute.is_complex
-        and attribute.sub_attribute("value") is not None
-    ):
-        return attribute
-    return None
+    found: dict[str, Member] = {}
+    if isinstance(members, list | tuple):
+        for member in members:
+            if isinstance(member, dict) and isinstance(member.get("value"), str):
+                found.setdefault(member["value"], member)
+    return found
 
 
-def groups_attribute(resource_type: ResourceType) -> Attribute | None:
-    """The readOnly ``groups`` attribute that stores derive from memberships, else ``None``."""
-    attribute = resource_type.schema.attribute("groups")
-    if (
-        attribute is not None
-        and attribute.multi_valued
-        and attribute.is_complex
-        and attribute.mutability is Mutability.READ_ONLY
-    ):
-        return attribute
-    return None
-
-
-def normalize_members(members: Any) -> list[dict[str, Any]]:
+def normalize_members(members: Any) -> list[Member]:
     """Member objects with one entry per ``value`` (the first wins), ordered by ``value``.
 
     Stores return members in this order, so every store lists a group identically.
     """
-    by_value: dict[str, dict[str, Any]] = {}
-    for member in members or ():
-        if isinstance(member, dict) and isinstance(member.get("value"), str):
-            by_value.setdefault(member["value"], member)
-    return [by_value[value] for value in sorted(by_value)]
+    by_id = members_by_id(members)
+    return [by_id[value] for value in sorted(by_id)]
 
 
-def group_entry(group_id: str, display: Any) -> dict[str, Any]:
+def effective_member_delta(delta: MemberDelta, current: Mapping[str, Any]) -> MemberDelta:
+    """The part of ``delta`` that changes a group whose memberships are ``current``.
+
+    ``current`` maps member ids to their stored form (:func:`member_form`). For a delta that
+    adds and removes, only its keys matter, so a store may pass just the ids the delta names
+    that are present (the store then costs O(k)); a replacing delta needs the whole map.
+    Adding a present member keeps its stored form, removing an absent one does nothing, and a
+    replacement equal to the current list changes nothing: none of these bumps the version.
+    """
+    if delta.replace:
+        wanted = {value: member_form(m) for value, m in members_by_id(delta.added).items()}
+        if wanted == current:
+            return MemberDelta()
+        return MemberDelta(tuple(wanted[value] for value in sorted(wanted)), replace=True)
+    added: dict[str, Member] = {}
+    for value, member in members_by_id(delta.added).items():
+        if value not in current:
+            added[value] = member_form(member)
+    removed = tuple(dict.fromkeys(r for r in delta.removed if r in current))
+    return MemberDelta(tuple(added.values()), removed)
+
+
+def named_members(delta: MemberDelta) -> list[str]:
+    """The member ids a delta adds or removes, sorted and once each (what a store looks up)."""
+    named = [m["value"] for m in delta.added if isinstance(m.get("value"), str)]
+    return sorted(set(named) | set(delta.removed))
+
+
+def group_entry(group_id: str, display: Any) -> Member:
     """One derived ``groups`` value of a member: direct membership, no ``$ref``.
 
     The web layer adds ``$ref`` from the request's base URL, as it does ``meta.location``.
     """
-    entry: dict[str, Any] = {"value": group_id}
+    entry: Member = {"value": group_id}
     if isinstance(display, str):
         entry["display"] = display
     entry["type"] = "direct"
@@ -237,17 +275,11 @@ def reject_derived_filters(bound: BoundFilter, resource_type: ResourceType) -> N
     ``groups`` is computed from memberships when a resource is read, so no store can index it;
     every store refuses such filters alike (the group side, ``members eq``, is indexed).
     """
-    derived = groups_attribute(resource_type)
+    derived = resource_type.groups_attribute
     if derived is None:
         return
-    stack: list[BoundFilter] = [bound]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BoundAnd | BoundOr):
-            stack += (node.left, node.right)
-        elif isinstance(node, BoundNot):
-            stack.append(node.operand)
-        elif node.ref.attribute is derived and not node.ref.extension:
+    for condition in filter_conditions(bound):
+        if condition.ref.attribute is derived and not condition.ref.extension:
             raise InvalidFilter(
                 f"'{derived.name}' is derived from group membership and cannot be filtered; "
                 f'filter the groups instead (members eq "<id>")'
@@ -265,7 +297,7 @@ def _normalized(value: Any) -> Any:
     return value
 
 
-def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> dict[str, Any]:
+def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> Resource:
     """A deep copy of ``resource`` as stores keep it.
 
     Group ``members`` and derived ``groups`` are left out (stores keep memberships apart),
@@ -274,10 +306,10 @@ def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> dic
     """
     derived = {
         attribute.name
-        for attribute in (members_attribute(resource_type), groups_attribute(resource_type))
+        for attribute in (resource_type.members_attribute, resource_type.groups_attribute)
         if attribute is not None
     }
-    stored: dict[str, Any] = _normalized(
+    stored: Resource = _normalized(
         {key: value for key, value in resource.items() if key not in derived}
     )
     stored["meta"] = dict(stored.get("meta") or {})
@@ -289,23 +321,23 @@ def stored_value(value: Any) -> Any:
     return _normalized(value)
 
 
-def member_form(member: Mapping[str, Any]) -> dict[str, Any]:
+def member_form(member: Mapping[str, Any]) -> Member:
     """A member object as stores keep it (see :func:`stored_form`)."""
-    normalized: dict[str, Any] = _normalized(dict(member))
+    normalized: Member = _normalized(dict(member))
     return normalized
 
 
 def writes_resource(result: PatchResult, resource_type: ResourceType) -> bool:
     """Whether a PATCH result changes the stored resource itself, members aside.
 
-    ``changed_attributes`` limited to ``meta`` (the service's new ``lastModified``) and
-    ``members`` changes nothing stored with the resource; then only an effective member
-    change justifies a write. Without ``changed_attributes``, ``changed`` decides.
+    ``changed_attributes`` limited to ``members`` changes nothing stored with the resource;
+    then only an effective member change justifies a write. A changed result that names no
+    attribute changed only its member delta when it has one (the engine ran without the
+    member list); otherwise it does not say what changed and is written whole.
     """
     if not result.changed:
         return False
     if not result.changed_attributes:
-        return True
-    members = members_attribute(resource_type)
-    ignored = {"meta"} | ({members.name} if members is not None else set())
-    return bool(result.changed_attributes - ignored)
+        return not result.member_delta
+    members = resource_type.members_attribute
+    return bool(result.changed_attributes - ({members.name} if members is not None else set()))

@@ -16,16 +16,22 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from scimkit._context import Operation
 from scimkit._errors import InvalidSyntax, InvalidValue, MissingRequired, MutabilityError
-from scimkit._policy import STRICT, Tolerance
+from scimkit._operation import Operation
 from scimkit._resource_type import COMMON_ATTRIBUTES, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Schema
+from scimkit._tolerance import STRICT, Tolerance
 
 __all__ = ["parse_datetime", "validate_resource"]
 
 _Checker = Callable[[Any, str], Any]
 _ABSENT: Any = object()
+# What MongoDB (BSON int64) can keep. Every store gets the same bound, so a value one store
+# keeps is never refused by another; an integer outside it is a client error, not a 500.
+_INT64 = range(-(2**63), 2**63)
+# RFC 7643 §10.2: the namespace of core schemas. A URN in it other than the type's own core
+# schema names another resource type (User on /Groups, Group on /Users).
+_CORE_NAMESPACE = "urn:ietf:params:scim:schemas:core:"
 
 
 def parse_datetime(text: str) -> datetime:
@@ -91,7 +97,12 @@ def _simple_checker(attribute: Attribute, tolerance: Tolerance) -> _Checker:
 
         def check_integer(value: Any, path: str) -> Any:
             if isinstance(value, int) and not isinstance(value, bool):
-                return value
+                if value in _INT64:
+                    return value
+                # Not echoed: a huge integer's text can exceed Python's conversion limit.
+                raise InvalidValue(
+                    f"Attribute '{path}' must be an integer between -2^63 and 2^63-1."
+                )
             raise _invalid(path, "an integer", value)
 
         return check_integer
@@ -99,9 +110,13 @@ def _simple_checker(attribute: Attribute, tolerance: Tolerance) -> _Checker:
 
         def check_decimal(value: Any, path: str) -> Any:
             if isinstance(value, int | float) and not isinstance(value, bool):
-                if value != value or value in (float("inf"), float("-inf")):
+                try:
+                    number = float(value)
+                except OverflowError:  # an integer beyond the largest double
+                    raise InvalidValue(f"Attribute '{path}' must be a finite number.") from None
+                if number != number or number in (float("inf"), float("-inf")):
                     raise _invalid(path, "a finite number", value)
-                return float(value)
+                return number
             raise _invalid(path, "a number", value)
 
         return check_decimal
@@ -275,6 +290,15 @@ def _check_schemas(data: Mapping[str, Any], plan: _Plan) -> set[str]:
     if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
         raise InvalidValue("Attribute 'schemas' must be an array of schema URNs.")
     lowered = {urn.lower() for urn in declared}
+    for urn in declared:
+        key = urn.lower()
+        # Under every policy: tolerating unknown URNs (Entra's markers, a missing extension
+        # URN) is not accepting a body written for another resource type.
+        if key.startswith(_CORE_NAMESPACE) and key != core.lower() and key not in plan.extensions:
+            raise InvalidValue(
+                f"Schema '{urn}' is the core schema of another resource type, not of "
+                f"{plan.resource_type.name} ('{core}')."
+            )
     if core.lower() not in lowered and not plan.tolerance.unknown_schemas:
         raise InvalidValue(f"Attribute 'schemas' must include '{core}'.")
     extensions = set()

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,7 @@ from scimkit.testing._mongo_server import (
     mongodb_uri_from_env,
 )
 
-__all__ = ["mongo_db_name", "mongo_server", "mongodb_uri", "require_mongoeco"]
+__all__ = ["mongo_db_name", "mongo_server", "mongodb_uri", "open_mongo_store", "require_mongoeco"]
 
 
 def _under_ci() -> bool:
@@ -76,3 +78,22 @@ def mongo_server() -> Iterator[MongoServer]:
 def mongo_db_name() -> str:
     """A database name unique to this test, so tests can share the session's server."""
     return f"scimkit_test_{uuid.uuid4().hex[:16]}"
+
+
+@asynccontextmanager
+async def open_mongo_store(
+    uri: str, database: str, resource_types: Iterable[Any]
+) -> AsyncIterator[Any]:
+    """A MongoStore with its indexes in ``database`` (dropped afterwards), as the app opens it."""
+    from pymongo import AsyncMongoClient
+
+    from scimkit.mongo import MongoStore
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
+    try:
+        store = MongoStore(client[database], resource_types)
+        await store.ensure_indexes()
+        yield store
+        await client.drop_database(database)
+    finally:
+        await client.close()

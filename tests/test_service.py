@@ -14,21 +14,24 @@ from scimkit import (
     GROUP,
     STRICT,
     USER,
+    AuthenticationScheme,
     Conflict,
     InvalidCount,
     InvalidCursor,
     InvalidFilter,
     InvalidValue,
+    MemoryStore,
     NotFound,
     NotImplementedFeature,
+    PatchResult,
     PreconditionFailed,
+    QueryParams,
+    ResourceService,
+    ResourceType,
+    ServiceConfig,
 )
-from scimkit._change import PatchResult
-from scimkit._config import AuthenticationScheme, ServiceConfig
-from scimkit._memory import MemoryStore
-from scimkit._resource_type import ResourceType
-from scimkit._service import QueryParams, ResourceService, wants_members
-from scimkit._store import StoreQuery
+from scimkit._service import wants_members
+from scimkit.store import StoreQuery
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"

@@ -1,8 +1,9 @@
-"""SCIM filters: parse, bind to a resource type, evaluate in memory, translate to MongoDB.
+"""SCIM filters: parse, bind to a resource type, evaluate in memory; backend-neutral.
 
 ``parse_filter`` → :class:`Filter` (syntax only) → ``bind_filter`` → :class:`BoundFilter`
-(checked against a resource type) → ``matches`` (in memory) or ``translate_filter`` (MongoDB).
-``compile_filter`` does the first two steps with a cache.
+(checked against a resource type) → ``matches`` (in memory). ``compile_filter`` does the first
+two steps with a cache. ``filter_terms`` walks a bound filter for stores and translators (the
+MongoDB translation lives in ``scimkit.mongo``).
 """
 
 from __future__ import annotations
@@ -44,21 +45,6 @@ from scimkit._filter._evaluate import (
     sort_resources,
     sort_value,
 )
-from scimkit._filter._mongo import (
-    Rewrite,
-    decode_document,
-    decode_key,
-    document_fields,
-    encode_document,
-    encode_key,
-    field_path,
-    folded_mirror,
-    has_folded_mirror,
-    sort_document,
-    sort_field,
-    translate_filter,
-    translate_sort,
-)
 from scimkit._filter._parser import (
     MAX_FILTER_DEPTH,
     MAX_FILTER_LENGTH,
@@ -66,18 +52,21 @@ from scimkit._filter._parser import (
     parse_filter,
     parse_path,
 )
+from scimkit._filter._walk import CONNECTIVES, BoundCondition, filter_conditions, filter_terms
 
 __all__ = [
     "And",
     "AttrPath",
     "BoundAnd",
     "BoundCompare",
+    "BoundCondition",
     "BoundFilter",
     "BoundNot",
     "BoundOr",
     "BoundPresent",
     "BoundValue",
     "BoundValuePath",
+    "CONNECTIVES",
     "Compare",
     "CompareOp",
     "CompareValue",
@@ -89,33 +78,22 @@ __all__ = [
     "Or",
     "PatchPath",
     "Present",
-    "Rewrite",
     "SCHEMAS_ATTRIBUTE",
     "ValuePath",
     "bind_filter",
     "clear_filter_caches",
     "compile_filter",
-    "decode_document",
-    "decode_key",
-    "document_fields",
-    "encode_document",
-    "encode_key",
-    "field_path",
+    "filter_conditions",
+    "filter_terms",
     "fold_case",
-    "folded_mirror",
-    "has_folded_mirror",
     "has_value",
     "is_folded",
     "matches",
     "parse_filter",
     "parse_path",
-    "sort_document",
-    "sort_field",
     "sort_ref",
     "sort_resources",
     "sort_value",
-    "translate_filter",
-    "translate_sort",
 ]
 
 

@@ -29,9 +29,9 @@ from scimkit._filter._ast import (
     ValuePath,
 )
 from scimkit._filter._parser import FILTER_CACHE_SIZE, MAX_FILTER_LENGTH, parse_filter
-from scimkit._policy import STRICT, Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned
+from scimkit._tolerance import STRICT, Tolerance
 
 __all__ = [
     "BoundAnd",
@@ -84,10 +84,18 @@ _DATETIME = re.compile(
 
 
 def fold_case(text: str) -> str:
-    """The caseExact=false comparison form of a string: Unicode NFC, then full casefolding."""
+    """The caseExact=false comparison form of a string: NFC(casefold(NFD(text))).
+
+    Two strings fold alike exactly when they are a canonical caseless match (Unicode §3.13
+    D145, ``NFD(casefold(NFD(x)))``): NFD first because casefolding is defined on decomposed
+    text (U+0345), and a normal form after it because folding can denormalise (U+0390 folds
+    to three code points, its upper case to two). NFC rather than D145's NFD as the result:
+    the same equality, the form stored folded mirrors already had, and substring filters
+    that cannot match half of a composed character.
+    """
     if text.isascii():
         return text.lower()  # same result, several times faster
-    return unicodedata.normalize("NFC", text).casefold()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", text).casefold())
 
 
 def is_folded(attribute: Attribute) -> bool:
@@ -408,8 +416,8 @@ class _Binder:
 def _alternatives(node: BoundFilter) -> tuple[int, int]:
     """Terms of the disjunctive normal form of ``node`` and of ``not node``.
 
-    Mirrors the expansion in ``_mongo``: a negated ordering or substring test splits in two
-    (the value is absent, or present and on the other side).
+    Mirrors the expansion in ``scimkit.mongo._query``: a negated ordering or substring test
+    splits in two (the value is absent, or present and on the other side).
     """
     if isinstance(node, BoundCompare):
         return 1, 2 if node.op in _ORDERING or node.op in _SUBSTRING else 1

@@ -1,7 +1,8 @@
 """In-memory evaluation of bound filters, and the RFC 7644 §3.4.2.3 sort order.
 
-Used by the memory store and by PATCH value filters. The MongoDB translation in ``_mongo``
-implements exactly these semantics; the differential tests hold the two together.
+Used by the memory store and by PATCH value filters. The MongoDB translation in
+``scimkit.mongo._query`` implements exactly these semantics; the differential tests hold the two
+together.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``apply_patch``: run the engine, validate the candidate, describe what changed.
+"""``apply_patch``: apply to a working copy, validate the candidate, describe what changed.
 
 Pure and atomic: operations apply to a working copy, the candidate is validated against the
 resource type (PATCH context) and compared with the original; any failure raises a
@@ -7,21 +7,21 @@ resource type (PATCH context) and compared with the original; any failure raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from scimkit._change import MemberDelta, PatchResult
-from scimkit._context import Operation
-from scimkit._errors import InvalidSyntax, SCIMError
-from scimkit._patch._engine import Engine, required_removal
-from scimkit._patch._members import diff_members, member_attribute
-from scimkit._patch._operation import PatchOperation, parse_patch
+from scimkit._errors import SCIMError
+from scimkit._operation import Operation
+from scimkit._patch._members import diff_members
+from scimkit._patch._operation import PatchOperation
 from scimkit._patch._path import resolve_target
 from scimkit._patch._values import copy_value
-from scimkit._policy import STRICT, Tolerance
+from scimkit._patch._working_copy import WorkingCopy, required_removal
+from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Mutability
+from scimkit._tolerance import STRICT, Tolerance
 from scimkit._validation import validate_resource
 
 __all__ = ["apply_patch", "needs_members"]
@@ -73,45 +73,36 @@ def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> None:
                     new[inner] = copy_value(item)
 
 
-def _operations(body: Any, tolerance: Tolerance) -> tuple[PatchOperation, ...]:
-    if isinstance(body, Mapping):
-        return parse_patch(body, tolerance)
-    if isinstance(body, list | tuple) and all(isinstance(op, PatchOperation) for op in body):
-        return tuple(body)
-    raise InvalidSyntax("A PATCH request body must be a JSON object.")
-
-
 def apply_patch(
     resource: Mapping[str, Any],
-    body_or_operations: Any,
+    operations: Sequence[PatchOperation],
     resource_type: ResourceType,
     *,
     tolerance: Tolerance = STRICT,
     members_loaded: bool = True,
 ) -> PatchResult:
-    """Apply a PATCH (a PatchOp body or parsed operations) to a stored resource.
+    """Apply parsed PATCH operations (see :func:`parse_patch`) to a stored resource.
 
     Pure and atomic: the input is never modified and any failure raises a
     :class:`~scimkit.SCIMError`. With ``members_loaded`` false the resource carries no
     ``members`` and member changes come back only as ``PatchResult.member_delta``; call
     :func:`needs_members` first to know whether that is possible.
     """
-    operations = _operations(body_or_operations, tolerance)
-    member_attr = member_attribute(resource_type)
+    member_attr = resource_type.members_attribute
     original: Mapping[str, Any] = resource
     if not members_loaded and member_attr is not None and member_attr.name in resource:
         original = {k: v for k, v in resource.items() if k != member_attr.name}
-    engine = Engine(original, resource_type, tolerance, members_loaded)
+    working = WorkingCopy(original, resource_type, tolerance, members_loaded)
     for index, operation in enumerate(operations):
         try:
-            engine.apply(operation)
+            working.apply(operation)
         except SCIMError as exc:
             exc.detail = f"Operations[{index}]: {exc.detail}"
             exc.args = (exc.detail,)
             raise
-    _check_required_kept(original, engine.work, resource_type)
+    _check_required_kept(original, working.work, resource_type)
     result = validate_resource(
-        engine.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
+        working.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
     )
     _unshare(result, original)
     changed_attributes = frozenset(
@@ -119,8 +110,8 @@ def apply_patch(
         for key in original.keys() | result.keys()
         if original.get(key, _ABSENT) != result.get(key, _ABSENT)
     )
-    if engine.members is not None:
-        delta = engine.members.delta()
+    if working.members is not None:
+        delta = working.members.delta()
         changed = bool(changed_attributes) or bool(delta)
     else:
         delta = (
@@ -144,7 +135,7 @@ def needs_members(
     ``members``, ``members[value eq "id"]`` on remove) work as a delta; anything else that
     reads the list (another filter, ``members[...].display``) needs it.
     """
-    attribute = member_attribute(resource_type)
+    attribute = resource_type.members_attribute
     if attribute is None:
         return False
     for operation in operations:

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
-from scimkit._change import MemberDelta
-from scimkit._resource_type import ResourceType
+from scimkit._patch_result import MemberDelta
 from scimkit._schema import Attribute
+from scimkit._store import members_by_id
 
-__all__ = ["MemberChanges", "diff_members", "member_attribute"]
-
-
-@lru_cache(maxsize=64)
-def member_attribute(resource_type: ResourceType) -> Attribute | None:
-    """The core ``members`` attribute (multi-valued, complex, with ``value``), if any."""
-    attribute = resource_type.schema.attribute("members")
-    if attribute is None or not attribute.multi_valued or not attribute.is_complex:
-        return None
-    return attribute if attribute.sub_attribute("value") is not None else None
+__all__ = ["MemberChanges", "diff_members"]
 
 
 class MemberChanges:
@@ -64,15 +54,6 @@ class MemberChanges:
         )
 
 
-def _by_id(members: Any) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    if isinstance(members, list):
-        for member in members:
-            if isinstance(member, dict) and isinstance(member.get("value"), str):
-                found.setdefault(member["value"], member)
-    return found
-
-
 def diff_members(
     before: Mapping[str, Any], after: Mapping[str, Any], attribute: Attribute
 ) -> MemberDelta:
@@ -81,8 +62,8 @@ def diff_members(
     A member present in both but changed (another ``type`` or ``display``) cannot be expressed
     as an add of a present member (a no-op for the store), so then the delta is a replacement.
     """
-    old = _by_id(before.get(attribute.name))
-    new = _by_id(after.get(attribute.name))
+    old = members_by_id(before.get(attribute.name))
+    new = members_by_id(after.get(attribute.name))
     if any(old[ident] != member for ident, member in new.items() if ident in old):
         return MemberDelta(added=tuple(new.values()), replace=True)
     return MemberDelta(

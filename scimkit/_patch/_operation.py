@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from scimkit._errors import InvalidSyntax
-from scimkit._policy import STRICT, Tolerance
+from scimkit._tolerance import STRICT, Tolerance
 
 __all__ = ["PATCH_OP_SCHEMA", "PatchOperation", "parse_patch"]
 

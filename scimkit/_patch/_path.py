@@ -26,9 +26,9 @@ from scimkit._filter import (
     matches,
     parse_path,
 )
-from scimkit._policy import Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, AttributeType
+from scimkit._tolerance import Tolerance
 
 __all__ = ["Target", "record_matches", "resolve_key", "resolve_target"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from scimkit._errors import InvalidValue
-from scimkit._policy import Tolerance
 from scimkit._schema import Attribute, AttributeType, Mutability
+from scimkit._tolerance import Tolerance
 
 __all__ = [
     "complex_value",

@@ -8,9 +8,10 @@ The only part of scimkit that imports ``pymongo``, ``motor`` or ``bson``; instal
 from __future__ import annotations
 
 from scimkit.mongo._indexes import IndexSpec
-from scimkit.mongo._store import DEFAULT_INDEXED, DEFAULT_SORTED, MongoStore
+from scimkit.mongo._refold import RefoldReport
+from scimkit.mongo._store import DEFAULT_SORTED, MongoStore
 
-__all__ = ["DEFAULT_INDEXED", "DEFAULT_SORTED", "IndexSpec", "MongoStore"]
+__all__ = ["DEFAULT_SORTED", "IndexSpec", "MongoStore", "RefoldReport"]
 
 for _name in __all__:
     _obj = globals()[_name]

@@ -12,8 +12,9 @@ from typing import Any
 
 from pymongo import IndexModel
 
-from scimkit._filter import field_path, is_folded, sort_field
+from scimkit._filter import is_folded
 from scimkit._resource_type import ResourceType
+from scimkit.mongo._codec import field_path, sort_field
 
 __all__ = ["IndexSpec", "ensure_indexes", "membership_indexes", "resource_indexes"]
 

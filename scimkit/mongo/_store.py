@@ -24,7 +24,7 @@ import asyncio
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
@@ -32,41 +32,38 @@ from pymongo import DeleteMany, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from scimkit._builtin import GROUP, USER
-from scimkit._change import MemberDelta, PatchResult
 from scimkit._errors import (
     InternalError,
-    InvalidCursor,
-    NotFound,
     PayloadTooLarge,
     PreconditionFailed,
     ServiceUnavailable,
     UniquenessError,
 )
 from scimkit._filter import (
-    BoundAnd,
     BoundCompare,
+    BoundCondition,
     BoundFilter,
-    BoundNot,
-    BoundOr,
-    BoundPresent,
-    BoundValuePath,
     CompareOp,
-    sort_field,
-    translate_filter,
-    translate_sort,
+    filter_conditions,
 )
-from scimkit._resource_type import AttrRef, ResourceType
+from scimkit._meta import utc_now
+from scimkit._patch_result import MemberDelta, PatchResult
+from scimkit._resource_type import ResourceType
 from scimkit._store import (
+    DEFAULT_INDEXED,
     Page,
     StoreQuery,
+    check_tenant,
+    effective_member_delta,
     format_version,
     group_entry,
-    groups_attribute,
     member_form,
-    members_attribute,
+    named_members,
     normalize_members,
+    not_found,
     reject_derived_filters,
     stored_form,
+    stored_value,
     version_counter,
     writes_resource,
 )
@@ -75,6 +72,8 @@ from scimkit.mongo._codec import (
     membership_document,
     resource_document,
     resource_from_document,
+    sort_field,
+    sort_key,
 )
 from scimkit.mongo._indexes import (
     IndexSpec,
@@ -82,22 +81,38 @@ from scimkit.mongo._indexes import (
     membership_indexes,
     resource_indexes,
 )
+from scimkit.mongo._query import translate_after, translate_filter, translate_order
+from scimkit.mongo._refold import RefoldReport, refold
 
-__all__ = ["DEFAULT_INDEXED", "DEFAULT_SORTED", "MongoStore"]
+__all__ = ["DEFAULT_SORTED", "MongoStore"]
 
-DEFAULT_INDEXED: Mapping[str, tuple[str, ...]] = {"Group": ("displayName",)}
-"""Attributes with a lookup index besides ``id``, ``externalId`` and unique attributes."""
 DEFAULT_SORTED: Mapping[str, tuple[str, ...]] = {"User": ("userName",), "Group": ("displayName",)}
 """Attributes with an index in sort order, for ``sortBy`` pages and keyset cursors."""
+
+
+class Database(Protocol):
+    """What MongoStore uses of a database.
+
+    PyMongo's ``AsyncDatabase`` and motor's ``AsyncIOMotorDatabase`` both provide it; the
+    collections they return differ in type but not in the calls the store makes.
+    """
+
+    def get_collection(self, name: str, codec_options: CodecOptions[Any] | None = None) -> Any:
+        """The collection ``name``, decoding with ``codec_options``."""
+        ...
+
+    async def command(self, command: str) -> Any:
+        """Run a database command (the store sends ``ping``)."""
+        ...
+
 
 # Stored dates come back as aware UTC datetimes whatever the client's own options.
 _CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(tz_aware=True, tzinfo=UTC)
 _DUPLICATE_KEY = 11000
-_KEY_TYPES = (str, int, float, bool, datetime)
 
 
 class MongoStore:
-    """A :class:`~scimkit._store.ResourceStore` on a MongoDB database.
+    """A :class:`~scimkit.store.ResourceStore` on a MongoDB database.
 
     ``database`` is a PyMongo ``AsyncDatabase`` or a motor ``AsyncIOMotorDatabase``. The store
     serves exactly ``resource_types`` (their unique attributes define its unique indexes).
@@ -110,7 +125,7 @@ class MongoStore:
 
     def __init__(
         self,
-        database: Any,
+        database: Database,
         resource_types: Iterable[ResourceType] = (USER, GROUP),
         *,
         collection_prefix: str = "scim_",
@@ -157,6 +172,16 @@ class MongoStore:
             if not self._indexes_ready:
                 await self.ensure_indexes()
 
+    async def refold(self) -> RefoldReport:
+        """Rewrite folded mirrors and sort keys written under an older folding rule.
+
+        A one-off migration (``docs/storage.md``): a full scan of both collections, safe to
+        run while serving and again until it reports no conflicts.
+        """
+        await self._ready()
+        with _driver_errors():
+            return await refold(self._resources, self._memberships, self._types)
+
     async def ping(self) -> bool:
         """Whether the server answers a ``ping`` (for health checks); never raises."""
         try:
@@ -175,10 +200,10 @@ class MongoStore:
         await self._ready()
         stored = stored_form(resource, resource_type)
         stored["meta"]["version"] = format_version(1)
-        document = resource_document(_tenant(tenant), resource_type, stored, 1)
+        document = resource_document(check_tenant(tenant), resource_type, stored, 1)
         with _driver_errors(self._uniqueness(resource_type, stored)):
             await self._resources.insert_one(document)
-        members = members_attribute(resource_type)
+        members = resource_type.members_attribute
         if members is not None:
             wanted = [member_form(m) for m in normalize_members(resource.get(members.name))]
             await self._write_members(tenant, resource_type, stored["id"], wanted, {})
@@ -194,9 +219,9 @@ class MongoStore:
         self._registered(resource_type)
         document = await self._find_one(tenant, resource_type, id)
         if document is None:
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         resource = resource_from_document(document)
-        await self._complete(tenant, resource_type, [resource], members=members)
+        await self._add_members_and_groups(tenant, resource_type, [resource], members=members)
         return resource
 
     async def replace(
@@ -213,7 +238,7 @@ class MongoStore:
         await self._ready()
         stored = stored_form({**resource, "id": id}, resource_type)
         await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
-        members = members_attribute(resource_type)
+        members = resource_type.members_attribute
         if members is not None:
             wanted = [member_form(m) for m in normalize_members(resource.get(members.name))]
             current = await self._member_map(tenant, id)
@@ -231,16 +256,18 @@ class MongoStore:
         result: PatchResult,
         *,
         expected_version: str | None,
+        modified: datetime | None = None,
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
         Members change only through ``result.member_delta``, whose effective part is found
         with one query on the k members it names. A result that changes nothing stored
-        (see ``writes_resource``) and no membership writes nothing and keeps the version.
+        (see ``writes_resource``) and no membership writes nothing and keeps the version and
+        ``lastModified``.
         """
         self._registered(resource_type)
         await self._ready()
-        members = members_attribute(resource_type)
+        members = resource_type.members_attribute
         delta, current = MemberDelta(), None
         if members is not None and result.member_delta:
             delta, current = await self._effective_delta(tenant, id, result.member_delta)
@@ -248,17 +275,20 @@ class MongoStore:
         if not writes_resource(result, resource_type) and not delta:
             document = await self._find_one(tenant, resource_type, id)
             if document is None:
-                raise _not_found(resource_type, id)
+                raise not_found(resource_type, id)
             if expected_version is not None and version_counter(expected_version) != document["v"]:
                 raise PreconditionFailed()
             resource = resource_from_document(document)
-            await self._complete(tenant, resource_type, [resource], members=with_members)
+            await self._add_members_and_groups(
+                tenant, resource_type, [resource], members=with_members
+            )
             return resource
         stored = stored_form({**result.resource, "id": id}, resource_type)
+        stored["meta"]["lastModified"] = stored_value(utc_now() if modified is None else modified)
         await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
         if delta:
             await self._apply_delta(tenant, resource_type, id, delta, current)
-        await self._complete(tenant, resource_type, [stored], members=with_members)
+        await self._add_members_and_groups(tenant, resource_type, [stored], members=with_members)
         return stored
 
     async def delete(
@@ -284,7 +314,7 @@ class MongoStore:
             # clears them, unless the id now names another resource (of another type).
             if await self._id_is_free(tenant, id):
                 await self._drop_memberships(tenant, id)
-            raise _not_found(resource_type, id)
+            raise not_found(resource_type, id)
         await self._drop_memberships(tenant, id)
 
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
@@ -302,13 +332,15 @@ class MongoStore:
         reverse = descending != (query.after is not None and query.backward)
         find = selection
         if query.after is not None:
-            after = _after(query.sort_by, query.after, reverse)
+            after = translate_after(query.sort_by, query.after, reverse)
             find = {**selection, "$and": [*selection.get("$and", ()), after]}
         projection: dict[str, Any] = {"_id": 0, "a": 1}
         field = sort_field(query.sort_by) if query.sort_by is not None else None
         if field is not None:
             projection[field] = 1
-        cursor = self._resources.find(find, projection).sort(_order(query.sort_by, reverse))
+        cursor = self._resources.find(find, projection).sort(
+            translate_order(query.sort_by, reverse)
+        )
         if query.after is None and query.start_index > 1:
             cursor = cursor.skip(query.start_index - 1)
         with _driver_errors():
@@ -317,10 +349,10 @@ class MongoStore:
             documents.reverse()
         resources = [resource_from_document(document) for document in documents]
         keys = [
-            (_sort_key(document, field), resource["id"])
+            (sort_key(document, field), resource["id"])
             for document, resource in zip(documents, resources, strict=True)
         ]
-        await self._complete(tenant, resource_type, resources, members=query.members)
+        await self._add_members_and_groups(tenant, resource_type, resources, members=query.members)
         return Page(resources, total, keys)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -333,14 +365,14 @@ class MongoStore:
         Each ``members`` condition becomes ``{"a.id": {"$in": [group ids]}}`` (``$nin`` for
         ``ne``), the ids read from the membership collection first.
         """
-        selection: dict[str, Any] = {"t": _tenant(tenant), "rt": resource_type.name}
+        selection: dict[str, Any] = {"t": check_tenant(tenant), "rt": resource_type.name}
         if bound is None:
             return selection
         reject_derived_filters(bound, resource_type)
-        attribute = members_attribute(resource_type)
+        attribute = resource_type.members_attribute
         answers: dict[BoundFilter, dict[str, Any]] = {}
         if attribute is not None:
-            for leaf in _leaves(bound):
+            for leaf in filter_conditions(bound):
                 if (
                     leaf.ref.attribute is attribute
                     and not leaf.ref.extension
@@ -354,13 +386,13 @@ class MongoStore:
         self,
         tenant: str,
         resource_type: ResourceType,
-        leaf: BoundCompare | BoundPresent | BoundValuePath,
+        leaf: BoundCondition,
     ) -> dict[str, Any]:
         negated = isinstance(leaf, BoundCompare) and leaf.op is CompareOp.NE
         if isinstance(leaf, BoundCompare) and leaf.op is CompareOp.NE:
             # "ne" holds when no member equals: the complement of the groups where one does.
             leaf = BoundCompare(leaf.ref, CompareOp.EQ, leaf.value)
-        query: dict[str, Any] = {"t": _tenant(tenant)}
+        query: dict[str, Any] = {"t": check_tenant(tenant)}
         sub = leaf.ref.sub_attribute
         if (
             isinstance(leaf, BoundCompare)
@@ -392,8 +424,8 @@ class MongoStore:
     @staticmethod
     def _key(tenant: str, resource_type: ResourceType, id: str) -> dict[str, Any]:
         if not isinstance(id, str):
-            raise _not_found(resource_type, str(id))
-        return {"t": _tenant(tenant), "rt": resource_type.name, "a.id": id}
+            raise not_found(resource_type, str(id))
+        return {"t": check_tenant(tenant), "rt": resource_type.name, "a.id": id}
 
     async def _find_one(
         self, tenant: str, resource_type: ResourceType, id: str
@@ -423,12 +455,12 @@ class MongoStore:
                 counter = version_counter(expected_version)
                 if counter is None:
                     if await self._find_one(tenant, resource_type, id) is None:
-                        raise _not_found(resource_type, id)
+                        raise not_found(resource_type, id)
                     raise PreconditionFailed()
             else:
                 current = await self._find_one(tenant, resource_type, id)
                 if current is None:
-                    raise _not_found(resource_type, id)
+                    raise not_found(resource_type, id)
                 counter = current["v"]
             stored["meta"]["version"] = format_version(counter + 1)
             document = resource_document(key["t"], resource_type, stored, counter + 1)
@@ -438,11 +470,11 @@ class MongoStore:
                 return
             if expected_version is not None:
                 if await self._find_one(tenant, resource_type, id) is None:
-                    raise _not_found(resource_type, id)
+                    raise not_found(resource_type, id)
                 raise PreconditionFailed()
 
     async def _id_is_free(self, tenant: str, id: str) -> bool:
-        query = {"t": _tenant(tenant), "rt": {"$in": sorted(self._types)}, "a.id": id}
+        query = {"t": check_tenant(tenant), "rt": {"$in": sorted(self._types)}, "a.id": id}
         with _driver_errors():
             return await self._resources.find_one(query, {"_id": 1}) is None
 
@@ -463,7 +495,7 @@ class MongoStore:
     async def _member_map(self, tenant: str, group: str) -> dict[str, dict[str, Any]]:
         with _driver_errors():
             documents = await self._memberships.find(
-                {"t": _tenant(tenant), "g": group}, {"_id": 0, "m": 1, "a": 1}
+                {"t": check_tenant(tenant), "g": group}, {"_id": 0, "m": 1, "a": 1}
             ).to_list(None)
         return {document["m"]: member_from_document(document) for document in documents}
 
@@ -473,27 +505,17 @@ class MongoStore:
         """The part of ``delta`` that changes something (and, to replace, the current list)."""
         if delta.replace:
             current = await self._member_map(tenant, group)
-            wanted = {m["value"]: member_form(m) for m in normalize_members(delta.added)}
-            if wanted == current:
-                return MemberDelta(), current
-            return MemberDelta(tuple(wanted.values()), replace=True), current
-        named = [m["value"] for m in delta.added if isinstance(m.get("value"), str)]
-        named += delta.removed
+            return effective_member_delta(delta, current), current
+        named = named_members(delta)
         if not named:
             return MemberDelta(), None
         with _driver_errors():
             documents = await self._memberships.find(
-                {"t": _tenant(tenant), "g": group, "m": {"$in": sorted(set(named))}},
+                {"t": check_tenant(tenant), "g": group, "m": {"$in": named}},
                 {"_id": 0, "m": 1},
             ).to_list(None)
-        present = {document["m"] for document in documents}
-        added: dict[str, dict[str, Any]] = {}
-        for member in delta.added:
-            value = member.get("value")
-            if isinstance(value, str) and value not in present and value not in added:
-                added[value] = member_form(member)
-        removed = tuple(dict.fromkeys(r for r in delta.removed if r in present))
-        return MemberDelta(tuple(added.values()), removed), None
+        present = dict.fromkeys(document["m"] for document in documents)
+        return effective_member_delta(delta, present), None
 
     async def _apply_delta(
         self,
@@ -511,7 +533,9 @@ class MongoStore:
         operations: list[Any] = []
         if delta.removed:
             operations.append(
-                DeleteMany({"t": _tenant(tenant), "g": group, "m": {"$in": list(delta.removed)}})
+                DeleteMany(
+                    {"t": check_tenant(tenant), "g": group, "m": {"$in": list(delta.removed)}}
+                )
             )
         for member in delta.added:
             document = membership_document(tenant, resource_type, group, member)
@@ -533,7 +557,9 @@ class MongoStore:
         operations: list[Any] = []
         gone = [m for m in current if m not in wanted_by_id]
         if gone:
-            operations.append(DeleteMany({"t": _tenant(tenant), "g": group, "m": {"$in": gone}}))
+            operations.append(
+                DeleteMany({"t": check_tenant(tenant), "g": group, "m": {"$in": gone}})
+            )
         for value, member in wanted_by_id.items():
             if current.get(value) != member:
                 document = membership_document(tenant, resource_type, group, member)
@@ -558,10 +584,10 @@ class MongoStore:
                     raise
 
     async def _drop_memberships(self, tenant: str, id: str) -> None:
-        t = _tenant(tenant)
+        t = check_tenant(tenant)
         await self._bulk([DeleteMany({"t": t, "g": id}), DeleteMany({"t": t, "m": id})])
 
-    async def _complete(
+    async def _add_members_and_groups(
         self,
         tenant: str,
         resource_type: ResourceType,
@@ -570,13 +596,14 @@ class MongoStore:
         members: bool,
     ) -> None:
         """Fill in group members (one query) and derived groups (two queries) in place."""
-        attribute = members_attribute(resource_type)
+        attribute = resource_type.members_attribute
         if attribute is not None and members and resources:
             ids = [r["id"] for r in resources]
             with _driver_errors():
                 documents = (
                     await self._memberships.find(
-                        {"t": _tenant(tenant), "g": _one_or_in(ids)}, {"_id": 0, "g": 1, "a": 1}
+                        {"t": check_tenant(tenant), "g": _one_or_in(ids)},
+                        {"_id": 0, "g": 1, "a": 1},
                     )
                     .sort([("g", 1), ("m", 1)])
                     .to_list(None)
@@ -592,10 +619,10 @@ class MongoStore:
     async def _add_groups(
         self, tenant: str, resource_type: ResourceType, resources: list[dict[str, Any]]
     ) -> None:
-        attribute = groups_attribute(resource_type)
+        attribute = resource_type.groups_attribute
         if attribute is None or not resources:
             return
-        t = _tenant(tenant)
+        t = check_tenant(tenant)
         ids = [r["id"] for r in resources]
         with _driver_errors():
             memberships = await self._memberships.find(
@@ -658,74 +685,9 @@ def _duplicate_detail(exc: DuplicateKeyError, unique: Mapping[str, str]) -> str:
     return UniquenessError.default_detail
 
 
-def _tenant(tenant: str) -> str:
-    # The tenant goes into every query: anything but a string could smuggle in an operator.
-    if not isinstance(tenant, str) or not tenant:
-        raise InternalError("A tenant must be a non-empty string.")
-    return tenant
-
-
-def _not_found(resource_type: ResourceType, id: str) -> NotFound:
-    return NotFound(f"{resource_type.name} '{id}' not found.")
-
-
 def _one_or_in(values: Sequence[str]) -> Any:
     return values[0] if len(values) == 1 else {"$in": list(values)}
 
 
 def _unique_paths(resource_type: ResourceType) -> set[str]:
     return {ref.dotted for ref in resource_type.unique_attributes()}
-
-
-def _leaves(bound: BoundFilter) -> Iterator[BoundCompare | BoundPresent | BoundValuePath]:
-    """The nodes ``translate_filter`` offers to ``rewrite``: leaves and value paths."""
-    stack = [bound]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, BoundAnd | BoundOr):
-            stack += (node.right, node.left)
-        elif isinstance(node, BoundNot):
-            stack.append(node.operand)
-        else:
-            yield node
-
-
-def _order(sort_by: AttrRef | None, descending: bool) -> list[tuple[str, int]]:
-    """The total order of a query: the sort (missing values per RFC 7644), then the id."""
-    direction = -1 if descending else 1
-    spec = translate_sort(sort_by, descending) if sort_by is not None else []
-    return [*spec, ("a.id", direction)]
-
-
-def _after(sort_by: AttrRef | None, position: tuple[Any, str], descending: bool) -> dict[str, Any]:
-    """The documents strictly after ``position`` in the order of :func:`_order`.
-
-    In ascending order a document's key is (has no value, value, id): present values first.
-    """
-    value, id = position
-    if not isinstance(id, str) or (value is not None and not isinstance(value, _KEY_TYPES)):
-        raise InvalidCursor()
-    beyond = "$lt" if descending else "$gt"
-    if sort_by is None:
-        return {"a.id": {beyond: id}}
-    field = sort_field(sort_by)
-    present, key = f"{field}.p", f"{field}.k"
-    missing = {present: {"$ne": 1}}
-    if value is None:
-        if descending:
-            return {"$or": [{present: 1}, {**missing, "a.id": {"$lt": id}}]}
-        return {**missing, "a.id": {"$gt": id}}
-    after_value = [
-        {present: 1, key: {beyond: value}},
-        {present: 1, key: value, "a.id": {beyond: id}},
-    ]
-    return {"$or": after_value if descending else [*after_value, missing]}
-
-
-def _sort_key(document: Mapping[str, Any], field: str | None) -> Any:
-    if field is None:
-        return None
-    entry: Any = document
-    for part in field.split("."):
-        entry = entry.get(part) if isinstance(entry, Mapping) else None
-    return entry.get("k") if isinstance(entry, Mapping) else None

@@ -1,7 +1,7 @@
 """Test support for scimkit users and scimkit's own tests.
 
 :class:`StoreContract` is the store contract suite: subclass it with a ``store`` fixture to
-check a :class:`~scimkit._store.ResourceStore` implementation; :class:`FeedContract` is the
+check a :class:`~scimkit.store.ResourceStore` implementation; :class:`FeedContract` is the
 event feed's (``feed`` and ``append`` fixtures). It needs pytest and
 pytest-asyncio, so it is imported on first use: ``scimkit.testing._mongo_server`` (the
 mongoeco test server helper, stdlib only) stays importable without them.

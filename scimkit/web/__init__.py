@@ -2,9 +2,10 @@
 
 Typical use::
 
-    from scimkit.web import BearerTokenAuth, create_scim_app
+    from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 
-    app = create_scim_app(service, authenticate=BearerTokenAuth(digests_by_tenant))
+    options = WebOptions(authenticate=BearerTokenAuth(digests_by_tenant))
+    app = create_scim_app(service, options)
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from scimkit.web._auth import (
     BearerTokenAuth,
     CurrentUser,
     Principal,
+    check_token,
     hash_token,
     token_matches,
 )
 from scimkit.web._events import event_routes, jwks_route
+from scimkit.web._options import WebOptions
 from scimkit.web._responses import SCIM_MEDIA_TYPE, SCIMResponse
 from scimkit.web._routing import create_scim_app, scim_routes
 
@@ -32,6 +35,8 @@ __all__ = [
     "Principal",
     "SCIMResponse",
     "SCIM_MEDIA_TYPE",
+    "WebOptions",
+    "check_token",
     "create_scim_app",
     "event_routes",
     "hash_token",

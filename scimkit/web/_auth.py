@@ -26,6 +26,7 @@ __all__ = [
     "BearerTokenAuth",
     "CurrentUser",
     "Principal",
+    "check_token",
     "hash_token",
     "token_matches",
 ]
@@ -69,18 +70,45 @@ CurrentUser = Callable[[Principal], Awaitable[str | None]]
 """``current_user(principal)``: the id of the caller's User resource for ``/Me``, or ``None``."""
 
 
+def _presentable(token: str) -> bool:
+    return bool(token) and token.isascii() and token.isprintable() and " " not in token
+
+
+def check_token(token: str) -> str:
+    """``token`` if a client can present it in an ``Authorization`` header, else ``ValueError``.
+
+    A header is ASCII on the wire and loses its edge spaces, so a token with other characters
+    could be configured yet never authenticate. Tokens are one or more visible ASCII
+    characters (``!`` to ``~``), commas and other punctuation included.
+    """
+    if not _presentable(token):
+        # The message never repeats the token: it is a secret.
+        raise ValueError(
+            "a bearer token must be visible ASCII characters only (no spaces, no accented "
+            "or other non-ASCII letters), or clients could never present it"
+        )
+    return token
+
+
 def hash_token(token: str) -> str:
-    """The hex SHA-256 digest of a token: what to store instead of the token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    """The hex SHA-256 digest of a token: what to store instead of the token.
+
+    Raises ``ValueError`` for a token no client could present (see :func:`check_token`).
+    """
+    return hashlib.sha256(check_token(token).encode("ascii")).hexdigest()
 
 
 def token_matches(token: str, digests: Iterable[bytes | str]) -> int | None:
     """The index of the digest ``token`` hashes to, or ``None``; constant time per digest.
 
     Every digest is compared (no early exit) with :func:`hmac.compare_digest`, so the time
-    taken reveals neither which digest matched nor how much of one did.
+    taken reveals neither which digest matched nor how much of one did. A token that
+    :func:`check_token` refuses matches nothing, as no configured token can equal it.
     """
-    presented = hashlib.sha256(token.encode("utf-8")).digest()
+    # Hashed anyway (as ASCII with replacements), so such a token costs the same comparisons.
+    presented = hashlib.sha256(token.encode("ascii", "replace")).digest()
+    if not _presentable(token):
+        presented = b""
     found: int | None = None
     for index, digest in enumerate(digests):
         if hmac.compare_digest(presented, _digest_bytes(digest)) and found is None:
@@ -136,7 +164,9 @@ class BearerTokenAuth:
         header = None
         for key, value in request.scope["headers"]:
             if key == b"authorization":
-                header = value.decode("latin-1")
+                # Tokens are ASCII (check_token): other bytes cannot be part of a valid one,
+                # and token_matches refuses the replacement character they decode to.
+                header = value.decode("ascii", "replace")
                 break
         if header is None:
             raise Unauthorized(headers=_CHALLENGE)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from scimkit._errors import (
+    ERROR_SCHEMA,
     BadRequest,
     InternalError,
     MethodNotAllowed,
@@ -20,7 +24,9 @@ from scimkit._errors import (
 from scimkit.web._responses import SCIMResponse
 
 __all__ = [
+    "answers_scim_errors",
     "error_response",
+    "failure_response",
     "http_exception_handler",
     "internal_error",
     "logger",
@@ -55,13 +61,44 @@ def internal_error(request: Request, exc: BaseException) -> SCIMResponse:
     return error_response(InternalError())
 
 
+def failure_response(request: Request, exc: Exception) -> Response:
+    """The response for any exception raised while handling ``request``."""
+    if isinstance(exc, SCIMError):
+        return error_response(exc)
+    if isinstance(exc, ClientDisconnect):
+        return SCIMResponse(None, 400)  # nobody is listening; send the least
+    return internal_error(request, exc)
+
+
+_Owner = TypeVar("_Owner")
+
+
+def answers_scim_errors(
+    handler: Callable[[_Owner, Request], Awaitable[Response]],
+) -> Callable[[_Owner, Request], Awaitable[Response]]:
+    """Make an endpoint answer every failure with a SCIM Error body (see ``failure_response``).
+
+    Endpoints raise; this one wrapper turns what they raise into the response, so nothing but
+    a SCIM body leaves an endpoint.
+    """
+
+    @functools.wraps(handler)
+    async def endpoint(owner: _Owner, request: Request) -> Response:
+        try:
+            return await handler(owner, request)
+        except Exception as exc:
+            return failure_response(request, exc)
+
+    return endpoint
+
+
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     """Render Starlette's own HTTP errors (unknown route, wrong method) as SCIM errors."""
     assert isinstance(exc, HTTPException)
     error_class = _BY_STATUS.get(exc.status_code)
     if error_class is None:
         body = {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+            "schemas": [ERROR_SCHEMA],
             "status": str(exc.status_code),
             "detail": exc.detail,
         }

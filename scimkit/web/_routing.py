@@ -13,9 +13,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scimkit._service import ResourceService
-from scimkit.web._auth import Authenticate, Authorize, CurrentUser
 from scimkit.web._endpoints import Endpoints
 from scimkit.web._errors import http_exception_handler, server_error_handler
+from scimkit.web._options import WebOptions
 
 __all__ = ["create_scim_app", "scim_routes"]
 
@@ -46,33 +46,13 @@ class _CollapseSlashes:
 _ITEM_METHODS = ["GET", "PUT", "PATCH", "DELETE"]
 
 
-def scim_routes(
-    service: ResourceService,
-    *,
-    authenticate: Authenticate,
-    authorize: Authorize | None = None,
-    current_user: CurrentUser | None = None,
-    base_path: str = "/scim/v2/{tenant}",
-    public_url: str | None = None,
-    default_tenant: str = "default",
-    public_discovery: bool = False,
-) -> list[BaseRoute]:
-    """The SCIM routes under ``base_path``, for an app that assembles its own Starlette.
+def scim_routes(service: ResourceService, options: WebOptions) -> list[BaseRoute]:
+    """The SCIM routes under ``options.base_path``, for an app that assembles its own Starlette.
 
-    The app must render Starlette's 404/405 as SCIM errors itself (``create_scim_app`` does);
-    see :func:`create_scim_app` for the arguments.
+    The app must render Starlette's 404/405 as SCIM errors itself (``create_scim_app`` does).
     """
-    endpoints = Endpoints(
-        service,
-        authenticate=authenticate,
-        authorize=authorize,
-        current_user=current_user,
-        base_path=base_path,
-        public_url=public_url,
-        default_tenant=default_tenant,
-        public_discovery=public_discovery,
-    )
-    base = base_path.rstrip("/")
+    endpoints = Endpoints(service, options)
+    base = options.base_path.rstrip("/")
     routes: list[BaseRoute] = []
     for typed in endpoints.types.values():
         endpoint = base + typed.resource_type.endpoint
@@ -94,47 +74,21 @@ def scim_routes(
 
 def create_scim_app(
     service: ResourceService,
+    options: WebOptions,
     *,
-    authenticate: Authenticate,
-    authorize: Authorize | None = None,
-    current_user: CurrentUser | None = None,
-    base_path: str = "/scim/v2/{tenant}",
-    public_url: str | None = None,
-    default_tenant: str = "default",
-    public_discovery: bool = False,
     routes: Sequence[BaseRoute] = (),
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     debug: bool = False,
 ) -> Starlette:
-    """A Starlette app serving SCIM 2.0 for ``service`` under ``base_path``.
+    """A Starlette app serving SCIM 2.0 for ``service`` as ``options`` say (see ``WebOptions``).
 
-    - ``authenticate(request, tenant)`` returns the caller (a ``Principal`` of that tenant) or
-      ``None``/raises ``Unauthorized`` (401, with ``WWW-Authenticate: Bearer``);
-      ``BearerTokenAuth`` is a ready one.
-    - ``authorize(principal, action, resource_type)`` may refuse (403).
-    - ``current_user(principal)`` maps the caller to its User id and enables ``/Me`` (else 501).
-    - ``base_path`` holds ``{tenant}`` for a multi-tenant service (the tenant is passed to the
-      hooks and the service); without it every request is for ``default_tenant``.
-    - ``public_url`` fixes the scheme and host of ``Location`` / ``meta.location`` (behind a
-      proxy); by default they come from the request.
-    - ``public_discovery`` serves ``/ServiceProviderConfig``, ``/ResourceTypes`` and
-      ``/Schemas`` without authentication.
-    - ``routes`` are extra routes of the application (``/healthz``); ``lifespan`` is passed to
-      Starlette (open and close a database client there).
+    ``routes`` are extra routes of the application (``/healthz``); ``lifespan`` is passed to
+    Starlette (open and close a database client there).
 
     Unknown paths answer a SCIM 404, wrong methods a SCIM 405, and unexpected failures a SCIM 500
     (logged on the ``scimkit.web`` logger, never detailed to the client).
     """
-    scim = scim_routes(
-        service,
-        authenticate=authenticate,
-        authorize=authorize,
-        current_user=current_user,
-        base_path=base_path,
-        public_url=public_url,
-        default_tenant=default_tenant,
-        public_discovery=public_discovery,
-    )
+    scim = scim_routes(service, options)
     return Starlette(
         debug=debug,
         routes=[*routes, *scim],

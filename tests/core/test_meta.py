@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from scimkit import USER
-from scimkit._meta import etag_matches, location, new_meta, parse_etags, utc_now
+from scimkit import USER, etag_matches, parse_etags, utc_now
+from scimkit._meta import location, new_meta
 
 
 def test_utc_now_is_millisecond_precision():

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from scimkit import ENTERPRISE_USER_SCHEMA, GROUP, USER
-from scimkit._projection import project
+from scimkit import ENTERPRISE_USER_SCHEMA, GROUP, USER, project
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = ENTERPRISE_USER_SCHEMA.id

@@ -19,8 +19,9 @@ from scimkit import (
     ResourceType,
     Schema,
     SchemaExtension,
+    parse_datetime,
+    validate_resource,
 )
-from scimkit._validation import parse_datetime, validate_resource
 
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = ENTERPRISE_USER_SCHEMA.id
@@ -289,3 +290,40 @@ def test_required_extension():
     )
     with pytest.raises(MissingRequired, match="enterprise"):
         create({"schemas": [CORE], "userName": "a"}, required)
+
+
+GROUP_CORE = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+@pytest.mark.parametrize("tolerance", [STRICT, ENTRA], ids=["strict", "entra"])
+@pytest.mark.parametrize("operation", [Operation.CREATE, Operation.REPLACE])
+@pytest.mark.parametrize(
+    ("resource_type", "schemas", "data"),
+    [
+        (USER, [GROUP_CORE], {"userName": "a"}),
+        (USER, [CORE, GROUP_CORE], {"userName": "a"}),
+        (USER, [CORE, "URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:GROUP"], {"userName": "a"}),
+        (GROUP, [CORE], {"displayName": "g"}),
+        (GROUP, [GROUP_CORE, "urn:ietf:params:scim:schemas:core:2.0:ResourceType"], {}),
+    ],
+)
+def test_another_core_schema_in_schemas_is_invalid_under_every_policy(
+    tolerance, operation, resource_type, schemas, data
+):
+    """Entra always sends its type's core URN: another type's core schema is a wrong body."""
+    body = {"schemas": schemas, "displayName": "g", **data}
+    with pytest.raises(InvalidValue, match="core schema of another resource type"):
+        validate_resource(body, resource_type, operation, tolerance=tolerance)
+
+
+def test_entra_still_tolerates_a_missing_extension_urn_and_odd_markers():
+    marker = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+    user = create({"schemas": [CORE], "userName": "a", ENTERPRISE: {"division": "d"}}, USER, ENTRA)
+    assert user["schemas"] == [CORE, ENTERPRISE]
+    group = validate_resource(
+        {"schemas": [GROUP_CORE, marker], "displayName": "g"},
+        GROUP,
+        Operation.CREATE,
+        tolerance=ENTRA,
+    )
+    assert group["schemas"] == [GROUP_CORE]

@@ -16,6 +16,7 @@ from scimkit import (
     EventType,
     MemoryStore,
     ResourceService,
+    ServiceConfig,
     apply_patch,
     changed_paths,
     departure_events,
@@ -34,7 +35,8 @@ def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def service() -> ResourceService:
-    return ResourceService(MemoryStore(), [USER, GROUP], tolerance=ENTRA)
+    config = ServiceConfig(change_password=True)
+    return ResourceService(MemoryStore(), [USER, GROUP], tolerance=ENTRA, config=config)
 
 
 async def new_user(service: ResourceService, **extra: Any) -> dict[str, Any]:

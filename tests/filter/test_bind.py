@@ -7,10 +7,11 @@ from datetime import datetime
 import pytest
 from hypothesis import given
 
-from scimkit._builtin import GROUP, USER
-from scimkit._errors import InvalidFilter
-from scimkit._filter import (
-    MAX_VALUE_FILTER_ALTERNATIVES,
+from scimkit import (
+    ENTRA,
+    GROUP,
+    STRICT,
+    USER,
     AttrPath,
     BoundAnd,
     BoundCompare,
@@ -20,14 +21,14 @@ from scimkit._filter import (
     BoundValuePath,
     CompareOp,
     Filter,
+    InvalidFilter,
     Present,
     ValuePath,
     bind_filter,
     compile_filter,
-    fold_case,
     parse_filter,
 )
-from scimkit._policy import ENTRA, STRICT
+from scimkit._filter import MAX_VALUE_FILTER_ALTERNATIVES, fold_case
 from tests.filter.samples import ENTERPRISE, WIDGET, utc
 from tests.filter.strategies import filters
 
@@ -331,3 +332,23 @@ def test_unqualified_extension_names_bind_only_under_tolerance() -> None:
     assert right.ref.dotted == (
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value"
     )
+
+
+# The 11 code points where NFC-then-casefold was not a canonical caseless match (Unicode
+# §3.13 D145): their full upper-case forms (several code points) fold differently.
+CASEFOLD_BREAKS_NORMALIZATION = "\u0390\u03b0\u1fb7\u1fc7\u1fd2\u1fd3\u1fd7\u1fe2\u1fe3\u1fe7\u1ff7"
+
+
+@pytest.mark.parametrize("char", CASEFOLD_BREAKS_NORMALIZATION)
+def test_fold_case_is_a_canonical_caseless_match(char: str) -> None:
+    import unicodedata
+
+    def d145(text: str) -> str:
+        return unicodedata.normalize("NFD", unicodedata.normalize("NFD", text).casefold())
+
+    for other in (char.upper(), unicodedata.normalize("NFD", char.upper()), char.title()):
+        assert d145(char) == d145(other)
+        assert fold_case(char) == fold_case(other)
+    assert fold_case(fold_case(char)) == fold_case(char)
+    # The folded form stays composed: substring filters never match half a character.
+    assert fold_case("É\u0390") == unicodedata.normalize("NFC", fold_case("É\u0390"))

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from scimkit._builtin import USER
-from scimkit._filter import compile_filter, matches, translate_filter
+from scimkit._filter import compile_filter, matches
+from scimkit.mongo._query import translate_filter
 from tests.filter.samples import USERS
 
 

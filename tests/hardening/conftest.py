@@ -13,8 +13,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from scimkit._memory import MemoryStore
-from scimkit._store import ResourceStore
+from scimkit import MemoryStore
+from scimkit.store import ResourceStore
 from tests.hardening.support import (
     RESOURCE_TYPES,
     TALLY,
@@ -25,6 +25,7 @@ from tests.hardening.support import (
     client_for,
     make_app,
 )
+from tests.mongo_fixtures import open_mongo_store
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -32,13 +33,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if TALLY:
         counts = ", ".join(f"{name}: {TALLY[name]}" for name in sorted(TALLY))
         terminalreporter.write_line(f"hardening: {counts}")
-
-
-def mongo_client(uri: str, **options: Any) -> Any:
-    """An async PyMongo client as the reference app opens it (aware UTC datetimes)."""
-    from pymongo import AsyncMongoClient
-
-    return AsyncMongoClient(uri, tz_aware=True, **options)
 
 
 @pytest.fixture
@@ -49,16 +43,8 @@ def memory_store() -> MemoryStore:
 @pytest.fixture
 async def mongo_store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[ResourceStore]:
     """A MongoStore in a database of this test's own on the session's server."""
-    from scimkit.mongo import MongoStore
-
-    client = mongo_client(mongodb_uri)
-    try:
-        store = MongoStore(client[mongo_db_name], RESOURCE_TYPES)
-        await store.ensure_indexes()
+    async with open_mongo_store(mongodb_uri, mongo_db_name, RESOURCE_TYPES) as store:
         yield store
-        await client.drop_database(mongo_db_name)
-    finally:
-        await client.close()
 
 
 @pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])

@@ -17,11 +17,9 @@ import httpx
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scimkit import ENTRA, GROUP, STRICT, USER, ResourceType
-from scimkit._config import ServiceConfig
-from scimkit._service import ResourceService
-from scimkit._store import ResourceStore, StoreQuery
-from scimkit.web import BearerTokenAuth, Principal, create_scim_app
+from scimkit import ENTRA, GROUP, STRICT, USER, ResourceService, ResourceType, ServiceConfig
+from scimkit.store import ResourceStore, StoreQuery
+from scimkit.web import BearerTokenAuth, Principal, WebOptions, create_scim_app
 
 __all__ = [
     "BULK_SCHEMA",
@@ -110,11 +108,11 @@ def make_app(
     async def current_user(principal: Principal) -> str | None:
         return me_ids.get(principal.tenant)
 
-    return create_scim_app(
-        service,
+    options = WebOptions(
         authenticate=BearerTokenAuth.from_tokens({TENANT_A: [TOKEN_A], TENANT_B: [TOKEN_B]}),
         current_user=current_user,
     )
+    return create_scim_app(service, options)
 
 
 class RawQuery:

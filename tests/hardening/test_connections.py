@@ -24,7 +24,7 @@ import pytest
 
 from reference_app.__main__ import _hypercorn_config
 from reference_app.settings import Settings
-from scimkit._memory import MemoryStore
+from scimkit import MemoryStore
 from scimkit.testing._mongo_server import free_port
 from tests.hardening.support import TOKEN_A, count, make_app
 

@@ -22,7 +22,7 @@ import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from reference_app.settings import Settings, TenantSeed
-from scimkit._store import ResourceStore
+from scimkit.store import ResourceStore
 from scimkit.testing._mongo_server import MongoServer
 from tests.hardening.support import (
     BULK_SCHEMA,

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from scimkit._store import ResourceStore
+from scimkit.store import ResourceStore
 from tests.hardening.strategies import (
     Request,
     bulk_requests,

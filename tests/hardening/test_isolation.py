@@ -17,7 +17,7 @@ import pytest
 from starlette.applications import Starlette
 
 from reference_app.settings import Settings, TenantSeed
-from scimkit._store import ResourceStore
+from scimkit.store import ResourceStore
 from tests.hardening.support import (
     BULK_SCHEMA,
     SEARCH_SCHEMA,

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from scimkit._config import ServiceConfig
+from scimkit import ServiceConfig
 from scimkit._filter import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH
-from scimkit._store import ResourceStore
+from scimkit.store import ResourceStore
 from tests.hardening.support import (
     BULK_SCHEMA,
     SEARCH_SCHEMA,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from reference_app.settings import Settings, TenantSeed
-from scimkit._memory import MemoryStore
+from scimkit import MemoryStore
 from tests.hardening.support import (
     BULK_SCHEMA,
     TENANT_A,

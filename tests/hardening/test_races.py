@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from scimkit._filter import fold_case
-from scimkit._store import ResourceStore
+from scimkit.store import ResourceStore
 from tests.hardening.support import (
     ENTERPRISE_URN,
     TENANT_A,

@@ -8,8 +8,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scimkit import ENTERPRISE_USER_SCHEMA, USER_SCHEMA, ResourceType, Schema, SchemaExtension
-from scimkit._builtin import GROUP_SCHEMA
+from scimkit import (
+    ENTERPRISE_USER_SCHEMA,
+    GROUP_SCHEMA,
+    STRICT,
+    USER_SCHEMA,
+    PatchResult,
+    ResourceType,
+    Schema,
+    SchemaExtension,
+    Tolerance,
+    apply_patch,
+    parse_patch,
+)
 
 SAMPLES = Path(__file__).parent / "samples"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -128,3 +139,18 @@ def group(*members: dict[str, Any]) -> dict[str, Any]:
 def frozen_copy(resource: dict[str, Any]) -> dict[str, Any]:
     """A deep copy to compare the input with after a PATCH (the engine must not touch it)."""
     return copy.deepcopy(resource)
+
+
+def apply_message(
+    resource: dict[str, Any],
+    message: Any,
+    resource_type: ResourceType,
+    *,
+    tolerance: Tolerance = STRICT,
+    members_loaded: bool = True,
+) -> PatchResult:
+    """Parse a PatchOp message and apply its operations, as the service does."""
+    operations = parse_patch(message, tolerance)
+    return apply_patch(
+        resource, operations, resource_type, tolerance=tolerance, members_loaded=members_loaded
+    )

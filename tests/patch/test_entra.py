@@ -18,27 +18,35 @@ from scimkit import (
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
+    MemberDelta,
     NoTarget,
     SCIMError,
     Tolerance,
 )
-from scimkit._change import MemberDelta
-from scimkit._patch import apply_patch
-from tests.patch.support import ENTERPRISE, FCC, FCC_USER, bare_user, group, member, user
+from tests.patch.support import (
+    ENTERPRISE,
+    FCC,
+    FCC_USER,
+    apply_message,
+    bare_user,
+    group,
+    member,
+    user,
+)
 
 GROUP_MEMBER = "f648f8d5ea4e4cd38e9c"
 FLAG_MEMBER = "7f4bc1a3-285e-48ae-8202-5accb43efb0e"
 
 
 def entra(resource: dict[str, Any], message: dict[str, Any], resource_type=FCC_USER, **kwargs: Any):
-    return apply_patch(resource, message, resource_type, tolerance=ENTRA, **kwargs)
+    return apply_message(resource, message, resource_type, tolerance=ENTRA, **kwargs)
 
 
 def strict_error(
     resource: dict[str, Any], message: dict[str, Any], resource_type=FCC_USER
 ) -> SCIMError:
     with pytest.raises(SCIMError) as caught:
-        apply_patch(resource, message, resource_type, tolerance=STRICT)
+        apply_message(resource, message, resource_type, tolerance=STRICT)
     return caught.value
 
 
@@ -238,7 +246,7 @@ def test_string_booleans_are_refused_in_strict_mode():
     }
     error = strict_error(user(), lower)
     assert isinstance(error, InvalidValue)
-    assert apply_patch(
+    assert apply_message(
         user(), lower, FCC_USER, tolerance=only(STRICT, string_booleans=True)
     ).changed
 
@@ -289,7 +297,7 @@ def test_manager_by_its_unqualified_name():
     )
     assert isinstance(strict_error(user(), printed), InvalidPath)
     alone = only(STRICT, unqualified_extension_paths=True, patch_value_arrays=True)
-    assert apply_patch(user(), printed, FCC_USER, tolerance=alone).changed
+    assert apply_message(user(), printed, FCC_USER, tolerance=alone).changed
     # A core attribute of that name always wins over an extension's.
     title = {
         "schemas": MANAGER_ARRAY["schemas"],
@@ -543,7 +551,7 @@ def test_validator_multiple_operations_on_the_same_attribute():
         ],
     }
     assert entra(user(), message).resource["externalId"] == "B"
-    assert apply_patch(user(), message, FCC_USER, tolerance=STRICT).resource["externalId"] == "B"
+    assert apply_message(user(), message, FCC_USER, tolerance=STRICT).resource["externalId"] == "B"
 
 
 def test_validator_add_attributes_to_a_user_without_emails():
@@ -687,7 +695,7 @@ def test_member_add_with_null_ref(members_loaded: bool):
         "schemas": MEMBER_ADD["schemas"],
         "Operations": [dict(MEMBER_ADD["Operations"][0], op="add")],
     }
-    strict = apply_patch(group(), lower, GROUP, tolerance=STRICT, members_loaded=members_loaded)
+    strict = apply_message(group(), lower, GROUP, tolerance=STRICT, members_loaded=members_loaded)
     assert strict.member_delta.added == ({"value": GROUP_MEMBER},)
 
 
@@ -716,14 +724,14 @@ def test_member_remove_with_a_value_array(
         "Operations": [dict(message["Operations"][0], op="remove")],
     }
     with pytest.raises(InvalidSyntax):
-        apply_patch(stored, lower, GROUP, tolerance=STRICT, members_loaded=members_loaded)
+        apply_message(stored, lower, GROUP, tolerance=STRICT, members_loaded=members_loaded)
 
 
 @pytest.mark.parametrize("members_loaded", [False, True])
 def test_member_remove_flag_form(members_loaded: bool):
     stored = group(member(GROUP_MEMBER), member(FLAG_MEMBER))
     for tolerance in (ENTRA, STRICT):
-        result = apply_patch(
+        result = apply_message(
             stored, MEMBER_REMOVE_FLAG, GROUP, tolerance=tolerance, members_loaded=members_loaded
         )
         assert result.member_delta == MemberDelta(removed=(FLAG_MEMBER,))
@@ -820,8 +828,8 @@ def apply_delta(members: set[str], delta: MemberDelta) -> set[str]:
 )
 def test_each_switch_alone_admits_its_shape(switch: str, message: dict[str, Any], resource: Any):
     with pytest.raises(SCIMError):
-        apply_patch(resource(), message, FCC_USER, tolerance=STRICT)
-    apply_patch(resource(), message, FCC_USER, tolerance=STRICT.with_(**{switch: True}))
+        apply_message(resource(), message, FCC_USER, tolerance=STRICT)
+    apply_message(resource(), message, FCC_USER, tolerance=STRICT.with_(**{switch: True}))
 
 
 def test_replace_absent_adds_appends_for_a_non_eq_filter():
@@ -836,8 +844,8 @@ def test_replace_absent_adds_appends_for_a_non_eq_filter():
         ],
     }
     with pytest.raises(NoTarget):
-        apply_patch(bare_user(), message, USER, tolerance=STRICT)
-    result = apply_patch(
+        apply_message(bare_user(), message, USER, tolerance=STRICT)
+    result = apply_message(
         bare_user(), message, USER, tolerance=STRICT.with_(patch_replace_absent_adds=True)
     )
     assert result.resource["emails"] == [{"value": "new@new.example", "type": "work"}]

@@ -6,17 +6,28 @@ from typing import Any
 
 import pytest
 
-from scimkit import ENTRA, GROUP, STRICT, USER, InternalError, InvalidSyntax, InvalidValue
-from scimkit._change import MemberDelta
-from scimkit._patch import apply_patch, needs_members, parse_patch
-from tests.patch.support import BABS, JAMES, body, group, member
+from scimkit import (
+    ENTRA,
+    GROUP,
+    STRICT,
+    USER,
+    InternalError,
+    InvalidSyntax,
+    InvalidValue,
+    MemberDelta,
+    needs_members,
+    parse_patch,
+)
+from tests.patch.support import BABS, JAMES, apply_message, body, group, member
 
 CAROL = "7f4bc1a3-285e-48ae-8202-5accb43efb0e"
 
 
 def unloaded(*operations: dict[str, Any], tolerance=ENTRA) -> Any:
     """Apply to a group read without its members (``members_loaded=False``)."""
-    return apply_patch(group(), body(*operations), GROUP, tolerance=tolerance, members_loaded=False)
+    return apply_message(
+        group(), body(*operations), GROUP, tolerance=tolerance, members_loaded=False
+    )
 
 
 class TestDeltaWithoutMembers:
@@ -102,7 +113,7 @@ class TestDeltaWithoutMembers:
 
     def test_a_members_key_in_the_input_is_ignored(self):
         stored = group(member(BABS))
-        result = apply_patch(
+        result = apply_message(
             stored,
             body({"op": "replace", "path": "displayName", "value": "X"}),
             GROUP,
@@ -166,7 +177,7 @@ class TestLoadedMembers:
     def test_adding_a_present_member_is_a_no_op(self):
         """Entra re-sends adds for existing members whenever one is removed (entra-quirks §A.8)."""
         stored = group(member(BABS, "Babs"), member(JAMES))
-        result = apply_patch(
+        result = apply_message(
             stored,
             body({"op": "add", "path": "members", "value": [{"$ref": None, "value": BABS}]}),
             GROUP,
@@ -176,7 +187,7 @@ class TestLoadedMembers:
 
     def test_removing_an_absent_member_is_a_no_op(self):
         """A store cannot tell without loading the list, so neither path answers noTarget."""
-        result = apply_patch(
+        result = apply_message(
             group(member(BABS)),
             body({"op": "remove", "path": f'members[value eq "{JAMES}"]'}),
             GROUP,
@@ -185,7 +196,7 @@ class TestLoadedMembers:
 
     def test_a_changed_member_record_makes_a_replacement(self):
         stored = group(member(BABS), member(JAMES))
-        result = apply_patch(
+        result = apply_message(
             stored,
             body(
                 {
@@ -202,7 +213,7 @@ class TestLoadedMembers:
 
     def test_filters_other_than_value_eq_work_on_the_loaded_list(self):
         stored = group(dict(member(BABS), type="User"), dict(member(JAMES), type="Group"))
-        result = apply_patch(
+        result = apply_message(
             stored, body({"op": "remove", "path": 'members[type eq "Group"]'}), GROUP
         )
         assert result.resource["members"] == [{"value": BABS, "type": "User"}]
@@ -236,8 +247,8 @@ def apply_delta(members: list[str], delta: MemberDelta) -> set[str]:
 @pytest.mark.parametrize("operations", MEMBER_BODIES)
 def test_loaded_and_unloaded_runs_agree(operations: list[dict[str, Any]]):
     stored = group(member(BABS), member(JAMES))
-    loaded = apply_patch(stored, body(*operations), GROUP, tolerance=ENTRA)
-    delta_only = apply_patch(
+    loaded = apply_message(stored, body(*operations), GROUP, tolerance=ENTRA)
+    delta_only = apply_message(
         stored, body(*operations), GROUP, tolerance=ENTRA, members_loaded=False
     )
     final = {m["value"] for m in loaded.resource.get("members", [])}

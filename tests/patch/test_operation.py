@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from scimkit import ENTRA, STRICT, InvalidSyntax
-from scimkit._patch import PatchOperation, parse_patch
+from scimkit import ENTRA, STRICT, InvalidSyntax, PatchOperation, parse_patch
 from tests.patch.support import PATCH_OP, body
 
 

@@ -13,14 +13,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scimkit import ENTRA, GROUP, STRICT, USER, SCIMError
-from scimkit._change import MemberDelta, PatchResult
-from scimkit._patch import apply_patch, needs_members, parse_patch
+from scimkit import (
+    ENTRA,
+    GROUP,
+    STRICT,
+    USER,
+    MemberDelta,
+    PatchResult,
+    SCIMError,
+    needs_members,
+    parse_patch,
+)
 from tests.patch.support import (
     BABS,
     ENTERPRISE,
     JAMES,
     PATCH_OP,
+    apply_message,
     bare_user,
     frozen_copy,
     group,
@@ -206,7 +215,7 @@ def check(stored: dict[str, Any], ops: list[dict[str, Any]], resource_type: Any,
     before = frozen_copy(stored)
     message = {"schemas": [PATCH_OP], "Operations": ops}
     try:
-        result = apply_patch(stored, message, resource_type, **kw)
+        result = apply_message(stored, message, resource_type, **kw)
     except SCIMError:
         result = None
     assert stored == before

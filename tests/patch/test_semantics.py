@@ -5,15 +5,14 @@ from __future__ import annotations
 import pytest
 
 from scimkit import USER, USER_SCHEMA
-from scimkit._patch import apply_patch
-from tests.patch.support import ENTERPRISE, body, frozen_copy, user
+from tests.patch.support import ENTERPRISE, apply_message, body, frozen_copy, user
 
 CORE = USER_SCHEMA.id
 
 
 def test_sub_attribute_paths_add_replace_and_remove():
     stored = user()
-    result = apply_patch(
+    result = apply_message(
         stored,
         body(
             {"op": "add", "path": "name.middleName", "value": "Jane"},
@@ -32,14 +31,14 @@ def test_sub_attribute_paths_add_replace_and_remove():
 
 def test_removing_the_last_sub_attribute_unassigns_the_complex_attribute():
     stored = user(name={"givenName": "Barbara"})
-    result = apply_patch(stored, body({"op": "remove", "path": "name.givenName"}), USER)
+    result = apply_message(stored, body({"op": "remove", "path": "name.givenName"}), USER)
     assert "name" not in result.resource
 
 
 def test_sub_attribute_of_an_absent_complex_attribute_creates_it():
     stored = user()
     del stored["name"]
-    result = apply_patch(
+    result = apply_message(
         stored, body({"op": "replace", "path": "name.givenName", "value": "B"}), USER
     )
     assert result.resource["name"] == {"givenName": "B"}
@@ -47,7 +46,7 @@ def test_sub_attribute_of_an_absent_complex_attribute_creates_it():
 
 def test_names_are_case_insensitive_and_written_canonically():
     """RFC 7643 §2.1: attribute names are case-insensitive."""
-    result = apply_patch(
+    result = apply_message(
         user(),
         body(
             {"op": "replace", "path": "DISPLAYNAME", "value": "Babs"},
@@ -66,7 +65,7 @@ def test_names_are_case_insensitive_and_written_canonically():
 
 
 def test_urn_qualified_paths_for_core_and_extension_attributes():
-    result = apply_patch(
+    result = apply_message(
         user(),
         body(
             {"op": "replace", "path": f"{CORE}:displayName", "value": "Babs"},
@@ -90,7 +89,7 @@ def test_urn_qualified_paths_for_core_and_extension_attributes():
 
 def test_removing_the_last_extension_attribute_drops_the_extension_and_its_urn():
     stored = user(**{ENTERPRISE: {"employeeNumber": "1"}}, schemas=[CORE, ENTERPRISE])
-    result = apply_patch(
+    result = apply_message(
         stored, body({"op": "remove", "path": f"{ENTERPRISE}:employeeNumber"}), USER
     )
     assert ENTERPRISE not in result.resource
@@ -99,7 +98,7 @@ def test_removing_the_last_extension_attribute_drops_the_extension_and_its_urn()
 
 def test_pathless_value_with_an_extension_object_is_rfc_form():
     """RFC 7643 §3.3: extension attributes nest under the extension URN, in PATCH values too."""
-    result = apply_patch(
+    result = apply_message(
         user(), body({"op": "add", "value": {ENTERPRISE: {"department": "Tour Operations"}}}), USER
     )
     assert result.resource[ENTERPRISE] == {"department": "Tour Operations"}
@@ -108,7 +107,7 @@ def test_pathless_value_with_an_extension_object_is_rfc_form():
 def test_add_and_replace_on_a_complex_attribute_merge_sub_attributes():
     """§3.5.2.1 and §3.5.2.3: sub-attributes not in the value are left unchanged."""
     for op in ("add", "replace"):
-        result = apply_patch(
+        result = apply_message(
             user(), body({"op": op, "path": "name", "value": {"middleName": "J"}}), USER
         )
         assert result.resource["name"] == {
@@ -121,7 +120,7 @@ def test_add_and_replace_on_a_complex_attribute_merge_sub_attributes():
 
 def test_a_null_sub_attribute_in_a_merge_unassigns_it():
     """RFC 7643 §2.5: null is equivalent to unassigned."""
-    result = apply_patch(
+    result = apply_message(
         user(), body({"op": "replace", "value": {"name": {"formatted": None}}}), USER
     )
     assert "formatted" not in result.resource["name"]
@@ -133,14 +132,14 @@ def test_replace_of_an_absent_attribute_acts_as_add():
     §3.5.2.3: "If the target location path specifies an attribute that does not exist, the
     service provider SHALL treat the operation as an "add"."
     """
-    result = apply_patch(
+    result = apply_message(
         user(), body({"op": "replace", "path": "title", "value": "Tour Guide"}), USER
     )
     assert result.resource["title"] == "Tour Guide"
 
 
 def test_add_to_a_multi_valued_attribute_accepts_a_lone_value():
-    result = apply_patch(
+    result = apply_message(
         user(),
         body(
             {
@@ -155,7 +154,7 @@ def test_add_to_a_multi_valued_attribute_accepts_a_lone_value():
 
 
 def test_add_with_a_value_filter_merges_into_matching_records():
-    result = apply_patch(
+    result = apply_message(
         user(),
         body({"op": "add", "path": 'emails[type eq "home"]', "value": {"display": "Home"}}),
         USER,
@@ -168,14 +167,14 @@ def test_add_with_a_value_filter_merges_into_matching_records():
 
 
 def test_remove_a_sub_attribute_of_matching_records():
-    result = apply_patch(
+    result = apply_message(
         user(), body({"op": "remove", "path": 'emails[type eq "work"].primary'}), USER
     )
     assert result.resource["emails"][0] == {"value": "bjensen@example.com", "type": "work"}
 
 
 def test_remove_of_an_absent_attribute_is_a_no_op():
-    result = apply_patch(user(), body({"op": "remove", "path": "nickName"}), USER)
+    result = apply_message(user(), body({"op": "remove", "path": "nickName"}), USER)
     assert not result.changed
 
 
@@ -183,7 +182,7 @@ class TestPrimary:
     """§3.5.2: setting "primary" to true on one value sets it to false on the others."""
 
     def test_adding_a_primary_value_clears_the_old_primary(self):
-        result = apply_patch(
+        result = apply_message(
             user(),
             body(
                 {
@@ -198,7 +197,7 @@ class TestPrimary:
         assert [e.get("primary") for e in emails] == [False, None, True]
 
     def test_setting_primary_by_filter_clears_the_other(self):
-        result = apply_patch(
+        result = apply_message(
             user(),
             body({"op": "replace", "path": 'emails[type eq "home"].primary', "value": True}),
             USER,
@@ -209,7 +208,7 @@ class TestPrimary:
         from scimkit import InvalidValue
 
         with pytest.raises(InvalidValue):
-            apply_patch(
+            apply_message(
                 user(),
                 body(
                     {
@@ -226,7 +225,7 @@ class TestPrimary:
 
 
 def test_operations_apply_in_order():
-    result = apply_patch(
+    result = apply_message(
         user(),
         body(
             {"op": "remove", "path": "externalId"},
@@ -240,7 +239,7 @@ def test_operations_apply_in_order():
 
 def test_a_patch_that_changes_nothing_reports_no_change():
     stored = user()
-    result = apply_patch(
+    result = apply_message(
         stored,
         body(
             {"op": "replace", "path": "displayName", "value": "Babs Jensen"},
@@ -262,7 +261,7 @@ def test_a_patch_that_changes_nothing_reports_no_change():
 def test_the_input_is_never_modified_and_the_result_shares_nothing_with_it():
     stored = user(**{ENTERPRISE: {"manager": {"value": "m"}}}, schemas=[CORE, ENTERPRISE])
     before = frozen_copy(stored)
-    result = apply_patch(
+    result = apply_message(
         stored,
         body(
             {"op": "replace", "path": "name.givenName", "value": "B"},
@@ -280,5 +279,5 @@ def test_the_input_is_never_modified_and_the_result_shares_nothing_with_it():
 
 def test_datetime_values_survive_unchanged():
     stored = user()
-    result = apply_patch(stored, body({"op": "replace", "path": "title", "value": "x"}), USER)
+    result = apply_message(stored, body({"op": "replace", "path": "title", "value": "x"}), USER)
     assert result.resource["meta"] == stored["meta"]

@@ -47,6 +47,7 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_KEYFILE",
     "SCIMKIT_CURSOR_SECRET",
     "SCIMKIT_LOG_LEVEL",
+    "SCIMKIT_WORKER_SETTINGS",
 )
 """The reference app's own environment variables (tests unset them)."""
 

@@ -84,6 +84,17 @@ async def test_service_provider_config(acme: httpx.AsyncClient):
     assert body["patch"] == {"supported": True}
     assert body["filter"]["supported"] is True
     assert body["authenticationSchemes"][0]["type"] == "oauthbearertoken"
+    assert body["changePassword"] == {"supported": True}
+
+
+async def test_a_password_change_is_accepted_and_never_returned(acme: httpx.AsyncClient):
+    created = await create(acme, "/Users", user("pw@example.com", password="first-Secret1"))
+    assert "password" not in created
+    patch = patch_body({"op": "replace", "path": "password", "value": "second-Secret2"})
+    response = await acme.patch(f"/Users/{created['id']}", **scim_json(patch))
+    assert response.status_code == 200, response.text
+    assert "password" not in response.json()
+    assert response.json()["meta"]["version"] != created["meta"]["version"]
 
 
 async def test_resource_types(acme: httpx.AsyncClient):
@@ -389,3 +400,18 @@ async def test_public_url_sets_locations():
             assert response.headers["location"].startswith(
                 "https://scim.example.com/scim/v2/acme/Users/"
             )
+
+
+async def test_a_user_post_naming_the_group_schema_is_400_on_an_entra_tenant(
+    acme: httpx.AsyncClient,
+):
+    response = await acme.post(
+        "/Users",
+        **scim_json(
+            {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "wrong"}
+        ),
+    )
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidValue"
+    listed = await acme.get("/Users", params={"filter": 'userName eq "wrong"'})
+    assert listed.json()["totalResults"] == 0

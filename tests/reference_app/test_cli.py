@@ -29,6 +29,7 @@ def test_tenant_commands_need_mongodb(capsys: pytest.CaptureFixture[str]):
     [
         ["serve", "--tenant", "Upper:token"],
         ["serve", "--tenant", "no-token"],
+        ["serve", "--tenant", "acme:t\u00f6k\u00e9n"],
         ["serve", "--strict-tenant", "ghost"],
         ["serve", "--certfile", "cert.pem"],
     ],

@@ -74,6 +74,13 @@ def test_tenant_commands(settings: Settings, capsys: pytest.CaptureFixture[str])
     assert main(_cli(settings, "tenant", "create", "Not/Valid")) == 2
 
 
+def test_refold_command(settings: Settings, capsys: pytest.CaptureFixture[str]):
+    # An empty database has nothing to rewrite; MongoStore.refold's own tests cover the rest.
+    assert main(_cli(settings, "refold")) == 0
+    assert "Rewrote the folded copies of 0 document(s)." in capsys.readouterr().out
+    assert main(["refold"]) == 2
+
+
 async def test_stored_tenants_serve_scim_and_rotate_without_restart(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ):

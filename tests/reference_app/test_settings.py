@@ -115,3 +115,44 @@ def test_worker_environment_rebuilds_the_same_settings():
         environ={},
     )
     assert load_settings({}, worker_environ(settings)) == settings
+
+
+def test_worker_environment_keeps_tokens_with_commas_intact():
+    settings = load_settings(
+        {
+            "mongodb_uri": "mongodb://db",
+            "tenants": ["acme:tok,beta:stolen", "gamma:a,,b,"],
+            "strict_tenants": ["gamma"],
+            "workers": 2,
+        },
+        environ={},
+    )
+    rebuilt = load_settings({}, worker_environ(settings))
+    assert rebuilt.tenants == (
+        TenantSeed("acme", "tok,beta:stolen"),
+        TenantSeed("gamma", "a,,b,", strict=True),
+    )
+    assert rebuilt == settings
+
+
+def test_worker_environment_wins_over_the_parents_own_variables():
+    # The parent adds the worker variables to its own environment, where the user's
+    # SCIMKIT_* variables still are: the workers must get the parent's resolved settings.
+    settings = load_settings({"tenants": ["acme:from-cli"], "port": 8123}, environ={})
+    environ = {"SCIMKIT_TENANTS": "other:from-env", "SCIMKIT_PORT": "9000"}
+    environ.update(worker_environ(settings))
+    assert load_settings({}, environ) == settings
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"tenants": [{"name": "a"}]}', '{"port": 1}'])
+def test_a_malformed_worker_variable_is_a_settings_error(text: str):
+    with pytest.raises(SettingsError, match="SCIMKIT_WORKER_SETTINGS"):
+        load_settings(None, {"SCIMKIT_WORKER_SETTINGS": text})
+
+
+@pytest.mark.parametrize("token", ["tökén-0123456789", "two words", "trailing "])
+def test_tenant_tokens_must_be_visible_ascii(token: str):
+    with pytest.raises(SettingsError, match="visible ASCII") as info:
+        load_settings({"tenants": [f"acme:{token}"]}, environ={})
+    assert "acme" in str(info.value)
+    assert token.strip() not in str(info.value)

@@ -74,3 +74,12 @@ async def test_directory_prefers_the_first_registry_and_remembers_policies():
     assert directory.tolerance("beta") is STRICT
     assert [t.name for t in await directory.list()] == ["acme", "beta"]
     assert (await directory.list())[0].digests == (_digest("process-token"),)
+
+
+async def test_registries_refuse_tokens_that_cannot_be_presented():
+    registry = MemoryTenantRegistry()
+    with pytest.raises(ValueError, match="visible ASCII"):
+        registry.add("acme", "tökén-0123456789")
+    with pytest.raises(ValueError, match="visible ASCII"):
+        await registry.create("acme", token="two words")
+    assert await registry.list() == []

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scimkit._cursor import Cursor, CursorCodec, CursorScope
-from scimkit._errors import ExpiredCursor, InvalidCursor
+from scimkit import Cursor, CursorCodec, CursorScope, ExpiredCursor, InvalidCursor
 
 SECRET = b"s" * 32
 SCOPE = CursorScope("acme", "User", 'userName sw "a"', "userName", False, 10)

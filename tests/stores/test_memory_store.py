@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from scimkit._filter import BoundFilter, compile_filter, matches
-from scimkit._memory import MemoryStore
-from scimkit._resource_type import ResourceType
-from scimkit._store import StoreQuery
+from scimkit import BoundFilter, MemoryStore, ResourceType, StoreQuery, compile_filter, matches
 from scimkit.testing import CONTRACT_GROUP, CONTRACT_USER, StoreContract
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from scimkit._config import ServiceConfig
 from scimkit._memory import MemoryStore
 from scimkit._service import ResourceService
 from scimkit.testing import ASGIClient
-from scimkit.web import BearerTokenAuth, Principal, create_scim_app
+from scimkit.web import BearerTokenAuth, Principal, WebOptions, create_scim_app
 
 TOKENS = {"acme": ["acme-primary", "acme-secondary"], "globex": ["globex-token"]}
 BASE = "http://scim.test/scim/v2/acme"
@@ -75,7 +75,7 @@ def app_factory(service: ResourceService, me_ids: dict[str, str]) -> Callable[..
 
         options.setdefault("authenticate", BearerTokenAuth.from_tokens(TOKENS))
         options.setdefault("current_user", current_user)
-        return create_scim_app(service, **options)
+        return create_scim_app(service, WebOptions(**options))
 
     return make
 

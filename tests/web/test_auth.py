@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import httpx
@@ -166,3 +167,31 @@ async def test_hook_raising_unauthorized_still_gets_a_challenge(app_factory: Any
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["detail"] == "Token expired."
+
+
+# A header is ASCII on the wire (RFC 9110 §5.5) and edge spaces are not part of it: a token
+# outside visible ASCII could be configured but never presented, so it is refused up front.
+UNPRESENTABLE_TOKENS = ["tökén-0123456789", "tok en", " leading", "trailing ", "tab\t", "ü", ""]
+
+
+@pytest.mark.parametrize("token", UNPRESENTABLE_TOKENS)
+def test_tokens_that_cannot_be_presented_are_refused_where_configured(token: str) -> None:
+    with pytest.raises(ValueError, match="visible ASCII") as info:
+        hash_token(token)
+    assert token.strip() == "" or token.strip() not in str(info.value)
+    with pytest.raises(ValueError, match="visible ASCII"):
+        BearerTokenAuth.from_tokens({"acme": [token]})
+    assert token_matches(token, [hashlib.sha256(token.encode()).hexdigest()]) is None
+
+
+async def test_a_non_ascii_authorization_header_is_a_401(client: httpx.AsyncClient) -> None:
+    client.headers.pop("Authorization")
+    for raw in ("Bearer tökén".encode("latin-1"), "Bearer tökén".encode()):
+        response = await client.get("/Users", headers=[(b"Authorization", raw)])
+        assert response.status_code == 401
+        assert response.json()["detail"] == GENERIC
+
+
+def test_tokens_with_commas_and_punctuation_are_fine() -> None:
+    token = "tok,en:with=punctuation/+~._-!"
+    assert token_matches(token, [hash_token(token)]) == 0

@@ -1,4 +1,7 @@
-"""Bulk (RFC 7644 §3.7): bulkId references, ordering, cycles, failOnErrors and limits."""
+"""Bulk over HTTP (RFC 7644 §3.7): the BulkResponse as sent, request errors and limits.
+
+The processing itself (ordering, cycles, failOnErrors) is tested in ``tests/test_bulk.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,48 +14,18 @@ from scimkit import GROUP, USER
 from scimkit._config import ServiceConfig
 from scimkit._memory import MemoryStore
 from scimkit._service import ResourceService
-from scimkit.web import BearerTokenAuth, create_scim_app
-from tests.web.conftest import BASE, TOKENS, group_body, patch_body, raw_request, user_body
+from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
+from tests.test_bulk import bulk, dependent_request
+from tests.web.conftest import BASE, TOKENS, group_body, raw_request, user_body
 
-BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
-
-
-def bulk(*operations: dict[str, Any], fail_on_errors: int | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"schemas": [BULK], "Operations": list(operations)}
-    if fail_on_errors is not None:
-        body["failOnErrors"] = fail_on_errors
-    return body
 
 
 async def test_bulk_ids_resolve_in_data_and_path_in_dependency_order(
     client: httpx.AsyncClient,
 ) -> None:
     """The group POST comes first but refers to a user created later: it must run after."""
-    response = await client.post(
-        "/Bulk",
-        json=bulk(
-            {
-                "method": "POST",
-                "path": "/Groups",
-                "bulkId": "g1",
-                "data": group_body("Team", members=[{"type": "User", "value": "bulkId:u1"}]),
-            },
-            {"method": "POST", "path": "/Users", "bulkId": "u1", "data": user_body("u1@x.org")},
-            {
-                "method": "PATCH",
-                "path": "/Users/bulkId:u1",
-                "data": patch_body({"op": "replace", "path": "displayName", "value": "U One"}),
-            },
-            {
-                "method": "PATCH",
-                "path": "/Groups/bulkId:g1",
-                "data": patch_body(
-                    {"op": "remove", "path": 'members[value eq "bulkId:u1"]'},
-                ),
-            },
-        ),
-    )
+    response = await client.post("/Bulk", json=dependent_request())
     assert response.status_code == 200, response.text
     data = response.json()
     assert data["schemas"] == [BULK_RESPONSE]
@@ -67,71 +40,26 @@ async def test_bulk_ids_resolve_in_data_and_path_in_dependency_order(
     assert "members" not in group  # the last PATCH removed the member added at creation
 
 
-async def test_cycles_fail_with_409_others_proceed(client: httpx.AsyncClient) -> None:
+async def test_failed_operations_carry_a_scim_error_body(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/Bulk",
         json=bulk(
-            {
-                "method": "POST",
-                "path": "/Groups",
-                "bulkId": "a",
-                "data": group_body("A", members=[{"value": "bulkId:b"}]),
-            },
-            {
-                "method": "POST",
-                "path": "/Groups",
-                "bulkId": "b",
-                "data": group_body("B", members=[{"value": "bulkId:a"}]),
-            },
-            {"method": "POST", "path": "/Users", "bulkId": "c", "data": user_body("c@x.org")},
             {
                 "method": "POST",
                 "path": "/Groups",
                 "bulkId": "d",
                 "data": group_body("D", members=[{"value": "bulkId:nowhere"}]),
             },
+            "not an object",
         ),
     )
+    assert response.status_code == 200
     results = response.json()["Operations"]
-    assert [r["status"] for r in results] == ["409", "409", "201", "409"]
-    assert "circular" in results[0]["response"]["detail"]
-    assert "not declared" in results[3]["response"]["detail"]
+    assert [r["status"] for r in results] == ["409", "400"]
     assert results[0]["response"]["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
-
-
-async def test_reference_to_failed_post_is_409(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/Bulk",
-        json=bulk(
-            {"method": "POST", "path": "/Users", "bulkId": "bad", "data": {"schemas": []}},
-            {
-                "method": "POST",
-                "path": "/Groups",
-                "bulkId": "g",
-                "data": group_body("G", members=[{"value": "bulkId:bad"}]),
-            },
-        ),
-    )
-    results = response.json()["Operations"]
-    assert results[0]["status"] == "400"
-    assert results[1]["status"] == "409"
-
-
-async def test_fail_on_errors_stops_processing(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/Bulk",
-        json=bulk(
-            {"method": "DELETE", "path": "/Users/missing-1"},
-            {"method": "DELETE", "path": "/Users/missing-2"},
-            {"method": "POST", "path": "/Users", "bulkId": "x", "data": user_body("x@x.org")},
-            fail_on_errors=2,
-        ),
-    )
-    results = response.json()["Operations"]
-    assert [r["status"] for r in results] == ["404", "404"]
-    assert (await client.get("/Users?filter=userName+eq+%22x%40x.org%22")).json()[
-        "totalResults"
-    ] == 0
+    assert "not declared" in results[0]["response"]["detail"]
+    assert "location" not in results[0]  # RFC 7644 §3.7.3: none for a failed POST
+    assert "method" not in results[1] and "bulkId" not in results[1]
 
 
 async def test_put_delete_and_version_preconditions(
@@ -157,19 +85,14 @@ async def test_put_delete_and_version_preconditions(
     assert (await client.get(path)).status_code == 404
 
 
-async def test_malformed_operations_fail_individually(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        "/Bulk",
-        json=bulk(
-            {"method": "GET", "path": "/Users"},
-            {"method": "POST", "path": "/Users", "data": user_body("nobulkid@x.org")},
-            {"method": "POST", "path": "/Nowhere", "bulkId": "n", "data": {}},
-            "not an object",  # type: ignore[arg-type]
-            {"method": "PATCH", "path": "/Users"},
-        ),
-    )
-    results = response.json()["Operations"]
-    assert [r["status"] for r in results] == ["400", "400", "404", "400", "400"]
+async def test_a_failed_operation_other_than_post_has_its_location(
+    client: httpx.AsyncClient,
+) -> None:
+    """RFC 7644 §3.7.3: ``location`` is required except for a failed POST."""
+    response = await client.post("/Bulk", json=bulk({"method": "PATCH", "path": "/Users/abc"}))
+    (result,) = response.json()["Operations"]
+    assert result["status"] == "400"
+    assert result["location"] == f"{BASE}/Users/abc"
 
 
 async def test_bad_bulk_requests(client: httpx.AsyncClient) -> None:
@@ -193,7 +116,7 @@ async def test_limits_are_413() -> None:
         [USER, GROUP],
         config=ServiceConfig(bulk_max_operations=2, bulk_max_payload_size=400),
     )
-    app = create_scim_app(service, authenticate=BearerTokenAuth.from_tokens(TOKENS))
+    app = create_scim_app(service, WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS)))
     too_many = orjson.dumps(bulk(*[{"method": "DELETE", "path": f"/Users/{i}"} for i in range(3)]))
     status, _, body = await raw_request(
         app,
@@ -221,7 +144,7 @@ async def test_limits_are_413() -> None:
 
 async def test_bulk_disabled_is_501() -> None:
     service = ResourceService(MemoryStore(), [USER, GROUP], config=ServiceConfig(bulk=False))
-    app = create_scim_app(service, authenticate=BearerTokenAuth.from_tokens(TOKENS))
+    app = create_scim_app(service, WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS)))
     status, _, body = await raw_request(app, "POST", "/scim/v2/acme/Bulk", body=b"{}")
     assert status == 501
     assert orjson.loads(body)["status"] == "501"

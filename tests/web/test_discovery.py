@@ -10,7 +10,7 @@ from scimkit import GROUP, USER
 from scimkit._config import ServiceConfig
 from scimkit._memory import MemoryStore
 from scimkit._service import ResourceService
-from scimkit.web import BearerTokenAuth, create_scim_app
+from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 from tests.web.conftest import BASE, TOKENS
 
 
@@ -66,9 +66,8 @@ async def test_filter_on_discovery_is_403(client: httpx.AsyncClient) -> None:
 async def test_disabled_features_are_advertised_and_answer_501() -> None:
     config = ServiceConfig(patch=False, sort=False, bulk=False, cursor=False, filter=False)
     service = ResourceService(MemoryStore(), [USER, GROUP], config=config)
-    app = create_scim_app(
-        service, authenticate=BearerTokenAuth.from_tokens(TOKENS), public_discovery=True
-    )
+    options = WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS), public_discovery=True)
+    app = create_scim_app(service, options)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url=BASE,

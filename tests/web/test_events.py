@@ -10,7 +10,7 @@ import pytest
 from scimkit import GROUP, USER, MemoryFeed, MemoryStore, ResourceService, ServiceConfig
 from scimkit.events import EventPoller, EventSigner
 from scimkit.testing import sample_events
-from scimkit.web import BearerTokenAuth, create_scim_app, event_routes, jwks_route
+from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app, event_routes, jwks_route
 from tests.events.support import verify_set
 
 BASE = "http://scim.test/scim/v2/acme"
@@ -38,7 +38,7 @@ async def client(feed, signer) -> AsyncIterator[httpx.AsyncClient]:
     )
     app = create_scim_app(
         service,
-        authenticate=BearerTokenAuth.from_tokens(SCIM),
+        WebOptions(authenticate=BearerTokenAuth.from_tokens(SCIM)),
         routes=[
             *event_routes(poller, authenticate=BearerTokenAuth.from_tokens(EVENTS)),
             jwks_route(signer),

@@ -13,7 +13,7 @@ from scimkit import GROUP, USER
 from scimkit._config import ServiceConfig
 from scimkit._memory import MemoryStore
 from scimkit._service import ResourceService
-from scimkit.web import BearerTokenAuth, SCIMResponse, create_scim_app
+from scimkit.web import BearerTokenAuth, SCIMResponse, WebOptions, create_scim_app
 from tests.web.conftest import BASE, TOKENS, raw_request, user_body
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -109,7 +109,7 @@ async def test_patch_body_must_be_an_object(
 
 async def test_body_size_limit_is_413_before_reading() -> None:
     service = ResourceService(MemoryStore(), [USER, GROUP], config=ServiceConfig(max_body_size=64))
-    app = create_scim_app(service, authenticate=BearerTokenAuth.from_tokens(TOKENS))
+    app = create_scim_app(service, WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS)))
     status, _, body = await raw_request(
         app, "POST", "/scim/v2/acme/Users", headers=[(b"content-length", b"65")], body=b"{}"
     )
@@ -152,12 +152,12 @@ def test_scim_response_renders_datetimes_with_z() -> None:
 
 
 async def test_single_tenant_base_path(service: ResourceService) -> None:
-    app = create_scim_app(
-        service,
+    options = WebOptions(
         authenticate=BearerTokenAuth.from_tokens({"default": ["tok"]}),
         base_path="/scim",
         public_url="https://idp.example.com",
     )
+    app = create_scim_app(service, options)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://internal/scim",
@@ -173,7 +173,7 @@ async def test_scim_routes_compose_into_another_app(service: ResourceService) ->
 
     from scimkit.web import scim_routes
 
-    routes = scim_routes(service, authenticate=BearerTokenAuth.from_tokens(TOKENS))
+    routes = scim_routes(service, WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS)))
     app = Starlette(routes=routes)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),

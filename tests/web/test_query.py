@@ -12,7 +12,7 @@ from scimkit import GROUP, USER
 from scimkit._config import ServiceConfig
 from scimkit._memory import MemoryStore
 from scimkit._service import ResourceService
-from scimkit.web import BearerTokenAuth, create_scim_app
+from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 from tests.web.conftest import TOKENS, group_body, raw_request, user_body
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -115,7 +115,7 @@ async def test_count_is_capped_at_max_results(store: MemoryStore) -> None:
     service = ResourceService(
         store, [USER, GROUP], config=ServiceConfig(max_results=2, default_count=2)
     )
-    app = create_scim_app(service, authenticate=BearerTokenAuth.from_tokens(TOKENS))
+    app = create_scim_app(service, WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS)))
     for name in "abc":
         await service.create("acme", USER, user_body(name))
     status, _, body = await raw_request(app, "GET", "/scim/v2/acme/Users", query_string=b"count=50")

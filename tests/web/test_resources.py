@@ -212,3 +212,30 @@ async def test_invalid_value_is_400_with_detail(client: httpx.AsyncClient) -> No
     body = response.json()
     assert body["scimType"] == "invalidValue"
     assert "userName" in body["detail"]
+
+
+async def test_password_is_never_returned_and_its_change_is_400_mutability(
+    client: httpx.AsyncClient,
+) -> None:
+    config = (await client.get("/ServiceProviderConfig")).json()
+    assert config["changePassword"] == {"supported": False}
+    created = await client.post("/Users", json=user_body("pw@example.com", password="s3cret!"))
+    assert created.status_code == 201
+    assert "password" not in created.json()
+    url = f"/Users/{created.json()['id']}"
+    for response in (
+        await client.get(url),
+        await client.get(url, params={"attributes": "password"}),
+    ):
+        assert response.status_code == 200 and "password" not in response.json()
+    refused = [
+        await client.put(url, json=user_body("pw@example.com", password="n3w!")),
+        await client.patch(
+            url, json=patch_body({"op": "replace", "path": "password", "value": "n3w!"})
+        ),
+    ]
+    for response in refused:
+        assert response.status_code == 400
+        body = response.json()
+        assert body["scimType"] == "mutability" and "changePassword" in body["detail"]
+        assert "n3w!" not in response.text

@@ -16,18 +16,19 @@ from scimkit._filter import (
     BoundPresent,
     BoundValuePath,
     compile_filter,
+    fold_case,
+)
+from scimkit.mongo._codec import (
     decode_document,
     decode_key,
     document_fields,
     encode_document,
     encode_key,
     field_path,
-    fold_case,
     folded_mirror,
     sort_document,
-    translate_filter,
-    translate_sort,
 )
+from scimkit.mongo._query import translate_filter, translate_sort
 from tests.filter.samples import BJENSEN, ENTERPRISE, WIDGET, utc
 
 ENTERPRISE_KEY = "urn:ietf:params:scim:schemas:extension:enterprise:2%2E0:User"

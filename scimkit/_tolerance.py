@@ -1,8 +1,9 @@
-"""Tolerance policy: which non-RFC request shapes (mostly Microsoft Entra's) are accepted.
+"""Tolerance: which non-RFC request shapes (mostly Microsoft Entra's) are accepted.
 
-A policy is data, chosen per call site (per tenant in an app). :data:`STRICT` accepts only what
-RFC 7643/7644 allow; :data:`ENTRA` accepts every shape of ``entra-quirks.md`` §A. Responses are
-always RFC-shaped whatever the policy.
+A tolerance is data, chosen per call site (per tenant in an app). :data:`STRICT` accepts only
+what RFC 7643/7644 allow; :data:`ENTRA` accepts every Entra shape listed in the table
+"Tolerance switches" of ``docs/patch.md``, each of which ``tests/patch/test_entra.py`` sends as
+Entra does. Responses are always RFC-shaped whatever the tolerance.
 """
 
 from __future__ import annotations

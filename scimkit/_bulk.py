@@ -4,16 +4,20 @@ Operations run one at a time in request order, except that an operation referrin
 ``bulkId:x`` (anywhere in its ``data`` or ``path``) runs after the POST that declared ``x``
 (a stable topological order). Operations on a reference cycle, and those referring to a bulkId
 that is unknown or whose POST failed, fail with 409 (RFC 7644 §3.7.1 allows this instead of
-resolving cycles). ``failOnErrors`` stops processing after that many errors; the response lists
+resolving cycles). ``failOnErrors`` stops processing after that many errors; the results list
 the operations processed, in request order.
+
+This module reads no request and writes no response: the caller hands it the parsed body and
+renders the results (the web adapter adds the base URL to each ``location``).
 """
 
 from __future__ import annotations
 
 import heapq
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scimkit._errors import (
     Conflict,
@@ -24,31 +28,50 @@ from scimkit._errors import (
     PayloadTooLarge,
     SCIMError,
 )
+from scimkit._meta import location as _location
 from scimkit._resource_type import ResourceType
-from scimkit.web._auth import Action, Principal
-from scimkit.web._errors import logger
-from scimkit.web._responses import SCIMResponse
+from scimkit._service import ResourceService
 
-if TYPE_CHECKING:
-    from scimkit.web._endpoints import Endpoints
-
-__all__ = ["BULK_REQUEST_SCHEMA", "BULK_RESPONSE_SCHEMA", "plan_order", "run_bulk"]
+__all__ = [
+    "BULK_REQUEST_SCHEMA",
+    "BULK_RESPONSE_SCHEMA",
+    "BulkResult",
+    "Permit",
+    "plan_order",
+    "run_bulk",
+]
 
 BULK_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
 # A reference ends where a bulkId cannot continue inside a path, a filter or a URL.
 _REFERENCE = re.compile(r"bulkId:([^\s\"'\]\[,/()]+)")
-_ACTIONS = {
-    "POST": Action.CREATE,
-    "PUT": Action.REPLACE,
-    "PATCH": Action.PATCH,
-    "DELETE": Action.DELETE,
-}
-_STATUS = {"POST": "201", "PUT": "200", "PATCH": "200", "DELETE": "204"}
+# The success status of each method; also the set of methods a bulk operation may use.
+_STATUS = {"POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
 # No SCIM message nests deeper than a handful of levels (PatchOp, resource, complex attribute,
 # sub-attribute); deeper operation data is refused before anything walks it recursively.
 _MAX_DEPTH = 64
+
+Permit = Callable[[str, ResourceType], Awaitable[None]]
+"""``permit(method, resource_type)`` raises (e.g. ``Forbidden``) to refuse one operation."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    """What one operation of a BulkResponse reports (RFC 7644 §3.7.3).
+
+    ``location`` is relative to the service's base URL (``/Users/2819c223``). ``unexpected`` is
+    the exception behind a 500, for the caller to log; the client sees only ``error``.
+    """
+
+    index: int
+    method: str | None
+    bulk_id: str | None
+    status: int
+    location: str | None = None
+    version: str | None = None
+    error: SCIMError | None = None
+    unexpected: Exception | None = None
 
 
 @dataclass(slots=True)
@@ -150,7 +173,7 @@ def _operation(index: int, raw: Any) -> _Operation:
         version if isinstance(version, str) else None,
         fields.get("data"),
     )
-    if operation.method not in _ACTIONS:
+    if operation.method not in _STATUS:
         operation.error = InvalidValue("'method' must be one of POST, PUT, PATCH or DELETE.")
     elif not operation.path:
         operation.error = InvalidValue("A bulk operation needs a 'path'.")
@@ -227,116 +250,123 @@ def _on_cycles(
 
 
 async def run_bulk(
-    endpoints: Endpoints, body: Any, tenant: str, principal: Principal, base: str
-) -> SCIMResponse:
-    """Process a BulkRequest body and answer the BulkResponse (always 200 once parsed)."""
-    config = endpoints.config
-    operations, fail_on_errors = _parse(body, config.bulk_max_operations)
+    service: ResourceService, tenant: str, body: Any, *, permit: Permit | None = None
+) -> list[BulkResult]:
+    """Process a parsed BulkRequest body; the results of the operations run, in request order.
+
+    Raises a :class:`SCIMError` only when the request as a whole is invalid (malformed, too many
+    operations, a bulkId used twice); each operation's failure is reported in its result.
+    ``permit`` is asked before each operation runs.
+    """
+    operations, fail_on_errors = _parse(body, service.config.bulk_max_operations)
     order, cyclic = plan_order(operations)
-    declared = {op.bulk_id: op for op in operations if op.bulk_id is not None}
-    ids: dict[str, str] = {}  # bulkId -> id of the resource its POST created
-    results: dict[int, dict[str, Any]] = {}
+    run = _Run(service, tenant, permit, operations, cyclic)
+    results: list[BulkResult] = []
     errors = 0
     for op in order:
         if fail_on_errors is not None and errors >= fail_on_errors:
             break
-        result = await _run_one(endpoints, op, tenant, principal, base, declared, cyclic, ids)
-        results[op.index] = result
-        if "response" in result:
+        result = await run.one(op)
+        results.append(result)
+        if result.error is not None:
             errors += 1
-    return SCIMResponse(
-        {
-            "schemas": [BULK_RESPONSE_SCHEMA],
-            "Operations": [results[index] for index in sorted(results)],
-        }
-    )
+    results.sort(key=lambda result: result.index)
+    return results
 
 
-async def _run_one(
-    endpoints: Endpoints,
-    op: _Operation,
-    tenant: str,
-    principal: Principal,
-    base: str,
-    declared: dict[str, _Operation],
-    cyclic: set[int],
-    ids: dict[str, str],
-) -> dict[str, Any]:
-    result: dict[str, Any] = {"method": op.method or None}
-    if op.bulk_id is not None:
-        result["bulkId"] = op.bulk_id
-    try:
-        if op.error is not None:
-            raise op.error
-        _check_references(op, declared, cyclic, ids)
-        path = _substitute(op.path, ids)
-        data = _substitute(op.data, ids)
-        resource_type, id = _target(endpoints, op.method, path)
-        if id is not None:
-            # RFC 7644 §3.7: location is required except for a failed POST.
-            result["location"] = f"{base}{resource_type.endpoint}/{id}"
-        await endpoints.authorize(principal, _ACTIONS[op.method], resource_type)
-        service = endpoints.service
-        resource: dict[str, Any] | None = None
+class _Run:
+    """The state of one bulk request while its operations run."""
+
+    def __init__(
+        self,
+        service: ResourceService,
+        tenant: str,
+        permit: Permit | None,
+        operations: list[_Operation],
+        cyclic: set[int],
+    ) -> None:
+        self._service = service
+        self._tenant = tenant
+        self._permit = permit
+        self._declared = {op.bulk_id: op for op in operations if op.bulk_id is not None}
+        self._cyclic = cyclic
+        self._ids: dict[str, str] = {}  # bulkId -> id of the resource its POST created
+
+    async def one(self, op: _Operation) -> BulkResult:
+        # RFC 7644 §3.7.3: every result has a location except a failed POST's. Until the
+        # target resolves, the location is the path the operation named.
+        path = _substitute(op.path, self._ids)
+        location = "/" + path.strip("/") if path and op.method != "POST" else None
+        try:
+            if op.error is not None:
+                raise op.error
+            self._check_references(op)
+            resource_type, id = self._target(op.method, path)
+            if id is not None:
+                location = _location("", resource_type, id)
+            if self._permit is not None:
+                await self._permit(op.method, resource_type)
+            resource = await self._execute(op, resource_type, id, _substitute(op.data, self._ids))
+        except Exception as exc:
+            error = exc if isinstance(exc, SCIMError) else InternalError()
+            return BulkResult(
+                op.index,
+                op.method or None,
+                op.bulk_id,
+                error.status,
+                location,
+                error=error,
+                unexpected=None if isinstance(exc, SCIMError) else exc,
+            )
+        version = None
+        if resource is not None:
+            location = _location("", resource_type, resource["id"])
+            version = resource.get("meta", {}).get("version")
+        return BulkResult(op.index, op.method, op.bulk_id, _STATUS[op.method], location, version)
+
+    async def _execute(
+        self, op: _Operation, resource_type: ResourceType, id: str | None, data: Any
+    ) -> dict[str, Any] | None:
+        service, tenant = self._service, self._tenant
         if op.method == "POST":
             resource = await service.create(tenant, resource_type, data)
             assert op.bulk_id is not None
-            ids[op.bulk_id] = resource["id"]
-        elif op.method == "PUT":
-            assert id is not None
-            resource = await service.replace(tenant, resource_type, id, data, if_match=op.version)
-        elif op.method == "PATCH":
-            assert id is not None
-            resource = await service.patch(
+            self._ids[op.bulk_id] = resource["id"]
+            return resource
+        assert id is not None
+        if op.method == "PUT":
+            return await service.replace(tenant, resource_type, id, data, if_match=op.version)
+        if op.method == "PATCH":
+            return await service.patch(
                 tenant, resource_type, id, data, if_match=op.version, members=False
             )
+        await service.delete(tenant, resource_type, id, if_match=op.version)
+        return None
+
+    def _check_references(self, op: _Operation) -> None:
+        for ref in sorted(op.references):
+            if ref in self._ids:
+                continue
+            source = self._declared.get(ref)
+            if source is None:
+                raise Conflict(f"bulkId '{ref}' is not declared by any operation of this request.")
+            if op.index in self._cyclic or source.index in self._cyclic:
+                raise Conflict(f"bulkId '{ref}' is part of a circular reference.")
+            raise Conflict(f"bulkId '{ref}' could not be resolved: its operation failed.")
+
+    def _target(self, method: str, path: str) -> tuple[ResourceType, str | None]:
+        """The resource type and id a bulk ``path`` names (``/Users`` or ``/Users/{id}``)."""
+        segments = path.strip("/").split("/")
+        endpoint = "/" + segments[0].lower()
+        for resource_type in self._service.resource_types:
+            if resource_type.endpoint.lower() == endpoint:
+                break
         else:
-            assert id is not None
-            await service.delete(tenant, resource_type, id, if_match=op.version)
-        if resource is not None:
-            result["location"] = f"{base}{resource_type.endpoint}/{resource['id']}"
-            version = resource.get("meta", {}).get("version")
-            if version is not None and endpoints.config.etag:
-                result["version"] = version
-        result["status"] = _STATUS[op.method]
-    except Exception as exc:
-        error = exc if isinstance(exc, SCIMError) else InternalError()
-        if not isinstance(exc, SCIMError):
-            logger.error("Unexpected error in bulk operation %d", op.index, exc_info=exc)
-        result["status"] = str(error.status)
-        result["response"] = error.to_body()
-    if result["method"] is None:
-        del result["method"]
-    return result
-
-
-def _check_references(
-    op: _Operation, declared: dict[str, _Operation], cyclic: set[int], ids: dict[str, str]
-) -> None:
-    for ref in sorted(op.references):
-        if ref in ids:
-            continue
-        source = declared.get(ref)
-        if source is None:
-            raise Conflict(f"bulkId '{ref}' is not declared by any operation of this request.")
-        if op.index in cyclic or source.index in cyclic:
-            raise Conflict(f"bulkId '{ref}' is part of a circular reference.")
-        raise Conflict(f"bulkId '{ref}' could not be resolved: its operation failed.")
-
-
-def _target(endpoints: Endpoints, method: str, path: str) -> tuple[ResourceType, str | None]:
-    """The resource type and id a bulk ``path`` names (``/Users`` or ``/Users/{id}``)."""
-    segments = path.strip("/").split("/")
-    endpoint = "/" + segments[0].lower()
-    for resource_type in endpoints.service.resource_types:
-        if resource_type.endpoint.lower() == endpoint:
-            break
-    else:
-        raise NotFound(f"No resource endpoint at '{path}'.")
-    if method == "POST":
-        if len(segments) != 1:
-            raise InvalidValue("A POST bulk operation's path must be a resource endpoint.")
-        return resource_type, None
-    if len(segments) != 2 or not segments[1]:
-        raise InvalidValue(f"A {method} bulk operation's path must name one resource.")
-    return resource_type, segments[1]
+            raise NotFound(f"No resource endpoint at '{path}'.")
+        if method == "POST":
+            if len(segments) != 1:
+                raise InvalidValue("A POST bulk operation's path must be a resource endpoint.")
+            return resource_type, None
+        if len(segments) != 2 or not segments[1]:
+            raise InvalidValue(f"A {method} bulk operation's path must name one resource.")
+        return resource_type, segments[1]

@@ -1,69 +1,54 @@
-"""MongoDB translation of bound filters and sorts: pure functions, no driver import.
+"""MongoDB queries for bound filters and sorts, on the document layout of ``_codec``.
 
-Document layout (the store writes it with :func:`document_fields`)::
-
-    {"a": <the resource, keys encoded>,            # original values; dateTimes as BSON dates
-     "f": <folded mirror, keys encoded>,           # see folded_mirror()
-     "s": {<encoded dotted path>: {"p": 1, "k": <sort key>}, ...}}   # see sort_document()
-
-caseExact=false string comparisons query ``f`` (so ``userName eq`` is an exact match on an
-indexable field and ``sw`` an anchored prefix regex on it); everything else queries ``a``.
-Field paths are built from schema names only, and every client value is a plain BSON value
-or an escaped regular expression: a filter cannot inject an operator.
+Pure functions, no driver import. caseExact=false string comparisons query the folded mirror
+``f``; everything else queries ``a``. Field paths are built from schema names only, and every
+client value is a plain BSON value or an escaped regular expression: a filter cannot inject
+an operator.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeAlias
 
-from scimkit._errors import InternalError
-from scimkit._filter._ast import CompareOp
-from scimkit._filter._bind import (
-    SCHEMAS_ATTRIBUTE,
+from scimkit._errors import InternalError, InvalidCursor
+from scimkit._filter import (
     BoundAnd,
     BoundCompare,
+    BoundCondition,
     BoundFilter,
     BoundNot,
     BoundOr,
     BoundPresent,
     BoundValue,
     BoundValuePath,
-    fold_case,
-    is_folded,
+    CompareOp,
+    filter_conditions,
+    filter_terms,
 )
-from scimkit._filter._evaluate import sort_ref, sort_value
-from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._schema import Attribute, AttributeType, Returned
+from scimkit._resource_type import AttrRef
+from scimkit._schema import Attribute, AttributeType
+from scimkit.mongo._codec import encode_key, field_path, has_folded_mirror, sort_field
 
 __all__ = [
     "Rewrite",
-    "decode_document",
-    "decode_key",
-    "document_fields",
-    "encode_document",
-    "encode_key",
-    "field_path",
-    "folded_mirror",
-    "has_folded_mirror",
-    "sort_document",
-    "sort_field",
+    "translate_after",
     "translate_filter",
+    "translate_order",
     "translate_sort",
 ]
 
-Rewrite: TypeAlias = Callable[[BoundCompare | BoundPresent | BoundValuePath], dict[str, Any] | None]
+Rewrite: TypeAlias = Callable[[BoundCondition], dict[str, Any] | None]
 """Called on each top-level leaf and value path first; a dict it returns replaces the
 translation (e.g. to answer ``members`` conditions from a membership collection)."""
 
 
+# A keyset position holds a plain scalar or nothing: anything else is a forged cursor.
+_KEY_TYPES = (str, int, float, bool, datetime)
 _TEXT = frozenset({AttributeType.STRING, AttributeType.REFERENCE, AttributeType.BINARY})
-_KEY_ESCAPES = {"%": "%25", ".": "%2E", "\x00": "%00"}
-_KEY_ENCODE = re.compile(r"[%.\x00]")
-_KEY_DECODE = re.compile(r"%(25|2E|24|00)")
-_KEY_UNESCAPES = {"25": "%", "2E": ".", "24": "$", "00": "\x00"}
 # "(?![\s\S])" is the absolute end of the string in both PCRE and Python: "$" also matches
 # before a final newline, and PCRE's "\z" does not exist in Python's re (mongoeco).
 _END = r"(?![\s\S])"
@@ -77,148 +62,11 @@ _OPS = {
 _NEGATED = {"$gt": "$lte", "$gte": "$lt", "$lt": "$gte", "$lte": "$gt"}
 
 
-# -- keys and documents ---------------------------------------------------------------------
-
-
-def encode_key(name: str) -> str:
-    """Make a key safe for MongoDB, reversibly: ``%``→``%25``, ``.``→``%2E``, leading ``$``→``%24``.
-
-    Extension URNs contain dots (``...:enterprise:2.0:User``) and ``$ref`` starts with ``$``.
-    """
-    encoded = _KEY_ENCODE.sub(lambda m: _KEY_ESCAPES[m.group()], name)
-    return "%24" + encoded[1:] if encoded.startswith("$") else encoded
-
-
-def decode_key(name: str) -> str:
-    """Invert :func:`encode_key`."""
-    return _KEY_DECODE.sub(lambda m: _KEY_UNESCAPES[m.group(1)], name)
-
-
-def encode_document(obj: Any) -> Any:
-    """Encode every key of nested dicts and lists; drop ``None`` values.
-
-    RFC 7643 §2.5 makes null equivalent to unassigned, and without nulls every stored value
-    has its attribute's type, so range queries need no type guard (mongoeco has no type
-    bracketing: it orders null below every value).
-    """
-    if isinstance(obj, Mapping):
-        return {encode_key(k): encode_document(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, list):
-        return [encode_document(v) for v in obj if v is not None]
-    return obj
-
-
-def decode_document(obj: Any) -> Any:
-    """Invert :func:`encode_document` (nulls stay dropped)."""
-    if isinstance(obj, Mapping):
-        return {decode_key(k): decode_document(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [decode_document(v) for v in obj]
-    return obj
-
-
-def field_path(ref: AttrRef, folded: bool) -> str:
-    """The dotted document path of ``ref``'s value under ``f`` (folded) or ``a``."""
-    return ("f." if folded else "a.") + ".".join(encode_key(key) for key in ref.keys)
-
-
-def sort_field(ref: AttrRef) -> str:
-    """The ``s`` entry of ``ref`` (after :func:`sort_ref`): ``s.<encoded dotted path>``."""
-    return "s." + encode_key(sort_ref(ref).dotted)
-
-
-def has_folded_mirror(attribute: Attribute) -> bool:
-    """Whether a top-level attribute is copied into ``f``: it has a caseExact=false string leaf.
-
-    Attributes that are never returned (``password``) are not copied.
-    """
-    if attribute.returned is Returned.NEVER:
-        return False
-    if attribute.is_complex:
-        return any(is_folded(sub) for sub in attribute.sub_attributes)
-    return is_folded(attribute)
-
-
-def _top_level(resource_type: ResourceType) -> Iterator[AttrRef]:
-    yield AttrRef(resource_type.schema.id, SCHEMAS_ATTRIBUTE)
-    yield from resource_type.attributes()
-
-
-def folded_mirror(resource: Mapping[str, Any], resource_type: ResourceType) -> dict[str, Any]:
-    """The ``f`` part of a document (keys not yet encoded).
-
-    For every top-level attribute with a caseExact=false string leaf, a copy of its whole
-    value with those leaves folded (:func:`fold_case`) and every other leaf as is, so one
-    ``$elemMatch`` can mix folded and exact conditions on the same element.
-    """
-    mirror: dict[str, Any] = {}
-    for ref in _top_level(resource_type):
-        attribute = ref.attribute
-        if not has_folded_mirror(attribute):
-            continue
-        container: Any = resource.get(ref.schema) if ref.extension else resource
-        if not isinstance(container, Mapping):
-            continue
-        value = container.get(attribute.name)
-        if value is None:
-            continue
-        target = mirror.setdefault(ref.schema, {}) if ref.extension else mirror
-        target[attribute.name] = _fold_value(value, attribute)
-    return mirror
-
-
-def _fold_value(value: Any, attribute: Attribute) -> Any:
-    if isinstance(value, list):
-        return [_fold_value(item, attribute) for item in value]
-    if attribute.is_complex:
-        if not isinstance(value, Mapping):
-            return value
-        folded: dict[str, Any] = {}
-        for key, item in value.items():
-            sub = attribute.sub_attribute(key)
-            folded[key] = _fold_value(item, sub) if sub is not None else item
-        return folded
-    if isinstance(value, str) and is_folded(attribute):
-        return fold_case(value)
-    return value
-
-
-def sort_document(resource: Mapping[str, Any], resource_type: ResourceType) -> dict[str, Any]:
-    """The ``s`` part of a document: ``{encoded dotted path: {"p": 1, "k": key}}``.
-
-    One entry per sortable path that has a value (see :func:`sort_value`). ``p`` exists so
-    :func:`translate_sort` can put resources without a value last when ascending and first
-    when descending (RFC 7644 §3.4.2.3); MongoDB alone would put them first ascending.
-    """
-    entries: dict[str, Any] = {}
-    for top in _top_level(resource_type):
-        if top.attribute.returned is Returned.NEVER:
-            continue
-        subs = top.attribute.sub_attributes if top.attribute.is_complex else (None,)
-        for sub in subs:
-            if sub is not None and sub.returned is Returned.NEVER:
-                continue
-            ref = top.with_sub(sub)
-            key = sort_value(resource, ref)
-            if key is not None:
-                entries[encode_key(ref.dotted)] = {"p": 1, "k": key}
-    return entries
-
-
-def document_fields(resource: Mapping[str, Any], resource_type: ResourceType) -> dict[str, Any]:
-    """``{"a": ..., "f": ..., "s": ...}`` for ``resource``, ready to store (add ``_id`` etc.)."""
-    return {
-        "a": encode_document(resource),
-        "f": encode_document(folded_mirror(resource, resource_type)),
-        "s": sort_document(resource, resource_type),
-    }
-
-
 # -- sort -------------------------------------------------------------------------------------
 
 
 def translate_sort(ref: AttrRef, descending: bool) -> list[tuple[str, int]]:
-    """The sort specification for ``sortBy=ref`` on documents of :func:`document_fields`.
+    """The sort specification for ``sortBy=ref`` on the ``s`` part of a document.
 
     Sorts on the presence flag first, so resources without a value come last ascending and
     first descending (RFC 7644 §3.4.2.3). Add a unique tie-breaker (``_id``) for stable pages.
@@ -229,13 +77,47 @@ def translate_sort(ref: AttrRef, descending: bool) -> list[tuple[str, int]]:
     return [(field + ".p", -1), (field + ".k", 1)]
 
 
+def translate_order(sort_by: AttrRef | None, descending: bool) -> list[tuple[str, int]]:
+    """The total order of a query: the sort (missing values per RFC 7644), then the id."""
+    direction = -1 if descending else 1
+    spec = translate_sort(sort_by, descending) if sort_by is not None else []
+    return [*spec, ("a.id", direction)]
+
+
+def translate_after(
+    sort_by: AttrRef | None, position: tuple[Any, str], descending: bool
+) -> dict[str, Any]:
+    """The documents strictly after ``position`` in the order of :func:`translate_order`.
+
+    In ascending order a document's key is (has no value, value, id): present values first.
+    """
+    value, id = position
+    if not isinstance(id, str) or (value is not None and not isinstance(value, _KEY_TYPES)):
+        raise InvalidCursor()
+    beyond = "$lt" if descending else "$gt"
+    if sort_by is None:
+        return {"a.id": {beyond: id}}
+    field = sort_field(sort_by)
+    present, key = f"{field}.p", f"{field}.k"
+    missing = {present: {"$ne": 1}}
+    if value is None:
+        if descending:
+            return {"$or": [{present: 1}, {**missing, "a.id": {"$lt": id}}]}
+        return {**missing, "a.id": {"$gt": id}}
+    after_value = [
+        {present: 1, key: {beyond: value}},
+        {present: 1, key: value, "a.id": {beyond: id}},
+    ]
+    return {"$or": after_value if descending else [*after_value, missing]}
+
+
 # -- filters ----------------------------------------------------------------------------------
 
 
 def translate_filter(bound: BoundFilter, *, rewrite: Rewrite | None = None) -> dict[str, Any]:
-    """The MongoDB query for ``bound`` on documents of :func:`document_fields`.
+    """The MongoDB query for ``bound`` on documents of ``_codec.document_fields``.
 
-    Selects exactly the resources :func:`~scimkit._filter._evaluate.matches` accepts.
+    Selects exactly the resources :func:`scimkit._filter.matches` accepts.
     ``rewrite`` is called on each top-level leaf and value path (not inside value paths);
     a dict it returns is used instead of the translation of that node.
     """
@@ -257,9 +139,9 @@ class _Translator:
 
     def plain(self, node: BoundFilter) -> dict[str, Any]:
         if isinstance(node, BoundAnd):
-            return {"$and": [self.query(n) for n in _chain(node, BoundAnd)]}
+            return {"$and": [self.query(n) for n in filter_terms(node, (BoundAnd,))]}
         if isinstance(node, BoundOr):
-            return {"$or": [self.query(n) for n in _chain(node, BoundOr)]}
+            return {"$or": [self.query(n) for n in filter_terms(node, (BoundOr,))]}
         if isinstance(node, BoundNot):
             # $nor, not $not: {$not: <regex>} fails on mongoeco, and $not takes no queries.
             return {"$nor": [self.query(node.operand)]}
@@ -294,20 +176,6 @@ class _Translator:
         if not alternatives:
             return {"a": {"$in": []}}  # matches no document, and stays under "a."
         return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
-
-
-def _chain(node: BoundAnd | BoundOr, kind: type[BoundAnd] | type[BoundOr]) -> list[BoundFilter]:
-    """Operands of a run of the same operator, left to right, flattened into one list."""
-    operands: list[BoundFilter] = []
-    stack: list[BoundFilter] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, kind):
-            stack.append(current.right)
-            stack.append(current.left)
-        else:
-            operands.append(current)
-    return operands
 
 
 def _regex_escape(text: str) -> str:
@@ -362,13 +230,13 @@ def _present_query(ref: AttrRef) -> dict[str, Any]:
 
 
 def _scalar_subs(node: BoundFilter) -> bool:
-    if isinstance(node, BoundCompare | BoundPresent):
-        return node.ref.sub_attribute is not None and not node.ref.sub_attribute.multi_valued
-    if isinstance(node, BoundNot):
-        return _scalar_subs(node.operand)
-    if isinstance(node, BoundAnd | BoundOr):
-        return _scalar_subs(node.left) and _scalar_subs(node.right)
-    return False
+    """Whether every condition of a value filter tests a single-valued sub-attribute."""
+    return all(
+        isinstance(condition, BoundCompare | BoundPresent)
+        and condition.ref.sub_attribute is not None
+        and not condition.ref.sub_attribute.multi_valued
+        for condition in filter_conditions(node)
+    )
 
 
 def _sub_key(ref: AttrRef) -> str:
@@ -380,9 +248,9 @@ def _sub_key(ref: AttrRef) -> str:
 def _relative(node: BoundFilter) -> dict[str, Any]:
     """``node`` as a query on one array element (the general $elemMatch form)."""
     if isinstance(node, BoundAnd):
-        return {"$and": [_relative(n) for n in _chain(node, BoundAnd)]}
+        return {"$and": [_relative(n) for n in filter_terms(node, (BoundAnd,))]}
     if isinstance(node, BoundOr):
-        return {"$or": [_relative(n) for n in _chain(node, BoundOr)]}
+        return {"$or": [_relative(n) for n in filter_terms(node, (BoundOr,))]}
     if isinstance(node, BoundNot):
         return {"$nor": [_relative(node.operand)]}
     if isinstance(node, BoundCompare):

@@ -18,7 +18,7 @@ from scimkit._errors import (
     MutabilityError,
     NoTarget,
 )
-from scimkit._patch._members import MemberChanges, member_attribute
+from scimkit._patch._members import MemberChanges
 from scimkit._patch._operation import OpName, PatchOperation
 from scimkit._patch._path import Target, record_matches, resolve_key, resolve_target
 from scimkit._patch._values import (
@@ -29,11 +29,12 @@ from scimkit._patch._values import (
     member_value,
     simple_value,
 )
-from scimkit._policy import Tolerance
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, Mutability
+from scimkit._store import members_by_id
+from scimkit._tolerance import Tolerance
 
-__all__ = ["Engine", "required_removal"]
+__all__ = ["WorkingCopy", "required_removal"]
 
 _RO = Mutability.READ_ONLY
 _IMM = Mutability.IMMUTABLE
@@ -48,10 +49,18 @@ def required_removal(where: str) -> MutabilityError:
     return MutabilityError(f"Attribute '{where}' is required and cannot be removed.")
 
 
-class Engine:
-    """Applies operations to a working copy of one resource."""
+class WorkingCopy:
+    """A copy-on-write working copy of one resource, and the operations that change it."""
 
-    __slots__ = ("members", "member_attr", "original", "owned", "resource_type", "tol", "work")
+    __slots__ = (
+        "members",
+        "member_attr",
+        "original",
+        "owned",
+        "resource_type",
+        "tolerance",
+        "work",
+    )
 
     def __init__(
         self,
@@ -64,8 +73,8 @@ class Engine:
         self.work: dict[str, Any] = dict(original)
         self.owned: set[str] = set()
         self.resource_type = resource_type
-        self.tol = tolerance
-        self.member_attr = member_attribute(resource_type)
+        self.tolerance = tolerance
+        self.member_attr = resource_type.members_attribute
         self.members = (
             MemberChanges() if self.member_attr is not None and not members_loaded else None
         )
@@ -105,7 +114,7 @@ class Engine:
                 raise NoTarget("A 'remove' operation needs a 'path' (RFC 7644 §3.5.2.2).")
             self._apply_pathless(op, value)
             return
-        target = resolve_target(operation.path, self.resource_type, self.tol)
+        target = resolve_target(operation.path, self.resource_type, self.tolerance)
         ref = target.ref
         sub = ref.sub_attribute or target.filter_sub
         if ref.attribute.mutability is _RO or (sub is not None and sub.mutability is _RO):
@@ -139,7 +148,7 @@ class Engine:
                 for inner_key, inner in item.items():
                     self._apply_key(op, inner_key, inner, schema.id)
                 return
-        ref = resolve_key(key, within, self.resource_type, self.tol.patch_dotted_keys)
+        ref = resolve_key(key, within, self.resource_type, self.tolerance.patch_dotted_keys)
         if ref.attribute.mutability is _RO or (
             ref.sub_attribute is not None and ref.sub_attribute.mutability is _RO
         ):
@@ -169,19 +178,22 @@ class Engine:
             else:
                 self._set_items(holder, attribute, items, where)
         elif attribute.is_complex:
-            new = complex_value(attribute, value, self.tol, where, keep_nulls=True)
+            new = complex_value(attribute, value, self.tolerance, where, keep_nulls=True)
             self._merge_single(holder, attribute, new, where)
         else:
-            self._set(holder, attribute, simple_value(attribute, value, self.tol, where), where)
+            self._set(
+                holder, attribute, simple_value(attribute, value, self.tolerance, where), where
+            )
         self._tidy(ref)
 
     def _items(self, attribute: Attribute, value: Any, where: str) -> list[Any]:
         if attribute is self.member_attr:
             raw = value if isinstance(value, list) else [value]
-            return _unique_members(
-                member_value(attribute, item, self.tol) for item in raw if item is not None
-            )
-        return items_value(attribute, value, self.tol, where)
+            members = [
+                member_value(attribute, item, self.tolerance) for item in raw if item is not None
+            ]
+            return list(members_by_id(members).values())
+        return items_value(attribute, value, self.tolerance, where)
 
     def _set(self, holder: dict[str, Any], attribute: Attribute, new: Any, where: str) -> None:
         old = holder.get(attribute.name)
@@ -245,7 +257,7 @@ class Engine:
         if attribute.required:
             raise required_removal(where)
         if value is not None:
-            if not self.tol.patch_remove_by_value:
+            if not self.tolerance.patch_remove_by_value:
                 raise InvalidSyntax(
                     f"A 'remove' operation takes no 'value' (RFC 7644 §3.5.2.2); "
                     f"to remove some values of '{where}', use a filter in the path."
@@ -282,7 +294,7 @@ class Engine:
             if value is None:
                 self.members.replace_all(())  # RFC 7644 §3.5.2.2: all values are removed
                 return
-            if not self.tol.patch_remove_by_value:
+            if not self.tolerance.patch_remove_by_value:
                 raise InvalidSyntax(
                     "A 'remove' operation takes no 'value' (RFC 7644 §3.5.2.2); to remove one "
                     'member use the path members[value eq "id"].'
@@ -315,7 +327,7 @@ class Engine:
                 raise required_removal(where)
             _merge_record(parent, record, {sub.name: None}, where.rpartition(".")[0])
         else:
-            new = simple_value(sub, value, self.tol, where)
+            new = simple_value(sub, value, self.tolerance, where)
             _merge_record(parent, record, {sub.name: new}, where.rpartition(".")[0])
         if record:
             holder[parent.name] = record
@@ -392,14 +404,14 @@ class Engine:
         sub = target.filter_sub
         where = target.text
         if sub is not None:
-            new: dict[str, Any] | None = {sub.name: simple_value(sub, value, self.tol, where)}
+            new: dict[str, Any] | None = {sub.name: simple_value(sub, value, self.tolerance, where)}
         else:
-            new = complex_value(attribute, value, self.tol, where, keep_nulls=op == "add")
+            new = complex_value(attribute, value, self.tolerance, where, keep_nulls=op == "add")
         for index in matched:
             if sub is None and op == "replace":
                 # RFC 7644 §3.5.2.3: matching records are replaced as a whole.
                 values[index] = (
-                    member_value(attribute, new, self.tol)
+                    member_value(attribute, new, self.tolerance)
                     if attribute is self.member_attr
                     else dict(new or {})
                 )
@@ -415,23 +427,23 @@ class Engine:
         attribute = target.ref.attribute
         sub = target.filter_sub
         where = target.text
-        if self.tol.patch_filter_creates and target.template is not None:
+        if self.tolerance.patch_filter_creates and target.template is not None:
             element = dict(target.template)
             if sub is not None:
-                new = simple_value(sub, value, self.tol, where)
+                new = simple_value(sub, value, self.tolerance, where)
                 if new is None:
                     return None
                 element[sub.name] = new
             else:
                 element.update(
-                    complex_value(attribute, value, self.tol, where, keep_nulls=False) or {}
+                    complex_value(attribute, value, self.tolerance, where, keep_nulls=False) or {}
                 )
-        elif op == "replace" and sub is None and self.tol.patch_replace_absent_adds:
-            element = complex_value(attribute, value, self.tol, where, keep_nulls=False) or {}
+        elif op == "replace" and sub is None and self.tolerance.patch_replace_absent_adds:
+            element = complex_value(attribute, value, self.tolerance, where, keep_nulls=False) or {}
         else:
             raise NoTarget(f"No value of '{attribute.name}' matches '{where}'.")
         if attribute is self.member_attr:
-            return member_value(attribute, element, self.tol)
+            return member_value(attribute, element, self.tolerance)
         return element
 
     def _one_primary(self, attribute: Attribute, values: list[Any], written: Iterable[int]) -> None:
@@ -440,11 +452,11 @@ class Engine:
         if primary is None:
             return
         key = primary.name
-        chosen = {index for index in written if _primary(values[index], key, self.tol)}
+        chosen = {index for index in written if _primary(values[index], key, self.tolerance)}
         if not chosen:
             return
         for index, item in enumerate(values):
-            if index not in chosen and _primary(item, key, self.tol):
+            if index not in chosen and _primary(item, key, self.tolerance):
                 values[index] = {**item, key: False}
 
 
@@ -477,13 +489,6 @@ def _store_list(holder: dict[str, Any], attribute: Attribute, values: list[Any])
         holder[attribute.name] = values
     else:
         holder.pop(attribute.name, None)
-
-
-def _unique_members(members: Iterable[dict[str, Any]]) -> list[Any]:
-    seen: dict[str, dict[str, Any]] = {}
-    for member in members:
-        seen.setdefault(member["value"], member)
-    return list(seen.values())
 
 
 def _same_value(item: Any, gone: Any) -> bool:

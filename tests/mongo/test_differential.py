@@ -17,15 +17,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from scimkit._builtin import USER
-from scimkit._filter import (
-    Filter,
-    compile_filter,
-    document_fields,
-    matches,
-    sort_value,
-    translate_filter,
-    translate_sort,
-)
+from scimkit._filter import Filter, compile_filter, matches, sort_value
+from scimkit.mongo._codec import document_fields
+from scimkit.mongo._query import translate_filter, translate_sort
 from tests.filter.samples import USERS as RFC_USERS
 from tests.filter.strategies import ENTERPRISE, user_filters, users
 
