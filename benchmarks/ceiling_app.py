@@ -6,13 +6,16 @@ User for a filter query, the POSTed body echoed with ``id`` and ``meta``, a User
 for DELETE), rendered with orjson. No validation, no filter parsing, no store, no projection.
 
 Whatever the reference app spends per request beyond this app, on the same ASGI server with the
-same settings, is the SCIM work. ``python -m benchmarks.ceiling_app --port 8001 --token T``.
+same settings, is the SCIM work.
+``python -m benchmarks.ceiling_app --port 8001 --token T [--server hypercorn|granian|uvicorn]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import hmac
+import logging
+import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -172,62 +175,51 @@ class CeilingApp:
         )
 
 
+TOKEN_VARIABLE = "SCIMKIT_CEILING_TOKEN"
+"""How worker processes (granian's) learn the token: they build the app from the environment."""
+FACTORY_PATH = "benchmarks.ceiling_app:app_from_environment"
+
+
 def build_app(token: str) -> Starlette:
     return CeilingApp(token).app()
 
 
-def serve(app: Any, host: str, port: int) -> None:
-    """Serve ``app`` on hypercorn with the reference app's settings (see ``server_config``)."""
-    import asyncio
-
-    from hypercorn.asyncio import serve as hypercorn_serve
-
-    config = server_config(host, port)
-    try:
-        import uvloop
-
-        loop_factory: Any = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(hypercorn_serve(app, config))
+def app_from_environment() -> Starlette:
+    """The ceiling app in a server's worker process (the token comes from the parent)."""
+    return build_app(os.environ[TOKEN_VARIABLE])
 
 
-def server_config(host: str, port: int) -> Any:
-    """The hypercorn ``Config`` that ``reference-app serve --log-level warning`` uses.
+def serve(token: str, host: str, port: int, server: str) -> int:
+    """Serve the app on ``server`` exactly as ``reference-app serve --log-level warning`` would.
 
-    Taken from the reference app itself so both servers always run with the same settings
-    (timeouts, limits, logging); a plain one-worker config if the reference app is absent.
+    The server options come from the reference app itself (``reference_app.servers``), so the
+    ceiling and the app always run with the same server settings (timeouts, limits, loop,
+    logging) and only the app differs.
     """
-    import logging
+    from reference_app.servers import serve as serve_on
+    from reference_app.settings import load_settings
 
-    try:
-        from reference_app.__main__ import _hypercorn_config
-        from reference_app.settings import load_settings
-    except ImportError:
-        from hypercorn.config import Config
-
-        config = Config()
-        config.bind = [f"{host}:{port}"]
-        config.accesslog = None
-        config.loglevel = "WARNING"
-        return config
-    settings = load_settings({"host": host, "port": port, "log_level": "warning"}, environ={})
+    settings = load_settings(
+        {"host": host, "port": port, "log_level": "warning", "server": server}, environ={}
+    )
     logging.basicConfig(level=logging.WARNING)
-    return _hypercorn_config(settings)
+    os.environ[TOKEN_VARIABLE] = token
+    return serve_on(settings, lambda: build_app(token), FACTORY_PATH)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.ceiling_app",
-        description="Bare Starlette app on hypercorn answering SCIM shapes with no SCIM work.",
+        description="Bare Starlette app answering SCIM shapes with no SCIM work.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--token", default="ceiling", help="expected bearer token")
+    parser.add_argument(
+        "--server", default="hypercorn", help="hypercorn, granian or uvicorn (as reference-app)"
+    )
     args = parser.parse_args(argv)
-    serve(build_app(args.token), args.host, args.port)
-    return 0
+    return serve(args.token, args.host, args.port, args.server)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,24 @@
-"""The reference app against the physical limit, in one run, on the same ASGI server and settings.
+"""The reference app against the physical limit, in one run, on each ASGI server with its settings.
 
-Starts two hypercorn servers pinned to core 0 (``os.sched_setaffinity``): the reference app
-(``python -m reference_app serve``, embedded memory store, one Entra-tolerant tenant) and
-``benchmarks/ceiling_app.py`` (same routes and JSON shapes, no SCIM work). The load generator
-(``wrk`` with Lua scripts when installed, else a lean asyncio HTTP/1.1 client) and this runner
-are pinned to core 1. It seeds the app's tenant with users, then alternates the two servers
-phase by phase for several rounds (ABBA order), reading each server process's CPU time from
-``/proc/PID/stat`` before and after every measured run.
+For each ASGI server (``--servers``: hypercorn, granian, uvicorn; those installed) it starts
+two processes pinned to core 0 (``os.sched_setaffinity``): the reference app
+(``python -m reference_app serve --server S``, embedded memory store, one Entra-tolerant
+tenant) and ``benchmarks/ceiling_app.py --server S`` (same routes and JSON shapes, no SCIM
+work, the same server options). The load generator (``wrk`` with Lua scripts when installed,
+else a lean asyncio HTTP/1.1 client) and this runner are pinned to core 1. It seeds each app's
+tenant with users, then measures phase by phase for several rounds, each app against its
+ceiling in alternating order (ABBA), reading each server's CPU time (process tree) from
+``/proc/PID/stat`` before and after every measured run. Idle servers wait on core 0 meanwhile.
 
 Phases: ``get`` (``GET /Users?filter=userName+eq+%22...%22`` hitting one seeded user),
 ``post`` (Entra's create body) and ``patch`` (Entra's capitalised ``Replace`` of
 ``emails[type eq "work"].value`` and ``name.familyName`` on seeded users).
 
-Per phase it prints the throughput of each server and their ratio (app / ceiling), the server
-CPU µs per request of each and the difference: the SCIM work per request. Targets: at most
-60 µs (GET) and 120 µs (POST, PATCH) of SCIM work per request.
+Per server and phase it prints the throughput of the app and its ceiling and their ratio, the
+server CPU µs per request of each and the difference: the SCIM work per request; then all
+servers side by side, each app's throughput against the app on hypercorn. Targets: at most
+60 µs (GET) and 120 µs (POST, PATCH) of SCIM work per request; app/ceiling throughput of at
+least 0.85 (GET) and 0.75 (POST, PATCH) on hypercorn, 0.5 and 0.4 on granian (issue 16).
 
 ``python -m benchmarks.run_ceiling --rounds 3 --duration 5 --out ceiling.json``
 """
@@ -66,7 +70,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TENANT = "bench"
 PHASES = ("get", "post", "patch")
 TARGET_US = {"get": 60.0, "post": 120.0, "patch": 120.0}
-TARGET_RATIO = {"get": 0.7, "post": 0.6, "patch": 0.6}
+TARGET_RATIO = {
+    "hypercorn": {"get": 0.85, "post": 0.75, "patch": 0.75},
+    "granian": {"get": 0.5, "post": 0.4, "patch": 0.4},
+}
+"""App/ceiling throughput targets per server (issue 16); uvicorn has none."""
+ASGI_SERVERS = ("hypercorn", "granian", "uvicorn")
 SERVER_CORE = 0
 CLIENT_CORE = 1
 
@@ -95,11 +104,16 @@ def pin(cores: set[int]) -> Callable[[], None]:
 class Server:
     """One started server: the process, its base URL and where its output goes."""
 
-    name: str
+    kind: str  # "app" or "ceiling"
+    asgi: str  # the ASGI server it runs on
     process: subprocess.Popen[bytes]
     port: int
     log: Path
     base_path: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.asgi}"
 
     @property
     def url(self) -> str:
@@ -122,11 +136,12 @@ class Server:
                 self.process.wait(5)
 
 
-def start_server(name: str, module: list[str], workdir: Path, cores: set[int]) -> Server:
-    """``python -m <module...>`` on a free loopback port, pinned to ``cores``."""
+def start_server(kind: str, asgi: str, module: list[str], workdir: Path, cores: set[int]) -> Server:
+    """``python -m <module...> --server ASGI`` on a free loopback port, pinned to ``cores``."""
     port = free_port()
     command = [sys.executable, "-m", *module, "--host", "127.0.0.1", "--port", str(port)]
-    log = workdir / f"{name}.log"
+    command += ["--server", asgi]
+    log = workdir / f"{kind}-{asgi}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
@@ -136,7 +151,7 @@ def start_server(name: str, module: list[str], workdir: Path, cores: set[int]) -
             stdin=subprocess.DEVNULL,
             preexec_fn=pin(cores),
         )
-    return Server(name, process, port, log, f"/scim/v2/{TENANT}")
+    return Server(kind, asgi, process, port, log, f"/scim/v2/{TENANT}")
 
 
 async def wait_healthy(server: Server, limit: float = 30.0) -> None:
@@ -271,6 +286,7 @@ class Measurement:
     errors: dict[str, int] = field(default_factory=dict)
     p50_ms: float = 0.0
     p99_ms: float = 0.0
+    asgi: str = "hypercorn"
 
     @property
     def rps(self) -> float:
@@ -443,7 +459,7 @@ def measure(
     workdir: Path,
     duration: float,
 ) -> Measurement:
-    run = f"{server.name[0]}{round_}{phase}{secrets.token_hex(3)}"
+    run = f"{server.kind[0]}{server.asgi[0]}{round_}{phase}{secrets.token_hex(3)}"
     cpu_before = server.cpu()
     core_before = core_busy_seconds(SERVER_CORE)
     if args.wrk:
@@ -463,7 +479,8 @@ def measure(
         if summary[key]
     }
     return Measurement(
-        server=server.name,
+        server=server.kind,
+        asgi=server.asgi,
         phase=phase,
         round=round_,
         requests=int(summary["requests"]),
@@ -477,12 +494,14 @@ def measure(
     )
 
 
-def aggregate(measurements: list[Measurement]) -> dict[str, Any]:
+def aggregate(measurements: list[Measurement], asgi: str) -> dict[str, Any]:
+    """Per phase: the app and its ceiling on the ASGI server ``asgi``, and their ratios."""
     out: dict[str, Any] = {}
+    targets = TARGET_RATIO.get(asgi, {})
     for phase in PHASES:
         row: dict[str, Any] = {}
         for name in ("app", "ceiling"):
-            ms = [m for m in measurements if m.phase == phase and m.server == name]
+            ms = [m for m in measurements if (m.phase, m.server, m.asgi) == (phase, name, asgi)]
             if not ms:
                 continue
             requests = sum(m.requests for m in ms)
@@ -523,41 +542,79 @@ def aggregate(measurements: list[Measurement]) -> dict[str, Any]:
             )
             row["scim_work_us_per_request"] = round(work, 1)
             row["target_scim_work_us"] = TARGET_US[phase]
-            row["target_ratio"] = TARGET_RATIO[phase]
+            row["target_ratio"] = targets.get(phase)
             row["meets_work_target"] = work <= TARGET_US[phase]
-            row["meets_ratio_target"] = ratio >= TARGET_RATIO[phase]
+            row["meets_ratio_target"] = phase not in targets or ratio >= targets[phase]
         if row:
             out[phase] = row
     return out
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    print(
-        f"\n{'phase':<7}{'app req/s':>11}{'ceil req/s':>12}{'ratio':>8}{'cpu':>6}{'target':>8}"
-        f"{'app µs':>9}{'ceil µs':>9}{'SCIM µs':>9}{'target':>8}{'gen µs':>8}  errors"
-    )
-    for phase, row in result["phases"].items():
-        app, ceiling = row.get("app"), row.get("ceiling")
-        if app is None and ceiling is None:
-            continue
-        if app is None or ceiling is None:
-            only = app or ceiling
-            assert only is not None
-            print(
-                f"{phase:<7} {only['rps']:>10.0f} req/s  {only['server_cpu_us_per_request']:.0f} µs"
-            )
-            continue
-        verdict = "ok" if row["meets_work_target"] and row["meets_ratio_target"] else "MISS"
-        errors = {**{f"app {k}": v for k, v in app["errors"].items()}}
-        errors.update({f"ceiling {k}": v for k, v in ceiling["errors"].items()})
+    for asgi, phases in result["servers"].items():
         print(
-            f"{phase:<7}{app['rps']:>11.0f}{ceiling['rps']:>12.0f}{row['throughput_ratio']:>8.2f}"
-            f"{row['cpu_capacity_ratio']:>6.2f}"
-            f"{'≥' + str(row['target_ratio']):>8}{app['server_cpu_us_per_request']:>9.0f}"
-            f"{ceiling['server_cpu_us_per_request']:>9.0f}{row['scim_work_us_per_request']:>9.0f}"
-            f"{'≤' + str(int(row['target_scim_work_us'])):>8}"
-            f"{app['generator_cpu_us_per_request']:>8.0f}  {errors or '-'} {verdict}"
+            f"\n{asgi:<10}{'app req/s':>11}{'ceil req/s':>12}{'ratio':>8}{'cpu':>6}{'target':>8}"
+            f"{'app µs':>9}{'ceil µs':>9}{'SCIM µs':>9}{'target':>8}{'gen µs':>8}  errors"
         )
+        for phase, row in phases.items():
+            app, ceiling = row.get("app"), row.get("ceiling")
+            if app is None or ceiling is None:
+                only = app or ceiling
+                assert only is not None
+                print(
+                    f"{phase:<10} {only['rps']:>10.0f} req/s  "
+                    f"{only['server_cpu_us_per_request']:.0f} µs"
+                )
+                continue
+            verdict = "ok" if row["meets_work_target"] and row["meets_ratio_target"] else "MISS"
+            errors = {**{f"app {k}": v for k, v in app["errors"].items()}}
+            errors.update({f"ceiling {k}": v for k, v in ceiling["errors"].items()})
+            target = "-" if row["target_ratio"] is None else f"≥{row['target_ratio']}"
+            print(
+                f"{phase:<10}{app['rps']:>11.0f}{ceiling['rps']:>12.0f}"
+                f"{row['throughput_ratio']:>8.2f}{row['cpu_capacity_ratio']:>6.2f}{target:>8}"
+                f"{app['server_cpu_us_per_request']:>9.0f}"
+                f"{ceiling['server_cpu_us_per_request']:>9.0f}"
+                f"{row['scim_work_us_per_request']:>9.0f}"
+                f"{'≤' + str(int(row['target_scim_work_us'])):>8}"
+                f"{app['generator_cpu_us_per_request']:>8.0f}  {errors or '-'} {verdict}"
+            )
+    comparison = result.get("comparison", {})
+    if comparison:
+        print("\napp throughput (and server CPU µs/request) against the app on hypercorn:")
+        for phase, row in comparison.items():
+            cells = [
+                f"{asgi} {cell['app_rps']:.0f} req/s ({cell['app_cpu_us']:.0f} µs) "
+                f"{cell['vs_hypercorn']:.2f}x"
+                for asgi, cell in row.items()
+            ]
+            print(f"  {phase:<6} " + "  |  ".join(cells))
+
+
+def compare(servers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per phase, each server's app throughput and CPU per request, against hypercorn's."""
+    out: dict[str, Any] = {}
+    for phase in PHASES:
+        row: dict[str, Any] = {}
+        base = servers.get("hypercorn", {}).get(phase, {}).get("app")
+        for asgi, phases in servers.items():
+            app = phases.get(phase, {}).get("app")
+            if app is None:
+                continue
+            row[asgi] = {
+                "app_rps": app["rps"],
+                "app_cpu_us": app["server_cpu_us_per_request"],
+                # Requests per core: what a saturated core would serve (CPU per request).
+                "vs_hypercorn": round(app["rps"] / base["rps"], 2) if base else 0.0,
+                "per_core_vs_hypercorn": round(
+                    base["server_cpu_us_per_request"] / app["server_cpu_us_per_request"], 2
+                )
+                if base and app["server_cpu_us_per_request"]
+                else 0.0,
+            }
+        if row:
+            out[phase] = row
+    return out
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -565,7 +622,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="python -m benchmarks.run_ceiling",
         description=(
             "Measure the reference app (embedded store) against a bare Starlette ceiling app on "
-            "the same hypercorn settings: throughput ratio and server CPU µs per request."
+            "each ASGI server with the same settings: throughput ratio and server CPU µs per "
+            "request, and the servers side by side."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -595,6 +653,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
     parser.add_argument(
+        "--servers",
+        nargs="+",
+        choices=ASGI_SERVERS,
+        help="ASGI servers to measure (default: each one installed)",
+    )
+    parser.add_argument(
         "--only", choices=("app", "ceiling"), help="measure one server only (e.g. ceiling alone)"
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
@@ -604,6 +668,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.generator == "wrk" and wrk is None:
         parser.error("wrk is not installed (benchmarks/setup installs it)")
     args.wrk = wrk if args.generator in ("auto", "wrk") else None
+    if args.servers is None:
+        from reference_app.servers import missing_server
+
+        args.servers = [asgi for asgi in ASGI_SERVERS if missing_server(asgi) is None]
     return args
 
 
@@ -618,66 +686,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("fewer than 2 cores: server and generator share them", file=sys.stderr)
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-ceiling-"))
-    servers: dict[str, Server] = {}
+    servers: dict[tuple[str, str], Server] = {}
+    kinds = [kind for kind in ("app", "ceiling") if args.only in (None, kind)]
     try:
-        if args.only != "ceiling":
-            app = [
-                "reference_app",
-                "serve",
-                "--tenant",
-                f"{TENANT}:{token}",
-                "--log-level",
-                "warning",
-            ]
-            servers["app"] = start_server("app", app, workdir, server_cores)
-        if args.only != "app":
-            ceiling = ["benchmarks.ceiling_app", "--token", token]
-            servers["ceiling"] = start_server("ceiling", ceiling, workdir, server_cores)
+        for asgi in args.servers:
+            if "app" in kinds:
+                app = ["reference_app", "serve", "--tenant", f"{TENANT}:{token}"]
+                app += ["--log-level", "warning"]
+                servers["app", asgi] = start_server("app", asgi, app, workdir, server_cores)
+            if "ceiling" in kinds:
+                ceiling = ["benchmarks.ceiling_app", "--token", token]
+                servers["ceiling", asgi] = start_server(
+                    "ceiling", asgi, ceiling, workdir, server_cores
+                )
         for server in servers.values():
             run_async(wait_healthy(server))
-        rng_users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
-        if "app" in servers:
-            run_async(seed(servers["app"], token, rng_users))
-        else:
-            for n, user in enumerate(rng_users):
-                user.id = f"{n:020x}"
-        workload = make_workload(rng_users, args.get_paths)
+        # Each app has its own store: its own seeded users (and ids), one workload each.
+        workloads: dict[str, Workload] = {}
+        for asgi in args.servers:
+            users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
+            if ("app", asgi) in servers:
+                run_async(seed(servers["app", asgi], token, users))
+            else:
+                for n, user in enumerate(users):
+                    user.id = f"{n:020x}"
+            workloads[asgi] = make_workload(users, args.get_paths)
         generator = f"wrk ({args.wrk})" if args.wrk else "python raw-asyncio client"
         print(
-            f"servers on core(s) {sorted(server_cores)}, generator: {generator}, "
-            f"{args.connections} connections, {args.rounds} rounds × {args.duration:g} s",
+            f"servers {', '.join(args.servers)} on core(s) {sorted(server_cores)}, "
+            f"generator: {generator}, {args.connections} connections, "
+            f"{args.rounds} rounds × {args.duration:g} s",
             file=sys.stderr,
         )
         measurements: list[Measurement] = []
-        order = [servers[name] for name in ("app", "ceiling") if name in servers]
         for round_ in range(args.rounds):
             for phase in args.phases:
-                sequence = order if (round_ + PHASES.index(phase)) % 2 == 0 else order[::-1]
-                for server in sequence:
-                    if args.quiet_wait > 0:
-                        load = wait_for_quiet(args.quiet_wait)
-                        if load >= 0.15:
-                            print(
-                                f"machine busy ({load:.2f} cores): measuring anyway",
-                                file=sys.stderr,
-                            )
-                    if args.warmup > 0:
-                        measure(args, server, phase, -1, workload, token, workdir, args.warmup)
-                    m = measure(
-                        args, server, phase, round_, workload, token, workdir, args.duration
-                    )
-                    measurements.append(m)
-                    print(
-                        f"round {round_} {phase:<6}{server.name:<8} {m.rps:>8.0f} req/s  "
-                        f"server {m.server_us:>6.0f} µs/req  "
-                        f"generator {m.generator_cpu_s / max(m.requests, 1) * 1e6:>4.0f} µs/req"
-                        f"  p50 {m.p50_ms:.2f} ms  core0: server {m.server_cpu_s / m.seconds:.0%}"
-                        f" others {m.foreign_share:.0%}  errors {m.errors or '-'}",
-                        file=sys.stderr,
-                    )
+                for asgi in args.servers:
+                    order = [servers[kind, asgi] for kind in kinds]
+                    flip = (round_ + PHASES.index(phase)) % 2
+                    for server in order[::-1] if flip else order:
+                        if args.quiet_wait > 0:
+                            load = wait_for_quiet(args.quiet_wait)
+                            if load >= 0.15:
+                                print(
+                                    f"machine busy ({load:.2f} cores): measuring anyway",
+                                    file=sys.stderr,
+                                )
+                        workload = workloads[asgi]
+                        if args.warmup > 0:
+                            measure(args, server, phase, -1, workload, token, workdir, args.warmup)
+                        m = measure(
+                            args, server, phase, round_, workload, token, workdir, args.duration
+                        )
+                        measurements.append(m)
+                        print(
+                            f"round {round_} {phase:<6}{server.name:<18} {m.rps:>8.0f} req/s  "
+                            f"server {m.server_us:>6.0f} µs/req  generator "
+                            f"{m.generator_cpu_s / max(m.requests, 1) * 1e6:>4.0f} µs/req"
+                            f"  p50 {m.p50_ms:.2f} ms  core0: server "
+                            f"{m.server_cpu_s / m.seconds:.0%} others {m.foreign_share:.0%}"
+                            f"  errors {m.errors or '-'}",
+                            file=sys.stderr,
+                        )
         for server in servers.values():
             if server.process.poll() is not None:
                 raise RuntimeError(f"{server.name} exited during the run; see {server.log}")
+        by_server = {asgi: aggregate(measurements, asgi) for asgi in args.servers}
         result = {
             "tool": "benchmarks/run_ceiling.py",
             "machine": machine_info(),
@@ -687,7 +761,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration_s": args.duration,
             "server_cores": sorted(server_cores),
             "seeded_users": args.seed_users,
-            "phases": aggregate(measurements),
+            "servers": by_server,
+            "comparison": compare(by_server),
             "measurements": [m.__dict__ for m in measurements],
         }
         print_summary(result)

@@ -1,7 +1,9 @@
 """The ``reference-app`` command (also ``python -m reference_app``).
 
-``serve`` runs the SCIM tenant(s) under hypercorn; ``tenant create|rotate|list|policy`` manage
-tenants stored in MongoDB; ``refold`` migrates stored documents to the current case folding.
+``serve`` runs the SCIM tenant(s) under hypercorn, granian or uvicorn (``--server``);
+``healthcheck`` probes a running server's ``/healthz`` (the container image's HEALTHCHECK);
+``tenant create|rotate|list|policy`` manage tenants stored in MongoDB; ``refold`` migrates
+stored documents to the current case folding.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any
 
 from reference_app.app import (
     APP_FACTORY_PATH,
@@ -24,7 +26,10 @@ from reference_app.app import (
     mongo_database,
 )
 from reference_app.schemas import RESOURCE_TYPES
+from reference_app.servers import missing_server, serve, spawns_workers
 from reference_app.settings import (
+    LOG_FORMATS,
+    SERVERS,
     Settings,
     SettingsError,
     TenantSeed,
@@ -45,6 +50,9 @@ from scimkit import ServiceUnavailable
 __all__ = ["build_parser", "main"]
 
 logger = logging.getLogger("reference_app")
+
+HEALTHCHECK_TIMEOUT = 4.0
+"""Seconds ``healthcheck`` waits; below the image's HEALTHCHECK timeout, above /healthz's own."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,13 +84,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, help="worker processes (default 1; more needs MongoDB)"
     )
     serve.add_argument(
+        "--server",
+        choices=SERVERS,
+        help="ASGI server (default hypercorn; granian and uvicorn are the scimkit[granian] "
+        "and scimkit[uvicorn] extras, and spend less CPU per request)",
+    )
+    serve.add_argument(
         "--public-url", help="base URL clients use, e.g. https://scim.example.com (behind a proxy)"
     )
-    serve.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
-    serve.add_argument("--keyfile", help="TLS private key (PEM)")
+    _add_tls_arguments(serve)
     serve.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default info"
     )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus /metrics on this port of --host (default: no metrics)",
+    )
+    serve.add_argument(
+        "--metrics-tenant-labels",
+        type=int,
+        metavar="N",
+        help="give the first N tenants their own metrics label, the rest 'other' (default 0)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text (default) or json: one JSON object per line, for a log collector",
+    )
+
+    healthcheck = commands.add_parser(
+        "healthcheck",
+        help="exit 0 if this host's server answers GET /healthz with 200 (a container probe)",
+    )
+    healthcheck.add_argument("--host", help="address the server is bound to (default 127.0.0.1)")
+    healthcheck.add_argument("--port", type=int, help="port the server is bound to (default 8000)")
+    _add_tls_arguments(healthcheck)
 
     tenant = commands.add_parser("tenant", help="manage tenants stored in MongoDB")
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -111,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--certfile", help="TLS certificate (PEM) to serve HTTPS")
+    parser.add_argument("--keyfile", help="TLS private key (PEM)")
+
+
 def _add_mongo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mongodb-uri", help="MongoDB URI (without one, serve uses the embedded memory store)"
@@ -131,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings)
     if args.command == "refold":
         return _refold(settings)
+    if args.command == "healthcheck":
+        return _healthcheck(settings)
     return _tenant_command(args, settings)
 
 
@@ -143,10 +187,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "tenants",
         "strict_tenants",
         "workers",
+        "server",
         "public_url",
         "certfile",
         "keyfile",
         "log_level",
+        "log_format",
+        "metrics_port",
+        "metrics_tenant_labels",
     )
     return {name: getattr(args, name, None) for name in names}
 
@@ -162,6 +210,17 @@ def _serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.workers > 1 and settings.metrics_port is not None:
+        print(
+            "reference-app: --metrics-port needs --workers 1: each worker would need a port of "
+            "its own; run one worker per instance (docs/deployment.md)",
+            file=sys.stderr,
+        )
+        return 2
+    missing = missing_server(settings.server)
+    if missing is not None:
+        print(f"reference-app: {missing}", file=sys.stderr)
+        return 2
     try:
         settings = asyncio.run(_bootstrap_tenants(settings))
     except Exception as exc:  # the database is unreachable, most likely
@@ -173,68 +232,13 @@ def _serve(settings: Settings) -> int:
             "requests answer 503 until MongoDB answers",
             file=sys.stderr,
         )
-    config = _hypercorn_config(settings)
-    if settings.workers > 1:
-        return _serve_workers(settings, config)
-    from hypercorn.asyncio import serve
-    from hypercorn.typing import ASGIFramework
-
-    # Starlette's ASGI signature is looser than hypercorn's typed one; they agree at runtime.
-    app = cast(ASGIFramework, create_app(settings))
-    # hypercorn's serve() installs SIGINT/SIGTERM handlers that shut down gracefully: open
-    # requests finish, then the app's lifespan closes the store.
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(serve(app, config))
-    return 0
-
-
-def _serve_workers(settings: Settings, config: Any) -> int:
-    from hypercorn.run import run
-
-    if settings.cursor_secret is None:
+    if settings.workers > 1 and settings.cursor_secret is None:
         # Cursors issued by one worker must verify in another.
         settings = replace(settings, cursor_secret=secrets.token_urlsafe(32))
-    # Workers are spawned afresh and rebuild the settings from the environment.
-    os.environ.update(worker_environ(settings))
-    config.application_path = APP_FACTORY_PATH
-    config.workers = settings.workers
-    config.worker_class = "uvloop" if _loop_factory() is not None else "asyncio"
-    return int(run(config))
-
-
-def _hypercorn_config(settings: Settings) -> Any:
-    from hypercorn.config import Config
-
-    config = Config()
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    config.bind = [f"{host}:{settings.port}"]
-    config.certfile = settings.certfile
-    config.keyfile = settings.keyfile
-    config.loglevel = settings.log_level.upper()
-    # hypercorn logs through these loggers, so its lines share the app's handler and format.
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.accesslog = (
-        logging.getLogger("hypercorn.access") if settings.log_level == "debug" else None
-    )
-    # Connection bounds (docs/security.md, tests/hardening/test_connections.py). keep-alive
-    # drops idle connections and half-sent headers; read_timeout drops a client that stalls
-    # in its body, which hypercorn's default (None) waits for forever. graceful_timeout lets
-    # in-flight writes that span documents finish on SIGTERM.
-    config.keep_alive_timeout = 5
-    config.read_timeout = 60
-    config.h11_max_incomplete_size = 16 * 1024
-    config.graceful_timeout = 10
-    config.ssl_handshake_timeout = 10
-    return config
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory
+    if spawns_workers(settings):
+        # Worker processes rebuild the settings from the environment, tenants included.
+        os.environ.update(worker_environ(settings))
+    return serve(settings, lambda: create_app(settings), APP_FACTORY_PATH.removesuffix("()"))
 
 
 async def _bootstrap_tenants(settings: Settings) -> Settings:
@@ -305,6 +309,37 @@ def _refold(settings: Settings) -> int:
             file=sys.stderr,
         )
     return 1 if report.conflicts else 0
+
+
+# -- healthcheck ------------------------------------------------------------------------------
+
+
+def _healthcheck(settings: Settings) -> int:
+    """Probe the server these settings describe, on this host (not through --public-url)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    url = replace(settings, public_url=None).base_url + "/healthz"
+    context = None
+    if settings.certfile is not None:
+        # A loopback liveness probe: the certificate names the public host, not localhost, and
+        # what is checked here is that the process answers, not who it is.
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=HEALTHCHECK_TIMEOUT, context=context) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError as exc:
+        print(f"reference-app: {url} did not answer: {exc}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"reference-app: {url} answered {status}", file=sys.stderr)
+        return 1
+    return 0
 
 
 # -- tenant -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Tenant URL: ``{base}/scim/v2/{tenant}``. Resources live in MongoDB when a URI is configured (one
 database; tenants kept apart by the store's tenant scope), else in the embedded memory store.
-``GET /healthz`` tells a load balancer whether the app is up and its database answers.
+``GET /healthz`` tells a load balancer whether the app is up and its database answers;
+``GET /readyz`` also asks that the store's indexes exist (send traffic only then).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from reference_app.access_log import AccessLog, RequestObserver, log_request
+from reference_app.logs import install_log_handler
 from reference_app.schemas import RESOURCE_TYPES
 from reference_app.settings import Settings, load_settings
 from reference_app.tenants import (
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from pymongo import AsyncMongoClient
     from pymongo.asynchronous.database import AsyncDatabase
 
+    from reference_app.metrics import Metrics, MetricsServer
     from scimkit.mongo import MongoStore
 
 __all__ = [
@@ -78,8 +82,16 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
 
     if settings.mongodb_uri is None:
         raise ValueError("no MongoDB URI configured")
-    # tz_aware: scimkit keeps dateTime values as aware UTC datetimes.
-    return AsyncMongoClient(settings.mongodb_uri, tz_aware=True, appname="scimkit-reference-app")
+    # tz_aware: scimkit keeps dateTime values as aware UTC datetimes. Server selection gives up
+    # after 5 s, not the driver's 30 s (Entra counts a slow answer as a failure), unless the URI
+    # says otherwise (a keyword would override the URI); each store call is bounded as a whole
+    # by MongoStore's operation_timeout (5 s) besides.
+    options: dict[str, Any] = {}
+    if "serverselectiontimeoutms" not in settings.mongodb_uri.lower():
+        options["serverSelectionTimeoutMS"] = 5000
+    return AsyncMongoClient(
+        settings.mongodb_uri, tz_aware=True, appname="scimkit-reference-app", **options
+    )
 
 
 @asynccontextmanager
@@ -99,6 +111,8 @@ class _Runtime:
     store: ResourceStore
     client: AsyncMongoClient[dict[str, Any]] | None
     mongo_store: MongoStore | None
+    metrics: Metrics | None = None
+    metrics_server: MetricsServer | None = None
     ready: bool = False
 
 
@@ -127,6 +141,18 @@ def create_app(settings: Settings) -> Starlette:
     else:
         store = MemoryStore()
     tenants = TenantDirectory(registries)
+    observers: list[RequestObserver] = [log_request]
+    metrics: Metrics | None = None
+    served_store: ResourceStore = store
+    if settings.metrics_port is not None:
+        from reference_app.metrics import InstrumentedStore, Metrics
+
+        metrics = Metrics(
+            endpoints=[resource_type.endpoint for resource_type in RESOURCE_TYPES],
+            tenant_labels=settings.metrics_tenant_labels,
+        )
+        observers.append(metrics.observe)
+        served_store = InstrumentedStore(store, metrics)
 
     # Passwords are stored only as salted scrypt hashes, so a client may change one: generic
     # clients (scim2-tester, Okta's password sync) PUT/PATCH it, and refusing would fail them.
@@ -139,13 +165,13 @@ def create_app(settings: Settings) -> Starlette:
             ttl=timedelta(seconds=config.cursor_ttl),
         )
     service = ResourceService(
-        store,
+        served_store,
         RESOURCE_TYPES,
         config=config,
         tolerance_for=tenants.tolerance,
         cursor_codec=codec,
     )
-    runtime = _Runtime(store, client, mongo_store)
+    runtime = _Runtime(store, client, mongo_store, metrics)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -162,10 +188,24 @@ def create_app(settings: Settings) -> Starlette:
                     )
             else:
                 logger.warning(_MEMORY_WARNING)
+            if runtime.metrics is not None and settings.metrics_port is not None:
+                from reference_app.metrics import MetricsServer
+
+                runtime.metrics_server = MetricsServer(
+                    runtime.metrics, settings.host, settings.metrics_port
+                )
+                app.state.metrics_server = runtime.metrics_server
+                logger.info(
+                    "Serving metrics at http://%s:%d/metrics.",
+                    settings.host,
+                    runtime.metrics_server.port,
+                )
             runtime.ready = True
             yield
         finally:
             runtime.ready = False
+            if runtime.metrics_server is not None:
+                runtime.metrics_server.close()
             if runtime.client is not None:
                 await runtime.client.close()
 
@@ -177,6 +217,14 @@ def create_app(settings: Settings) -> Starlette:
             headers={"Cache-Control": "no-store"},
         )
 
+    async def readyz(request: Request) -> JSONResponse:
+        reason = await _unready_reason(runtime)
+        return JSONResponse(
+            {"status": "ready"} if reason is None else {"status": "unavailable", "reason": reason},
+            status_code=200 if reason is None else 503,
+            headers={"Cache-Control": "no-store"},
+        )
+
     options = WebOptions(
         authenticate=BearerTokenAuth(tenants.digests),
         base_path="/scim/v2/{tenant}",
@@ -185,9 +233,15 @@ def create_app(settings: Settings) -> Starlette:
     app = create_scim_app(
         service,
         options,
-        routes=[Route("/healthz", healthz, methods=["GET"])],
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
         lifespan=lifespan,
     )
+    # Outermost of the app's middleware: it sees every request and the final status.
+    app.add_middleware(AccessLog, observers=observers, tenant_prefix="/scim/v2/")
+    app.state.metrics = metrics
     app.state.tenants = tenants
     app.state.service = service
     app.state.store = store
@@ -196,10 +250,7 @@ def create_app(settings: Settings) -> Starlette:
 
 def configure_logging(settings: Settings) -> None:
     """One log format for the app, scimkit and hypercorn, on stderr (once per process)."""
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s",
-    )
+    install_log_handler(settings.log_level, settings.log_format)
 
 
 def app_from_environment() -> Starlette:
@@ -207,6 +258,22 @@ def app_from_environment() -> Starlette:
     settings = load_settings()
     configure_logging(settings)  # a spawned worker starts with logging unconfigured
     return create_app(settings)
+
+
+async def _unready_reason(runtime: _Runtime) -> str | None:
+    """Why the app should get no traffic yet (``None``: ready): starting, database, indexes."""
+    if not runtime.ready:
+        return "starting"
+    if not await _answers(runtime.store):
+        return "database"
+    if runtime.mongo_store is not None:
+        try:
+            missing = await asyncio.wait_for(runtime.mongo_store.missing_indexes(), HEALTH_TIMEOUT)
+        except Exception:  # any failure to answer in time is "unavailable"
+            return "database"
+        if missing:
+            return "indexes"
+    return None
 
 
 async def _answers(store: ResourceStore) -> bool:

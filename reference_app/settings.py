@@ -13,11 +13,15 @@ variable                    meaning
 ``SCIMKIT_TENANTS``         ``name:token,name:token`` tenants kept in the process
 ``SCIMKIT_STRICT_TENANTS``  ``name,name``: these process tenants get strict RFC input rules
 ``SCIMKIT_WORKERS``         worker processes (default 1; more needs MongoDB)
+``SCIMKIT_SERVER``          ASGI server: ``hypercorn`` (default), ``granian`` or ``uvicorn``
 ``SCIMKIT_PUBLIC_URL``      base URL clients use (printed Tenant URLs start with it)
 ``SCIMKIT_CERTFILE``        TLS certificate (PEM) to serve HTTPS directly
 ``SCIMKIT_KEYFILE``         TLS private key (PEM)
 ``SCIMKIT_CURSOR_SECRET``   secret signing RFC 9865 cursors (shared by all workers)
 ``SCIMKIT_LOG_LEVEL``       ``debug``, ``info`` (default), ``warning`` or ``error``
+``SCIMKIT_LOG_FORMAT``      ``text`` (default) or ``json`` (one JSON object per line)
+``SCIMKIT_METRICS_PORT``    port serving Prometheus ``/metrics`` on the same host (default: none)
+``SCIMKIT_METRICS_TENANT_LABELS``  how many tenants get their own metrics label (default 0: off)
 ==========================  ==========================================================
 
 ``SCIMKIT_WORKER_SETTINGS`` is internal: ``serve --workers N`` sets it to the resolved settings
@@ -38,6 +42,8 @@ from scimkit.web import check_token
 __all__ = [
     "DEFAULT_DATABASE",
     "ENV_PREFIX",
+    "LOG_FORMATS",
+    "SERVERS",
     "Settings",
     "SettingsError",
     "TENANT_NAME_PATTERN",
@@ -56,6 +62,9 @@ TENANT_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 """Tenant names are one lower-case URL path segment, so the Tenant URL needs no escaping."""
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+SERVERS = ("hypercorn", "granian", "uvicorn")
+"""The ASGI servers ``serve`` can run (``reference_app.servers``); the first is the default."""
 _MIN_SECRET_BYTES = 16
 
 
@@ -108,11 +117,15 @@ class Settings:
     mongodb_database: str = DEFAULT_DATABASE
     tenants: tuple[TenantSeed, ...] = ()
     workers: int = 1
+    server: str = SERVERS[0]
     public_url: str | None = None
     certfile: str | None = None
     keyfile: str | None = None
     cursor_secret: str | None = field(default=None, repr=False)
     log_level: str = "info"
+    log_format: str = "text"
+    metrics_port: int | None = None
+    metrics_tenant_labels: int = 0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -129,8 +142,19 @@ class Settings:
             raise SettingsError("HTTPS needs both a certificate file and a key file")
         if self.cursor_secret is not None and len(self.cursor_secret) < _MIN_SECRET_BYTES:
             raise SettingsError(f"the cursor secret needs at least {_MIN_SECRET_BYTES} characters")
+        if self.server not in SERVERS:
+            raise SettingsError(f"server must be one of {', '.join(SERVERS)}, not {self.server!r}")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log level must be one of {', '.join(_LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"log format must be one of {', '.join(LOG_FORMATS)}")
+        if self.metrics_port is not None:
+            if not 0 <= self.metrics_port <= 65535:
+                raise SettingsError(f"metrics port must be 0 to 65535, not {self.metrics_port}")
+            if self.metrics_port == self.port != 0:
+                raise SettingsError("the metrics port must not be the SCIM port")
+        if self.metrics_tenant_labels < 0:
+            raise SettingsError("metrics tenant labels must be 0 (off) or more")
 
     @property
     def uses_mongodb(self) -> bool:
@@ -196,22 +220,29 @@ def load_settings(
     database = pick("mongodb_database")
     if database is not None:
         values["mongodb_database"] = database
-    for key in ("port", "workers"):
+    for key in ("port", "workers", "metrics_port", "metrics_tenant_labels"):
         number = pick(key)
         if number is not None:
             values[key] = _integer(key, number)
     level = pick("log_level")
     if level is not None:
         values["log_level"] = level.lower()
+    log_format = pick("log_format")
+    if log_format is not None:
+        values["log_format"] = log_format.lower()
+    server = pick("server")
+    if server is not None:
+        values["server"] = server.lower()
     return Settings(**values)
 
 
 def worker_environ(settings: Settings) -> dict[str, str]:
     """Environment variables from which :func:`load_settings` rebuilds ``settings`` exactly.
 
-    Worker processes are spawned afresh (hypercorn's multi-process runner), so this is how
-    they receive the parent's resolved settings: one JSON value, because the ``SCIMKIT_*``
-    list formats cannot carry every token (a comma in a token would split it in two).
+    Worker processes are spawned afresh (the servers' multi-process runners; granian always
+    serves from workers), so this is how they receive the parent's resolved settings: one
+    JSON value, because the ``SCIMKIT_*`` list formats cannot carry every token (a comma in
+    a token would split it in two).
     """
     return {WORKER_SETTINGS_VARIABLE: json.dumps(asdict(settings))}
 

@@ -7,11 +7,24 @@ as the ``/ServiceProviderConfig`` resource, so what is advertised is what is enf
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from scimkit._builtin import SERVICE_PROVIDER_CONFIG_SCHEMA
 
-__all__ = ["AuthenticationScheme", "OAUTH_BEARER", "ServiceConfig"]
+__all__ = ["AuthenticationScheme", "GroupPatchResponse", "OAUTH_BEARER", "ServiceConfig"]
+
+GroupPatchResponse = Literal[
+    "no_content_when_members_unloaded", "always_resource", "always_no_content"
+]
+"""How a successful group PATCH is answered (RFC 7644 §3.5.2 allows 200 with the resource or 204).
+
+- ``no_content_when_members_unloaded`` (default): 204 when the PATCH did not load the group's
+  members and the client sent neither ``attributes`` nor ``excludedAttributes``; otherwise 200
+  with the resource as those parameters shape it, members included unless excluded. A large
+  group's member adds and renames stay O(k) and a response never omits members unasked.
+- ``always_resource``: 200 with the resource, members read when the PATCH did not load them.
+- ``always_no_content``: 204 for every group PATCH.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +69,8 @@ class ServiceConfig:
     A feature switched off is advertised as unsupported and answers 501 when used.
     ``max_results`` caps ``count`` (and is ``filter.maxResults`` and RFC 9865 ``maxPageSize``);
     ``default_count`` is the page size when a query names none. ``max_body_size`` limits every
-    request body except Bulk, which has ``bulk_max_payload_size``.
+    request body except Bulk, which has ``bulk_max_payload_size``. ``group_patch_response``
+    chooses how a group PATCH is answered (:data:`GroupPatchResponse`).
     """
 
     patch: bool = True
@@ -73,6 +87,7 @@ class ServiceConfig:
     cursor_ttl: int = 600
     """Seconds a cursor stays valid (RFC 9865 ``cursorTimeout``)."""
     max_body_size: int = 1_048_576
+    group_patch_response: GroupPatchResponse = "no_content_when_members_unloaded"
     documentation_uri: str | None = None
     authentication_schemes: tuple[AuthenticationScheme, ...] = field(default=(OAUTH_BEARER,))
     event_uris: tuple[str, ...] = ()
@@ -91,6 +106,10 @@ class ServiceConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"{name} must be positive")
+        if self.group_patch_response not in get_args(GroupPatchResponse):
+            raise ValueError(
+                f"group_patch_response must be one of {', '.join(get_args(GroupPatchResponse))}"
+            )
         if self.default_count > self.max_results:
             raise ValueError("default_count must not exceed max_results")
 

@@ -17,7 +17,7 @@ in-memory evaluator, which defines the semantics MongoStore's translation reprod
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -281,8 +281,11 @@ class MemoryStore:
             del space.entries[id]
             for member in namespace.members.pop(id, {}):
                 _discard(namespace.groups_of, member, id)
-            for group in namespace.groups_of.pop(id, {}):
+            # Any change to a group's members changes its version, this one too.
+            now = stored_value(utc_now())
+            for group, type_name in namespace.groups_of.pop(id, {}).items():
                 _discard(namespace.members, group, id)
+                _next_version(namespace.spaces[type_name].entries[group], now)
 
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         """Return one page of the resources matching the query, and the total."""
@@ -306,6 +309,20 @@ class MemoryStore:
             ]
             keys = [(key[1], key[2]) for key, _ in window]
             return Page(resources, len(matched), keys)
+
+    async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
+        """The resource type name of each of ``ids`` that names a resource in the tenant."""
+        namespace = self._tenants.get(check_tenant(tenant))
+        found: dict[str, str] = {}
+        if namespace is None:
+            return found
+        async with namespace.lock:
+            for id in ids:
+                for name, space in namespace.spaces.items():
+                    if isinstance(id, str) and id in space.entries:
+                        found[id] = name
+                        break
+        return found
 
     async def ping(self) -> bool:
         """Always true: the store is in this process."""
@@ -455,7 +472,7 @@ class MemoryStore:
         for member_id in delta.removed:
             _discard(namespace.members, group, member_id)
             _discard(namespace.groups_of, member_id, group)
-        for member in delta.added:
+        for member in (*delta.added, *delta.rewritten):
             namespace.members.setdefault(group, {})[member["value"]] = member
             namespace.groups_of.setdefault(member["value"], {})[group] = resource_type.name
 
@@ -583,6 +600,15 @@ class MemoryStore:
 def _check_version(entry: _Entry, expected: str | None) -> None:
     if expected is not None and version_counter(expected) != entry.counter:
         raise PreconditionFailed()
+
+
+def _next_version(entry: _Entry, modified: datetime) -> None:
+    """Give ``entry`` its next version and ``lastModified`` (a new dict: entries are replaced)."""
+    entry.counter += 1
+    stored = dict(entry.resource)
+    meta = {**stored["meta"], "version": format_version(entry.counter), "lastModified": modified}
+    stored["meta"] = meta
+    entry.resource = stored
 
 
 def _index_key(ref: AttrRef) -> str:

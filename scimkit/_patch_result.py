@@ -12,18 +12,22 @@ __all__ = ["MemberDelta", "PatchResult"]
 class MemberDelta:
     """Changes to a multi-valued ``members`` attribute, as member values added and ids removed.
 
-    With ``replace`` true, ``added`` is the complete new member list and ``removed`` is empty.
-    ``added`` holds canonical member objects (``value`` plus optional ``type``, ``display``,
-    ``$ref``); ``removed`` holds member ids (``value``). Adding a present member and removing an
-    absent one are no-ops for the store.
+    With ``replace`` true, ``added`` is the complete new member list and the other parts are
+    empty. ``added`` and ``rewritten`` hold canonical member objects (``value`` plus optional
+    ``type``, ``display``, ``$ref``); ``removed`` holds member ids (``value``). Adding a present
+    member and removing an absent one are no-ops for the store. ``rewritten`` holds members
+    removed and added again by one PATCH: the store keeps them in exactly this form, present
+    or not, as a PATCH on the loaded list would. An id is in at most one of the three parts,
+    so a store may apply them in any order.
     """
 
     added: tuple[dict[str, Any], ...] = ()
     removed: tuple[str, ...] = ()
     replace: bool = False
+    rewritten: tuple[dict[str, Any], ...] = ()
 
     def __bool__(self) -> bool:
-        return self.replace or bool(self.added) or bool(self.removed)
+        return self.replace or bool(self.added) or bool(self.removed) or bool(self.rewritten)
 
 
 @dataclass(frozen=True, slots=True)

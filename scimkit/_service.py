@@ -12,7 +12,7 @@ import asyncio
 import random
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 from scimkit._config import ServiceConfig
 from scimkit._cursor import CursorCodec, CursorScope
 from scimkit._errors import (
-    Conflict,
     InvalidCount,
     InvalidCursor,
     InvalidFilter,
@@ -28,6 +27,7 @@ from scimkit._errors import (
     NotFound,
     NotImplementedFeature,
     PreconditionFailed,
+    ServiceUnavailable,
 )
 from scimkit._event import EventType, WriteRecord
 from scimkit._filter import BoundFilter, compile_filter
@@ -36,14 +36,14 @@ from scimkit._operation import Operation
 from scimkit._password import seal_password, seal_patch
 from scimkit._patch import PatchOperation, apply_patch, needs_members, parse_patch
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._store import Page, ResourceStore, StoreQuery, writes_resource
 from scimkit._tolerance import STRICT, Tolerance
 from scimkit._types import Position, Resource
 from scimkit._validation import validate_resource
 
-__all__ = ["ListResult", "QueryParams", "ResourceService", "wants_members"]
+__all__ = ["ListResult", "PatchReply", "QueryParams", "ResourceService", "wants_members"]
 
-# Writes lost to a concurrent writer are retried this often before giving up (409).
+# Writes lost to a concurrent writer are retried this often before giving up (503).
 _MAX_ATTEMPTS = 10
 # Between attempts a lost writer waits a random time below a bound that doubles per attempt:
 # writers that collided start again spread out instead of colliding again. Without it, 20
@@ -88,6 +88,14 @@ class ListResult:
     start_index: int | None = 1
     next_cursor: str | None = None
     previous_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatchReply:
+    """A patched resource and whether the response carries it (200) or not (204)."""
+
+    resource: Resource
+    represent: bool
 
 
 def _new_id() -> str:
@@ -165,6 +173,7 @@ class ResourceService:
             body, resource_type, Operation.CREATE, tolerance=self.tolerance(tenant)
         )
         await seal_password(resource, resource_type)
+        await self._check_members(tenant, resource_type, None, resource)
         resource["id"] = self._id_factory()
         resource["meta"] = new_meta(resource_type, self._clock())
         return await self.store.create(
@@ -206,6 +215,7 @@ class ResourceService:
             resource["id"] = existing["id"]
             if _same_content(resource, existing):
                 return existing
+            await self._check_members(tenant, resource_type, id, resource)
             meta = existing["meta"]
             resource["meta"] = {
                 "resourceType": meta["resourceType"],
@@ -239,6 +249,50 @@ class ResourceService:
         the returned resource must carry them (one extra read when the PATCH did not load them).
         A PATCH that changes nothing writes nothing and keeps the version.
         """
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        if members and not loaded and resource_type.members_attribute is not None:
+            return await self.store.get(tenant, resource_type, id, members=True)
+        return updated
+
+    async def patch_reply(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        body: Any,
+        *,
+        if_match: str | None = None,
+        attributes: Sequence[str] = (),
+        excluded_attributes: Sequence[str] = (),
+    ) -> PatchReply:
+        """Apply a PatchOp body and say whether the response carries the resource.
+
+        RFC 7644 §3.5.2 answers a PATCH with 200 and the entire resource (shaped by
+        ``attributes``/``excludedAttributes``) or with 204. Users always get the resource;
+        groups follow ``ServiceConfig.group_patch_response``.
+        """
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        if resource_type.members_attribute is None:
+            return PatchReply(updated, True)
+        rule = self.config.group_patch_response
+        asked = bool(attributes or excluded_attributes)
+        if rule == "always_no_content" or (
+            rule == "no_content_when_members_unloaded" and not loaded and not asked
+        ):
+            return PatchReply(updated, False)
+        if not loaded and wants_members(resource_type, attributes, excluded_attributes):
+            updated = await self.store.get(tenant, resource_type, id, members=True)
+        return PatchReply(updated, True)
+
+    async def _patched(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        body: Any,
+        if_match: str | None,
+    ) -> tuple[Resource, bool]:
+        """The patched resource, and whether the group's members were loaded to patch it."""
         if not self.config.patch:
             raise NotImplementedFeature("PATCH is not supported by this service provider.")
         tolerance = self.tolerance(tenant)
@@ -261,20 +315,24 @@ class ResourceService:
             )
             if not result.changed:
                 return current
+            if result.member_delta.added:
+                await self._check_members(
+                    tenant, resource_type, id, {"members": result.member_delta.added}
+                )
+            # Member deltas commute: without the client's If-Match, a PATCH that changes only
+            # members holds whatever else changed meanwhile, so the store need not compare.
+            members_only = not strict and not writes_resource(result, resource_type)
             return await self.store.update(
                 tenant,
                 resource_type,
                 id,
                 result,
-                expected_version=current["meta"].get("version"),
+                expected_version=None if members_only else current["meta"].get("version"),
                 modified=self._clock(),
                 **self._record(EventType.PATCH, operations),
             )
 
-        updated = await _retrying(attempt, strict)
-        if members and not load_members and resource_type.members_attribute is not None:
-            return await self.store.get(tenant, resource_type, id, members=True)
-        return updated
+        return await _retrying(attempt, strict), load_members
 
     async def delete(
         self,
@@ -489,6 +547,49 @@ class ResourceService:
             previous_cursor,
         )
 
+    async def _check_members(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        group_id: str | None,
+        resource: Mapping[str, Any],
+    ) -> None:
+        """Refuse members that are not resources of this tenant of the type they claim (400).
+
+        ``resource`` holds the members a write adds under the members attribute's name (or
+        ``"members"``). A member without ``type`` must be a User; a nested group says
+        ``type: "Group"`` and is never the group ``group_id`` itself. One store lookup for the
+        k members (O(k)), whatever the group's size; every bad value is named.
+        """
+        attribute = resource_type.members_attribute
+        if attribute is None:
+            return
+        members = resource.get(attribute.name) or resource.get("members") or ()
+        claimed: dict[str, str] = {}
+        for member in members:
+            value = member.get("value") if isinstance(member, Mapping) else None
+            if isinstance(value, str):
+                kind = member.get("type")
+                claimed.setdefault(value, kind if isinstance(kind, str) and kind else "User")
+        if not claimed:
+            return
+        found = await self.store.resource_types_of(tenant, list(claimed))
+        bad: list[str] = []
+        for value, kind in claimed.items():
+            actual = found.get(value)
+            if value == group_id:
+                bad.append(f"'{value}' is the group itself")
+            elif actual is None:
+                bad.append(f"'{value}' names no resource here")
+            elif actual.lower() != kind.lower():
+                bad.append(f"'{value}' is a {actual}, not a {kind}")
+        if bad:
+            raise InvalidValue(
+                "Members must be Users, or Groups with type 'Group', of this tenant: "
+                + "; ".join(bad)
+                + "."
+            )
+
     def _precondition(self, if_match: str | None) -> tuple[tuple[str, ...] | None, bool]:
         """Parsed If-Match tags and whether a lost race must surface as 412.
 
@@ -568,4 +669,6 @@ async def _retrying(attempt: Callable[[], Awaitable[_T]], strict: bool) -> _T:
             if number + 1 < _MAX_ATTEMPTS:
                 bound = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2**number)
                 await asyncio.sleep(random.uniform(0, bound))
-    raise Conflict("The resource is being changed by other requests; retry the request.")
+    # Transient, not a conflict the client must resolve: Entra files a 409 as EntryConflict and
+    # retries it only hours later, a 503 on its next cycle.
+    raise ServiceUnavailable("The resource is being changed by other requests; retry the request.")

@@ -139,7 +139,9 @@ class ResourceStore(Protocol):
         A write stamps ``meta.lastModified`` with ``modified`` (now when ``None``) as it stamps
         ``meta.version``; a result that changes nothing stored (:func:`writes_resource`) and
         no membership writes nothing and keeps both. The returned resource has members only if
-        ``result.resource`` had them.
+        ``result.resource`` had them. ``expected_version`` ``None`` compares nothing; the
+        service passes it only for a result that changes members alone (member deltas
+        commute), and such a write must not fail because others changed the group meanwhile.
         """
         ...
 
@@ -156,6 +158,15 @@ class ResourceStore(Protocol):
 
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         """Return one page of the resources matching the query, and the total."""
+        ...
+
+    async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> Mapping[str, str]:
+        """The resource type name of each of ``ids`` that names a resource in the tenant.
+
+        Ids that name nothing (in this tenant) are left out. Costs O(k) in the ids asked, one
+        indexed lookup whatever the number of resources: the service checks with it that the
+        members a write adds exist, with the type they claim.
+        """
         ...
 
     async def ping(self) -> bool:
@@ -234,9 +245,11 @@ def effective_member_delta(delta: MemberDelta, current: Mapping[str, Any]) -> Me
 
     ``current`` maps member ids to their stored form (:func:`member_form`). For a delta that
     adds and removes, only its keys matter, so a store may pass just the ids the delta names
-    that are present (the store then costs O(k)); a replacing delta needs the whole map.
-    Adding a present member keeps its stored form, removing an absent one does nothing, and a
-    replacement equal to the current list changes nothing: none of these bumps the version.
+    that are present (the store then costs O(k)); the stored forms of ``rewritten`` members
+    matter too, and a replacing delta needs the whole map. Adding a present member keeps its
+    stored form, removing an absent one does nothing, rewriting a member to its stored form
+    does nothing, and a replacement equal to the current list changes nothing: none of these
+    bumps the version.
     """
     if delta.replace:
         wanted = {value: member_form(m) for value, m in members_by_id(delta.added).items()}
@@ -248,12 +261,19 @@ def effective_member_delta(delta: MemberDelta, current: Mapping[str, Any]) -> Me
         if value not in current:
             added[value] = member_form(member)
     removed = tuple(dict.fromkeys(r for r in delta.removed if r in current))
-    return MemberDelta(tuple(added.values()), removed)
+    rewritten = tuple(
+        form
+        for value, member in members_by_id(delta.rewritten).items()
+        if current.get(value) != (form := member_form(member))
+    )
+    return MemberDelta(tuple(added.values()), removed, rewritten=rewritten)
 
 
 def named_members(delta: MemberDelta) -> list[str]:
-    """The member ids a delta adds or removes, sorted and once each (what a store looks up)."""
-    named = [m["value"] for m in delta.added if isinstance(m.get("value"), str)]
+    """The member ids a delta names, sorted and once each (what a store looks up)."""
+    named = [
+        m["value"] for m in (*delta.added, *delta.rewritten) if isinstance(m.get("value"), str)
+    ]
     return sorted(set(named) | set(delta.removed))
 
 

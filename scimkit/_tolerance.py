@@ -19,6 +19,9 @@ class Tolerance:
 
     string_booleans: bool = False
     """Accept ``"True"``/``"False"`` (any case) where a Boolean is expected."""
+    unquoted_filter_values: bool = False
+    """Accept filter values without quotes (``externalId eq jyoung``), read against the
+    attribute's type; see ``docs/filters.md``."""
     undeclared_extensions: bool = False
     """Accept an extension object whose URN is missing from ``schemas``."""
     unknown_schemas: bool = False
@@ -33,6 +36,8 @@ class Tolerance:
     """``replace`` of an absent attribute or value acts as ``add`` instead of ``noTarget``."""
     patch_remove_by_value: bool = False
     """``remove`` with ``path: "members"`` and a value array removes those values only."""
+    member_display_name: bool = False
+    """A group member's ``displayName`` means ``display`` (Microsoft's SCIM reference code)."""
     patch_value_arrays: bool = False
     """Legacy ``[{"value": X}]`` arrays for single-valued attributes become ``X``."""
     unqualified_extension_paths: bool = False
@@ -47,6 +52,7 @@ class Tolerance:
 STRICT = Tolerance()
 ENTRA = Tolerance(
     string_booleans=True,
+    unquoted_filter_values=True,
     undeclared_extensions=True,
     unknown_schemas=True,
     patch_op_any_case=True,
@@ -54,6 +60,7 @@ ENTRA = Tolerance(
     patch_filter_creates=True,
     patch_replace_absent_adds=True,
     patch_remove_by_value=True,
+    member_display_name=True,
     patch_value_arrays=True,
     unqualified_extension_paths=True,
 )

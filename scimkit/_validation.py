@@ -155,10 +155,14 @@ class _Field:
     check: _Checker
 
 
-def _complex_checker(attribute: Attribute, tolerance: Tolerance, operation: Operation) -> _Checker:
+def _complex_checker(
+    attribute: Attribute, tolerance: Tolerance, operation: Operation, *, member: bool = False
+) -> _Checker:
     subs: dict[str, _Field] = {}
     for sub in attribute.sub_attributes:
         subs[sub.name.lower()] = _Field(sub, _simple_checker(sub, tolerance))
+    if member and tolerance.member_display_name and "display" in subs:
+        subs.setdefault("displayname", subs["display"])
     required = tuple(sub for sub in attribute.sub_attributes if sub.required)
     # readOnly sub-attributes of writable attributes (e.g. members.display) are ignored in requests.
     drop_read_only = operation.is_request and attribute.mutability is not Mutability.READ_ONLY
@@ -178,6 +182,8 @@ def _complex_checker(attribute: Attribute, tolerance: Tolerance, operation: Oper
             sub = field.attribute
             if drop_read_only and sub.mutability is Mutability.READ_ONLY:
                 continue
+            if sub.name in result:  # "display" and "displayName" (or two spellings) at once
+                raise InvalidValue(f"Attribute '{path}.{sub.name}' is given twice.")
             result[sub.name] = field.check(item, f"{path}.{sub.name}")
         for sub in required:
             if sub.name not in result:
@@ -188,10 +194,10 @@ def _complex_checker(attribute: Attribute, tolerance: Tolerance, operation: Oper
 
 
 def _attribute_checker(
-    attribute: Attribute, tolerance: Tolerance, operation: Operation
+    attribute: Attribute, tolerance: Tolerance, operation: Operation, *, member: bool = False
 ) -> _Checker:
     single = (
-        _complex_checker(attribute, tolerance, operation)
+        _complex_checker(attribute, tolerance, operation, member=member)
         if attribute.is_complex
         else _simple_checker(attribute, tolerance)
     )
@@ -246,13 +252,16 @@ class _Plan:
 
 
 def _schema_plan(
-    schema: Schema, extra: tuple[Attribute, ...], tolerance: Tolerance, operation: Operation
+    schema: Schema,
+    extra: tuple[Attribute, ...],
+    tolerance: Tolerance,
+    operation: Operation,
+    members: Attribute | None = None,
 ) -> _SchemaPlan:
     fields: dict[str, _Field] = {}
     for attribute in (*extra, *schema.attributes):
-        fields[attribute.name.lower()] = _Field(
-            attribute, _attribute_checker(attribute, tolerance, operation)
-        )
+        checker = _attribute_checker(attribute, tolerance, operation, member=attribute is members)
+        fields[attribute.name.lower()] = _Field(attribute, checker)
     attributes = [field.attribute for field in fields.values()]
     return _SchemaPlan(
         schema=schema,
@@ -269,7 +278,13 @@ def _schema_plan(
 def _plan(resource_type: ResourceType, tolerance: Tolerance, operation: Operation) -> _Plan:
     return _Plan(
         resource_type=resource_type,
-        core=_schema_plan(resource_type.schema, COMMON_ATTRIBUTES, tolerance, operation),
+        core=_schema_plan(
+            resource_type.schema,
+            COMMON_ATTRIBUTES,
+            tolerance,
+            operation,
+            resource_type.members_attribute,
+        ),
         extensions={
             schema.id.lower(): _schema_plan(schema, (), tolerance, operation)
             for schema in resource_type.extension_schemas()

@@ -15,7 +15,6 @@ from scimkit import (
     STRICT,
     USER,
     AuthenticationScheme,
-    Conflict,
     InvalidCount,
     InvalidCursor,
     InvalidFilter,
@@ -29,6 +28,7 @@ from scimkit import (
     ResourceService,
     ResourceType,
     ServiceConfig,
+    ServiceUnavailable,
 )
 from scimkit._service import wants_members
 from scimkit.store import StoreQuery
@@ -198,11 +198,15 @@ async def test_patch_with_if_match_surfaces_the_race(
         )
 
 
-async def test_endless_races_end_in_409(service: ResourceService, store: SpyStore) -> None:
+async def test_endless_races_end_in_503_with_retry_after(
+    service: ResourceService, store: SpyStore
+) -> None:
+    # Transient: Entra retries a 5xx on its next cycle, a 409 (EntryConflict) hours later.
     await service.create(T, USER, user("alice"))
     store.races = 1000
-    with pytest.raises(Conflict):
+    with pytest.raises(ServiceUnavailable) as caught:
         await service.patch(T, USER, "id1", patch({"op": "add", "path": "title", "value": "B"}))
+    assert caught.value.status == 503 and caught.value.headers["Retry-After"]
 
 
 async def test_group_patch_loads_members_only_when_needed(

@@ -19,6 +19,7 @@ from scimkit._filter._ast import (
     Or,
     PatchPath,
     Present,
+    Unquoted,
     ValuePath,
 )
 from scimkit._filter._bind import (
@@ -79,6 +80,7 @@ __all__ = [
     "PatchPath",
     "Present",
     "SCHEMAS_ATTRIBUTE",
+    "Unquoted",
     "ValuePath",
     "bind_filter",
     "clear_filter_caches",

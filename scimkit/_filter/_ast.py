@@ -22,11 +22,30 @@ __all__ = [
     "Or",
     "PatchPath",
     "Present",
+    "Unquoted",
     "ValuePath",
 ]
 
+
+class Unquoted(str):
+    """A comparison value written without quotes that is no JSON literal (``jyoung``).
+
+    Microsoft's SCIM reference implementation sends such values (``jyoung``, ``007``,
+    ``2015-10-10T14:38:21Z``). Not RFC 7644: binding refuses it unless
+    ``Tolerance.unquoted_filter_values`` is on, and then reads it against the attribute's
+    type. A ``str`` subclass, so code that takes the value as a string (a PATCH filter's
+    template) sees the text; equality of nodes tells it apart from the quoted string.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Unquoted({str.__repr__(self)})"
+
+
 CompareValue: TypeAlias = str | bool | int | float | None
-"""A comparison value as written: JSON string, ``true``/``false``, number or ``null``."""
+"""A comparison value as written: JSON string, ``true``/``false``, number or ``null`` (or an
+:class:`Unquoted` word)."""
 
 
 class CompareOp(StrEnum):
@@ -68,6 +87,10 @@ class Compare:
     path: AttrPath
     op: CompareOp
     value: CompareValue
+    written: str | None = field(default=None, repr=False)
+    """The value's text when it was written without quotes (``5``, ``TRUE``, ``jyoung``), so
+    a tolerant binding can read ``externalId eq 5`` as the string ``"5"``. Like
+    :attr:`AttrPath.position`, it takes no part in equality."""
 
     # Equality includes the literal's type: in Python ``1 == True == 1.0``, but the filters
     # ``x eq 1``, ``x eq true`` and ``x eq 1.0`` are different.
@@ -164,6 +187,8 @@ class PatchPath:
 
 
 def _render_literal(value: CompareValue) -> str:
+    if isinstance(value, Unquoted):
+        return str(value)
     if value is None:
         return "null"
     if isinstance(value, bool):

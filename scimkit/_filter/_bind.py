@@ -9,6 +9,7 @@ work on bound filters only.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -26,9 +27,15 @@ from scimkit._filter._ast import (
     Not,
     Or,
     Present,
+    Unquoted,
     ValuePath,
 )
-from scimkit._filter._parser import FILTER_CACHE_SIZE, MAX_FILTER_LENGTH, parse_filter
+from scimkit._filter._parser import (
+    FILTER_CACHE_SIZE,
+    MAX_FILTER_LENGTH,
+    is_json_word,
+    parse_filter,
+)
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned
 from scimkit._tolerance import STRICT, Tolerance
@@ -75,6 +82,7 @@ compare case-insensitively, as :meth:`ResourceType.schema_for` does."""
 _ORDERING = frozenset({CompareOp.GT, CompareOp.GE, CompareOp.LT, CompareOp.LE})
 _SUBSTRING = frozenset({CompareOp.CO, CompareOp.SW, CompareOp.EW})
 _STRINGS = frozenset({AttributeType.STRING, AttributeType.REFERENCE})
+_TEXT = frozenset({*_STRINGS, AttributeType.BINARY})
 _UNORDERED = frozenset({AttributeType.BOOLEAN, AttributeType.BINARY, AttributeType.COMPLEX})
 _INT64 = range(-(2**63), 2**63)
 _DATETIME = re.compile(
@@ -199,7 +207,11 @@ def bind_filter(
 # keyed by the whole text never hits for them. This shape
 # binds from a per-path template instead; anything else (escapes, control characters, lone
 # surrogates, which the parser refuses) takes the general path.
-_SIMPLE_EQ = re.compile(r' *([A-Za-z][\w.:$-]*) +[eE][qQ] +"([^"\\\x00-\x1f\ud800-\udfff]*)" *\Z')
+_SIMPLE_EQ = re.compile(
+    r' *([A-Za-z][\w.:$-]*) +[eE][qQ] +(?:"([^"\\\x00-\x1f\ud800-\udfff]*)"'
+    # or, as a tolerance, a word without quotes (see _parser._WORD)
+    r'|([^ ()\[\]"\'\x00-\x1f\ud800-\udfff][^ ()\[\]"\x00-\x1f\ud800-\udfff]*)) *\Z'
+)
 _TEMPLATE_TYPES = (AttributeType.STRING, AttributeType.REFERENCE)
 
 
@@ -209,10 +221,14 @@ def compile_filter(
     """Parse and bind, cached by ``(text, resource_type, tolerance)``."""
     if len(text) <= MAX_FILTER_LENGTH:
         match = _SIMPLE_EQ.match(text)
-        if match is not None:
+        value = None if match is None else match.group(2)
+        if match is not None and value is None and tolerance.unquoted_filter_values:
+            # An unquoted word: only one that is no JSON literal reads as the string it is
+            # for every string attribute (null would not, 1e999 is refused).
+            value = None if is_json_word(match.group(3)) else match.group(3)
+        if match is not None and value is not None:
             template = _eq_template(match.group(1), resource_type, tolerance)
             if template is not None:
-                value = match.group(2)
                 if is_folded(template.ref.target):
                     value = fold_case(value)
                 return BoundCompare(template.ref, CompareOp.EQ, value)
@@ -375,13 +391,29 @@ class _Binder:
                 f"'{op.value}' needs a string attribute; '{path}' is {kind.value}",
                 position=_pos(path),
             )
-        value = self.convert(path, target, literal)
+        value = self.convert(path, target, literal, node.written)
         if isinstance(value, str) and is_folded(target):
             value = fold_case(value)
+        if isinstance(value, _Instant):
+            return _compare_instant(ref, op, value)
         return BoundCompare(ref, op, value)
 
-    def convert(self, path: AttrPath, target: Attribute, literal: CompareValue) -> BoundValue:
+    def convert(
+        self, path: AttrPath, target: Attribute, literal: CompareValue, written: str | None
+    ) -> BoundValue | _Instant:
         kind = target.type
+        if written is not None and self.tolerance.unquoted_filter_values:
+            # Unquoted, the value is a string unless it is valid JSON for the attribute's type
+            # (null is valid for any type, and was handled before).
+            if kind in _TEXT:
+                return written
+            literal = str(literal) if isinstance(literal, Unquoted) else literal
+        elif isinstance(literal, Unquoted):
+            raise InvalidFilter(
+                f"the value {literal} compared with '{path}' is not valid JSON: strings must "
+                f"be in double quotes ({json.dumps(str(literal), ensure_ascii=False)})",
+                position=_pos(path),
+            )
         if kind is AttributeType.BOOLEAN:
             if isinstance(literal, bool):
                 return literal
@@ -432,7 +464,37 @@ def _alternatives(node: BoundFilter) -> tuple[int, int]:
     return left[0] + right[0], left[1] * right[1]
 
 
-def _parse_datetime(text: str, path: AttrPath) -> datetime:
+@dataclass(frozen=True, slots=True)
+class _Instant:
+    """A dateTime literal as the whole milliseconds around it (the same one if it is whole)."""
+
+    floor: datetime
+    ceiling: datetime
+
+
+def _compare_instant(ref: AttrRef, op: CompareOp, instant: _Instant) -> BoundFilter:
+    """``ref op t`` at the literal's own precision, over stored millisecond values ``v``.
+
+    A literal between two milliseconds (``floor < t < ceiling``) equals no stored value, so
+    ``eq`` holds for no resource and ``ne`` (``not eq``) for every one; ``v < t`` is
+    ``v < ceiling``, ``v >= t`` is ``v >= ceiling``, ``v > t`` is ``v > floor`` and ``v <= t``
+    is ``v <= floor``. The constants are written with ``pr``, so every evaluator and
+    translator runs them unchanged.
+    """
+    floor, ceiling = instant.floor, instant.ceiling
+    if floor == ceiling:
+        return BoundCompare(ref, op, floor)
+    present = BoundPresent(ref)
+    if op is CompareOp.EQ:
+        return BoundAnd(present, BoundNot(present))
+    if op is CompareOp.NE:
+        return BoundOr(present, BoundNot(present))
+    if op is CompareOp.LT or op is CompareOp.GE:
+        return BoundCompare(ref, op, ceiling)
+    return BoundCompare(ref, op, floor)
+
+
+def _parse_datetime(text: str, path: AttrPath) -> _Instant:
     match = _DATETIME.fullmatch(text)
     try:
         if match is None:
@@ -442,8 +504,10 @@ def _parse_datetime(text: str, path: AttrPath) -> datetime:
         if sign is not None:
             delta = timedelta(hours=int(tzh), minutes=int(tzm))
             offset = timezone(-delta if sign == "-" else delta)
-        # Stored values have millisecond precision (BSON dates), so literals get it too.
-        millis = int((fraction or "0")[:3].ljust(3, "0"))
+        # Stored values have millisecond precision (BSON dates); the digits below it decide
+        # how each operator rounds (see _compare_instant).
+        fraction = fraction or ""
+        millis = int(fraction[:3].ljust(3, "0"))
         value = datetime(
             int(year),
             int(month),
@@ -454,7 +518,9 @@ def _parse_datetime(text: str, path: AttrPath) -> datetime:
             millis * 1000,
             tzinfo=offset,
         )
-        return value.astimezone(UTC)
+        floor = value.astimezone(UTC)
+        below = fraction[3:].strip("0") != ""  # digits below the millisecond
+        return _Instant(floor, floor + timedelta(milliseconds=1) if below else floor)
     except (ValueError, OverflowError):
         raise InvalidFilter(
             f"'{path}' is a dateTime attribute; \"{text}\" is not an RFC 3339 date-time "
@@ -474,6 +540,8 @@ def _expected(kind: AttributeType) -> str:
 
 
 def _literal_text(literal: CompareValue) -> str:
+    if isinstance(literal, Unquoted):
+        return str(literal)
     if isinstance(literal, bool):
         return "true" if literal else "false"
     if isinstance(literal, str):

@@ -17,7 +17,10 @@ with a sly LALR parser. Both have defects that real filters hit, confirmed by
 So we subclass the lexer, replacing the faulty token rules (the rest, including the
 case-insensitive operator keywords, is inherited), and parse its tokens with the small
 recursive-descent parser below. Fixing the LALR parser would have meant redefining every
-grammar rule of its class anyway, and its tree loses the literal types we need.
+grammar rule of its class anyway, and its tree loses the literal types we need. Comparison
+values are read by the parser from the text, so that a value written without quotes
+(``2015-10-10T14:38:21.8617979-07:00``, accepted only as a tolerance, at bind time) is one
+word and not a run of broken tokens.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 from scim2_filter_parser.lexer import SCIMLexer
@@ -43,6 +46,7 @@ from scimkit._filter._ast import (
     Or,
     PatchPath,
     Present,
+    Unquoted,
     ValuePath,
 )
 
@@ -51,6 +55,7 @@ __all__ = [
     "MAX_FILTER_DEPTH",
     "MAX_FILTER_LENGTH",
     "clear_parse_cache",
+    "is_json_word",
     "parse_filter",
     "parse_path",
 ]
@@ -69,7 +74,9 @@ _WORD_END = r"(?![A-Za-z0-9_$-])"
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _OPERATORS = {op.name: op for op in CompareOp}
 _NAME_TOKENS = frozenset({"ATTRNAME", "TRUE", "FALSE", "NULL"})
-_LITERAL_WORDS: dict[str, CompareValue] = {"TRUE": True, "FALSE": False, "NULL": None}
+_LITERAL_WORDS: dict[str, CompareValue] = {"true": True, "false": False, "null": None}
+# A comparison value written without quotes: up to a space, parenthesis, bracket or quote.
+_WORD = re.compile(r'[^ \t\r\n()\[\]"]+')
 _JSON = json.JSONDecoder(strict=False)  # strict=False: raw tabs and newlines inside strings
 
 
@@ -119,32 +126,50 @@ class _Lexer(SCIMLexer):  # type: ignore[misc]
 
 
 class _Token:
-    __slots__ = ("type", "value", "index")
+    __slots__ = ("type", "value", "index", "end")
 
-    def __init__(self, type_: str, value: str, index: int) -> None:
+    def __init__(self, type_: str, value: str, index: int, end: int) -> None:
         self.type = type_
         self.value = value
         self.index = index
+        self.end = end
+
+
+def _tokens(text: str, index: int) -> Iterator[_Token]:
+    for t in _Lexer().tokenize(text, index=index):
+        yield _Token(t.type, t.value, t.index, t.end)
 
 
 class _Parser:
-    """Recursive descent over the tokens; ``not`` > ``and`` > ``or`` (RFC 7644 §3.4.2.2)."""
+    """Recursive descent over the tokens; ``not`` > ``and`` > ``or`` (RFC 7644 §3.4.2.2).
+
+    Tokens are read lazily, one ahead, because a comparison value is not lexed as tokens:
+    after an operator the parser reads it from the text itself (a JSON string, or a word up
+    to a space or bracket, see :meth:`literal`) and lexes on after it.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = [_Token(t.type, t.value, t.index) for t in _Lexer().tokenize(text)]
-        self.pos = 0
+        self.stream = _tokens(text, 0)
+        self.ahead: _Token | None = None
+        self.looked = False  # whether self.ahead holds the next token (None: the end)
+        self.offset = 0  # where the text after the last consumed token starts
         self.nesting = 0
         self.in_brackets = False
 
     # -- helpers ---------------------------------------------------------------------------
 
     def peek(self) -> _Token | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+        if not self.looked:
+            self.ahead = next(self.stream, None)
+            self.looked = True
+        return self.ahead
 
     def advance(self) -> _Token:
-        token = self.tokens[self.pos]
-        self.pos += 1
+        token = self.peek()
+        assert token is not None  # callers peek first
+        self.looked = False
+        self.offset = token.end
         return token
 
     def fail(self, expected: str, token: _Token | None = None) -> NoReturn:
@@ -229,9 +254,14 @@ class _Parser:
             sub = self.peek()
             if sub is not None and sub.type == "SUBATTR":
                 # Entra's match filter: emails[type eq "work"].value eq "x" means one value
-                # with both properties, i.e. emails[type eq "work" and value eq "x"].
+                # with both properties, i.e. emails[type eq "work" and value eq "x"]. As
+                # everywhere, ne is not eq: "ne" there asks that no such value exists, which
+                # emails[type eq "work" and value ne "x"] would not (it needs a work email).
                 self.advance()
                 leaf = self.comparison(AttrPath(None, sub.value, None, sub.index + 1))
+                if isinstance(leaf, Compare) and leaf.op is CompareOp.NE:
+                    positive = Compare(leaf.path, CompareOp.EQ, leaf.value, leaf.written)
+                    return Not(ValuePath(path, And(inner, positive))), max(depth, 1) + 3
                 return ValuePath(path, And(inner, leaf)), max(depth, 1) + 2
             if sub is not None and (sub.type in _OPERATORS or sub.type == "PR"):
                 self.fail(f"'.subAttribute' before the operator, as in {path}[...].value eq ...")
@@ -257,7 +287,8 @@ class _Parser:
             return Present(path)
         if token is not None and token.type in _OPERATORS:
             self.advance()
-            return Compare(path, _OPERATORS[token.type], self.literal())
+            value, written = self.literal()
+            return Compare(path, _OPERATORS[token.type], value, written)
         self.fail(f"an operator (eq, ne, co, sw, ew, gt, ge, lt, le or pr) after '{path}'")
 
     def attribute_path(self) -> AttrPath:
@@ -283,22 +314,30 @@ class _Parser:
                 )
         return AttrPath(urn, name, sub, start)
 
-    def literal(self) -> CompareValue:
-        token = self.peek()
-        if token is None:
+    def literal(self) -> tuple[CompareValue, str | None]:
+        """The value after an operator, and its text if it was written without quotes.
+
+        A word without quotes runs to the next space, parenthesis, bracket or ``"``: a JSON
+        literal (number, ``true``, ``false``, ``null``, any case) or else :class:`Unquoted`,
+        which binding accepts only as a tolerance.
+        """
+        assert not self.looked  # called right after the operator was consumed
+        start = self.offset
+        while start < len(self.text) and self.text[start] in _Lexer.ignore:
+            start += 1
+        word = _WORD.match(self.text, start)
+        if word is None:
+            token = self.peek()
+            if token is not None and token.type == "COMP_VALUE":
+                self.advance()
+                return _decode_string(token), None
             self.fail("a value (a string in double quotes, a number, true, false or null)")
-        if token.type == "COMP_VALUE":
-            self.advance()
-            return _decode_string(token)
-        if token.type == "NUMBER":
-            self.advance()
-            return _decode_number(token)
-        if token.type in _LITERAL_WORDS:
-            self.advance()
-            return _LITERAL_WORDS[token.type]
-        if token.type == "ATTRNAME":
-            self.fail("a value (strings must be in double quotes)")
-        self.fail("a value (a string in double quotes, a number, true, false or null)")
+        text = word.group()
+        if text.startswith("'"):
+            raise _SyntaxError('unexpected "\'" (strings must be in double quotes)', start)
+        self.stream = _tokens(self.text, word.end())
+        self.offset = word.end()
+        return _decode_word(text, start), text
 
     def patch_path(self) -> PatchPath:
         path = self.attribute_path()
@@ -363,16 +402,27 @@ def _decode_string(token: _Token) -> str:
     return value
 
 
-def _decode_number(token: _Token) -> int | float:
-    text = token.value
-    if not _JSON_NUMBER.fullmatch(text):
-        raise _SyntaxError(f"invalid number '{text}' (leading zeros are not allowed)", token.index)
-    if any(c in text for c in ".eE"):
-        number = float(text)
-        if not math.isfinite(number):
-            raise _SyntaxError(f"number '{text}' is out of range", token.index)
-        return number
-    return int(text)
+def is_json_word(text: str) -> bool:
+    """Whether a value written without quotes is a JSON literal (number, true, false, null)."""
+    return text.lower() in _LITERAL_WORDS or _JSON_NUMBER.fullmatch(text) is not None
+
+
+def _decode_word(text: str, position: int) -> CompareValue:
+    keyword = text.lower()
+    if keyword in _LITERAL_WORDS:
+        return _LITERAL_WORDS[keyword]
+    if _JSON_NUMBER.fullmatch(text):
+        if any(c in text for c in ".eE"):
+            number = float(text)
+            if not math.isfinite(number):
+                raise _SyntaxError(f"number '{text}' is out of range", position)
+            return number
+        return int(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _SyntaxError(f"invalid value {text!r}: unpaired surrogate", position) from exc
+    return Unquoted(text)
 
 
 def _check_text(text: object, what: str) -> str | None:

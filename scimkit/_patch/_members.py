@@ -15,34 +15,42 @@ __all__ = ["MemberChanges", "diff_members"]
 class MemberChanges:
     """Member operations folded, in order, into one delta.
 
-    Each id ends up in at most one of ``added`` and ``removed``, and the later operation wins,
-    so the delta means the same whichever order a store applies its two parts in. After a
-    ``replace`` (or a ``remove`` of all members) the delta holds the whole new list.
+    Each id ends up in at most one of ``added``, ``removed`` and ``rewritten``, and the later
+    operation wins, so the delta means the same whichever order a store applies its parts in.
+    A member removed and then added again is ``rewritten``: on the loaded list the add would
+    append the new form, so the store must not keep the stored one. After a ``replace`` (or a
+    ``remove`` of all members) the delta holds the whole new list.
     """
 
-    __slots__ = ("_added", "_removed", "_replace")
+    __slots__ = ("_added", "_removed", "_replace", "_rewritten")
 
     def __init__(self) -> None:
         self._added: dict[str, dict[str, Any]] = {}
         self._removed: dict[str, None] = {}
+        self._rewritten: dict[str, dict[str, Any]] = {}
         self._replace = False
 
     def add(self, members: Iterable[dict[str, Any]]) -> None:
         for member in members:
             ident = member["value"]
-            self._removed.pop(ident, None)
-            # A member already added keeps its first form: adding it again changes nothing.
-            self._added.setdefault(ident, member)
+            if ident in self._removed:
+                del self._removed[ident]
+                self._rewritten[ident] = member
+            elif ident not in self._rewritten:
+                # A member already added keeps its first form: adding it again changes nothing.
+                self._added.setdefault(ident, member)
 
     def remove(self, ids: Iterable[str]) -> None:
         for ident in ids:
             self._added.pop(ident, None)
+            self._rewritten.pop(ident, None)
             if not self._replace:
                 self._removed[ident] = None
 
     def replace_all(self, members: Iterable[dict[str, Any]]) -> None:
         self._added = {}
         self._removed = {}
+        self._rewritten = {}
         self._replace = True
         self.add(members)
 
@@ -51,6 +59,7 @@ class MemberChanges:
             added=tuple(self._added.values()),
             removed=tuple(self._removed),
             replace=self._replace,
+            rewritten=tuple(self._rewritten.values()),
         )
 
 

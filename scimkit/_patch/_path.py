@@ -27,10 +27,10 @@ from scimkit._filter import (
     parse_path,
 )
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._schema import Attribute, AttributeType
+from scimkit._schema import Attribute, AttributeType, Schema
 from scimkit._tolerance import Tolerance
 
-__all__ = ["Target", "record_matches", "resolve_key", "resolve_target"]
+__all__ = ["Target", "record_matches", "resolve_key", "resolve_target", "schema_target"]
 
 _CACHE_SIZE = 2048
 
@@ -42,7 +42,8 @@ class Target:
     ``ref`` is the attribute (with ``sub_attribute`` for ``name.givenName``). For a value path
     ``attr[filter]`` or ``attr[filter].sub``: ``value_filter`` is the bound filter,
     ``filter_sub`` the trailing sub-attribute, ``template`` the element the filter pins down
-    when it is a conjunction of ``eq`` on sub-attributes (used to create a missing element),
+    when it is a conjunction of ``eq`` on sub-attributes that names a canonical type (used to
+    create a missing element, see :func:`_template`),
     and ``member_ids`` the ids when the filter is ``value eq "id"`` (or an ``or`` of those).
     """
 
@@ -52,6 +53,16 @@ class Target:
     filter_sub: Attribute | None = None
     template: Mapping[str, Any] | None = None
     member_ids: tuple[str, ...] | None = None
+
+
+def schema_target(text: str, resource_type: ResourceType) -> Schema | None:
+    """The schema a path names as a whole (``urn:...:enterprise:2.0:User``), else ``None``.
+
+    RFC 7644 §3.5.2 lets a path start with a schema URI; one that is only the URI targets the
+    schema's attributes together, as a complex attribute. The path grammar cannot tell such a
+    URN from ``urn:...:2.0`` + attribute ``User``, so it is recognised before parsing.
+    """
+    return resource_type.schema_for(text) if text[:4].lower() == "urn:" else None
 
 
 def resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Target:
@@ -111,12 +122,20 @@ def record_matches(target: Target, record: Mapping[str, Any]) -> bool:
     return matches(target.value_filter, wrapped)
 
 
+_TEXT_TYPES = frozenset({AttributeType.STRING, AttributeType.REFERENCE})
+
+
 def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
     """Sub-attribute values of a filter made only of ``eq`` joined by ``and``, else ``None``.
 
-    The literal is kept as written (not case-folded): it becomes the new element's value.
+    Entra creates a missing element only for the types it maps (``emails[type eq "work"]``),
+    so the filter must pin a sub-attribute that declares canonical values to one of them, and
+    every such sub-attribute it names to one of its own; any other filter gets RFC 7644
+    §3.5.2.3's ``noTarget``. The literal is kept as written (not case-folded): it becomes the
+    new element's value.
     """
     found: dict[str, Any] = {}
+    typed: dict[str, Attribute] = {}  # the named sub-attributes that declare canonical values
     stack: list[Filter] = [node]
     while stack:
         current = stack.pop()
@@ -128,10 +147,26 @@ def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
         sub = attribute.sub_attribute(current.path.attribute)
         if sub is None or current.value is None or current.path.sub_attribute is not None:
             return None
-        if found.get(sub.name, current.value) != current.value:
+        value = current.value
+        if current.written is not None and sub.type in _TEXT_TYPES:
+            # Entra tolerance: an unquoted word (`type eq work`, `type eq 5`) is the text itself.
+            value = current.written
+        if found.get(sub.name, value) != value:
             return None  # type eq "a" and type eq "b": nothing can match or be created
-        found[sub.name] = current.value
+        found[sub.name] = value
+        if sub.canonical_values:
+            typed[sub.name] = sub
+    if not typed or not all(_is_canonical(sub, found[name]) for name, sub in typed.items()):
+        return None
     return found
+
+
+def _is_canonical(sub: Attribute, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    if sub.case_exact:
+        return value in sub.canonical_values
+    return value.casefold() in {known.casefold() for known in sub.canonical_values}
 
 
 def _member_ids(node: Filter, attribute: Attribute) -> tuple[str, ...] | None:

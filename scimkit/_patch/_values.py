@@ -135,6 +135,8 @@ def member_value(attribute: Attribute, value: Any, tolerance: Tolerance) -> dict
     so their types are checked here.
     """
     where = attribute.name
+    if tolerance.member_display_name and isinstance(value, dict):
+        value = _display_for_display_name(value, where)
     record = complex_value(attribute, value, tolerance, where, keep_nulls=False)
     if not record:
         raise InvalidValue(f"A '{where}' value must be an object with a 'value' (the id).")
@@ -147,3 +149,13 @@ def member_value(attribute: Attribute, value: Any, tolerance: Tolerance) -> dict
         if textual and not isinstance(item, str):
             raise InvalidValue(f"Sub-attribute '{where}.{name}' must be a string.")
     return record
+
+
+def _display_for_display_name(value: dict[str, Any], where: str) -> dict[str, Any]:
+    """A member value with ``displayName`` (any case) renamed ``display``; both is ambiguous."""
+    keys = [key for key in value if isinstance(key, str) and key.lower() == "displayname"]
+    if not keys:
+        return value
+    if any(isinstance(key, str) and key.lower() == "display" for key in value):
+        raise InvalidValue(f"A '{where}' value has both 'display' and 'displayName'.")
+    return {("display" if key in keys else key): item for key, item in value.items()}

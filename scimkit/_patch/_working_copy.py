@@ -20,7 +20,13 @@ from scimkit._errors import (
 )
 from scimkit._patch._members import MemberChanges
 from scimkit._patch._operation import OpName, PatchOperation
-from scimkit._patch._path import Target, record_matches, resolve_key, resolve_target
+from scimkit._patch._path import (
+    Target,
+    record_matches,
+    resolve_key,
+    resolve_target,
+    schema_target,
+)
 from scimkit._patch._values import (
     complex_value,
     copy_value,
@@ -30,7 +36,7 @@ from scimkit._patch._values import (
     simple_value,
 )
 from scimkit._resource_type import AttrRef, ResourceType
-from scimkit._schema import Attribute, Mutability
+from scimkit._schema import Attribute, Mutability, Schema
 from scimkit._store import members_by_id
 from scimkit._tolerance import Tolerance
 
@@ -114,6 +120,10 @@ class WorkingCopy:
                 raise NoTarget("A 'remove' operation needs a 'path' (RFC 7644 §3.5.2.2).")
             self._apply_pathless(op, value)
             return
+        schema = schema_target(operation.path, self.resource_type)
+        if schema is not None:
+            self._apply_schema(op, schema, value)
+            return
         target = resolve_target(operation.path, self.resource_type, self.tolerance)
         ref = target.ref
         sub = ref.sub_attribute or target.filter_sub
@@ -133,6 +143,29 @@ class WorkingCopy:
             )
         for key, item in value.items():
             self._apply_key(op, key, item, None)
+
+    def _apply_schema(self, op: OpName, schema: Schema, value: Any) -> None:
+        """A path naming a whole schema: its attributes as one complex attribute (§3.5.2)."""
+        if op != "remove":
+            # Exactly the path-less value {URN: value}: each named attribute is applied, the
+            # others are left as they are (§3.5.2.3 for a complex target).
+            self._apply_key(op, schema.id, _without_own_schemas(schema, value), None)
+            return
+        if schema is self.resource_type.schema:
+            raise InvalidPath(
+                f"Path '{schema.id}' names the core schema, which cannot be removed; "
+                "remove its attributes by their own paths."
+            )
+        holder = self.work.get(schema.id)
+        if not isinstance(holder, dict):
+            return
+        if any(e.required for e in self.resource_type.extensions if e.schema is schema):
+            raise required_removal(schema.id)
+        for key in list(holder):
+            ref = self.resource_type.resolve(schema.id, key)
+            # readOnly values are the server's (as in a request body, a client cannot unset them).
+            if ref is not None and ref.attribute.mutability is not _RO:
+                self._apply_attribute("remove", ref, None)
 
     def _apply_key(self, op: OpName, key: Any, item: Any, within: str | None) -> None:
         if not isinstance(key, str):  # pragma: no cover - JSON keys are strings
@@ -392,9 +425,7 @@ class WorkingCopy:
         if sub.required:
             raise required_removal(where)
         for index in matched:
-            record = dict(values[index])
-            _merge_record(target.ref.attribute, record, {sub.name: None}, where)
-            values[index] = record
+            values[index] = _merged(target.ref.attribute, values[index], {sub.name: None}, where)
         return [item for item in values if item]
 
     def _write_matched(
@@ -416,9 +447,7 @@ class WorkingCopy:
                     else dict(new or {})
                 )
             else:
-                record = dict(values[index])
-                _merge_record(attribute, record, new or {}, where)
-                values[index] = record
+                values[index] = _merged(attribute, values[index], new or {}, where)
         self._one_primary(attribute, values, matched)
         values[:] = [item for item in values if item]
 
@@ -460,6 +489,26 @@ class WorkingCopy:
                 values[index] = {**item, key: False}
 
 
+def _without_own_schemas(schema: Schema, value: Any) -> Any:
+    """The value of a schema path without a ``schemas`` key that names only that schema.
+
+    Clients built on typed models (python-scim's) serialise an extension object with its own
+    ``"schemas": [URN]``; that repeats the path and is dropped. Any other ``schemas`` stays in
+    the value, to be refused as an unknown attribute.
+    """
+    if not isinstance(value, dict):
+        return value
+    for key, urns in value.items():
+        if (
+            isinstance(key, str)
+            and key.lower() == "schemas"
+            and isinstance(urns, list)
+            and all(isinstance(urn, str) and urn.lower() == schema.id.lower() for urn in urns)
+        ):
+            return {k: v for k, v in value.items() if k != key}
+    return value
+
+
 def _primary(item: Any, key: str, tolerance: Tolerance) -> bool:
     return isinstance(item, dict) and is_true(item.get(key), tolerance)
 
@@ -482,6 +531,21 @@ def _merge_record(
             record.pop(name, None)
         else:
             record[name] = item
+
+
+def _merged(
+    attribute: Attribute, record: dict[str, Any], new: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """A multi-valued record with ``new`` merged in; empty when the merge unassigned its value.
+
+    ``{"type": "work"}`` left by removing ``emails[type eq "work"].value`` describes no e-mail
+    address, so the record goes, as a record emptied of every sub-attribute does.
+    """
+    merged = dict(record)
+    _merge_record(attribute, merged, new, where)
+    if "value" in record and "value" not in merged and attribute.sub_attribute("value"):
+        return {}
+    return merged
 
 
 def _store_list(holder: dict[str, Any], attribute: Attribute, values: list[Any]) -> None:

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from scimkit._filter import SCHEMAS_ATTRIBUTE, fold_case, is_folded, sort_ref, sort_value
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, Returned
+from scimkit._store import format_version, stored_value
 
 __all__ = [
     "decode_document",
@@ -41,6 +43,7 @@ __all__ = [
     "has_folded_mirror",
     "member_from_document",
     "membership_document",
+    "next_version",
     "resource_document",
     "resource_from_document",
     "sort_document",
@@ -201,6 +204,33 @@ def resource_from_document(document: Mapping[str, Any]) -> dict[str, Any]:
     """The resource held by a document (its ``a``)."""
     resource: dict[str, Any] = decode_document(document["a"])
     return resource
+
+
+def next_version(modified: datetime) -> list[dict[str, Any]]:
+    """An update pipeline giving a resource its next version without rewriting it.
+
+    For writes that change only what is kept apart from the resource (its memberships): one
+    atomic update adds one to the counter ``v`` and stamps ``meta.version`` (the
+    :func:`~scimkit.store.format_version` of the new counter) and ``meta.lastModified``
+    where :func:`document_fields` keeps them, in ``a`` and as sort keys in ``s`` (both are
+    caseExact, so they have no folded copy). No read, no compare-and-set: concurrent member
+    changes commute and each gets its own version.
+    """
+    counter = {"$add": ["$v", 1]}
+    prefix, suffix = format_version(0).split("0")
+    version = {"$concat": [prefix, {"$toString": counter}, suffix]}
+    moment = stored_value(modified)
+    return [
+        {
+            "$set": {
+                "v": counter,
+                "a.meta.version": version,
+                "a.meta.lastModified": moment,
+                f"s.{encode_key('meta.version')}": {"p": 1, "k": version},
+                f"s.{encode_key('meta.lastModified')}": {"p": 1, "k": moment},
+            }
+        }
+    ]
 
 
 def membership_document(

@@ -11,6 +11,9 @@ retryable state after a crash between them (see ``docs/storage.md``):
 - the resource document is written first, with compare-and-set on its write counter
   (``v``), so a stale ``expected_version`` fails before anything else changes;
 - memberships follow; adding and removing are idempotent, so a retried request converges;
+- a PATCH that changes only members rewrites no group document: after the memberships, one
+  atomic update gives the group its next version (deltas commute, so nothing is compared
+  unless the client sent If-Match);
 - deleting removes the resource first, then its memberships. Leftovers of a deleted group
   are skipped when a member's ``groups`` is derived; leftovers of a deleted member still list
   it in its groups' ``members`` (checking every member's existence would cost a full GET a
@@ -21,14 +24,16 @@ retryable state after a crash between them (see ``docs/storage.md``):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+import pymongo
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
-from pymongo import DeleteMany, ReplaceOne, UpdateOne
+from pymongo import DeleteMany, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from scimkit._builtin import GROUP, USER
@@ -70,6 +75,7 @@ from scimkit._store import (
 from scimkit.mongo._codec import (
     member_from_document,
     membership_document,
+    next_version,
     resource_document,
     resource_from_document,
     sort_field,
@@ -109,6 +115,26 @@ class Database(Protocol):
 # Stored dates come back as aware UTC datetimes whatever the client's own options.
 _CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(tz_aware=True, tzinfo=UTC)
 _DUPLICATE_KEY = 11000
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _bounded(
+    method: Callable[Concatenate[MongoStore, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[MongoStore, _P], Coroutine[Any, Any, _T]]:
+    """Run a store call under the store's deadline (``operation_timeout``).
+
+    ``pymongo.timeout`` bounds everything the driver does inside the call (server selection,
+    connection checkout, every query, its ``maxTimeMS``); past the deadline the driver raises,
+    and ``_driver_errors`` answers 503 with Retry-After instead of leaving the client waiting.
+    """
+
+    @functools.wraps(method)
+    async def bounded(store: MongoStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with pymongo.timeout(store.operation_timeout):
+            return await method(store, *args, **kwargs)
+
+    return bounded
 
 
 class MongoStore:
@@ -120,7 +146,11 @@ class MongoStore:
     ``indexed`` and ``sorted_by`` name, per resource type, attributes that get a lookup index
     and a sort index. Indexes are created on first use unless ``create_indexes`` is false
     (then call :meth:`ensure_indexes` at deployment). ``max_page_size`` bounds a query that
-    gives no ``count``.
+    gives no ``count``. ``operation_timeout`` (seconds, ``None`` for the client's own settings)
+    bounds each store call as a whole, from server selection to the last reply: a call that
+    would take longer raises ``ServiceUnavailable`` (503, Retry-After), well before Entra gives
+    up on the request. :meth:`ensure_indexes` and :meth:`refold` called directly are not
+    bounded (deployment and migration may take long).
     """
 
     def __init__(
@@ -133,7 +163,11 @@ class MongoStore:
         indexed: Mapping[str, Iterable[str]] = DEFAULT_INDEXED,
         sorted_by: Mapping[str, Iterable[str]] = DEFAULT_SORTED,
         create_indexes: bool = True,
+        operation_timeout: float | None = 5.0,
     ) -> None:
+        if operation_timeout is not None and operation_timeout <= 0:
+            raise ValueError("operation_timeout must be positive (or None)")
+        self.operation_timeout = operation_timeout
         self._database = database
         self._types: dict[str, ResourceType] = {}
         for resource_type in resource_types:
@@ -165,6 +199,26 @@ class MongoStore:
             await ensure_indexes(self._memberships, self.membership_index_specs)
         self._indexes_ready = True
 
+    async def missing_indexes(self) -> list[str]:
+        """Names of the declared indexes the database lacks or holds with another definition.
+
+        Empty when every index exists as declared (for a readiness check). Raises
+        ``ServiceUnavailable`` when the server does not answer.
+        """
+        missing: list[str] = []
+        with _driver_errors():
+            for collection, specs in (
+                (self._resources, self.resource_index_specs),
+                (self._memberships, self.membership_index_specs),
+            ):
+                existing = await collection.index_information()
+                missing.extend(
+                    spec.name
+                    for spec in specs
+                    if spec.name not in existing or not spec.matches(existing[spec.name])
+                )
+        return missing
+
     async def _ready(self) -> None:
         if self._indexes_ready:
             return
@@ -182,6 +236,7 @@ class MongoStore:
         with _driver_errors():
             return await refold(self._resources, self._memberships, self._types)
 
+    @_bounded
     async def ping(self) -> bool:
         """Whether the server answers a ``ping`` (for health checks); never raises."""
         try:
@@ -192,6 +247,7 @@ class MongoStore:
 
     # -- the protocol -------------------------------------------------------------------------
 
+    @_bounded
     async def create(
         self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
     ) -> dict[str, Any]:
@@ -212,6 +268,7 @@ class MongoStore:
         await self._add_groups(tenant, resource_type, [stored])
         return stored
 
+    @_bounded
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
     ) -> dict[str, Any]:
@@ -224,6 +281,7 @@ class MongoStore:
         await self._add_members_and_groups(tenant, resource_type, [resource], members=members)
         return resource
 
+    @_bounded
     async def replace(
         self,
         tenant: str,
@@ -248,6 +306,7 @@ class MongoStore:
         await self._add_groups(tenant, resource_type, [stored])
         return stored
 
+    @_bounded
     async def update(
         self,
         tenant: str,
@@ -283,6 +342,10 @@ class MongoStore:
                 tenant, resource_type, [resource], members=with_members
             )
             return resource
+        if not writes_resource(result, resource_type):
+            return await self._update_members(
+                tenant, resource_type, id, delta, current, expected_version, modified, with_members
+            )
         stored = stored_form({**result.resource, "id": id}, resource_type)
         stored["meta"]["lastModified"] = stored_value(utc_now() if modified is None else modified)
         await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
@@ -291,6 +354,52 @@ class MongoStore:
         await self._add_members_and_groups(tenant, resource_type, [stored], members=with_members)
         return stored
 
+    async def _update_members(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        delta: MemberDelta,
+        current: dict[str, dict[str, Any]] | None,
+        expected_version: str | None,
+        modified: datetime | None,
+        with_members: bool,
+    ) -> dict[str, Any]:
+        """A member-only PATCH: the memberships, then the group's next version, no rewrite.
+
+        Member deltas commute, so without ``expected_version`` nothing is compared: each
+        request gets its own version from one atomic increment and none loses a race. With
+        one, a compare-and-set increment goes first (a stale version changes nothing); the
+        second increment after the memberships keeps a reader in between from pairing the
+        new version with the old members.
+        """
+        key = self._key(tenant, resource_type, id)
+        bump = next_version(utc_now() if modified is None else modified)
+        if expected_version is not None:
+            with _driver_errors():
+                checked = await self._resources.update_one(
+                    {**key, "v": version_counter(expected_version)}, bump
+                )
+            if not checked.matched_count:
+                if await self._find_one(tenant, resource_type, id) is None:
+                    raise not_found(resource_type, id)
+                raise PreconditionFailed()
+        await self._apply_delta(tenant, resource_type, id, delta, current)
+        with _driver_errors():
+            document = await self._resources.find_one_and_update(
+                key, bump, {"_id": 0, "a": 1}, return_document=ReturnDocument.AFTER
+            )
+        if document is None:
+            # Deleted meanwhile (or never there): clear what this call may have added, as a
+            # retried delete would.
+            if await self._id_is_free(tenant, id):
+                await self._drop_memberships(tenant, id)
+            raise not_found(resource_type, id)
+        resource = resource_from_document(document)
+        await self._add_members_and_groups(tenant, resource_type, [resource], members=with_members)
+        return resource
+
+    @_bounded
     async def delete(
         self,
         tenant: str,
@@ -317,6 +426,7 @@ class MongoStore:
             raise not_found(resource_type, id)
         await self._drop_memberships(tenant, id)
 
+    @_bounded
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         """Return one page of the resources matching the query, and the total."""
         self._registered(resource_type)
@@ -354,6 +464,26 @@ class MongoStore:
         ]
         await self._add_members_and_groups(tenant, resource_type, resources, members=query.members)
         return Page(resources, total, keys)
+
+    @_bounded
+    async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
+        """The resource type name of each of ``ids`` that names a resource in the tenant.
+
+        One query on the ``(t, rt, a.id)`` index, reading only the type and id.
+        """
+        wanted = sorted({id for id in ids if isinstance(id, str)})
+        query = {
+            "t": check_tenant(tenant),
+            "rt": {"$in": sorted(self._types)},
+            "a.id": {"$in": wanted},
+        }
+        if not wanted:
+            return {}
+        with _driver_errors():
+            documents = await self._resources.find(query, {"_id": 0, "rt": 1, "a.id": 1}).to_list(
+                None
+            )
+        return {document["a"]["id"]: document["rt"] for document in documents}
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -512,9 +642,10 @@ class MongoStore:
         with _driver_errors():
             documents = await self._memberships.find(
                 {"t": check_tenant(tenant), "g": group, "m": {"$in": named}},
-                {"_id": 0, "m": 1},
+                {"_id": 0, "m": 1, "a": 1},
             ).to_list(None)
-        present = dict.fromkeys(document["m"] for document in documents)
+        # The stored forms matter for rewritten members only (see effective_member_delta).
+        present = {document["m"]: member_from_document(document) for document in documents}
         return effective_member_delta(delta, present), None
 
     async def _apply_delta(
@@ -542,6 +673,10 @@ class MongoStore:
             key = {"t": document["t"], "g": group, "m": document["m"]}
             # $setOnInsert: re-adding a present member keeps it as it is (idempotent).
             operations.append(UpdateOne(key, {"$setOnInsert": document}, upsert=True))
+        for member in delta.rewritten:
+            document = membership_document(tenant, resource_type, group, member)
+            key = {"t": document["t"], "g": group, "m": document["m"]}
+            operations.append(ReplaceOne(key, document, upsert=True))
         await self._bulk(operations)
 
     async def _write_members(
@@ -584,8 +719,22 @@ class MongoStore:
                     raise
 
     async def _drop_memberships(self, tenant: str, id: str) -> None:
+        """Drop the memberships of a deleted resource; the groups it was in get new versions.
+
+        The versions change after the memberships do, so a reader in between caches a version
+        that is about to go stale, never a new version with the old members.
+        """
         t = check_tenant(tenant)
+        with _driver_errors():
+            groups = await self._memberships.distinct("g", {"t": t, "m": id})
         await self._bulk([DeleteMany({"t": t, "g": id}), DeleteMany({"t": t, "m": id})])
+        if groups:
+            group_types = [n for n, rt in self._types.items() if rt.members_attribute is not None]
+            with _driver_errors():
+                await self._resources.update_many(
+                    {"t": t, "rt": {"$in": group_types}, "a.id": {"$in": sorted(groups)}},
+                    next_version(utc_now()),
+                )
 
     async def _add_members_and_groups(
         self,

@@ -475,6 +475,35 @@ class StoreContract:
         assert updated["meta"]["version"] == group["meta"]["version"]
         assert await store.get(T1, CONTRACT_GROUP, group["id"]) == group
 
+    async def test_a_rewritten_member_takes_its_new_form(self, store: ResourceStore) -> None:
+        """A member removed and added again in one PATCH is stored as it was added last."""
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", "u1", "u2"))
+        stripped = {k: v for k, v in group.items() if k != "members"}
+        same = PatchResult(
+            stripped,
+            True,
+            MemberDelta(rewritten=({"value": "u1", "type": "User"},)),
+            frozenset({"members"}),
+        )
+        updated = await store.update(
+            T1, CONTRACT_GROUP, group["id"], same, expected_version=group["meta"]["version"]
+        )
+        assert updated["meta"]["version"] == group["meta"]["version"]  # its stored form
+        delta = MemberDelta(
+            rewritten=({"value": "u1", "display": "new"}, {"value": "u3", "display": "c"})
+        )
+        result = PatchResult(stripped, True, delta, frozenset({"members"}))
+        updated = await store.update(
+            T1, CONTRACT_GROUP, group["id"], result, expected_version=group["meta"]["version"]
+        )
+        assert updated["meta"]["version"] != group["meta"]["version"]
+        got = await store.get(T1, CONTRACT_GROUP, group["id"])
+        assert got["members"] == [
+            {"value": "u1", "display": "new"},
+            {"value": "u2", "type": "User"},
+            {"value": "u3", "display": "c"},
+        ]
+
     async def test_a_replacing_delta_sets_the_whole_list(self, store: ResourceStore) -> None:
         group = await store.create(T1, CONTRACT_GROUP, self.group("admins", "u1", "u2"))
         new_list = [{"value": "u3", "type": "User"}, {"value": "u2", "type": "User"}]
@@ -505,6 +534,43 @@ class StoreContract:
         await asyncio.gather(*(add(f"u{i}") for i in range(1, 6)))
         got = await store.get(T1, CONTRACT_GROUP, group["id"])
         assert _member_ids(got) == [f"u{i}" for i in range(6)]
+
+    async def test_each_concurrent_member_change_gets_its_own_version(
+        self, store: ResourceStore
+    ) -> None:
+        # Without an expected version nothing is compared: every delta lands and bumps once.
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins"))
+        stripped = {k: v for k, v in group.items() if k != "members"}
+
+        async def add(member: str) -> str:
+            delta = MemberDelta(added=({"value": member},))
+            result = PatchResult(stripped, True, delta, frozenset({"members"}))
+            updated = await store.update(
+                T1, CONTRACT_GROUP, group["id"], result, expected_version=None
+            )
+            return str(updated["meta"]["version"])
+
+        versions = await asyncio.gather(*(add(f"u{i}") for i in range(8)))
+        got = await store.get(T1, CONTRACT_GROUP, group["id"])
+        assert len(set(versions)) == 8 and got["meta"]["version"] in versions
+        assert got["meta"]["version"] != group["meta"]["version"]
+        assert got["meta"]["lastModified"] > group["meta"]["lastModified"]
+        assert got["displayName"] == "admins"
+
+    async def test_a_member_change_at_a_stale_version_changes_nothing(
+        self, store: ResourceStore
+    ) -> None:
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", "u1"))
+        stripped = {k: v for k, v in group.items() if k != "members"}
+        first = PatchResult(stripped, True, MemberDelta(added=({"value": "u2"},)), frozenset())
+        version = group["meta"]["version"]
+        await store.update(T1, CONTRACT_GROUP, group["id"], first, expected_version=version)
+        second = PatchResult(stripped, True, MemberDelta(removed=("u1",)), frozenset())
+        with pytest.raises(PreconditionFailed):
+            await store.update(T1, CONTRACT_GROUP, group["id"], second, expected_version=version)
+        assert _member_ids(await store.get(T1, CONTRACT_GROUP, group["id"])) == ["u1", "u2"]
+        with pytest.raises(NotFound):
+            await store.update(T1, CONTRACT_GROUP, "nope", second, expected_version=None)
 
     async def test_replace_sets_the_member_list(self, store: ResourceStore) -> None:
         group = await store.create(T1, CONTRACT_GROUP, self.group("admins", "u1", "u2"))
@@ -546,6 +612,19 @@ class StoreContract:
         assert "groups" not in created
         assert "groups" not in await store.get(T1, CONTRACT_USER, created["id"])
 
+    async def test_resource_types_of_names_each_existing_id(self, store: ResourceStore) -> None:
+        alice, bob = await self.users(store, T1, "alice", "bob")
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"]))
+        (stranger,) = await self.users(store, T2, "stranger")
+        await store.delete(T1, CONTRACT_USER, bob["id"])
+        asked = [alice["id"], group["id"], bob["id"], stranger["id"], "nothing", alice["id"]]
+        found = await store.resource_types_of(T1, asked)
+        assert dict(found) == {alice["id"]: "User", group["id"]: "Group"}
+        assert dict(await store.resource_types_of(T1, [])) == {}
+        assert dict(await store.resource_types_of("never-used", [alice["id"]])) == {}
+        with pytest.raises(InternalError):
+            await store.resource_types_of("", [alice["id"]])
+
     async def test_deleting_a_member_removes_its_memberships(self, store: ResourceStore) -> None:
         alice, bob = await self.users(store, T1, "alice", "bob")
         group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"], bob["id"]))
@@ -553,6 +632,23 @@ class StoreContract:
         assert _member_ids(await store.get(T1, CONTRACT_GROUP, group["id"])) == [bob["id"]]
         members_filter = _filter(CONTRACT_GROUP, f'members eq "{alice["id"]}"')
         assert (await store.query(T1, CONTRACT_GROUP, members_filter)).total == 0
+
+    async def test_deleting_a_member_changes_its_groups_versions(
+        self, store: ResourceStore
+    ) -> None:
+        # Any change to a group's members changes its version: a cached ETag must not match.
+        alice, bob = await self.users(store, T1, "alice", "bob")
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"], bob["id"]))
+        other = await store.create(T1, CONTRACT_GROUP, self.group("others", bob["id"]))
+        await store.delete(T1, CONTRACT_USER, alice["id"])
+        after = await store.get(T1, CONTRACT_GROUP, group["id"])
+        assert after["meta"]["version"] != group["meta"]["version"]
+        assert after["meta"]["lastModified"] > group["meta"]["lastModified"]
+        assert (await store.get(T1, CONTRACT_GROUP, other["id"]))["meta"] == other["meta"]
+        with pytest.raises(PreconditionFailed):
+            await store.replace(
+                T1, CONTRACT_GROUP, group["id"], group, expected_version=group["meta"]["version"]
+            )
 
     async def test_deleting_a_group_removes_its_memberships(self, store: ResourceStore) -> None:
         (alice,) = await self.users(store, T1, "alice")

@@ -17,11 +17,14 @@ This module is stdlib-only and imports no MongoDB driver. Typical use::
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -241,6 +244,22 @@ class MongoServer:
                 process.kill()
                 process.wait()
         self._reap()
+
+    @contextmanager
+    def stalled(self) -> Iterator[None]:
+        """Freeze the server (SIGSTOP) for the block, then let it run on (SIGCONT).
+
+        Connections stay open and nothing answers, as with a server stuck on a slow query or
+        a network that silently drops packets.
+        """
+        pid = self.pid
+        if pid is None or not self.running:
+            raise MongoServerError("the server is not running")
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
 
     def restart(self) -> None:
         """Stop (cleanly) and start again on the same port."""

@@ -34,7 +34,6 @@ from scimkit.web._responses import SCIMResponse
 __all__ = ["Endpoints", "TypeEndpoints"]
 
 _WWW_AUTHENTICATE = {"WWW-Authenticate": "Bearer"}
-_MEMBERS = ("members",)
 # The action each HTTP method performs on a resource (also a Bulk operation's method).
 _ACTIONS = {
     "GET": Action.READ,
@@ -151,18 +150,21 @@ class Endpoints:
             )
         elif method == "PATCH":
             body = await read_json(request, self.body_limit)
-            if not attributes and resource_type.members_attribute is not None:
-                # Entra's advice: a group PATCH response without its (possibly huge) member
-                # list, unless the client asks for members with `attributes`.
-                excluded = (*excluded, *_MEMBERS)
-            resource = await service.patch(
+            reply = await service.patch_reply(
                 tenant,
                 resource_type,
                 id,
                 body,
                 if_match=self._if_match(request),
-                members=wants_members(resource_type, attributes, excluded),
+                attributes=attributes,
+                excluded_attributes=excluded,
             )
+            if not reply.represent:
+                version = reply.resource["meta"].get("version")
+                return SCIMResponse(
+                    None, 204, {"ETag": version} if self._etag and version else None
+                )
+            resource = reply.resource
         else:
             resource = await service.get(
                 tenant,

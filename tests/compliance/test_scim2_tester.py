@@ -29,39 +29,9 @@ from tests.reference_app.support import running
 
 TENANT = "compliance"
 TOKEN = "compliance-token-0123456789abcdef"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-FCC = "urn:ietf:params:scim:schemas:extension:fcc:2.0:User"
 
 FAILING = frozenset({Status.ERROR, Status.CRITICAL, Status.DEVIATION})
 """What counts against the app: MUST violations, security issues, and SHOULD deviations."""
-
-EXTENSION_PATH = (
-    "a PATCH path naming a whole extension schema URN answers 400 invalidPath "
-    "(RFC 7644 §3.5.2 lets a path be a schema URI)"
-)
-GROUP_MEMBERS = "a group PATCH answers 200 with members left out although not excluded"
-
-KNOWN_GAPS: dict[tuple[str, str, str], str] = {
-    **{
-        ("User", check, urn): EXTENSION_PATH
-        for check in ("check_add_attribute", "check_remove_attribute", "check_replace_attribute")
-        for urn in (ENTERPRISE, FCC)
-    },
-    ("Group", "check_add_attribute", "members"): GROUP_MEMBERS,
-    ("Group", "check_replace_attribute", "members"): GROUP_MEMBERS,
-}
-"""Checks failing today, from the two causes of issue 12 §1 (fixed in the core separately)."""
-
-
-class KnownGap(AssertionError):
-    """Every failing check is one of ``KNOWN_GAPS``: the only failure the xfail marker accepts."""
-
-
-known_gaps = pytest.mark.xfail(
-    raises=KnownGap,
-    strict=True,
-    reason=f"issue 12 §1, until fixed in the core: {EXTENSION_PATH}; {GROUP_MEMBERS}",
-)
 
 
 class PortalSCIMClient(BaseSyncSCIMClient):
@@ -108,11 +78,7 @@ def summary(failures: list[CheckResult], total: int, label: str) -> str:
     for result in failures:
         resource_type, title, urn = _key(result)
         reason = (result.reason or "no reason given").replace("\n", "\n      ")
-        known = KNOWN_GAPS.get((resource_type, title, urn))
-        cause = f" (known: {known})" if known else ""
-        lines.append(
-            f"  {result.status.name} {resource_type}.{title} [{urn}]{cause}\n      {reason}"
-        )
+        lines.append(f"  {result.status.name} {resource_type}.{title} [{urn}]\n      {reason}")
     return "\n".join(lines)
 
 
@@ -123,14 +89,10 @@ def run_tester(settings: Settings, label: str) -> None:
     # check_server stops early when discovery fails: make sure the resource checks did run.
     assert {"User", "Group"} <= checked, summary(results, len(results), label)
     failures = [r for r in results if r.status in FAILING]
-    if failures and all(_key(r) in KNOWN_GAPS for r in failures):
-        raise KnownGap(summary(failures, len(results), label))
     assert not failures, summary(failures, len(results), label)
 
 
-# Every configuration fails today from the known causes only; drop the marker from a
-# configuration once it passes (the xfail is strict: a pass then fails the run).
-POLICIES = [pytest.param("entra", marks=known_gaps), pytest.param("strict", marks=known_gaps)]
+POLICIES = ["entra", "strict"]
 
 
 @pytest.mark.parametrize("policy", POLICIES)

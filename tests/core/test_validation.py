@@ -161,6 +161,39 @@ def test_unknown_schema_urn_only_under_tolerance():
     }
 
 
+@pytest.mark.parametrize("operation", [Operation.CREATE, Operation.REPLACE])
+def test_member_display_name_only_under_tolerance(operation: Operation):
+    """Microsoft's SCIM reference code sends members with ``displayName`` for ``display``."""
+    data = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "g",
+        "members": [{"value": "u1", "displayName": "Alice"}, {"value": "u2"}],
+    }
+    with pytest.raises(InvalidValue, match="displayName"):
+        validate_resource(data, GROUP, operation)
+    result = validate_resource(
+        data, GROUP, operation, tolerance=STRICT.with_(member_display_name=True)
+    )
+    assert result["members"] == [{"value": "u1", "display": "Alice"}, {"value": "u2"}]
+    assert validate_resource(data, GROUP, operation, tolerance=ENTRA) == result
+
+
+def test_member_display_and_display_name_together_are_invalid():
+    data = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "g",
+        "members": [{"value": "u1", "display": "A", "displayName": "B"}],
+    }
+    with pytest.raises(InvalidValue, match="display"):
+        validate_resource(data, GROUP, Operation.CREATE, tolerance=ENTRA)
+
+
+def test_display_name_stays_unknown_outside_group_members():
+    data = {"schemas": [CORE], "userName": "a", "emails": [{"value": "a@b.c", "displayName": "A"}]}
+    with pytest.raises(InvalidValue, match="displayName"):
+        create(data, USER, ENTRA)
+
+
 def test_entra_create_body_is_accepted():
     """entra-requests §3.2: the documented Create User body, nulls and empty roles included."""
     body = {

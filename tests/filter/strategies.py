@@ -273,7 +273,10 @@ def _datetime_literals() -> st.SearchStrategy[str]:
         return local.isoformat()
 
     return st.builds(
-        render, st.sampled_from(DATES), st.sampled_from([0, 2, -5]), st.sampled_from([0, 999, 1000])
+        render,
+        st.sampled_from(DATES),
+        st.sampled_from([0, 2, -5]),
+        st.sampled_from([0, 999, 1000, 123_500]),
     )
 
 

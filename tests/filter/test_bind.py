@@ -226,9 +226,30 @@ def test_eq_null_is_not_present() -> None:
     ],
 )
 def test_datetime_literals_become_utc_milliseconds(literal: str, expected: datetime) -> None:
-    node = leaf(f'meta.created ge "{literal}"')
+    # "le" rounds a literal with digits below the millisecond down (see the next test).
+    node = leaf(f'meta.created le "{literal}"')
     assert node.value == expected
     assert isinstance(node.value, datetime) and node.value.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [
+        ("lt", "meta.created lt datetime.datetime(2011, 5, 13, 4, 42, 34, 124000, tzinfo="),
+        ("ge", "meta.created ge datetime.datetime(2011, 5, 13, 4, 42, 34, 124000, tzinfo="),
+        ("le", "meta.created le datetime.datetime(2011, 5, 13, 4, 42, 34, 123000, tzinfo="),
+        ("gt", "meta.created gt datetime.datetime(2011, 5, 13, 4, 42, 34, 123000, tzinfo="),
+        ("eq", "(meta.created pr and not (meta.created pr))"),
+        ("ne", "(meta.created pr or not (meta.created pr))"),
+    ],
+)
+def test_sub_millisecond_literals_round_per_operator(op: str, expected: str) -> None:
+    """Stored dateTimes are whole milliseconds; a literal between two compares exactly."""
+    assert str(bound(f'meta.created {op} "2011-05-13T04:42:34.1230001Z"')).startswith(expected)
+    # Zeros below the millisecond change nothing.
+    assert bound(f'meta.created {op} "2011-05-13T04:42:34.123000Z"') == bound(
+        f'meta.created {op} "2011-05-13T04:42:34.123Z"'
+    )
 
 
 @pytest.mark.parametrize(

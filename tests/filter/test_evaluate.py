@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -252,3 +253,41 @@ def test_sort_by_complex_without_value_is_invalid() -> None:
         sort_value({}, ref("name"))
     with pytest.raises(InvalidValue):
         sort_value({}, ref("password"))
+
+
+# A literal with digits below the millisecond compares at its own precision with stored values
+# (milliseconds): no stored value equals 12:00:00.1235, which lies between .123 and .124.
+_BORN = "2020-01-01T12:00:00"
+_LITERALS = [".1235", ".1225", ".1230", ".123", ".1230001", ".1229999", ".9999", ".0001", ""]
+_STORED_MS = [122, 123, 124, 0, 999]
+
+
+def _exactly(stored_ms: int, op: str, fraction: str) -> bool:
+    """``op`` on exact decimal fractions of the second (the stored value has whole ms)."""
+    left, right = Decimal(stored_ms) / 1000, Decimal("0" + (fraction or ".0"))
+    return {
+        "eq": left == right,
+        "ne": left != right,
+        "gt": left > right,
+        "ge": left >= right,
+        "lt": left < right,
+        "le": left <= right,
+    }[op]
+
+
+@pytest.mark.parametrize("fraction", _LITERALS)
+@pytest.mark.parametrize("op", ["eq", "ne", "gt", "ge", "lt", "le"])
+def test_dates_compare_at_the_literal_precision(op: str, fraction: str) -> None:
+    for stored_ms in _STORED_MS:
+        widget = {"born": datetime(2020, 1, 1, 12, 0, 0, stored_ms * 1000, tzinfo=UTC)}
+        text = f'born {op} "{_BORN}{fraction}Z"'
+        assert check(text, widget, WIDGET) is _exactly(stored_ms, op, fraction), (text, stored_ms)
+
+
+def test_sub_millisecond_literal_from_the_issue() -> None:
+    user = {"meta": {"created": datetime(2020, 1, 1, 12, 0, 0, 123000, tzinfo=UTC)}}
+    assert check('meta.created lt "2020-01-01T12:00:00.1235Z"', user)
+    assert not check('meta.created ge "2020-01-01T12:00:00.1235Z"', user)
+    assert not check('meta.created eq "2020-01-01T12:00:00.1235Z"', user)
+    assert check('meta.created ne "2020-01-01T12:00:00.1235Z"', user)
+    assert check('meta.created eq "2020-01-01T12:00:00.12300Z"', user)

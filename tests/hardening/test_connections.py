@@ -1,6 +1,6 @@
 """Idle and slow connections under hypercorn, with the reference app's server settings.
 
-The server settings come from ``reference_app.__main__._hypercorn_config`` (what ``serve``
+The server settings come from ``reference_app.servers.hypercorn_config`` (what ``serve``
 uses). One test checks the values it sets; the others run hypercorn on a loopback port with
 those settings, the timeouts shortened so the tests are quick, and show what each bounds:
 
@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import pytest
 
-from reference_app.__main__ import _hypercorn_config
+from reference_app.servers import hypercorn_config as _hypercorn_config
 from reference_app.settings import Settings
 from scimkit import MemoryStore
 from scimkit.testing._mongo_server import free_port

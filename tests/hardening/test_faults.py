@@ -11,7 +11,9 @@ must end up consistent.
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -135,6 +137,24 @@ def unavailable(response: httpx.Response) -> None:
     assert "scimType" not in body
     retry_after = response.headers.get("retry-after", "")
     assert retry_after.isdigit() and int(retry_after) > 0, response.headers
+
+
+async def back_up(server: MongoServer, store: ResourceStore) -> None:
+    """Start the server again and wait until the store's client has reconnected.
+
+    A pooled connection from before the stop fails once (PyMongo then clears the pool); a
+    write on it is not retried by the driver on a standalone server, so without this wait the
+    first request after a restart can answer 503 under load. Entra would retry that 503; the
+    tests below assert what the retry finds, so they wait for the store first.
+    """
+    server.start()
+    deadline = asyncio.get_running_loop().time() + 20
+    answered = 0
+    while answered < 2:
+        answered = answered + 1 if await store.ping() else 0
+        assert asyncio.get_running_loop().time() < deadline, "the store did not reconnect"
+        if answered < 2:
+            await asyncio.sleep(0.05)
 
 
 async def every_operation(client: httpx.AsyncClient, user: str, group: str) -> list[httpx.Response]:
@@ -290,7 +310,7 @@ async def test_delete_cut_between_user_and_memberships_is_safely_retried(
         response = await scim.delete(f"/Users/{doomed}")
         assert listener.fired == 1
         unavailable(response)
-        persistent_server.start()
+        await back_up(persistent_server, persistent_store)
         # Entra retries a 503: the retry completes the delete (404: the user is gone).
         retried = await scim.delete(f"/Users/{doomed}")
         assert retried.status_code in (204, 404), retried.text
@@ -316,7 +336,7 @@ async def test_a_half_done_user_delete_is_completed_by_its_retry(
         group = (await scim.post("/Groups", json=group_body("G", [user]))).json()["id"]
         listener.when = writes_memberships
         unavailable(await scim.delete(f"/Users/{user}"))
-        persistent_server.start()
+        await back_up(persistent_server, persistent_store)
         assert (await scim.get(f"/Users/{user}")).status_code == 404
         assert (await scim.delete(f"/Users/{user}")).status_code == 404
         assert await _member_ids(scim, group) == set()
@@ -331,7 +351,7 @@ async def test_delete_of_a_group_cut_short_leaves_no_visible_membership(
         group = (await scim.post("/Groups", json=group_body("G", [user]))).json()["id"]
         listener.when = writes_memberships
         unavailable(await scim.delete(f"/Groups/{group}"))
-        persistent_server.start()
+        await back_up(persistent_server, persistent_store)
         # Before any retry, the user's derived groups skip the deleted group.
         assert await _group_ids(scim, user) == set()
         assert (await scim.delete(f"/Groups/{group}")).status_code in (204, 404)
@@ -355,7 +375,7 @@ async def test_member_patch_cut_after_the_group_write_is_safely_retried(
         )
         listener.when = writes_memberships
         unavailable(await scim.patch(f"/Groups/{group}", json=operations))
-        persistent_server.start()
+        await back_up(persistent_server, persistent_store)
         retried = await scim.patch(f"/Groups/{group}", json=operations)
         # The remove's filter may match nothing on a retry if the first attempt got that far.
         assert retried.status_code in (200, 204) or (
@@ -431,3 +451,38 @@ async def test_reference_app_starts_without_its_database_and_recovers(
             assert again.status_code == 409, "unique indexes must exist after recovery"
     finally:
         server.stop()
+
+
+async def test_a_stalled_server_answers_503_within_the_store_deadline(
+    mongo_server: MongoServer, mongo_db_name: str
+):
+    """Issue 12 §5: a stuck database costs a request at most ``operation_timeout``, then 503.
+
+    The client has the driver's default timeouts (30 s server selection, no socket timeout):
+    only the store's deadline bounds the wait.
+    """
+    from scimkit.mongo import MongoStore
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_server.uri, tz_aware=True)
+    try:
+        store = MongoStore(client[mongo_db_name], operation_timeout=0.5)
+        async with client_for(make_app(store), TENANT_A, TOKEN_A) as scim:
+            count("faults")
+            created = await scim.post("/Users", json=user_body("a@example.com"))
+            user = created.json()["id"]
+            patch = patch_body({"op": "replace", "path": "displayName", "value": "A"})
+            with mongo_server.stalled():
+                for request in (
+                    scim.get(f"/Users/{user}"),
+                    scim.get("/Users", params={"filter": 'userName eq "a@example.com"'}),
+                    scim.patch(f"/Users/{user}", json=patch),
+                    scim.post("/Users", json=user_body("b@example.com")),
+                ):
+                    started = time.monotonic()
+                    response = await request
+                    assert time.monotonic() - started < 2.5
+                    unavailable(response)
+                    assert int(response.headers["Retry-After"]) > 0
+            assert (await scim.get(f"/Users/{user}")).status_code == 200
+    finally:
+        await client.close()

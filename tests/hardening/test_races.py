@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from scimkit._filter import fold_case
-from scimkit.store import ResourceStore
+from scimkit.store import ResourceStore, version_counter
 from tests.hardening.support import (
     ENTERPRISE_URN,
     TENANT_A,
@@ -227,12 +227,18 @@ async def test_concurrent_patches_without_if_match_lose_no_update(
     )
 
 
+@pytest.mark.parametrize("writers", [30, pytest.param(100, marks=pytest.mark.slow)])
 async def test_concurrent_member_patches_on_one_group_all_succeed(
-    client_a: httpx.AsyncClient, store: ResourceStore
+    client_a: httpx.AsyncClient, store: ResourceStore, writers: int
 ):
-    """Entra adds members to one group in parallel requests: none may be refused or lost."""
+    """Entra adds members to one group in parallel requests: none may be refused or lost.
+
+    Member deltas commute, so none of them may lose a race on the group (issue 12 §4: on
+    MongoDB, 9-12 of 31 used to answer 409).
+    """
     users = [
-        (await created(client_a, "/Users", user_body(f"p{n}@example.com")))["id"] for n in range(20)
+        (await created(client_a, "/Users", user_body(f"p{n}@example.com")))["id"]
+        for n in range(writers)
     ]
     group = await created(client_a, "/Groups", group_body("Parallel"))
     responses = await asyncio.gather(
@@ -247,6 +253,9 @@ async def test_concurrent_member_patches_on_one_group_all_succeed(
     count("races")
     for response in responses:
         check_response(response, "race")
-    assert [r.status_code for r in responses] == [200] * len(users), [r.text for r in responses]
+    statuses = [r.status_code for r in responses]
+    assert statuses == [204] * len(users), [r.text for r in responses if r.status_code != 204]
     _, groups = await snapshot(store, TENANT_A)
     assert {m["value"] for m in groups[0].get("members", [])} == set(users)
+    version = groups[0]["meta"]["version"]
+    assert version_counter(version) == (version_counter(group["meta"]["version"]) or 0) + writers

@@ -8,7 +8,8 @@ traps, missing and null attributes) run against a fixed, seeded set of users sto
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from scimkit._builtin import USER
 from scimkit._filter import Filter, compile_filter, matches, sort_value
+from scimkit._tolerance import ENTRA, STRICT, Tolerance
 from scimkit.mongo._codec import document_fields
 from scimkit.mongo._query import translate_filter, translate_sort
 from tests.filter.samples import USERS as RFC_USERS
@@ -33,7 +35,7 @@ Resource = dict[str, Any]
 
 async def _load(
     uri: str, db_name: str, resources: list[Resource]
-) -> AsyncIterator[AsyncCollection[Any]]:
+) -> AsyncGenerator[AsyncCollection[Any]]:
     client: AsyncMongoClient[Any] = AsyncMongoClient(uri)
     try:
         collection = client[db_name]["users"]
@@ -63,9 +65,12 @@ async def mongo_ids(collection: AsyncCollection[Any], query: dict[str, Any]) -> 
 
 
 async def assert_same_selection(
-    collection: AsyncCollection[Any], resources: list[Resource], text: str
+    collection: AsyncCollection[Any],
+    resources: list[Resource],
+    text: str,
+    tolerance: Tolerance = STRICT,
 ) -> set[str]:
-    bound = compile_filter(text, USER)
+    bound = compile_filter(text, USER, tolerance)
     expected = {r["id"] for r in resources if matches(bound, r)}
     query = translate_filter(bound)
     actual = await mongo_ids(collection, query)
@@ -108,6 +113,14 @@ FIXED = [
     f"{ENTERPRISE}:department pr",
     'meta.created gt "2011-05-13T04:42:34.000999Z"',
     'meta.created eq "2011-05-13T06:42:34.123+02:00"',
+    # Literals below the millisecond: stored values are whole milliseconds.
+    'meta.created lt "2011-05-13T04:42:34.1235Z"',
+    'meta.created ge "2011-05-13T04:42:34.1235Z"',
+    'meta.created le "2011-05-13T06:42:34.0000001+02:00"',
+    'meta.created gt "2011-05-13T04:42:34.0009999Z"',
+    'meta.created eq "2011-05-13T04:42:34.1230001Z" or title pr',
+    'meta.created ne "2011-05-13T04:42:34.1229Z" and title pr',
+    'not (meta.lastModified gt "2011-05-12T23:42:34.0005-05:00")',
     "active eq false or active eq null",
     'schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"',
     'x509Certificates.value eq "QUJD"',
@@ -142,6 +155,92 @@ async def test_rfc_examples(mongodb_uri: str, mongo_db_name: str) -> None:
     async for collection in _load(mongodb_uri, mongo_db_name, RFC_USERS):
         for text in examples:
             assert await assert_same_selection(collection, RFC_USERS, text)
+
+
+def _emails(*pairs: tuple[str | None, str | None]) -> list[dict[str, str]]:
+    return [
+        {k: v for k, v in (("type", kind), ("value", value)) if v is not None}
+        for kind, value in pairs
+    ]
+
+
+NE_USERS: list[Resource] = [
+    {"id": "no-emails"},
+    {"id": "work-x", "emails": _emails(("work", "x"))},
+    {"id": "work-X", "emails": _emails(("Work", "X"))},  # both caseExact=false: equal to x
+    {"id": "work-y", "emails": _emails(("work", "y"))},
+    {"id": "two-work-one-x", "emails": _emails(("work", "y"), ("work", "x"))},
+    {"id": "home-x", "emails": _emails(("home", "x"))},
+    {"id": "home-x-work-y", "emails": _emails(("home", "x"), ("work", "y"))},
+    {"id": "work-no-value", "emails": _emails(("work", None))},
+    {"id": "work-x-no-value", "emails": _emails(("work", "x"), ("work", None))},
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # ne is not eq: no work email has value x (true without any work email).
+        (
+            'emails[type eq "work"].value ne "x"',
+            {"no-emails", "work-y", "home-x", "home-x-work-y", "work-no-value"},
+        ),
+        (
+            'emails[type eq "work"].value eq "x"',
+            {"work-x", "work-X", "two-work-one-x", "work-x-no-value"},
+        ),
+        # eq null asks for a work email without a value; ne null is its negation.
+        ('emails[type eq "work"].value eq null', {"work-no-value", "work-x-no-value"}),
+        (
+            'emails[type eq "work"].value ne null',
+            {
+                "no-emails",
+                "work-x",
+                "work-X",
+                "work-y",
+                "two-work-one-x",
+                "home-x",
+                "home-x-work-y",
+            },
+        ),
+        # The element-wise form keeps its own meaning: a work email whose value is not x.
+        (
+            'emails[type eq "work" and value ne "x"]',
+            {"work-y", "two-work-one-x", "home-x-work-y", "work-no-value", "work-x-no-value"},
+        ),
+        (
+            'not (emails[type eq "work"].value ne "x")',
+            {"work-x", "work-X", "two-work-one-x", "work-x-no-value"},
+        ),
+    ],
+)
+async def test_value_path_sub_attribute_ne_is_not_eq(
+    mongodb_uri: str, mongo_db_name: str, text: str, expected: set[str]
+) -> None:
+    async with aclosing(_load(mongodb_uri, mongo_db_name, NE_USERS)) as loaded:
+        async for collection in loaded:
+            assert await assert_same_selection(collection, NE_USERS, text) == expected
+
+
+UNQUOTED = [
+    ("userName sw s", 'userName sw "s"'),
+    ("emails[type eq work and value co a.]", 'emails[type eq "work" and value co "a."]'),
+    ("emails[type eq work].value ne bjensen", 'emails[type eq "work"].value ne "bjensen"'),
+    (
+        "meta.created ge 2011-05-13T06:42:34.1225+02:00",
+        'meta.created ge "2011-05-13T06:42:34.1225+02:00"',
+    ),
+    ("title pr and externalId ne Work", 'title pr and externalId ne "Work"'),
+]
+
+
+@pytest.mark.parametrize(("unquoted", "quoted"), UNQUOTED)
+async def test_unquoted_values_select_as_quoted(
+    stored: AsyncCollection[Any], population: list[Resource], unquoted: str, quoted: str
+) -> None:
+    """Under the tolerance (Entra), both backends select what the quoted filter selects."""
+    expected = await assert_same_selection(stored, population, quoted)
+    assert await assert_same_selection(stored, population, unquoted, ENTRA) == expected
 
 
 # -- random filters --------------------------------------------------------------------------

@@ -6,6 +6,8 @@ and the non-RFC ones are refused in strict mode with the right scimType.
 
 from __future__ import annotations
 
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -198,6 +200,46 @@ def test_filter_creation_needs_an_eq_conjunction():
     }
     with pytest.raises(NoTarget):
         entra(bare_user(), message)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        'emails[type eq "probe-none"].value',
+        'emails[value eq "a@b.example"].display',
+        'emails[type eq "probe-none" and primary eq true].value',
+        'addresses[type eq "office"].locality',
+    ],
+)
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_filter_creation_needs_a_canonical_type(op: str, path: str):
+    """Entra creates only its mapped types; any other filter keeps RFC 7644 §3.5.2.3's noTarget."""
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": op, "path": path, "value": "x"}],
+    }
+    with pytest.raises(NoTarget):
+        entra(bare_user(), message)
+
+
+@pytest.mark.parametrize(
+    ("path", "created"),
+    [
+        ('phoneNumbers[type eq "mobile"].value', {"type": "mobile", "value": "x"}),
+        ('emails[type eq "Other"].value', {"type": "Other", "value": "x"}),
+        ('addresses[type eq "home"].locality', {"type": "home", "locality": "x"}),
+    ],
+)
+def test_filter_creation_takes_each_canonical_value_of_the_schema(
+    path: str, created: dict[str, Any]
+):
+    """The canonical values are the schema's, matched as the sub-attribute's caseExact says."""
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": path, "value": "x"}],
+    }
+    attribute = path.split("[")[0]
+    assert entra(bare_user(), message).resource[attribute] == [created]
 
 
 def test_filter_creation_from_several_eq_conditions_keeps_literal_types():
@@ -788,10 +830,48 @@ def test_entra_group_adds_several_members_in_one_operation():
     assert [m["value"] for m in result.member_delta.added] == ["a1", "b2", "c3"]
 
 
+MS_REFERENCE_MEMBERS: dict[str, Any] = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [
+        {"op": "add", "path": "members", "value": [{"value": GROUP_MEMBER, "displayName": "Ann"}]}
+    ],
+}
+
+
+@pytest.mark.parametrize("members_loaded", [True, False])
+def test_member_display_name_from_microsofts_reference_code(members_loaded: bool):
+    result = entra(group(), MS_REFERENCE_MEMBERS, GROUP, members_loaded=members_loaded)
+    expected = {"value": GROUP_MEMBER, "display": "Ann"}
+    if members_loaded:
+        assert result.resource["members"] == [expected]
+    assert result.member_delta.added == (expected,)
+    with pytest.raises(InvalidValue, match="displayName"):
+        apply_message(group(), MS_REFERENCE_MEMBERS, GROUP, tolerance=STRICT)
+    alone = STRICT.with_(member_display_name=True)
+    assert apply_message(group(), MS_REFERENCE_MEMBERS, GROUP, tolerance=alone).member_delta == (
+        result.member_delta
+    )
+
+
+def test_member_display_name_beside_display_is_invalid():
+    message = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {
+                "op": "add",
+                "path": "members",
+                "value": [{"value": GROUP_MEMBER, "display": "A", "displayName": "B"}],
+            }
+        ],
+    }
+    with pytest.raises(InvalidValue):
+        entra(group(), message, GROUP, members_loaded=False)
+
+
 def apply_delta(members: set[str], delta: MemberDelta) -> set[str]:
     if delta.replace:
         return {m["value"] for m in delta.added}
-    return (members - set(delta.removed)) | {m["value"] for m in delta.added}
+    return (members - set(delta.removed)) | {m["value"] for m in (*delta.added, *delta.rewritten)}
 
 
 # -- one switch at a time ------------------------------------------------------------------------
@@ -849,3 +929,31 @@ def test_replace_absent_adds_appends_for_a_non_eq_filter():
         bare_user(), message, USER, tolerance=STRICT.with_(patch_replace_absent_adds=True)
     )
     assert result.resource["emails"] == [{"value": "new@new.example", "type": "work"}]
+
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+@pytest.mark.parametrize("switch", [f.name for f in fields(Tolerance)])
+def test_every_switch_is_on_in_entra_off_in_strict_and_documented(switch: str):
+    assert getattr(ENTRA, switch) is True
+    assert getattr(STRICT, switch) is False
+    documented = (DOCS / "patch.md").read_text() + (DOCS / "filters.md").read_text()
+    assert f"`{switch}`" in documented
+
+
+def test_an_unquoted_filter_word_creates_the_element_with_its_text():
+    """`emails[type eq work].value` (Microsoft's unquoted shape) creates a plain-string type."""
+    from scimkit import ENTRA, USER, apply_patch, parse_patch
+
+    body = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [
+            {"op": "replace", "path": "emails[type eq work].value", "value": "a@example.com"}
+        ],
+    }
+    resource = {"schemas": [USER.schema.id], "id": "1", "userName": "a", "meta": {}}
+    result = apply_patch(resource, parse_patch(body, ENTRA), USER, tolerance=ENTRA)
+    [email] = result.resource["emails"]
+    assert email == {"type": "work", "value": "a@example.com"}
+    assert type(email["type"]) is str

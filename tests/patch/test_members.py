@@ -98,8 +98,23 @@ class TestDeltaWithoutMembers:
             {"op": "add", "path": "members", "value": [{"value": CAROL}]},
         )
         assert result.member_delta == MemberDelta(
-            added=({"value": JAMES}, {"value": CAROL}), removed=(BABS,)
+            added=({"value": JAMES},), removed=(BABS,), rewritten=({"value": CAROL},)
         )
+
+    def test_a_member_removed_and_added_again_is_rewritten_in_its_new_form(self):
+        """Issue 12 §3.8: the store must overwrite the member, not keep its stored form."""
+        result = unloaded(
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+            {"op": "add", "path": "members", "value": [{"value": BABS, "display": "new"}]},
+            {"op": "add", "path": "members", "value": [{"value": BABS, "display": "newer"}]},
+        )
+        assert result.member_delta == MemberDelta(rewritten=({"value": BABS, "display": "new"},))
+        again = unloaded(
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+            {"op": "add", "path": "members", "value": [{"value": BABS, "display": "new"}]},
+            {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+        )
+        assert again.member_delta == MemberDelta(removed=(BABS,))
 
     def test_operations_after_a_replacement_edit_the_replacement(self):
         result = unloaded(
@@ -234,23 +249,38 @@ MEMBER_BODIES: list[list[dict[str, Any]]] = [
         {"op": "remove", "path": f'members[value eq "{CAROL}"]'},
         {"op": "add", "path": "members", "value": [{"value": JAMES}]},
     ],
+    [
+        {"op": "remove", "path": f'members[value eq "{BABS}"]'},
+        {"op": "add", "path": "members", "value": [{"value": BABS, "display": "new"}]},
+    ],
+    [
+        {"op": "remove", "path": "members", "value": [{"value": JAMES}]},
+        {"op": "add", "path": "members", "value": [{"value": JAMES, "type": "User"}]},
+        {"op": "add", "path": "members", "value": [{"value": BABS, "display": "kept"}]},
+    ],
 ]
 
 
-def apply_delta(members: list[str], delta: MemberDelta) -> set[str]:
-    """What a store does with a delta (either order of its two parts gives the same)."""
+def apply_delta(members: list[dict[str, Any]], delta: MemberDelta) -> dict[str, Any]:
+    """What a store does with a delta (in any order of its parts): members by id."""
     if delta.replace:
-        return {m["value"] for m in delta.added}
-    return (set(members) - set(delta.removed)) | {m["value"] for m in delta.added}
+        return {m["value"]: m for m in delta.added}
+    found = {m["value"]: m for m in members if m["value"] not in delta.removed}
+    for added in delta.added:
+        found.setdefault(added["value"], added)  # a present member keeps its stored form
+    found.update((m["value"], m) for m in delta.rewritten)
+    return found
 
 
 @pytest.mark.parametrize("operations", MEMBER_BODIES)
 def test_loaded_and_unloaded_runs_agree(operations: list[dict[str, Any]]):
-    stored = group(member(BABS), member(JAMES))
+    """The same members, records included, whether the list was loaded (issue 12 §3.8)."""
+    members = [member(BABS, "old"), member(JAMES)]
+    stored = group(*members)
     loaded = apply_message(stored, body(*operations), GROUP, tolerance=ENTRA)
     delta_only = apply_message(
         stored, body(*operations), GROUP, tolerance=ENTRA, members_loaded=False
     )
-    final = {m["value"] for m in loaded.resource.get("members", [])}
-    assert apply_delta([BABS, JAMES], delta_only.member_delta) == final
-    assert apply_delta([BABS, JAMES], loaded.member_delta) == final
+    final = {m["value"]: m for m in loaded.resource.get("members", [])}
+    assert apply_delta(members, delta_only.member_delta) == final
+    assert apply_delta(members, loaded.member_delta) == final

@@ -229,7 +229,8 @@ def check(stored: dict[str, Any], ops: list[dict[str, Any]], resource_type: Any,
 def member_ids(delta: MemberDelta, before: set[str]) -> set[str]:
     if delta.replace:
         return {m["value"] for m in delta.added}
-    return (before - set(delta.removed)) | {m["value"] for m in delta.added}
+    kept = {m["value"] for m in (*delta.added, *delta.rewritten)}
+    return (before - set(delta.removed)) | kept
 
 
 def run_user(data: st.DataObject) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from scimkit import USER, USER_SCHEMA
+from scimkit import ENTRA, STRICT, USER, USER_SCHEMA, Tolerance
 from tests.patch.support import ENTERPRISE, apply_message, body, frozen_copy, user
 
 CORE = USER_SCHEMA.id
@@ -171,6 +173,39 @@ def test_remove_a_sub_attribute_of_matching_records():
         user(), body({"op": "remove", "path": 'emails[type eq "work"].primary'}), USER
     )
     assert result.resource["emails"][0] == {"value": "bjensen@example.com", "type": "work"}
+
+
+@pytest.mark.parametrize("tolerance", [STRICT, ENTRA], ids=["strict", "entra"])
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "remove", "path": 'emails[type eq "work"].value'},
+        {"op": "replace", "path": 'emails[type eq "work"].value', "value": None},
+        {"op": "add", "path": 'emails[type eq "work"]', "value": {"value": None}},
+    ],
+)
+def test_a_multi_valued_record_left_without_its_value_is_removed(
+    operation: dict[str, Any], tolerance: Tolerance
+):
+    """A stray ``{"type": "work", "primary": true}`` is no e-mail address: the record goes."""
+    result = apply_message(user(), body(operation), USER, tolerance=tolerance)
+    assert result.resource["emails"] == [{"value": "babs@jensen.org", "type": "home"}]
+
+
+def test_a_record_losing_its_only_value_removes_the_attribute():
+    stored = user(emails=[{"value": "b@example.com", "type": "work"}])
+    result = apply_message(
+        stored, body({"op": "remove", "path": 'emails[type eq "work"].value'}), USER
+    )
+    assert "emails" not in result.resource
+
+
+def test_records_without_a_value_sub_attribute_keep_their_other_sub_attributes():
+    result = apply_message(
+        user(), body({"op": "remove", "path": 'addresses[type eq "work"].locality'}), USER
+    )
+    assert result.resource["addresses"][0]["streetAddress"] == "100 Universal City Plaza"
+    assert "locality" not in result.resource["addresses"][0]
 
 
 def test_remove_of_an_absent_attribute_is_a_no_op():

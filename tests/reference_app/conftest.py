@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 from starlette.applications import Starlette
 
 from tests.reference_app.support import (
@@ -49,3 +51,20 @@ async def root(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def cert_files(ca: trustme.CA, tmp_path: Path) -> list[str]:
+    """``--certfile``/``--keyfile`` arguments for a certificate the CA issued to localhost."""
+    issued = ca.issue_cert("localhost", "127.0.0.1")
+    certfile, keyfile = tmp_path / "cert.pem", tmp_path / "key.pem"
+    issued.cert_chain_pems[0].write_to_path(str(certfile))
+    for extra in issued.cert_chain_pems[1:]:
+        extra.write_to_path(str(certfile), append=True)
+    issued.private_key_pem.write_to_path(str(keyfile))
+    return ["--certfile", str(certfile), "--keyfile", str(keyfile)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import pytest
@@ -17,6 +18,17 @@ URL_LINE = re.compile(r"Tenant URL:\s+(\S+)")
 def test_workers_need_mongodb(capsys: pytest.CaptureFixture[str]):
     assert main(["serve", "--workers", "2"]) == 2
     assert "needs MongoDB" in capsys.readouterr().err
+
+
+def test_a_server_that_is_not_installed_names_its_extra(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "granian" else real(name)
+    )
+    assert main(["serve", "--server", "granian"]) == 2
+    assert "pip install 'scimkit[granian]'" in capsys.readouterr().err
 
 
 def test_tenant_commands_need_mongodb(capsys: pytest.CaptureFixture[str]):

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from reference_app.__main__ import _bootstrap_tenants, main
+from reference_app.app import mongo_client
 from reference_app.settings import Settings, TenantSeed
 from scimkit.testing._mongo_server import MongoServer
 from tests.reference_app.support import patch_body, running, scim_client, scim_json
@@ -217,3 +218,17 @@ async def test_healthz_reports_an_unreachable_database(
         while (await root.get("/healthz")).status_code != 200:
             assert time.monotonic() < deadline, "still unhealthy after the database came back"
             await asyncio.sleep(0.2)
+
+
+async def test_the_client_gives_up_server_selection_after_5_seconds():
+    """Issue 12 §5: not the driver's 30 s; a serverSelectionTimeoutMS in the URI still wins."""
+    default = mongo_client(Settings(mongodb_uri="mongodb://127.0.0.1:1/"))
+    chosen = mongo_client(
+        Settings(mongodb_uri="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=700")
+    )
+    try:
+        assert default.options.server_selection_timeout == 5.0
+        assert chosen.options.server_selection_timeout == 0.7
+    finally:
+        await default.close()
+        await chosen.close()

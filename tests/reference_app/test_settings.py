@@ -32,6 +32,7 @@ def test_environment_is_read():
         "SCIMKIT_WORKERS": "3",
         "SCIMKIT_PUBLIC_URL": "https://scim.example.com/",
         "SCIMKIT_LOG_LEVEL": "WARNING",
+        "SCIMKIT_SERVER": "Granian",
     }
     settings = load_settings({}, environ=environ)
     assert settings.host == "0.0.0.0"
@@ -44,6 +45,7 @@ def test_environment_is_read():
     )
     assert settings.workers == 3
     assert settings.log_level == "warning"
+    assert settings.server == "granian"
     assert settings.tenant_url("acme") == "https://scim.example.com/scim/v2/acme"
 
 
@@ -83,6 +85,7 @@ def test_wildcard_host_prints_a_usable_url():
         ({"certfile": "c.pem"}, {}, "key file"),
         ({"cursor_secret": "short"}, {}, "cursor secret"),
         ({"log_level": "loud"}, {}, "log level"),
+        ({"server": "gunicorn"}, {}, "server must be one of hypercorn, granian, uvicorn"),
         ({}, {"SCIMKIT_MONGODB_DATABASE": ""}, None),
         ({"mongodb_database": ""}, {}, "database name"),
     ],
@@ -110,6 +113,7 @@ def test_worker_environment_rebuilds_the_same_settings():
             "tenants": ["acme:tok-1", "beta:tok-2"],
             "strict_tenants": ["beta"],
             "workers": 4,
+            "server": "uvicorn",
             "cursor_secret": "0123456789abcdef0123",
         },
         environ={},

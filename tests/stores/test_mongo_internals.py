@@ -8,12 +8,15 @@ server's own ``explain`` must also show an index scan (mongoeco's explain has an
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bson.codec_options import CodecOptions
 from motor.motor_asyncio import AsyncIOMotorClient
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -37,7 +40,8 @@ from scimkit import (
     compile_filter,
 )
 from scimkit.mongo import IndexSpec, MongoStore
-from scimkit.store import StoreQuery
+from scimkit.mongo._codec import document_fields, resource_from_document
+from scimkit.store import StoreQuery, format_version
 from scimkit.testing import CONTRACT_GROUP, CONTRACT_RESOURCE_TYPES, CONTRACT_USER
 from scimkit.testing._mongo_server import MongoServer
 
@@ -316,6 +320,20 @@ async def test_a_member_delta_touches_only_its_members(harness: Harness) -> None
     assert operations == 2
 
 
+async def test_a_version_without_a_rewrite_is_laid_out_as_a_rewrite(harness: Harness) -> None:
+    """``next_version`` stamps v, meta and its sort keys exactly as a full write would."""
+    h = harness
+    await h.store.create(T, CONTRACT_USER, user("alice"))
+    await h.store.create(T, CONTRACT_GROUP, group("staff", "alice"))
+    await h.store.delete(T, CONTRACT_USER, "alice")
+    aware = h.resources.with_options(codec_options=CodecOptions(tz_aware=True, tzinfo=UTC))
+    document = await aware.find_one({"t": T, "rt": "Group"}, {"_id": 0})
+    resource = resource_from_document(document)
+    assert document["v"] == 2 and resource["meta"]["version"] == format_version(2)
+    assert resource["meta"]["lastModified"] > NOW
+    assert {k: document[k] for k in ("a", "f", "s")} == document_fields(resource, CONTRACT_GROUP)
+
+
 async def test_leftover_memberships_are_ignored_then_cleaned(harness: Harness) -> None:
     """After a crash between a delete's two steps, reads skip the leftovers; a retry cleans."""
     h = harness
@@ -400,6 +418,43 @@ async def test_an_unreachable_server_is_service_unavailable(
             assert caught.value.headers["Retry-After"]
         mongo_server.start()
         assert await store.ping() is True
+    finally:
+        closed = client.close()
+        if closed is not None:
+            await closed
+
+
+@pytest.mark.parametrize("driver", ["pymongo", "motor"])
+async def test_a_stalled_server_is_service_unavailable_within_the_deadline(
+    driver: str, mongo_server: MongoServer
+) -> None:
+    """Issue 12 §5: no store call waits on a stuck server past ``operation_timeout``."""
+    client: Any
+    if driver == "pymongo":
+        client = AsyncMongoClient(mongo_server.uri)
+    else:
+        client = AsyncIOMotorClient(mongo_server.uri)
+    try:
+        store = MongoStore(client.scimkit_stall, CONTRACT_RESOURCE_TYPES, operation_timeout=0.5)
+        created = await store.create(T, CONTRACT_USER, user("alice"))
+        with mongo_server.stalled():
+            calls = [
+                store.get(T, CONTRACT_USER, "alice"),
+                store.query(T, CONTRACT_USER, StoreQuery()),
+                store.create(T, CONTRACT_USER, user("bob")),
+                store.update(
+                    T, CONTRACT_USER, "alice", PatchResult(created, True), expected_version=None
+                ),
+                store.resource_types_of(T, ["alice"]),
+            ]
+            for call in calls:
+                started = time.monotonic()
+                with pytest.raises(ServiceUnavailable) as caught:
+                    await asyncio.wait_for(call, timeout=10)
+                assert time.monotonic() - started < 2.5
+                assert caught.value.headers["Retry-After"]
+            assert await asyncio.wait_for(store.ping(), timeout=10) is False
+        assert (await store.get(T, CONTRACT_USER, "alice"))["userName"] == "alice"
     finally:
         closed = client.close()
         if closed is not None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
+from scimkit import ServiceConfig
 from tests.web.conftest import BASE, group_body, patch_body, user_body
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -153,27 +155,85 @@ async def test_patch_if_match_mismatch_is_412(
     assert response.status_code == 412
 
 
-async def test_group_patch_response_leaves_out_members(
+async def test_group_patch_answers_204_unless_members_are_loaded_or_asked_for(
     client: httpx.AsyncClient, user: dict[str, Any]
 ) -> None:
-    """Entra advice (entra-requests.md §6): no member list in a group PATCH response."""
+    """RFC 7644 §3.5.2: 200 with the entire resource, or 204; never 200 with members left out.
+
+    A PATCH that did not load the members (Entra's member adds on large groups) answers 204;
+    one that loaded them anyway, or a client asking with ``attributes``/``excludedAttributes``,
+    gets the resource as asked, members included unless excluded.
+    """
     group = (await client.post("/Groups", json=group_body())).json()
     url = f"/Groups/{group['id']}"
     add = patch_body(
         {"op": "Add", "path": "members", "value": [{"$ref": None, "value": user["id"]}]}
     )
     response = await client.patch(url, json=add)
-    assert response.status_code == 200, response.text
-    assert "members" not in response.json()
-    asked = await client.patch(
-        url + "?attributes=members",
-        json=patch_body({"op": "replace", "path": "displayName", "value": "Ops"}),
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    version = response.headers["etag"]
+    assert version == (await client.get(url)).json()["meta"]["version"]
+    rename = patch_body({"op": "replace", "path": "displayName", "value": "Ops"})
+    assert (await client.patch(url, json=rename)).status_code == 204
+    # The members were loaded to apply a filter: the whole resource, members included.
+    loaded = await client.patch(
+        url,
+        json=patch_body(
+            {"op": "replace", "path": f'members[value eq "{user["id"]}"].display', "value": "A"}
+        ),
     )
+    assert loaded.status_code == 200, loaded.text
+    assert [m["value"] for m in loaded.json()["members"]] == [user["id"]]
+    asked = await client.patch(url + "?attributes=members", json=rename)
+    assert asked.status_code == 200
     assert [m["value"] for m in asked.json()["members"]] == [user["id"]]
-    full = (await client.get(url)).json()
-    assert [m["value"] for m in full["members"]] == [user["id"]]
-    lean = (await client.get(url + "?excludedAttributes=members")).json()
-    assert "members" not in lean and lean["displayName"] == "Ops"
+    lean = await client.patch(url + "?excludedAttributes=members", json=rename)
+    assert lean.status_code == 200
+    assert "members" not in lean.json() and lean.json()["displayName"] == "Ops"
+
+
+@pytest.mark.parametrize(
+    ("config", "status"),
+    [
+        (ServiceConfig(group_patch_response="always_resource"), 200),
+        (ServiceConfig(group_patch_response="always_no_content"), 204),
+    ],
+)
+async def test_group_patch_response_is_configurable(
+    client: httpx.AsyncClient, user: dict[str, Any], status: int
+) -> None:
+    group = (await client.post("/Groups", json=group_body())).json()
+    url = f"/Groups/{group['id']}"
+    add = patch_body({"op": "add", "path": "members", "value": [{"value": user["id"]}]})
+    response = await client.patch(url, json=add)
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert [m["value"] for m in response.json()["members"]] == [user["id"]]
+    rename = patch_body({"op": "replace", "path": "displayName", "value": "Ops"})
+    assert (await client.patch(url + "?attributes=members", json=rename)).status_code == status
+
+
+def test_group_patch_response_rule_is_checked() -> None:
+    with pytest.raises(ValueError, match="group_patch_response"):
+        ServiceConfig(group_patch_response="sometimes")  # type: ignore[arg-type]
+
+
+async def test_deleting_a_member_makes_its_groups_etags_stale(
+    client: httpx.AsyncClient, user: dict[str, Any]
+) -> None:
+    """Issue 12 §3.1: the old ETag neither answers 304 nor lets a PUT write the member back."""
+    group = (await client.post("/Groups", json=group_body(members=[{"value": user["id"]}]))).json()
+    url = f"/Groups/{group['id']}"
+    old = group["meta"]["version"]
+    assert (await client.get(url, headers={"If-None-Match": old})).status_code == 304
+    assert (await client.delete(f"/Users/{user['id']}")).status_code == 204
+    fresh = await client.get(url, headers={"If-None-Match": old})
+    assert fresh.status_code == 200 and "members" not in fresh.json()
+    stale = await client.put(
+        url, json=group_body(members=[{"value": user["id"]}]), headers={"If-Match": old}
+    )
+    assert stale.status_code == 412
 
 
 async def test_user_groups_carry_ref(client: httpx.AsyncClient, user: dict[str, Any]) -> None:

@@ -1,0 +1,154 @@
+"""The access line: one per request, with its id, tenant, status, duration and SCIM error type."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from reference_app.access_log import ACCESS_LOGGER, AccessLog, RequestRecord
+from reference_app.logs import JsonFormatter, RequestIdFilter, TextFormatter
+from tests.reference_app.process import free_port, served
+from tests.reference_app.support import TOKEN_A
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+PASSWORD = "Pa55w0rd-never-logged"
+GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _access(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [
+        dict(record.fields)  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.name == ACCESS_LOGGER
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _capture(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+
+
+async def test_one_line_per_request_with_the_client_request_id(
+    acme: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+):
+    answer = await acme.get("/Users?filter=userName+eq+%22x%22", headers={"X-Request-Id": "abc-1"})
+    assert answer.status_code == 200
+    assert answer.headers["X-Request-Id"] == "abc-1"
+    (line,) = _access(caplog)
+    assert line["request_id"] == "abc-1"
+    assert line["tenant"] == "acme"
+    assert line["method"] == "GET"
+    assert line["path"] == "/scim/v2/acme/Users"  # never the query string
+    assert line["status"] == 200
+    assert line["scim_type"] is None
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+
+
+@pytest.mark.parametrize("sent", [None, "has space", "x" * 129, "new\nline", ""])
+async def test_a_missing_or_unsafe_request_id_is_replaced(
+    acme: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, sent: str | None
+):
+    headers = {} if sent is None else {"X-Request-Id": sent}
+    answer = await acme.get("/Users", headers=headers)
+    generated = answer.headers["X-Request-Id"]
+    assert GENERATED_ID.fullmatch(generated)
+    assert _access(caplog)[0]["request_id"] == generated
+
+
+async def test_scim_error_type_is_logged_and_the_body_is_not(
+    acme: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+):
+    body = {"schemas": [USER_SCHEMA], "userName": "dup@example.com", "password": PASSWORD}
+    assert (await acme.post("/Users", json=body)).status_code == 201
+    assert (await acme.post("/Users", json=body)).status_code == 409
+    bad_filter = await acme.get("/Users?filter=userName+zz+%22x%22")
+    assert bad_filter.status_code == 400
+    lines = _access(caplog)
+    assert [(line["status"], line["scim_type"]) for line in lines] == [
+        (201, None),
+        (409, "uniqueness"),
+        (400, "invalidFilter"),
+    ]
+    assert PASSWORD not in caplog.text
+    assert "dup@example.com" not in caplog.text
+
+
+async def test_tokens_are_never_logged(
+    acme: httpx.AsyncClient, root: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+):
+    wrong = "wrong-token-never-logged-0123456789"
+    assert (await acme.get("/Users")).status_code == 200
+    answer = await root.get("/scim/v2/acme/Users", headers={"Authorization": f"Bearer {wrong}"})
+    assert answer.status_code == 401
+    lines = _access(caplog)
+    assert [line["status"] for line in lines] == [200, 401]
+    text = caplog.text + repr([record.__dict__ for record in caplog.records])
+    assert TOKEN_A not in text and wrong not in text
+
+
+async def test_tenant_is_only_a_well_formed_tenant_name(
+    root: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+):
+    await root.get("/healthz")
+    await root.get("/scim/v2/NOT%20A%20TENANT/Users")
+    await root.get("/scim/v2/beta/Groups")
+    assert [line["tenant"] for line in _access(caplog)] == [None, None, "beta"]
+
+
+async def test_an_unanswered_failure_is_logged_as_500(caplog: pytest.LogCaptureFixture):
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    records: list[RequestRecord] = []
+    app = AccessLog(failing, observers=(records.append,))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        with pytest.raises(RuntimeError):
+            await client.get("/scim/v2/acme/Users")
+    (record,) = records
+    assert (record.status, record.tenant, record.path) == (500, "acme", "/scim/v2/acme/Users")
+
+
+def _record(**fields: Any) -> logging.LogRecord:
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, "request", (), None)
+    record.fields = fields
+    RequestIdFilter().filter(record)
+    return record
+
+
+def test_json_format_is_one_object_per_line():
+    line = JsonFormatter().format(_record(request_id="r1", status=200, tenant=None))
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "request" and entry["level"] == "info"
+    assert entry["logger"] == "reference_app.access"
+    assert (entry["request_id"], entry["status"], entry["tenant"]) == ("r1", 200, None)
+    assert entry["time"].endswith("Z")
+
+
+def test_text_format_quotes_values_that_could_forge_fields():
+    line = TextFormatter().format(_record(path='/x y\nstatus=200 "', status=404, tenant=None))
+    assert "\n" not in line
+    assert line.endswith('path="/x y\\nstatus=200 \\"" status=404 tenant=-')
+
+
+def test_serve_writes_json_lines():
+    port = free_port()
+    arguments = ["--log-format", "json", "--tenant", f"t:{TOKEN_A}"]
+    with served(arguments, port=port) as server:
+        httpx.get(
+            f"{server.base_url}/scim/v2/t/Users",
+            headers={"Authorization": f"Bearer {TOKEN_A}", "X-Request-Id": "from-the-client"},
+        )
+    entries = [json.loads(line) for line in server.stderr.splitlines()]  # every line is JSON
+    access = [e for e in entries if e.get("request_id") == "from-the-client"]
+    assert len(access) == 1
+    assert access[0]["logger"] == ACCESS_LOGGER
+    assert (access[0]["tenant"], access[0]["status"]) == ("t", 200)
+    assert any("NOT persisted" in entry["message"] for entry in entries)
+    assert TOKEN_A not in server.stderr + server.stdout
