@@ -45,6 +45,15 @@ from scimkit._errors import (
     UniquenessError,
     UnsupportedMediaType,
 )
+from scimkit._event import (
+    Event,
+    EventForm,
+    EventType,
+    changed_paths,
+    departure_events,
+    write_events,
+)
+from scimkit._feed import Checkpoint, EventFeed, FeedStats, MemoryFeed, settle
 from scimkit._filter import (
     And,
     AttrPath,
@@ -80,6 +89,7 @@ from scimkit._resource_type import AttrRef, ResourceType, SchemaExtension
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned, Schema, Uniqueness
 from scimkit._service import ListResult, QueryParams, ResourceService
 from scimkit._store import Page, ResourceStore, StoreQuery
+from scimkit._subscriber import Subscription, SubscriptionStatus
 from scimkit._tolerance import ENTRA, STRICT, Tolerance
 from scimkit._validation import parse_datetime, validate_resource
 
@@ -100,6 +110,7 @@ __all__ = [
     "BoundOr",
     "BoundPresent",
     "BoundValuePath",
+    "Checkpoint",
     "Compare",
     "CompareOp",
     "Conflict",
@@ -108,7 +119,12 @@ __all__ = [
     "CursorScope",
     "ENTERPRISE_USER_SCHEMA",
     "ENTRA",
+    "Event",
+    "EventFeed",
+    "EventForm",
+    "EventType",
     "ExpiredCursor",
+    "FeedStats",
     "Filter",
     "Forbidden",
     "GROUP",
@@ -123,6 +139,7 @@ __all__ = [
     "InvalidVersion",
     "ListResult",
     "MemberDelta",
+    "MemoryFeed",
     "MemoryStore",
     "MethodNotAllowed",
     "MissingRequired",
@@ -155,6 +172,8 @@ __all__ = [
     "ServiceConfig",
     "ServiceUnavailable",
     "StoreQuery",
+    "Subscription",
+    "SubscriptionStatus",
     "Tolerance",
     "TooMany",
     "TooManyRequests",
@@ -167,7 +186,9 @@ __all__ = [
     "ValuePath",
     "apply_patch",
     "bind_filter",
+    "changed_paths",
     "compile_filter",
+    "departure_events",
     "etag_matches",
     "hash_password",
     "matches",
@@ -178,9 +199,11 @@ __all__ = [
     "parse_patch",
     "parse_path",
     "project",
+    "settle",
     "utc_now",
     "validate_resource",
     "verify_password",
+    "write_events",
 ]
 
 for _name in __all__:

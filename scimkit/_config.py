@@ -90,6 +90,9 @@ class ServiceConfig:
     group_patch_response: GroupPatchResponse = "no_content_when_members_unloaded"
     documentation_uri: str | None = None
     authentication_schemes: tuple[AuthenticationScheme, ...] = field(default=(OAUTH_BEARER,))
+    event_uris: tuple[str, ...] = ()
+    """The security event URIs the service emits (RFC 9967 §4 ``securityEvents.eventUris``);
+    empty when it emits none, and then ``securityEvents`` is not advertised."""
 
     def __post_init__(self) -> None:
         positive = {
@@ -136,6 +139,9 @@ class ServiceConfig:
             pagination["cursorTimeout"] = self.cursor_ttl
         data["pagination"] = pagination
         data["authenticationSchemes"] = [s.to_json() for s in self.authentication_schemes]
+        if self.event_uris:
+            # Events are only delivered through the feed: no asynchronous SCIM requests.
+            data["securityEvents"] = {"asyncRequest": "none", "eventUris": list(self.event_uris)}
         meta: dict[str, Any] = {"resourceType": "ServiceProviderConfig"}
         if location is not None:
             meta["location"] = location

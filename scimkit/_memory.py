@@ -23,6 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from scimkit._errors import PreconditionFailed, UniquenessError
+from scimkit._event import WriteRecord
+from scimkit._feed import MemoryFeed
 from scimkit._filter import (
     BoundAnd,
     BoundCompare,
@@ -112,8 +114,12 @@ class MemoryStore:
         *,
         max_page_size: int = 1000,
         indexed: Mapping[str, Iterable[str]] = DEFAULT_INDEXED,
+        feed: MemoryFeed | None = None,
     ) -> None:
         self.max_page_size = max_page_size
+        # Events are appended under the tenant lock with the write they record (docs/events.md).
+        self.feed = feed if feed is not None else MemoryFeed()
+        self._types: dict[str, ResourceType] = {}
         self._indexed = {name: tuple(paths) for name, paths in indexed.items()}
         self._tenants: dict[str, _Tenant] = {}
         self._plans: dict[str, _Plan] = {}
@@ -121,7 +127,12 @@ class MemoryStore:
     # -- the protocol -------------------------------------------------------------------------
 
     async def create(
-        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        resource: dict[str, Any],
+        *,
+        record: WriteRecord | None = None,
     ) -> dict[str, Any]:
         """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
         plan = self._plan(resource_type)
@@ -139,7 +150,10 @@ class MemoryStore:
             self._index(space, plan, stored, id)
             if plan.members is not None:
                 self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
-            return self._view(namespace, plan, entry, members=True)
+            created = self._view(namespace, plan, entry, members=True)
+            if record is not None:
+                self._record(tenant, resource_type, id, record, None, created)
+            return created
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
@@ -159,6 +173,7 @@ class MemoryStore:
         resource: dict[str, Any],
         *,
         expected_version: str | None = None,
+        record: WriteRecord | None = None,
     ) -> dict[str, Any]:
         """Replace the whole resource (members included for groups) and return it."""
         plan = self._plan(resource_type)
@@ -166,6 +181,7 @@ class MemoryStore:
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
+            before = self._view(namespace, plan, entry, members=True) if record else None
             space = namespace.spaces[resource_type.name]
             stored = stored_form({**resource, "id": id}, resource_type)
             self._check_unique(space, plan, stored, id)
@@ -176,7 +192,10 @@ class MemoryStore:
             self._index(space, plan, stored, id)
             if plan.members is not None:
                 self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
-            return self._view(namespace, plan, entry, members=True)
+            replaced = self._view(namespace, plan, entry, members=True)
+            if record is not None:
+                self._record(tenant, resource_type, id, record, before, replaced)
+            return replaced
 
     async def update(
         self,
@@ -187,6 +206,7 @@ class MemoryStore:
         *,
         expected_version: str | None,
         modified: datetime | None = None,
+        record: WriteRecord | None = None,
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
@@ -208,6 +228,7 @@ class MemoryStore:
             writes = writes_resource(result, resource_type)
             if not writes and not delta:
                 return self._view(namespace, plan, entry, members=with_members)
+            before = self._view(namespace, plan, entry, members=with_members) if record else None
             space = namespace.spaces[resource_type.name]
             changed = result.changed_attributes
             # A result that does not say what changed is stored whole.
@@ -231,7 +252,10 @@ class MemoryStore:
             if reindex:
                 self._index(space, plan, stored, id)
             self._apply_delta(namespace, resource_type, id, delta)
-            return self._view(namespace, plan, entry, members=with_members)
+            updated = self._view(namespace, plan, entry, members=with_members)
+            if record is not None:
+                self._record(tenant, resource_type, id, record, before, updated, delta=delta)
+            return updated
 
     async def delete(
         self,
@@ -240,6 +264,7 @@ class MemoryStore:
         id: str,
         *,
         expected_version: str | None = None,
+        record: WriteRecord | None = None,
     ) -> None:
         """Delete the resource and its memberships (as a group and as a member)."""
         plan = self._plan(resource_type)
@@ -247,6 +272,10 @@ class MemoryStore:
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
+            if record is not None:
+                left = self._groups_left(namespace, id)
+                before = self._view(namespace, plan, entry, members=False)
+                self._record(tenant, resource_type, id, record, before, None, left=left)
             space = namespace.spaces[resource_type.name]
             self._unindex(space, plan, entry.resource, id)
             del space.entries[id]
@@ -301,9 +330,56 @@ class MemoryStore:
 
     # -- resources and indexes ----------------------------------------------------------------
 
+    def _record(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        record: WriteRecord,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        *,
+        delta: MemberDelta | None = None,
+        left: list[tuple[ResourceType, str, str | None, str | None]] | None = None,
+    ) -> None:
+        # Called under the tenant lock, before it is released: nothing awaits in between, so
+        # the write and its events happen together or not at all.
+        events = record.events(
+            tenant,
+            resource_type,
+            id,
+            before=before,
+            after=after,
+            member_delta=delta,
+            left=left or (),
+        )
+        self.feed.append(tenant, events)
+
+    def _groups_left(
+        self, namespace: _Tenant, id: str
+    ) -> list[tuple[ResourceType, str, str | None, str | None]]:
+        """(group type, id, version, externalId) of each group ``id`` is a member of."""
+        left = []
+        for group_id, type_name in sorted(namespace.groups_of.get(id, {}).items()):
+            group_type = self._types.get(type_name)
+            group = namespace.spaces.get(type_name, _Space()).entries.get(group_id)
+            if group_type is None or group is None:
+                continue
+            external_id = group.resource.get("externalId")
+            left.append(
+                (
+                    group_type,
+                    group_id,
+                    group.resource["meta"].get("version"),
+                    external_id if isinstance(external_id, str) else None,
+                )
+            )
+        return left
+
     def _plan(self, resource_type: ResourceType) -> _Plan:
         plan = self._plans.get(resource_type.name)
         if plan is None:
+            self._types[resource_type.name] = resource_type
             unique = tuple(
                 ref for ref in resource_type.unique_attributes() if not ref.attribute.is_complex
             )

@@ -29,11 +29,12 @@ from scimkit._errors import (
     PreconditionFailed,
     ServiceUnavailable,
 )
+from scimkit._event import EventType, WriteRecord
 from scimkit._filter import BoundFilter, compile_filter
 from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
 from scimkit._operation import Operation
 from scimkit._password import seal_password, seal_patch
-from scimkit._patch import apply_patch, needs_members, parse_patch
+from scimkit._patch import PatchOperation, apply_patch, needs_members, parse_patch
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._store import Page, ResourceStore, StoreQuery, writes_resource
 from scimkit._tolerance import STRICT, Tolerance
@@ -108,6 +109,8 @@ class ResourceService:
     its own. ``clock`` returns aware UTC datetimes; ``id_factory`` makes resource ids.
     ``cursor_codec`` signs RFC 9865 cursors; without one, a codec with a random secret is made,
     which is right for one process only (workers behind one URL must share a secret).
+    ``record_events`` has every write record its provisioning events in the store's feed
+    (``docs/events.md``); the store must support it (``MemoryStore`` does).
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class ResourceService:
         clock: Callable[[], datetime] = utc_now,
         id_factory: Callable[[], str] = _new_id,
         cursor_codec: CursorCodec | None = None,
+        record_events: bool = False,
     ) -> None:
         self.store = store
         self.config = config if config is not None else ServiceConfig()
@@ -136,6 +140,9 @@ class ResourceService:
         self._tolerance = tolerance
         self._tolerance_for = tolerance_for
         self._clock = clock
+        if record_events and getattr(store, "feed", None) is None:
+            raise ValueError("record_events needs a store that records events (it has a feed)")
+        self.record_events = record_events
         self._id_factory = id_factory
         if cursor_codec is None and self.config.cursor:
             cursor_codec = CursorCodec(
@@ -169,7 +176,9 @@ class ResourceService:
         await self._check_members(tenant, resource_type, None, resource)
         resource["id"] = self._id_factory()
         resource["meta"] = new_meta(resource_type, self._clock())
-        return await self.store.create(tenant, resource_type, resource)
+        return await self.store.create(
+            tenant, resource_type, resource, **self._record(EventType.CREATE)
+        )
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
@@ -214,7 +223,12 @@ class ResourceService:
                 "lastModified": self._clock(),
             }
             return await self.store.replace(
-                tenant, resource_type, id, resource, expected_version=meta.get("version")
+                tenant,
+                resource_type,
+                id,
+                resource,
+                expected_version=meta.get("version"),
+                **self._record(EventType.PUT),
             )
 
         return await _retrying(attempt, strict)
@@ -315,6 +329,7 @@ class ResourceService:
                 result,
                 expected_version=None if members_only else current["meta"].get("version"),
                 modified=self._clock(),
+                **self._record(EventType.PATCH, operations),
             )
 
         return await _retrying(attempt, strict), load_members
@@ -330,14 +345,18 @@ class ResourceService:
         """Delete a resource (RFC 7644 §3.6)."""
         tags, strict = self._precondition(if_match)
         if if_match is None or not self.config.etag:
-            await self.store.delete(tenant, resource_type, id)
+            await self.store.delete(tenant, resource_type, id, **self._record(EventType.DELETE))
             return
 
         async def attempt() -> None:
             current = await self.store.get(tenant, resource_type, id, members=False)
             self._check(current, tags, strict)
             await self.store.delete(
-                tenant, resource_type, id, expected_version=current["meta"].get("version")
+                tenant,
+                resource_type,
+                id,
+                expected_version=current["meta"].get("version"),
+                **self._record(EventType.DELETE),
             )
 
         await _retrying(attempt, strict)
@@ -427,6 +446,18 @@ class ResourceService:
         return ListResult(resources, total, len(resources), start_index)
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _record(
+        self, kind: EventType, operations: tuple[PatchOperation, ...] = ()
+    ) -> dict[str, Any]:
+        """The ``record`` argument of a store write when events are recorded (else none).
+
+        Stores that record events take it with the write and append the write's events in
+        the same atomic step (``docs/events.md``); other stores are called as before.
+        """
+        if not self.record_events:
+            return {}
+        return {"record": WriteRecord(kind, self._clock(), operations=operations)}
 
     def _check_features(self, params: QueryParams) -> None:
         if params.filter is not None and not self.config.filter:

@@ -37,7 +37,7 @@ def test_core_imports_neither_starlette_nor_a_mongo_driver():
     code = (
         "import sys, scimkit\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
-        "('starlette', 'pymongo', 'motor', 'bson', 'hypercorn')]\n"
+        "('starlette', 'pymongo', 'motor', 'bson', 'hypercorn', 'joserfc', 'httpx')]\n"
         "print(','.join(bad))"
     )
     result = subprocess.run(
@@ -47,11 +47,12 @@ def test_core_imports_neither_starlette_nor_a_mongo_driver():
 
 
 def test_adapter_packages_curate_their_api_too():
+    import scimkit.events
     import scimkit.mongo
     import scimkit.testing
     import scimkit.web
 
-    for module in (scimkit.web, scimkit.mongo, scimkit.testing):
+    for module in (scimkit.web, scimkit.mongo, scimkit.testing, scimkit.events):
         assert module.__all__ == sorted(module.__all__), module.__name__
         assert all(hasattr(module, name) for name in module.__all__), module.__name__
 

@@ -21,6 +21,7 @@ from scimkit.web._auth import (
     hash_token,
     token_matches,
 )
+from scimkit.web._events import event_routes, jwks_route
 from scimkit.web._options import WebOptions
 from scimkit.web._responses import SCIM_MEDIA_TYPE, SCIMResponse
 from scimkit.web._routing import create_scim_app, scim_routes
@@ -37,7 +38,9 @@ __all__ = [
     "WebOptions",
     "check_token",
     "create_scim_app",
+    "event_routes",
     "hash_token",
+    "jwks_route",
     "scim_routes",
     "token_matches",
 ]

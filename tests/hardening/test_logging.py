@@ -32,7 +32,9 @@ WRONG_TOKEN = "wrong-token-never-logged-1234567890"
 class Exploding(MemoryStore):
     """A store whose creates fail unexpectedly, so the 500 path (and its logging) runs."""
 
-    async def create(self, tenant: str, resource_type: Any, resource: dict[str, Any]) -> Any:
+    async def create(
+        self, tenant: str, resource_type: Any, resource: dict[str, Any], **record: Any
+    ) -> Any:
         raise RuntimeError("boom")
 
 

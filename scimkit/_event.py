@@ -1,0 +1,496 @@
+"""Provisioning events (RFC 9967 §2.4): what one write tells the outside world.
+
+An :class:`Event` records one provisioning event of one tenant with both payloads RFC 9967 §2.2
+allows, so the form (``full`` or ``notice``) is chosen per receiver when the event is delivered:
+``data`` (the resource as a GET returns it, or for a PATCH the operations applied) and
+``attributes`` (the changed attribute paths). Attributes that are never returned (``password``)
+appear in neither.
+
+:func:`write_events` derives the events of one write from what the write did; every event of
+one write shares one ``txn``. The functions here are pure: the store that records the write
+records its events with it (see ``docs/events.md``) and the feed assigns positions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from scimkit._patch import PATCH_OP_SCHEMA, PatchOperation
+from scimkit._patch_result import MemberDelta
+from scimkit._projection import project
+from scimkit._resource_type import ResourceType
+from scimkit._schema import Returned
+
+__all__ = [
+    "PROV_EVENT_PREFIX",
+    "Event",
+    "WriteRecord",
+    "EventForm",
+    "EventType",
+    "changed_paths",
+    "departure_events",
+    "new_event_id",
+    "write_events",
+]
+
+PROV_EVENT_PREFIX = "urn:ietf:params:scim:event:prov:"
+"""The URI prefix of RFC 9967 provisioning events."""
+
+# Attributes every write touches or that no client sets: reporting them would make every event
+# look like a change of everything.
+_SERVER_KEYS = frozenset({"id", "meta", "schemas"})
+
+
+class EventForm(StrEnum):
+    """The payload form of a create, put or patch event (RFC 9967 §2.2), chosen per receiver."""
+
+    FULL = "full"
+    """``data``: the resource as a GET returns it, or the PATCH operations applied."""
+    NOTICE = "notice"
+    """``attributes``: the changed attribute paths only; the receiver reads the resource."""
+
+
+class EventType(StrEnum):
+    """The provisioning event types of RFC 9967 §2.4."""
+
+    CREATE = "create"
+    PUT = "put"
+    PATCH = "patch"
+    DELETE = "delete"
+    ACTIVATE = "activate"
+    DEACTIVATE = "deactivate"
+
+    @property
+    def has_form(self) -> bool:
+        """Whether the event URI carries a ``:full`` / ``:notice`` qualifier."""
+        return self in (EventType.CREATE, EventType.PUT, EventType.PATCH)
+
+    def uri(self, form: EventForm = EventForm.FULL) -> str:
+        """The event URI, e.g. ``urn:ietf:params:scim:event:prov:patch:notice``."""
+        if self.has_form:
+            return f"{PROV_EVENT_PREFIX}{self.value}:{form.value}"
+        return f"{PROV_EVENT_PREFIX}{self.value}"
+
+    @classmethod
+    def all_uris(cls) -> tuple[str, ...]:
+        """Every event URI these types can be delivered as (``eventUris``, RFC 9967 §4)."""
+        uris: list[str] = []
+        for kind in cls:
+            forms = (EventForm.FULL, EventForm.NOTICE) if kind.has_form else (EventForm.FULL,)
+            uris.extend(kind.uri(form) for form in forms)
+        return tuple(uris)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One provisioning event of one tenant, before it is encoded as a SET.
+
+    ``position`` is assigned by the feed when the event is appended (0 before): it increases
+    monotonically per tenant. ``jti`` is unique; ``txn`` is shared by every event of one write.
+    ``uri`` is the subject's path relative to the SCIM base (``/Users/{id}``, RFC 9967 §2.1).
+    ``version`` is the resource's ETag after the write (``None`` for a delete). ``data`` is the
+    ``full`` payload and ``attributes`` the ``notice`` payload; activate, deactivate and delete
+    events carry neither.
+    """
+
+    tenant: str
+    jti: str
+    txn: str
+    type: EventType
+    resource_type: str
+    id: str
+    uri: str
+    iat: datetime
+    version: str | None = None
+    external_id: str | None = None
+    data: Any = None
+    attributes: tuple[str, ...] = ()
+    position: int = 0
+
+    def event_uri(self, form: EventForm = EventForm.FULL) -> str:
+        """The RFC 9967 event URI of this event in ``form``."""
+        return self.type.uri(form)
+
+    def payload(self, form: EventForm = EventForm.FULL) -> dict[str, Any]:
+        """The event payload (RFC 9967 §2.2) in ``form``: the value under the event URI."""
+        body: dict[str, Any] = {}
+        if self.type.has_form:
+            if form is EventForm.FULL:
+                body["data"] = self.data
+            else:
+                body["attributes"] = list(self.attributes)
+        if self.version is not None:
+            body["version"] = self.version
+        return body
+
+    def at(self, position: int) -> Event:
+        """The event at a feed position (what a feed returns from an append)."""
+        return replace(self, position=position)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-shaped record of the event, for stores that persist events."""
+        record: dict[str, Any] = {
+            "tenant": self.tenant,
+            "jti": self.jti,
+            "txn": self.txn,
+            "type": self.type.value,
+            "resourceType": self.resource_type,
+            "id": self.id,
+            "uri": self.uri,
+            "iat": self.iat,
+            "position": self.position,
+        }
+        if self.version is not None:
+            record["version"] = self.version
+        if self.external_id is not None:
+            record["externalId"] = self.external_id
+        if self.data is not None:
+            record["data"] = self.data
+        if self.attributes:
+            record["attributes"] = list(self.attributes)
+        return record
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> Event:
+        """The event :meth:`to_json` recorded (a store's persisted form)."""
+        iat = record["iat"]
+        if isinstance(iat, datetime) and iat.tzinfo is None:
+            iat = iat.replace(tzinfo=UTC)  # BSON dates come back naive, in UTC
+        return cls(
+            tenant=record["tenant"],
+            jti=record["jti"],
+            txn=record["txn"],
+            type=EventType(record["type"]),
+            resource_type=record["resourceType"],
+            id=record["id"],
+            uri=record["uri"],
+            iat=iat,
+            version=record.get("version"),
+            external_id=record.get("externalId"),
+            data=record.get("data"),
+            attributes=tuple(record.get("attributes") or ()),
+            position=int(record.get("position") or 0),
+        )
+
+
+def new_event_id() -> str:
+    """A fresh identifier for a ``jti`` or a ``txn``."""
+    return uuid.uuid4().hex
+
+
+# --- deriving the events of a write ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRecord:
+    """What the service hands a store with a write so the store records its events.
+
+    The service knows the write (``kind``, the PATCH ``operations``, when: ``iat``; one
+    ``txn``); the store knows the resource just before and after it and the groups a deleted
+    member leaves, inside its atomic section. :meth:`events` joins the two.
+    """
+
+    kind: EventType
+    iat: datetime
+    txn: str = field(default_factory=lambda: new_event_id())
+    operations: tuple[PatchOperation, ...] = ()
+
+    def events(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        *,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        member_delta: MemberDelta | None = None,
+        left: Iterable[tuple[ResourceType, str, str | None, str | None]] = (),
+    ) -> tuple[Event, ...]:
+        """The write's events, in order.
+
+        ``left`` holds (group type, id, version, externalId) per group a deleted resource left.
+        """
+        events = write_events(
+            tenant,
+            resource_type,
+            self.kind,
+            id,
+            iat=self.iat,
+            before=before,
+            after=after,
+            operations=self.operations,
+            member_delta=member_delta,
+            txn=self.txn,
+        )
+        for group_type, group_id, version, external_id in left:
+            events += departure_events(
+                tenant,
+                group_type,
+                id,
+                [(group_id, version, external_id)],
+                iat=self.iat,
+                txn=self.txn,
+            )
+        return events
+
+
+def write_events(
+    tenant: str,
+    resource_type: ResourceType,
+    kind: EventType,
+    id: str,
+    *,
+    iat: datetime,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    operations: Sequence[PatchOperation] = (),
+    member_delta: MemberDelta | None = None,
+    txn: str | None = None,
+    new_id: Callable[[], str] = new_event_id,
+) -> tuple[Event, ...]:
+    """The events of one successful write, in the order a receiver should apply them.
+
+    ``kind`` is ``CREATE``, ``PUT``, ``PATCH`` or ``DELETE``. ``before`` is the resource before
+    the write (``None`` for a create) and ``after`` the resource as stored after it, with
+    ``meta.version`` (``None`` for a delete). For a PATCH, ``operations`` are the operations
+    applied and ``member_delta`` the member changes made without the member list loaded.
+
+    - A write that changes a User's ``active`` adds ``activate`` or ``deactivate`` after the
+      put/patch event (an absent ``active`` counts as active; a create reports none: its data
+      carries ``active``).
+    - A group's member changes are a ``patch`` event with ``attributes: ["members"]``.
+    - The groups a deleted resource leaves are :func:`departure_events`, which the store
+      derives since only it knows the memberships.
+    """
+    if kind not in (EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE):
+        raise ValueError(f"{kind} is not a write")
+    txn = txn or new_id()
+    subject = before if kind is EventType.DELETE else after
+    if subject is None:
+        raise ValueError(f"a {kind.value} needs the resource {'before' if before else 'after'}")
+    external_id = subject.get("externalId")
+    template = Event(
+        tenant=tenant,
+        jti="",
+        txn=txn,
+        type=kind,
+        resource_type=resource_type.name,
+        id=id,
+        uri=f"{resource_type.endpoint}/{id}",
+        iat=iat,
+        external_id=external_id if isinstance(external_id, str) else None,
+    )
+    if kind is EventType.DELETE:
+        return (replace(template, jti=new_id()),)
+    assert after is not None
+    version = (after.get("meta") or {}).get("version")
+    if kind is EventType.PATCH:
+        data: Any = _patch_message(operations, resource_type)
+    else:
+        data = project(after, resource_type)
+    attributes = changed_paths(before, after, resource_type, member_delta=member_delta)
+    events = [replace(template, jti=new_id(), version=version, data=data, attributes=attributes)]
+    if kind is not EventType.CREATE and before is not None:
+        change = _activation(resource_type, before, after)
+        if change is not None:
+            events.append(replace(template, jti=new_id(), type=change, version=version))
+    return tuple(events)
+
+
+def departure_events(
+    tenant: str,
+    group_type: ResourceType,
+    member_id: str,
+    groups: Iterable[tuple[str, str | None, str | None]],
+    *,
+    iat: datetime,
+    txn: str,
+    new_id: Callable[[], str] = new_event_id,
+) -> tuple[Event, ...]:
+    """``patch`` events for the groups a deleted resource leaves (one per group).
+
+    ``groups`` holds (group id, group version, group externalId). The ``full`` data is the
+    PATCH that removes the member, as if a client had sent it, so a receiver replaying full
+    events ends with the same member lists.
+    """
+    removal = {
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": [{"op": "remove", "path": f'members[value eq "{member_id}"]'}],
+    }
+    return tuple(
+        Event(
+            tenant=tenant,
+            jti=new_id(),
+            txn=txn,
+            type=EventType.PATCH,
+            resource_type=group_type.name,
+            id=group_id,
+            uri=f"{group_type.endpoint}/{group_id}",
+            iat=iat,
+            version=version,
+            external_id=external_id,
+            data=removal,
+            attributes=("members",),
+        )
+        for group_id, version, external_id in groups
+    )
+
+
+def changed_paths(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    resource_type: ResourceType,
+    *,
+    member_delta: MemberDelta | None = None,
+) -> tuple[str, ...]:
+    """The attribute paths a write changed, sorted: the ``notice`` payload (RFC 9967 §2.2).
+
+    Core attributes are named plainly (``name.familyName`` for a singular complex attribute's
+    sub-attributes), extension attributes with their URN (``urn:...:User:manager``). Server
+    attributes (``id``, ``meta``, ``schemas``), derived ``groups`` and never-returned attributes
+    are left out. ``members`` is reported when ``member_delta`` changed them.
+    """
+    old = before or {}
+    paths: set[str] = set()
+    for key in (old.keys() | after.keys()) - _SERVER_KEYS:
+        if key in resource_type.schema_ids[1:]:
+            extension = resource_type.schema_for(key)
+            if extension is None:
+                continue
+            old_ext = old.get(key) or {}
+            new_ext = after.get(key) or {}
+            for name in old_ext.keys() | new_ext.keys():
+                attribute = extension.attribute(name)
+                if attribute is not None and old_ext.get(name) != new_ext.get(name):
+                    if attribute.returned is not Returned.NEVER:
+                        paths.add(f"{key}:{attribute.name}")
+            continue
+        ref = resource_type.resolve_path(key)
+        attribute = ref.attribute if ref is not None and ref.sub_attribute is None else None
+        if attribute is None or attribute.returned is Returned.NEVER:
+            continue
+        if attribute.name == "groups" and attribute.mutability.value == "readOnly":
+            continue
+        old_value, new_value = old.get(key), after.get(key)
+        if old_value == new_value:
+            continue
+        if attribute.is_complex and not attribute.multi_valued and before is not None:
+            subs = _changed_subs(old_value, new_value)
+            paths.update(
+                f"{attribute.name}.{sub.name}"
+                for sub in attribute.sub_attributes
+                if sub.name in subs and sub.returned is not Returned.NEVER
+            )
+        else:
+            paths.add(attribute.name)
+    if member_delta:
+        paths.add("members")
+    return tuple(sorted(paths))
+
+
+def _changed_subs(old: Any, new: Any) -> set[str]:
+    old_map = old if isinstance(old, dict) else {}
+    new_map = new if isinstance(new, dict) else {}
+    return {k for k in old_map.keys() | new_map.keys() if old_map.get(k) != new_map.get(k)}
+
+
+def _activation(
+    resource_type: ResourceType, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> EventType | None:
+    attribute = resource_type.schema.attribute("active")
+    if attribute is None or attribute.type.value != "boolean":
+        return None
+    # Unassigned counts as active: SCIM leaves the default to the service provider, and an
+    # account nobody deactivated is one the application lets log in.
+    was = before.get("active") is not False
+    now = after.get("active") is not False
+    if was == now:
+        return None
+    return EventType.ACTIVATE if now else EventType.DEACTIVATE
+
+
+def _patch_message(
+    operations: Sequence[PatchOperation], resource_type: ResourceType
+) -> dict[str, Any]:
+    """The applied operations as a PatchOp message, never-returned values removed."""
+    shown = []
+    for operation in operations:
+        rendered = _shown_operation(operation, resource_type)
+        if rendered is not None:
+            shown.append(rendered)
+    return {"schemas": [PATCH_OP_SCHEMA], "Operations": shown}
+
+
+def _shown_operation(
+    operation: PatchOperation, resource_type: ResourceType
+) -> dict[str, Any] | None:
+    rendered: dict[str, Any] = {"op": operation.op}
+    value = operation.value
+    if operation.path is None:
+        if isinstance(value, dict):
+            value = _shown_fragment(value, resource_type, None)
+        if operation.value is not None:
+            rendered["value"] = value
+        return rendered
+    rendered["path"] = operation.path
+    # The attribute a path targets is named before any value filter: members[value eq "x"].
+    head = operation.path.split("[", 1)[0].strip()
+    ref = resource_type.resolve_path(head)
+    if ref is not None:
+        if ref.attribute.returned is Returned.NEVER or (
+            ref.sub_attribute is not None and ref.sub_attribute.returned is Returned.NEVER
+        ):
+            return None
+        if value is not None and ref.sub_attribute is None and "[" not in operation.path:
+            value = _shown_value(
+                value, resource_type, ref.schema, ref.attribute.name, ref.extension
+            )
+    if operation.value is not None:
+        rendered["value"] = value
+    return rendered
+
+
+def _shown_value(
+    value: Any, resource_type: ResourceType, schema: str, name: str, extension: bool
+) -> Any:
+    """One attribute's value as a GET shows it: never-returned sub-attributes removed."""
+    if not isinstance(value, dict | list):
+        return value
+    if extension:
+        shown = project({schema: {name: value}}, resource_type).get(schema, {})
+    else:
+        shown = project({name: value}, resource_type)
+    return shown.get(name, [] if isinstance(value, list) else {})
+
+
+def _shown_fragment(
+    value: Mapping[str, Any], resource_type: ResourceType, urn: str | None
+) -> dict[str, Any]:
+    """A path-less PATCH value (attribute paths as keys) without never-returned values.
+
+    Keys are client text (any case, dotted as Entra sends ``name.givenName``, or an extension
+    URN holding its own attributes), so each is resolved against the schema.
+    """
+    shown: dict[str, Any] = {}
+    for key, item in value.items():
+        if urn is None and resource_type.schema_for(key) not in (None, resource_type.schema):
+            if isinstance(item, dict):
+                shown[key] = _shown_fragment(item, resource_type, key)
+            continue
+        ref = resource_type.resolve_path(f"{urn}:{key}" if urn else key)
+        if ref is None:
+            shown[key] = item
+            continue
+        if ref.attribute.returned is Returned.NEVER or (
+            ref.sub_attribute is not None and ref.sub_attribute.returned is Returned.NEVER
+        ):
+            continue
+        if ref.sub_attribute is None:
+            item = _shown_value(item, resource_type, ref.schema, ref.attribute.name, ref.extension)
+        shown[key] = item
+    return shown

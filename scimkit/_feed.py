@@ -1,0 +1,250 @@
+"""The event feed: a tenant's events in order, read by position, and receivers' checkpoints.
+
+Appending belongs to the store, with the write (``docs/events.md``): an acknowledged write
+always has its events and a write that did not happen has none. :class:`EventFeed` is the
+reading side every store offers; :class:`MemoryFeed` is the embedded one (what
+:class:`~scimkit.MemoryStore` appends to). The contract is checked by
+``scimkit.testing.FeedContract``.
+
+A receiver's progress is a :class:`Checkpoint`: every event at or below ``position`` is settled
+(acknowledged, or rejected by the receiver), plus the positions above it settled out of order.
+Unsettled events are delivered again (RFC 8936 §2.4); :func:`settle` moves a checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from scimkit._event import Event
+from scimkit._meta import utc_now
+
+__all__ = ["Checkpoint", "EventFeed", "FeedStats", "MemoryFeed", "settle"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStats:
+    """What a tenant's feed holds: positions retained and events dropped by retention.
+
+    ``first`` and ``last`` are the lowest and highest retained positions (0 when none); ``last``
+    never decreases, also when retention empties the feed. ``dropped`` counts events removed by
+    retention (age or size) since the feed began; a receiver whose checkpoint is below
+    ``first - 1`` has missed events.
+    """
+
+    first: int = 0
+    last: int = 0
+    retained: int = 0
+    dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A receiver's progress through one tenant's feed.
+
+    ``position``: every event at or below it is settled. ``settled``: positions above it that
+    are settled too (acknowledged out of order). ``revision`` counts saves, for
+    compare-and-set (:meth:`EventFeed.save_checkpoint`).
+    """
+
+    position: int = 0
+    settled: frozenset[int] = frozenset()
+    revision: int = 0
+
+    def is_settled(self, position: int) -> bool:
+        return position <= self.position or position in self.settled
+
+
+class EventFeed(Protocol):
+    """The reading side of a store's event feed, scoped to a tenant on every call.
+
+    Contract (checked by ``scimkit.testing.FeedContract``):
+
+    - Positions are assigned on append, increase strictly per tenant and are never reused;
+      gaps may occur (a write that failed after taking a position). Events of one tenant are
+      never read, counted or waited for by a call for another.
+    - :meth:`read` returns events above ``after`` in position order, at most ``limit``.
+    - :meth:`wait` returns true as soon as an event above ``after`` exists, false after
+      ``timeout`` seconds without one.
+    - :meth:`positions` maps the given jtis that the feed holds to their positions.
+    - Checkpoints are kept per (tenant, receiver); :meth:`save_checkpoint` is compare-and-set
+      on ``revision``.
+    """
+
+    async def read(self, tenant: str, *, after: int = 0, limit: int = 100) -> Sequence[Event]:
+        """Events with a position above ``after``, in order, at most ``limit``."""
+        ...
+
+    async def wait(self, tenant: str, *, after: int, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until an event above ``after`` exists."""
+        ...
+
+    async def positions(self, tenant: str, jtis: Iterable[str]) -> dict[str, int]:
+        """The positions of the events with these jtis that the feed holds."""
+        ...
+
+    async def stats(self, tenant: str) -> FeedStats:
+        """What the tenant's feed holds (for backlog and retention reports)."""
+        ...
+
+    async def checkpoint(self, tenant: str, receiver: str) -> Checkpoint:
+        """A receiver's checkpoint (the initial one if it has none)."""
+        ...
+
+    async def save_checkpoint(
+        self, tenant: str, receiver: str, checkpoint: Checkpoint, *, expected: int
+    ) -> bool:
+        """Store ``checkpoint`` if the stored one's revision is ``expected``.
+
+        The stored checkpoint's revision becomes ``expected + 1``; false (nothing stored) when
+        another save came first.
+        """
+        ...
+
+
+def settle(
+    checkpoint: Checkpoint, positions: Iterable[int], following: Sequence[Event]
+) -> Checkpoint:
+    """``checkpoint`` with ``positions`` settled, moved past every settled event in ``following``.
+
+    ``following`` are the feed's events just above ``checkpoint.position`` in order (a read
+    from there): the checkpoint advances over them while they are settled, so gaps in the
+    positions do not hold it back. The revision is kept; the save sets it.
+    """
+    settled = set(checkpoint.settled)
+    settled.update(p for p in positions if p > checkpoint.position)
+    position = checkpoint.position
+    for event in following:
+        if event.position <= position:
+            continue
+        if event.position not in settled:
+            break
+        position = event.position
+    return Checkpoint(position, frozenset(p for p in settled if p > position), checkpoint.revision)
+
+
+@dataclass(slots=True, eq=False)
+class _TenantFeed:
+    events: deque[Event] = field(default_factory=deque)
+    by_jti: dict[str, int] = field(default_factory=dict)
+    last: int = 0
+    dropped: int = 0
+    arrived: asyncio.Event | None = None
+    checkpoints: dict[str, Checkpoint] = field(default_factory=dict)
+
+
+class MemoryFeed:
+    """The embedded :class:`EventFeed`: a bounded deque of events per tenant.
+
+    Retention keeps at most ``max_events`` events per tenant and none older than
+    ``max_age``; what it removes is counted in :attr:`FeedStats.dropped`. :meth:`append` is
+    synchronous so a store can call it in the same atomic section as the write it records.
+    Nothing is persistent: a restart starts every feed empty.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_events: int = 100_000,
+        max_age: timedelta | None = timedelta(days=30),
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        if max_events < 1:
+            raise ValueError("max_events must be positive")
+        self.max_events = max_events
+        self.max_age = max_age
+        self._clock = clock
+        self._tenants: dict[str, _TenantFeed] = {}
+
+    def append(self, tenant: str, events: Iterable[Event]) -> tuple[Event, ...]:
+        """Append events of one write (in order) and return them with their positions."""
+        feed = self._tenants.setdefault(tenant, _TenantFeed())
+        placed = []
+        for event in events:
+            if event.tenant != tenant:
+                raise ValueError("an event belongs to the feed of its own tenant")
+            feed.last += 1
+            positioned = event.at(feed.last)
+            feed.events.append(positioned)
+            feed.by_jti[positioned.jti] = positioned.position
+            placed.append(positioned)
+        self._expire(feed)
+        if placed and feed.arrived is not None:
+            feed.arrived.set()
+            feed.arrived = None
+        return tuple(placed)
+
+    async def read(self, tenant: str, *, after: int = 0, limit: int = 100) -> Sequence[Event]:
+        feed = self._tenants.get(tenant)
+        if feed is None or limit <= 0:
+            return ()
+        self._expire(feed)
+        events = feed.events
+        if not events or events[-1].position <= after:
+            return ()
+        # Positions are contiguous in memory, so the first wanted event's index is computed.
+        start = max(0, after - events[0].position + 1)
+        return tuple(events[i] for i in range(start, min(len(events), start + limit)))
+
+    async def wait(self, tenant: str, *, after: int, timeout: float) -> bool:
+        feed = self._tenants.setdefault(tenant, _TenantFeed())
+        if feed.last > after:
+            return True
+        if feed.arrived is None:
+            feed.arrived = asyncio.Event()
+        arrived = feed.arrived
+        try:
+            await asyncio.wait_for(arrived.wait(), timeout)
+        except TimeoutError:
+            return feed.last > after
+        return feed.last > after
+
+    async def positions(self, tenant: str, jtis: Iterable[str]) -> dict[str, int]:
+        feed = self._tenants.get(tenant)
+        if feed is None:
+            return {}
+        self._expire(feed)
+        return {jti: feed.by_jti[jti] for jti in jtis if jti in feed.by_jti}
+
+    async def stats(self, tenant: str) -> FeedStats:
+        feed = self._tenants.get(tenant)
+        if feed is None:
+            return FeedStats()
+        self._expire(feed)
+        first = feed.events[0].position if feed.events else 0
+        return FeedStats(first, feed.last, len(feed.events), feed.dropped)
+
+    async def checkpoint(self, tenant: str, receiver: str) -> Checkpoint:
+        feed = self._tenants.get(tenant)
+        if feed is None:
+            return Checkpoint()
+        return feed.checkpoints.get(receiver, Checkpoint())
+
+    async def save_checkpoint(
+        self, tenant: str, receiver: str, checkpoint: Checkpoint, *, expected: int
+    ) -> bool:
+        feed = self._tenants.setdefault(tenant, _TenantFeed())
+        current = feed.checkpoints.get(receiver, Checkpoint())
+        if current.revision != expected:
+            return False
+        feed.checkpoints[receiver] = replace(checkpoint, revision=expected + 1)
+        return True
+
+    def _expire(self, feed: _TenantFeed) -> None:
+        events = feed.events
+        while len(events) > self.max_events:
+            self._drop(feed)
+        if self.max_age is not None and events:
+            oldest = self._clock() - self.max_age
+            while events and events[0].iat < oldest:
+                self._drop(feed)
+
+    @staticmethod
+    def _drop(feed: _TenantFeed) -> None:
+        gone = feed.events.popleft()
+        feed.by_jti.pop(gone.jti, None)
+        feed.dropped += 1
