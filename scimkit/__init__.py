@@ -13,7 +13,8 @@ from scimkit._builtin import (
     USER,
     USER_SCHEMA,
 )
-from scimkit._config import OAUTH_BEARER, AuthenticationScheme, ServiceConfig
+from scimkit._bulk import BulkResult, run_bulk
+from scimkit._config import OAUTH_BEARER, AuthenticationScheme, GroupPatchResponse, ServiceConfig
 from scimkit._cursor import Cursor, CursorCodec, CursorScope
 from scimkit._errors import (
     BadRequest,
@@ -85,6 +86,7 @@ from scimkit._password import hash_password, verify_password
 from scimkit._patch import PatchOperation, apply_patch, needs_members, parse_patch
 from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._projection import project
+from scimkit._public import claim as _claim
 from scimkit._resource_type import AttrRef, ResourceType, SchemaExtension
 from scimkit._schema import Attribute, AttributeType, Mutability, Returned, Schema, Uniqueness
 from scimkit._service import ListResult, QueryParams, ResourceService
@@ -110,6 +112,7 @@ __all__ = [
     "BoundOr",
     "BoundPresent",
     "BoundValuePath",
+    "BulkResult",
     "Checkpoint",
     "Compare",
     "CompareOp",
@@ -129,6 +132,7 @@ __all__ = [
     "Forbidden",
     "GROUP",
     "GROUP_SCHEMA",
+    "GroupPatchResponse",
     "InternalError",
     "InvalidCount",
     "InvalidCursor",
@@ -199,6 +203,7 @@ __all__ = [
     "parse_patch",
     "parse_path",
     "project",
+    "run_bulk",
     "settle",
     "utc_now",
     "validate_resource",
@@ -206,8 +211,4 @@ __all__ = [
     "write_events",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type):
-        _obj.__module__ = "scimkit"
-del _name, _obj
+_claim(globals(), __all__, "scimkit")

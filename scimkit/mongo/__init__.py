@@ -7,14 +7,11 @@ The only part of scimkit that imports ``pymongo``, ``motor`` or ``bson``; instal
 
 from __future__ import annotations
 
+from scimkit._public import claim as _claim
 from scimkit.mongo._indexes import IndexSpec
 from scimkit.mongo._refold import RefoldReport
 from scimkit.mongo._store import DEFAULT_SORTED, MongoStore
 
 __all__ = ["DEFAULT_SORTED", "IndexSpec", "MongoStore", "RefoldReport"]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type):
-        _obj.__module__ = __name__
-del _name, _obj
+_claim(globals(), __all__, __name__)

@@ -10,6 +10,7 @@ Typical use::
 
 from __future__ import annotations
 
+from scimkit._public import claim as _claim
 from scimkit.web._auth import (
     Action,
     Authenticate,
@@ -45,8 +46,4 @@ __all__ = [
     "token_matches",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type):
-        _obj.__module__ = "scimkit.web"
-del _name, _obj
+_claim(globals(), __all__, "scimkit.web")

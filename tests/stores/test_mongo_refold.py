@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from scimkit import GROUP, USER
-from scimkit._service import QueryParams, ResourceService
+from scimkit import GROUP, USER, QueryParams, ResourceService
 from scimkit.mongo import MongoStore, RefoldReport
 
 pytestmark = pytest.mark.mongo

@@ -11,8 +11,15 @@ from typing import Any
 
 import pytest
 
-from scimkit import GROUP, USER, ResourceService, ResourceStore, needs_members, parse_patch
-from scimkit._memory import MemoryStore
+from scimkit import (
+    GROUP,
+    USER,
+    MemoryStore,
+    ResourceService,
+    ResourceStore,
+    needs_members,
+    parse_patch,
+)
 from tests.mongo_fixtures import open_mongo_store
 
 T = "acme"

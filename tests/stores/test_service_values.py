@@ -15,17 +15,17 @@ import pytest
 from scimkit import (
     USER,
     InvalidValue,
+    MemoryStore,
     MutabilityError,
+    QueryParams,
     ResourceService,
     ResourceStore,
     ServiceConfig,
     UniquenessError,
     verify_password,
 )
-from scimkit._memory import MemoryStore
 from scimkit._resource_type import ResourceType
 from scimkit._schema import Attribute, AttributeType, Schema
-from scimkit._service import QueryParams
 from tests.mongo_fixtures import open_mongo_store
 
 T = "acme"

@@ -8,10 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scimkit import ENTRA, GROUP, USER
-from scimkit._config import ServiceConfig
-from scimkit._memory import MemoryStore
-from scimkit._service import ResourceService
+from scimkit import ENTRA, GROUP, USER, MemoryStore, ResourceService, ServiceConfig
 from scimkit.testing import ASGIClient
 from scimkit.web import BearerTokenAuth, Principal, WebOptions, create_scim_app
 

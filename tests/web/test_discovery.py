@@ -6,10 +6,7 @@ from typing import Any
 
 import httpx
 
-from scimkit import GROUP, USER
-from scimkit._config import ServiceConfig
-from scimkit._memory import MemoryStore
-from scimkit._service import ResourceService
+from scimkit import GROUP, USER, MemoryStore, ResourceService, ServiceConfig
 from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 from tests.web.conftest import BASE, TOKENS
 

@@ -9,10 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from scimkit import GROUP, USER
-from scimkit._config import ServiceConfig
-from scimkit._memory import MemoryStore
-from scimkit._service import ResourceService
+from scimkit import GROUP, USER, MemoryStore, ResourceService, ServiceConfig
 from scimkit.web import BearerTokenAuth, SCIMResponse, WebOptions, create_scim_app
 from tests.web.conftest import BASE, TOKENS, raw_request, user_body
 

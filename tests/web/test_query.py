@@ -8,10 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from scimkit import GROUP, USER
-from scimkit._config import ServiceConfig
-from scimkit._memory import MemoryStore
-from scimkit._service import ResourceService
+from scimkit import GROUP, USER, MemoryStore, ResourceService, ServiceConfig
 from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 from tests.web.conftest import TOKENS, group_body, raw_request, user_body
 
