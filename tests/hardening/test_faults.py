@@ -122,7 +122,8 @@ async def persistent_store(
         persistent_server.uri, tz_aware=True, event_listeners=[listener], **TIMEOUTS
     )
     try:
-        store = MongoStore(client[mongo_db_name])
+        # A short deadline: calls on the stopped server answer 503 in 2 s, not the default 5 s.
+        store = MongoStore(client[mongo_db_name], operation_timeout=2.0)
         await store.ensure_indexes()
         yield store
     finally:
@@ -208,7 +209,8 @@ async def test_unreachable_at_start_then_serves_without_restart(mongo_db_name: s
         server.uri, tz_aware=True, **TIMEOUTS
     )
     try:
-        store = MongoStore(client[mongo_db_name])  # indexes come on first use
+        # Indexes come on first use; calls answer 503 within the 1 s deadline meanwhile.
+        store = MongoStore(client[mongo_db_name], operation_timeout=1.0)
         app = make_app(store)
         async with client_for(app, TENANT_A, TOKEN_A) as scim:
             count("faults")
@@ -263,7 +265,7 @@ async def test_memory_engine_server_restart(mongo_server: MongoServer, mongo_db_
         mongo_server.uri, tz_aware=True, **TIMEOUTS
     )
     try:
-        app = make_app(MongoStore(client[mongo_db_name]))
+        app = make_app(MongoStore(client[mongo_db_name], operation_timeout=2.0))
         async with client_for(app, TENANT_A, TOKEN_A) as scim:
             assert (await scim.post("/Users", json=user_body("a@example.com"))).status_code == 201
             mongo_server.stop()

@@ -396,7 +396,7 @@ async def test_an_unreachable_server_is_service_unavailable(
     else:
         client = AsyncIOMotorClient(mongo_server.uri, **options)
     try:
-        store = MongoStore(client.scimkit_failures, CONTRACT_RESOURCE_TYPES)
+        store = MongoStore(client.scimkit_failures, CONTRACT_RESOURCE_TYPES, operation_timeout=1.0)
         created = await store.create(T, CONTRACT_USER, user("alice"))
         mongo_server.stop()
         assert await store.ping() is False
