@@ -272,10 +272,8 @@ class MemoryStore:
         async with namespace.lock:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
-            if record is not None:
-                left = self._groups_left(namespace, id)
-                before = self._view(namespace, plan, entry, members=False)
-                self._record(tenant, resource_type, id, record, before, None, left=left)
+            left = self._groups_left(namespace, id) if record is not None else []
+            before = self._view(namespace, plan, entry, members=False) if record else None
             space = namespace.spaces[resource_type.name]
             self._unindex(space, plan, entry.resource, id)
             del space.entries[id]
@@ -286,6 +284,14 @@ class MemoryStore:
             for group, type_name in namespace.groups_of.pop(id, {}).items():
                 _discard(namespace.members, group, id)
                 _next_version(namespace.spaces[type_name].entries[group], now)
+            if record is not None:
+                # Recorded after the cascade, in the same section: the groups' events carry the
+                # versions the cascade gave them.
+                left = [
+                    (group_type, group, self._current_version(namespace, group_type, group), ext)
+                    for group_type, group, _, ext in left
+                ]
+                self._record(tenant, resource_type, id, record, before, None, left=left)
 
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         """Return one page of the resources matching the query, and the total."""
@@ -354,6 +360,13 @@ class MemoryStore:
             left=left or (),
         )
         self.feed.append(tenant, events)
+
+    @staticmethod
+    def _current_version(namespace: _Tenant, group_type: ResourceType, id: str) -> str | None:
+        version: str | None = (
+            namespace.spaces[group_type.name].entries[id].resource["meta"].get("version")
+        )
+        return version
 
     def _groups_left(
         self, namespace: _Tenant, id: str

@@ -78,6 +78,9 @@ async def test_every_write_kind_records_its_events(service, store):
     delete, left = events[6], events[7]
     assert delete.txn == left.txn
     assert left.data["Operations"] == [{"op": "remove", "path": f'members[value eq "{uid}"]'}]
+    # The delete gave the group a new version (issue 12 §3.1): its event names that version.
+    after = await service.get(T, GROUP, gid)
+    assert left.version == after["meta"]["version"] != events[5].version
 
 
 async def test_a_no_op_write_records_nothing(service, store):
