@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,6 +46,7 @@ from scimkit.web import WebOptions, create_scim_app
 if TYPE_CHECKING:
     from pymongo import AsyncMongoClient
     from pymongo.asynchronous.database import AsyncDatabase
+    from pymongo.monitoring import CommandListener
 
     from reference_app.metrics import Metrics, MetricsServer
     from scimkit.mongo import MongoStore
@@ -77,8 +78,14 @@ _MEMORY_WARNING = (
 )
 
 
-def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
-    """An unconnected client for ``settings.mongodb_uri`` (it connects on first use)."""
+def mongo_client(
+    settings: Settings, *, command_listeners: Sequence[CommandListener] = ()
+) -> AsyncMongoClient[dict[str, Any]]:
+    """An unconnected client for ``settings.mongodb_uri`` (it connects on first use).
+
+    ``command_listeners`` see every command the client sends (``benchmarks/round_trips.py``
+    counts the round trips of each SCIM operation with one).
+    """
     from pymongo import AsyncMongoClient
 
     if settings.mongodb_uri is None:
@@ -90,6 +97,8 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     options: dict[str, Any] = {}
     if "serverselectiontimeoutms" not in settings.mongodb_uri.lower():
         options["serverSelectionTimeoutMS"] = 5000
+    if command_listeners:
+        options["event_listeners"] = list(command_listeners)
     return AsyncMongoClient(
         settings.mongodb_uri, tz_aware=True, appname="scimkit-reference-app", **options
     )
@@ -117,8 +126,12 @@ class _Runtime:
     ready: bool = False
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(
+    settings: Settings, *, command_listeners: Sequence[CommandListener] = ()
+) -> Starlette:
     """The ASGI app for ``settings``; its lifespan opens and closes the database.
+
+    ``command_listeners`` go to the MongoDB client (see :func:`mongo_client`).
 
     ``app.state`` holds ``tenants`` (the :class:`TenantDirectory`), ``service`` and ``store``.
     """
@@ -134,7 +147,7 @@ def create_app(settings: Settings) -> Starlette:
     if settings.mongodb_uri is not None:
         from scimkit.mongo import MongoStore
 
-        client = mongo_client(settings)
+        client = mongo_client(settings, command_listeners=command_listeners)
         database = client[settings.mongodb_database]
         # Indexes are made in the lifespan, before the first request; if the database is down
         # then, the store makes them on first use once it answers again.

@@ -1,0 +1,340 @@
+"""Database round trips per SCIM operation, counted with PyMongo's command monitoring.
+
+The reference app runs in process (``scimkit.testing.ASGIClient``, lifespan entered) on the
+mongoeco stand-in; a ``CommandListener`` on the app's own client records every command sent
+while a request is being answered. A count does not depend on the machine, so the stand-in's
+speed does not matter. Index creation and the first-use checks happen in a warm-up before
+anything is counted; the driver's heartbeats and handshakes are server monitoring, never
+command events, and ``hello`` is dropped besides. Each command is attributed to the
+scimkit/reference_app functions on the stack when it was sent.
+
+``python -m benchmarks.round_trips [--mongodb-uri URI] [--out results/round_trips.json]``
+(without a URI it starts the stand-in from ``.venv-mongoeco``, built by scripts/mongoeco-env).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
+
+from benchmarks import _entra
+from reference_app.app import create_app
+from reference_app.settings import Settings, TenantSeed
+from scimkit.testing import ASGIClient, ASGIResponse
+from scimkit.testing._mongo_server import MongoServer
+
+__all__ = [
+    "BEFORE",
+    "OPERATIONS",
+    "TARGET",
+    "Command",
+    "Count",
+    "RoundTripCounter",
+    "count",
+    "main",
+    "table",
+]
+
+TENANT = "bench"
+TOKEN = "round-trips-token-0123456789"
+BASE_URL = f"http://testserver/scim/v2/{TENANT}"
+
+OPERATIONS = (
+    "match GET, no hit",
+    "match GET, one hit",
+    "POST user",
+    "default PATCH",
+    "disable PATCH",
+    "member add",
+    "DELETE user, in a group",
+    "DELETE user, in no group",
+    "group GET, excludedAttributes=members",
+)
+BEFORE = {
+    "match GET, no hit": 1,
+    "match GET, one hit": 3,
+    "POST user": 2,
+    "default PATCH": 4,
+    "disable PATCH": 4,
+    "member add": 4,
+    "DELETE user, in no group": 2,
+}
+"""Issue 16's counts, taken from the outside by a wire proxy before this benchmark existed."""
+TARGET = {
+    "match GET, no hit": "1",
+    "match GET, one hit": "1",
+    "POST user": "≤ 2",
+    "default PATCH": "≤ 2",
+    "disable PATCH": "≤ 2",
+    "member add": "≤ 2",
+    "DELETE user, in a group": "≤ 2",
+    "DELETE user, in no group": "≤ 2",
+}
+
+# Connection set-up and monitoring, not work a request asks for.
+_NOT_ROUND_TRIPS = frozenset({"hello", "ismaster", "isMaster", "saslStart", "saslContinue"})
+_OWN_PACKAGES = tuple(
+    str(Path(__file__).resolve().parents[1] / package) + "/"
+    for package in ("scimkit", "reference_app")
+)
+_ORIGIN_DEPTH = 3
+_SETTLE = 0.05
+"""Seconds after each response during which background commands still count for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command sent to the database: its name, collection and who sent it."""
+
+    name: str
+    collection: str
+    origin: tuple[str, ...]
+    """The scimkit/reference_app functions on the stack, innermost first (at most three)."""
+    on_request_path: bool
+    """Sent by the task answering the request (else by a background task, e.g. a log drain)."""
+
+    def describe(self) -> str:
+        where = "" if self.on_request_path else " [background]"
+        return f"{self.name} {self.collection}{where} ← {' ← '.join(self.origin) or '?'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """The commands one operation sent, while answering and in the background after."""
+
+    commands: tuple[Command, ...]
+
+    @property
+    def request_path(self) -> int:
+        return sum(command.on_request_path for command in self.commands)
+
+    @property
+    def background(self) -> int:
+        return len(self.commands) - self.request_path
+
+
+def _own_frames(frame: FrameType | None) -> Iterator[str]:
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        qualname = frame.f_code.co_qualname
+        # Wrappers (the store's per-call timeout) say nothing about who asked.
+        if filename.startswith(_OWN_PACKAGES) and "<locals>" not in qualname:
+            yield qualname
+        frame = frame.f_back
+
+
+@dataclass
+class RoundTripCounter(CommandListener):
+    """Records the commands started while :attr:`recording` is set."""
+
+    recording: bool = False
+    request_task: asyncio.Task[Any] | None = None
+    commands: list[Command] = field(default_factory=list)
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if not self.recording or event.command_name in _NOT_ROUND_TRIPS:
+            return
+        target = event.command.get(event.command_name)
+        collection = target if isinstance(target, str) else event.database_name
+        # The async driver publishes the event inside the awaiting task, so the stack still
+        # holds the store method that asked.
+        origin = tuple(_own_frames(sys._getframe(1)))[:_ORIGIN_DEPTH]
+        on_request_path = asyncio.current_task() is self.request_task
+        self.commands.append(Command(event.command_name, collection, origin, on_request_path))
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+class _Driver:
+    """Sends Entra's requests to the app and records the commands each one cost."""
+
+    def __init__(self, client: ASGIClient, counter: RoundTripCounter) -> None:
+        self.client = client
+        self.counter = counter
+        self.counts: dict[str, Count] = {}
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        body: dict[str, Any] | None = None,
+        label: str | None = None,
+    ) -> ASGIResponse:
+        payload = b"" if body is None else json.dumps(body).encode()
+        counter = self.counter
+        counter.commands = []
+        counter.request_task = asyncio.current_task()
+        counter.recording = label is not None
+        try:
+            response = await self.client.request(method, path, query=query.encode(), body=payload)
+            # What the request left to background tasks (the request log's drain) runs now.
+            await asyncio.sleep(_SETTLE)
+        finally:
+            counter.recording = False
+        if response.status >= 400:
+            raise RuntimeError(f"{method} {path}?{query}: {response.status} {response.body!r}")
+        if label is not None:
+            self.counts[label] = Count(tuple(counter.commands))
+        return response
+
+    async def cycle(self, suffix: str, *, counted: bool) -> None:
+        """Entra's steps for one user and one group; recorded under their labels if counted."""
+
+        def label(name: str) -> str | None:
+            return name if counted else None
+
+        user = _entra.sample_user()
+        user.user_name = f"user-{suffix}@contoso.example"
+        user.email = user.user_name
+        user.external_id = str(uuid.uuid4())
+        await self.send(
+            "GET",
+            "/Users",
+            query=_entra.filter_query("userName", f"nobody-{suffix}@contoso.example"),
+            label=label("match GET, no hit"),
+        )
+        created = await self.send(
+            "POST", "/Users", body=_entra.user_create_body(user), label=label("POST user")
+        )
+        user_id = created.json()["id"]
+        await self.send(
+            "GET",
+            "/Users",
+            query=_entra.filter_query("userName", user.user_name),
+            label=label("match GET, one hit"),
+        )
+        await self.send(
+            "PATCH",
+            f"/Users/{user_id}",
+            body=_entra.replace_email_and_family(f"new-{user.email}", "Jansen-de Vries"),
+            label=label("default PATCH"),
+        )
+        await self.send(
+            "PATCH", f"/Users/{user_id}", body=_entra.disable(), label=label("disable PATCH")
+        )
+        group = await self.send(
+            "POST", "/Groups", body=_entra.group_create_body(f"Sales {suffix}", str(uuid.uuid4()))
+        )
+        group_id = group.json()["id"]
+        await self.send(
+            "PATCH",
+            f"/Groups/{group_id}",
+            body=_entra.members_patch("Add", [user_id]),
+            label=label("member add"),
+        )
+        await self.send(
+            "GET",
+            f"/Groups/{group_id}",
+            query="excludedAttributes=members",
+            label=label("group GET, excludedAttributes=members"),
+        )
+        await self.send("DELETE", f"/Users/{user_id}", label=label("DELETE user, in a group"))
+        loner = _entra.sample_user(2)
+        loner.user_name = f"loner-{suffix}@contoso.example"
+        created = await self.send("POST", "/Users", body=_entra.user_create_body(loner))
+        await self.send(
+            "DELETE", f"/Users/{created.json()['id']}", label=label("DELETE user, in no group")
+        )
+
+
+async def count(mongodb_uri: str, database: str) -> dict[str, Count]:
+    """The commands each of :data:`OPERATIONS` sends, in the reference app on ``database``.
+
+    One warm-up cycle runs first (index creation, first-use checks), then the counted one.
+    """
+    counter = RoundTripCounter()
+    settings = Settings(
+        mongodb_uri=mongodb_uri,
+        mongodb_database=database,
+        tenants=(TenantSeed(TENANT, TOKEN),),
+    )
+    app = create_app(settings, command_listeners=[counter])
+    client = ASGIClient(
+        app,
+        BASE_URL,
+        headers=[
+            (name.lower().encode(), value.encode()) for name, value in _entra.headers(TOKEN).items()
+        ],
+    )
+    driver = _Driver(client, counter)
+    try:
+        async with app.router.lifespan_context(app):
+            await driver.cycle("warm-up", counted=False)
+            await driver.cycle("counted", counted=True)
+    finally:
+        cleaner: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri)
+        try:
+            await cleaner.drop_database(database)
+        finally:
+            await cleaner.close()
+    return {name: driver.counts[name] for name in OPERATIONS}
+
+
+def table(counts: dict[str, Count]) -> str:
+    """The Markdown table: each operation's count beside issue 16's and the target."""
+    lines = [
+        "| operation | round trips on the request path | before (issue 16) | target "
+        "| background, after the response | commands (sent by, innermost first) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name, result in counts.items():
+        sent = "<br>".join(command.describe() for command in result.commands)
+        before = BEFORE.get(name)
+        lines.append(
+            f"| {name} | {result.request_path} | {'—' if before is None else before} "
+            f"| {TARGET.get(name, '—')} | {result.background} | {sent} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--mongodb-uri", help="a MongoDB to use instead of the stand-in")
+    parser.add_argument("--out", type=Path, help="also write the commands as JSON here")
+    args = parser.parse_args(argv)
+    database = f"scimkit_round_trips_{uuid.uuid4().hex[:12]}"
+    if args.mongodb_uri:
+        counts = asyncio.run(count(args.mongodb_uri, database))
+    else:
+        with MongoServer() as server:
+            counts = asyncio.run(count(server.uri, database))
+    print(table(counts))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            name: {
+                "request_path": result.request_path,
+                "background": result.background,
+                "before": BEFORE.get(name),
+                "target": TARGET.get(name),
+                "commands": [command.describe() for command in result.commands],
+            }
+            for name, result in counts.items()
+        }
+        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
