@@ -13,16 +13,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import random
 import statistics
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from benchmarks import _entra
-from benchmarks._entra import filter_query, random_case, sample_user, user_create_body
+from benchmarks._entra import sample_user, user_create_body
 from benchmarks._report import run_async
 from benchmarks._timing import clock, us
-from benchmarks.bench_asgi import TOKEN, _client, _send
+from benchmarks.bench_asgi import TOKEN, _client, _send, filter_queries
 from scimkit.testing import ASGIClient
 
 __all__ = ["run"]
@@ -65,13 +64,7 @@ async def _request_log(seeded: int, samples: int) -> dict[str, Any]:
                 assert response.status == 201, response.body
                 side.ids.append(response.json()["id"])
             await flush()
-        rng = random.Random(3)
-        queries = [
-            filter_query(
-                "userName", random_case(f"user{rng.randrange(seeded):06d}@contoso.example", rng)
-            ).encode()
-            for _ in range(samples)
-        ]
+        queries = filter_queries(seeded, samples)
 
         async def get(side: _Side) -> None:
             side.position = (side.position + 1) % samples
