@@ -34,6 +34,17 @@ def _client(app: Any) -> ASGIClient:
     return ASGIClient(app, BASE_URL, headers=headers)
 
 
+def filter_queries(seeded: int, samples: int) -> list[bytes]:
+    """Entra's ``userName eq`` lookups of seeded users, each text new (random case)."""
+    rng = random.Random(3)
+    return [
+        filter_query(
+            "userName", random_case(f"user{rng.randrange(seeded):06d}@contoso.example", rng)
+        ).encode()
+        for _ in range(samples)
+    ]
+
+
 async def _send(client: ASGIClient, method: str, path: str, body: dict[str, Any]) -> Any:
     raw = orjson.dumps(body)
     length = [(b"content-length", str(len(raw)).encode())]
@@ -52,13 +63,7 @@ async def _asgi(seeded: int, samples: int) -> dict[str, Any]:
         response = await _send(apps["app"], "POST", "/Users", user_create_body(sample_user(index)))
         assert response.status == 201, response.body
         ids.append(response.json()["id"])
-    rng = random.Random(3)
-    queries = [
-        filter_query(
-            "userName", random_case(f"user{rng.randrange(seeded):06d}@contoso.example", rng)
-        ).encode()
-        for _ in range(samples)
-    ]
+    queries = filter_queries(seeded, samples)
     rows: dict[str, Any] = {}
     for name, client in apps.items():
         position = 0

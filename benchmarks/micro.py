@@ -15,6 +15,8 @@ Each section is one file (``bench_<section>.py``, ``mongo_shapes.py``):
 - ``asgi``: the reference app and ``benchmarks/ceiling_app.py`` called in process as ASGI apps
   (no HTTP server) on Entra's GET, POST and PATCH; the difference is the SCIM work without
   hypercorn.
+- ``request_log``: the reference app in process with the Activity page's request log on and
+  off, the background recorder's work included (target: on ≤ 1.1x off).
 - ``mongo``: the MongoDB query shapes of Entra's filters and the store's indexes, printed (no
   timing: the mongoeco stand-in is no performance reference).
 
@@ -43,12 +45,13 @@ from benchmarks import (
     bench_lookup,
     bench_members,
     bench_patch,
+    bench_request_log,
     bench_validate,
     mongo_shapes,
 )
 from benchmarks._report import machine_info
 
-SECTIONS = ("validate", "patch", "lookup", "members", "asgi", "mongo")
+SECTIONS = ("validate", "patch", "lookup", "members", "asgi", "request_log", "mongo")
 _OPTIONS = orjson.OPT_UTC_Z
 
 
@@ -64,6 +67,8 @@ def run_section(section: str, args: argparse.Namespace) -> dict[str, Any]:
         return {"members": bench_members.run(args.member_sizes, args.adds)}
     if section == "asgi":
         return {"asgi": bench_asgi.run(args.asgi_users, args.samples)}
+    if section == "request_log":
+        return {"request_log": bench_request_log.run(args.asgi_users, args.samples)}
     if section == "mongo":
         return mongo_shapes.run()
     raise ValueError(section)

@@ -4,8 +4,9 @@
 runs it only keeps references to the body chunks it passes on; after the response is sent it
 queues the raw request. :class:`ActivityRecorder` drains that queue in a background task: it
 parses and redacts the bodies (:mod:`reference_app.redaction`) and appends the records to the
-tenant's :class:`~reference_app.request_log.RequestLog` in batches. Headers are never read into
-a record, so the ``Authorization`` header cannot reach the log.
+tenant's :class:`~reference_app.request_log.RequestLog` in batches. Bodies are kept as compact
+JSON; a body without any secret name is kept as sent, without being re-encoded. Headers are
+never read into a record, so the ``Authorization`` header cannot reach the log.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import logging
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -141,17 +143,32 @@ class ActivityRecorder:
         self.dropped = 0
         self._tenant_exists = tenant_exists
         self._known: dict[str, tuple[bool, float]] = {}
-        self._queue: asyncio.Queue[RawRequest] = asyncio.Queue(QUEUE_LIMIT)
+        # A plain deque and an event, not an asyncio.Queue: submitting costs the request path
+        # one append (and a wake-up only when the drainer sleeps).
+        self._pending: deque[RawRequest] = deque()
+        self._wake = asyncio.Event()
+        self._submitted = 0
+        self._recorded = 0
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
 
     def submit(self, raw: RawRequest) -> None:
-        try:
-            self._queue.put_nowait(raw)
-        except asyncio.QueueFull:
+        if len(self._pending) >= QUEUE_LIMIT:
             self.dropped += 1
+            return
+        self._pending.append(raw)
+        self._submitted += 1
+        if not self._wake.is_set():
+            self._caught_up.clear()
+            self._wake.set()
 
     async def flush(self) -> None:
         """Wait until every request submitted so far is recorded (tests, shutdown)."""
-        await self._queue.join()
+        wanted = self._submitted
+        while self._recorded < wanted:
+            await self._caught_up.wait()
+            if self._recorded < wanted:
+                await asyncio.sleep(0)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -167,18 +184,21 @@ class ActivityRecorder:
                 await task
 
     async def _drain(self) -> None:
+        pending = self._pending
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            if not pending:
+                self._wake.clear()
+                self._caught_up.set()
+                await self._wake.wait()
+                continue
+            batch = [pending.popleft() for _ in range(min(BATCH, len(pending)))]
             try:
                 records = [r for r in [await self._record(raw) for raw in batch] if r]
                 await self.log.append(records)
             except Exception:  # the log must never take the service down
                 logger.exception("Could not record %d SCIM requests", len(batch))
             finally:
-                for _ in batch:
-                    self._queue.task_done()
+                self._recorded += len(batch)
 
     async def _record(self, raw: RawRequest) -> RequestRecord | None:
         tenant, _, rest = raw.path[len(self.prefix) :].partition("/")
@@ -203,8 +223,8 @@ class ActivityRecorder:
 def to_record(raw: RawRequest, tenant: str, path: str, redactor: Redactor) -> RequestRecord:
     """The record of ``raw`` (``path`` is below the Tenant URL)."""
     segments = [s for s in path.split("/") if s]
-    request = _parse(raw.request_body)
-    response = _parse(raw.response_body)
+    request, request_bytes = _parse(raw.request_body)
+    response, response_bytes = _parse(raw.response_body)
     query = raw.query.decode("latin-1")
     resource_id = segments[1] if len(segments) > 1 and not segments[1].startswith(".") else None
     if resource_id is None and raw.location is not None:
@@ -227,31 +247,37 @@ def to_record(raw: RawRequest, tenant: str, path: str, redactor: Redactor) -> Re
         resource_name=_name(request) or _name(response) or _filtered_name(query),
         scim_type=scim_type,
         detail=detail,
-        request_body=_render(request, raw.request_body, redactor),
-        response_body=_render(response, raw.response_body, redactor),
+        request_body=_render(request, request_bytes, redactor),
+        response_body=_render(response, response_bytes, redactor),
     )
 
 
 _UNPARSED = object()
 
 
-def _parse(chunks: list[bytes]) -> Any:
+def _parse(chunks: list[bytes]) -> tuple[Any, bytes]:
+    """The JSON value of a body and its bytes (``None`` for no body)."""
     if not chunks:
-        return None
+        return None, b""
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(raw), raw
     except orjson.JSONDecodeError:
-        return _UNPARSED
+        return _UNPARSED, raw
 
 
-def _render(value: Any, chunks: list[bytes], redactor: Redactor) -> str | None:
+def _render(value: Any, raw: bytes, redactor: Redactor) -> str | None:
+    """The body as kept: compact JSON (the Activity page indents it when shown)."""
     if value is None:
         return None
     if value is _UNPARSED:
         # Not JSON (or cut at the limit): it may hold anything, so only its size is shown.
-        size = sum(len(chunk) for chunk in chunks)
-        return f"[{size} bytes, not shown: not JSON or longer than {BODY_LIMIT} bytes]"
-    text = orjson.dumps(redactor.redact(value), option=orjson.OPT_INDENT_2).decode("utf-8")
+        return f"[{len(raw)} bytes, not shown: not JSON or longer than {BODY_LIMIT} bytes]"
+    if redactor.may_hold_secrets(raw):
+        text = orjson.dumps(redactor.redact(value)).decode("utf-8")
+    else:
+        # Valid JSON without a secret name: the text as sent is safe to keep, and no copy is made.
+        text = raw.decode("utf-8")
     return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + "\n… [cut]"
 
 
@@ -265,11 +291,13 @@ def _name(body: Any) -> str | None:
 
 
 def _filtered_name(query: str) -> str | None:
-    # Entra's lookups: filter=userName eq "x" (form-encoded, quotes raw or %22).
-    for text in parse_qs(query).get("filter", ()):
-        match = _NAME_FILTER.match(text)
-        if match:
-            return match.group(1).replace('\\"', '"')
+    # Entra's lookups: filter=userName eq "x" (form-encoded, quotes raw or %22). One split, not
+    # parse_qs: this runs for every logged GET.
+    for part in query.split("&"):
+        if part.startswith("filter="):
+            match = _NAME_FILTER.match(unquote_plus(part[7:]))
+            if match:
+                return match.group(1).replace('\\"', '"')
     return None
 
 

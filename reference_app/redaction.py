@@ -34,6 +34,8 @@ ALWAYS_SECRET = frozenset(
 
 _FILTERS = re.compile(r"\[[^\]]*\]")
 _PARTS = re.compile(r"[.:]")
+_VERDICTS = 4096
+"""Keys whose verdict is remembered; bodies repeat a few dozen keys, but keys are client input."""
 
 
 class Redactor:
@@ -49,11 +51,40 @@ class Redactor:
                     if sub.returned is Returned.NEVER:
                         names.add(sub.name.casefold())
         self.names = frozenset(names)
+        self._all_ascii = all(name.isascii() for name in self.names)
+        # A name that holds another (``access_token``, ``token``) needs no search of its own.
+        self._needles = tuple(
+            name.encode()
+            for name in sorted(self.names)
+            if not any(other != name and other in name for other in self.names)
+        )
+        self._verdicts: dict[str, bool] = {}
 
     def is_secret(self, key: str) -> bool:
         """Whether an attribute name or PATCH path (``urn:…:password``, ``a[x eq y].b``) is."""
-        plain = _FILTERS.sub("", key)
-        return any(part.casefold() in self.names for part in _PARTS.split(plain) if part)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            plain = _FILTERS.sub("", key)
+            verdict = any(part.casefold() in self.names for part in _PARTS.split(plain) if part)
+            if len(self._verdicts) >= _VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[key] = verdict
+        return verdict
+
+    def may_hold_secrets(self, raw: bytes) -> bool:
+        r"""False only when the JSON text ``raw`` cannot hold a secret name anywhere.
+
+        A key or path that :meth:`is_secret` catches holds one of :attr:`names` as it stands in
+        the text, unless spelled with a ``\u`` escape or non-ASCII letters that casefold to
+        ASCII ones (``ſ``): such bodies, and any other non-ASCII ones, are always redacted.
+        """
+        if not self._all_ascii or not raw.isascii() or b"\\u" in raw:
+            return True
+        lowered = raw.lower()
+        for needle in self._needles:
+            if needle in lowered:
+                return True
+        return False
 
     def redact(self, value: Any) -> Any:
         """A copy of a JSON value with secret values replaced."""

@@ -133,8 +133,18 @@ def _templates() -> Jinja2Templates:
     )
     # Query strings as Entra's admin would type them: filter=userName eq "ada@example.com".
     templates.env.filters["readable"] = unquote_plus
+    templates.env.filters["indented"] = _indented
     templates.env.filters["percent"] = lambda share: f"{share * 100:.0f} %"
     return templates
+
+
+def _indented(body: str) -> str:
+    """A logged body, indented when it is JSON (the log keeps it compact, as received)."""
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body  # a size note, or a body cut at the limit
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode("utf-8")
 
 
 def _when(moment: datetime | None) -> str:

@@ -36,3 +36,20 @@ def test_passwords_and_tokens_are_redacted_wherever_they_appear():
 
 def test_never_returned_attributes_come_from_the_schemas():
     assert "password" in Redactor(RESOURCE_TYPES).names
+
+
+def test_only_bodies_without_any_secret_name_skip_redaction():
+    redactor = Redactor(RESOURCE_TYPES)
+    assert not redactor.may_hold_secrets(b'{"userName":"ada","name":{"givenName":"Ada"}}')
+    holding = [
+        b'{"PassWord":"hunter2"}',
+        b'{"Operations":[{"op":"replace","path":"password","value":"p"}]}',
+        b'{"urn:ietf:params:scim:schemas:core:2.0:User:password":"p"}',
+        b'{"x":{"Access_Token":"t"}}',
+        # Escaped or non-ASCII spellings that decode or casefold to a secret name.
+        b'{"p\\u0061ssword":"p"}',
+        '{"pa\u017f\u017fword":"p"}'.encode(),
+    ]
+    for raw in holding:
+        assert redactor.may_hold_secrets(raw), raw
+    assert redactor.is_secret("pa\u017f\u017fword")
