@@ -6,7 +6,6 @@ otherwise the engine hands the store a member delta. Both paths must store the s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,13 +13,11 @@ import pytest
 from scimkit import (
     GROUP,
     USER,
-    MemoryStore,
     ResourceService,
-    ResourceStore,
+    ResourceType,
     needs_members,
     parse_patch,
 )
-from tests.mongo_fixtures import open_mongo_store
 
 T = "acme"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -28,15 +25,8 @@ USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 @pytest.fixture
-async def mongo_store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[ResourceStore]:
-    async with open_mongo_store(mongodb_uri, mongo_db_name, (USER, GROUP)) as store:
-        yield store
-
-
-@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
-def service(request: pytest.FixtureRequest) -> ResourceService:
-    store = MemoryStore() if request.param == "memory" else request.getfixturevalue("mongo_store")
-    return ResourceService(store, (USER, GROUP))
+def resource_types() -> tuple[ResourceType, ...]:
+    return (USER, GROUP)
 
 
 def patch(*operations: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ leave nothing stored on either.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,18 +14,15 @@ import pytest
 from scimkit import (
     USER,
     InvalidValue,
-    MemoryStore,
     MutabilityError,
     QueryParams,
     ResourceService,
-    ResourceStore,
     ServiceConfig,
     UniquenessError,
     verify_password,
 )
 from scimkit._resource_type import ResourceType
 from scimkit._schema import Attribute, AttributeType, Schema
-from tests.mongo_fixtures import open_mongo_store
 
 T = "acme"
 GADGET_URN = "urn:example:params:scim:schemas:Gadget"
@@ -54,15 +50,8 @@ INT64_MIN = -(2**63)
 
 
 @pytest.fixture
-async def mongo_store(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[ResourceStore]:
-    async with open_mongo_store(mongodb_uri, mongo_db_name, (GADGET, USER)) as store:
-        yield store
-
-
-@pytest.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.mongo)])
-def service(request: pytest.FixtureRequest) -> ResourceService:
-    store = MemoryStore() if request.param == "memory" else request.getfixturevalue("mongo_store")
-    return ResourceService(store, (GADGET, USER))
+def resource_types() -> tuple[ResourceType, ...]:
+    return (GADGET, USER)
 
 
 def gadget(**values: Any) -> dict[str, Any]:
