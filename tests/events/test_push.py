@@ -73,6 +73,18 @@ async def until(condition, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def drained(delivery: PushDelivery, timeout: float = 10.0) -> None:
+    """Wait until the delivery has settled its backlog.
+
+    The receiver logs its 202 before the delivery task records it, so checking at once races.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (await delivery.status()).backlog:
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
 def push(feed: MemoryFeed, url: str, **options) -> PushDelivery:
     return PushDelivery(
         feed,
@@ -93,6 +105,7 @@ async def test_each_set_is_posted_as_secevent_jwt(receiver):
     delivery.start()
     try:
         await until(lambda: len(receiver.accepted) == 3)
+        await drained(delivery)
     finally:
         await delivery.stop()
     assert {content for content, _ in receiver.received} == {"application/secevent+jwt"}
@@ -114,6 +127,7 @@ async def test_failures_and_hangs_are_retried_in_order_until_accepted(receiver):
         assert status.backlog == 2 and status.attempts >= 1
         assert status.last_error is not None
         await until(lambda: len(receiver.accepted) == 2)
+        await drained(delivery)
     finally:
         await delivery.stop()
     sent = [verify_set(body, SIGNER.jwks())[1]["jti"] for _, body in receiver.received]
