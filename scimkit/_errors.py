@@ -1,7 +1,9 @@
 """SCIM errors: one exception class per RFC 7644 §3.12 ``scimType`` and per status-only case.
 
-Every class carries ``status`` and ``scim_type`` as class attributes and renders the SCIM Error
-message with :meth:`SCIMError.to_body`. Web adapters register one handler on :class:`SCIMError`.
+Every class carries ``status`` and ``scim_type`` as class attributes, named on its class line
+(``class NotFound(SCIMError, status=404)``) and inherited by its subclasses, and renders the SCIM
+Error message with :meth:`SCIMError.to_body`. Web adapters register one handler on
+:class:`SCIMError`.
 
 Hierarchy::
 
@@ -80,6 +82,15 @@ class SCIMError(Exception):
     scim_type: ClassVar[str | None] = None
     default_detail: ClassVar[str] = "An error occurred."
 
+    def __init_subclass__(
+        cls, *, status: int | None = None, scim_type: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if scim_type is not None:
+            cls.scim_type = scim_type
+
     def __init__(
         self,
         detail: str | None = None,
@@ -102,17 +113,15 @@ class SCIMError(Exception):
         return f"{type(self).__name__}({self.detail!r})"
 
 
-class BadRequest(SCIMError):
+class BadRequest(SCIMError, status=400):
     """400: the request is malformed."""
 
-    status = 400
     default_detail = "The request is not valid."
 
 
-class InvalidFilter(BadRequest):
+class InvalidFilter(BadRequest, scim_type="invalidFilter"):
     """400 invalidFilter: the filter syntax is invalid or the filter cannot apply."""
 
-    scim_type = "invalidFilter"
     default_detail = "The specified filter syntax was invalid."
 
     def __init__(self, detail: str | None = None, *, position: int | None = None) -> None:
@@ -122,49 +131,43 @@ class InvalidFilter(BadRequest):
         super().__init__(detail)
 
 
-class TooMany(BadRequest):
+class TooMany(BadRequest, scim_type="tooMany"):
     """400 tooMany: the query would return more results than the server allows."""
 
-    scim_type = "tooMany"
     default_detail = (
         "The specified filter yields more results than the server is willing to return."
     )
 
 
-class MutabilityError(BadRequest):
+class MutabilityError(BadRequest, scim_type="mutability"):
     """400 mutability: the request tries to change a readOnly or immutable attribute."""
 
-    scim_type = "mutability"
     default_detail = (
         "The attempted modification is not compatible with the target attribute's mutability."
     )
 
 
-class InvalidSyntax(BadRequest):
+class InvalidSyntax(BadRequest, scim_type="invalidSyntax"):
     """400 invalidSyntax: the request body is not parsable or violates the message schema."""
 
-    scim_type = "invalidSyntax"
     default_detail = "The request body message structure was invalid."
 
 
-class InvalidPath(BadRequest):
+class InvalidPath(BadRequest, scim_type="invalidPath"):
     """400 invalidPath: the PATCH ``path`` is invalid or names an unknown attribute."""
 
-    scim_type = "invalidPath"
     default_detail = "The path attribute was invalid or malformed."
 
 
-class NoTarget(BadRequest):
+class NoTarget(BadRequest, scim_type="noTarget"):
     """400 noTarget: the PATCH path or filter matched no value."""
 
-    scim_type = "noTarget"
     default_detail = "The specified path did not yield an attribute or attribute value."
 
 
-class InvalidValue(BadRequest):
+class InvalidValue(BadRequest, scim_type="invalidValue"):
     """400 invalidValue: a value is missing, of the wrong type or otherwise not acceptable."""
 
-    scim_type = "invalidValue"
     default_detail = "A required value was missing, or the value specified was not compatible."
 
 
@@ -174,129 +177,111 @@ class MissingRequired(InvalidValue):
     default_detail = "A required attribute is missing."
 
 
-class InvalidVersion(BadRequest):
+class InvalidVersion(BadRequest, scim_type="invalidVers"):
     """400 invalidVers: the requested protocol version is not supported."""
 
-    scim_type = "invalidVers"
     default_detail = "The specified SCIM protocol version is not supported."
 
 
-class Sensitive(BadRequest):
+class Sensitive(BadRequest, scim_type="sensitive"):
     """400 sensitive: sensitive information was sent in the request URI."""
 
-    scim_type = "sensitive"
     default_detail = "The request cannot be completed because it contains sensitive information."
 
 
-class InvalidCursor(BadRequest):
+class InvalidCursor(BadRequest, scim_type="invalidCursor"):
     """400 invalidCursor (RFC 9865): the cursor is malformed or not bound to this query."""
 
-    scim_type = "invalidCursor"
     default_detail = "The cursor value is invalid."
 
 
-class ExpiredCursor(BadRequest):
+class ExpiredCursor(BadRequest, scim_type="expiredCursor"):
     """400 expiredCursor (RFC 9865): the cursor is no longer valid."""
 
-    scim_type = "expiredCursor"
     default_detail = "The cursor has expired."
 
 
-class InvalidCount(BadRequest):
+class InvalidCount(BadRequest, scim_type="invalidCount"):
     """400 invalidCount (RFC 9865): the count is not acceptable for cursor pagination."""
 
-    scim_type = "invalidCount"
     default_detail = "The count value is invalid."
 
 
-class Unauthorized(SCIMError):
+class Unauthorized(SCIMError, status=401):
     """401: authentication is missing or not valid."""
 
-    status = 401
     default_detail = "Authorization failure. The authorization header is invalid or missing."
 
 
-class Forbidden(SCIMError):
+class Forbidden(SCIMError, status=403):
     """403: the client may not perform this operation."""
 
-    status = 403
     default_detail = "Operation is not permitted based on the supplied authorization."
 
 
-class NotFound(SCIMError):
+class NotFound(SCIMError, status=404):
     """404: the resource or endpoint does not exist."""
 
-    status = 404
     default_detail = "The specified resource or endpoint does not exist."
 
 
-class MethodNotAllowed(SCIMError):
+class MethodNotAllowed(SCIMError, status=405):
     """405: the HTTP method is not supported on this endpoint."""
 
-    status = 405
     default_detail = "The HTTP method is not supported on this endpoint."
 
 
-class Conflict(SCIMError):
+class Conflict(SCIMError, status=409):
     """409: the request conflicts with the current state of the service provider."""
 
-    status = 409
     default_detail = "The request conflicts with the current state of the resource."
 
 
-class UniquenessError(Conflict):
+class UniquenessError(Conflict, scim_type="uniqueness"):
     """409 uniqueness: a unique attribute value is already taken."""
 
-    scim_type = "uniqueness"
     default_detail = "One or more of the attribute values are already in use or are reserved."
 
 
-class PreconditionFailed(SCIMError):
+class PreconditionFailed(SCIMError, status=412):
     """412: the resource changed since the version the client named."""
 
-    status = 412
     default_detail = "Failed to update. Resource has changed on the server."
 
 
-class PayloadTooLarge(SCIMError):
+class PayloadTooLarge(SCIMError, status=413):
     """413: the request is larger than the server accepts."""
 
-    status = 413
     default_detail = "The request payload is larger than the server accepts."
 
 
-class UnsupportedMediaType(SCIMError):
+class UnsupportedMediaType(SCIMError, status=415):
     """415: the request body is not JSON."""
 
-    status = 415
     default_detail = "Requests must be sent as application/scim+json or application/json."
 
 
-class TooManyRequests(SCIMError):
+class TooManyRequests(SCIMError, status=429):
     """429: the client is sending requests too fast."""
 
-    status = 429
     default_detail = "Too many requests."
 
 
-class InternalError(SCIMError):
+class InternalError(SCIMError, status=500):
     """500: an unexpected failure; never expected in normal operation."""
 
-    status = 500
     default_detail = "An internal error occurred."
 
 
-class NotImplementedFeature(SCIMError):
+class NotImplementedFeature(SCIMError, status=501):
     """501: the service provider does not support the requested operation."""
 
-    status = 501
     default_detail = "The requested operation is not supported by this service provider."
 
 
-class ServiceUnavailable(SCIMError):
+class ServiceUnavailable(SCIMError, status=503):
     """503: the backing store is unreachable; retry later."""
 
-    status = 503
     default_detail = "The service is temporarily unavailable; retry later."
 
     def __init__(self, detail: str | None = None, *, retry_after: int = 5) -> None:
