@@ -94,6 +94,23 @@ def _collect(refs: list[AttrRef]) -> dict[Attribute, set[str] | None]:
     return found
 
 
+def _selection(
+    resource_type: ResourceType, names: Sequence[str]
+) -> dict[Attribute, set[str] | None]:
+    """What ``attributes`` or ``excludedAttributes`` names: attribute -> sub-attributes or ``None``.
+
+    ``None`` stands for the whole attribute; an extension URN on its own names every attribute
+    the extension defines.
+    """
+    found = _collect(_refs(resource_type, names))
+    for urn in _whole_extensions(resource_type, names):
+        schema = resource_type.schema_for(urn)
+        assert schema is not None
+        for attribute in schema.attributes:
+            found[attribute] = None
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     core: Mapping[str, _Action | None]
@@ -104,20 +121,8 @@ class _Plan:
 def _plan(
     resource_type: ResourceType, attributes: tuple[str, ...] | None, excluded: tuple[str, ...]
 ) -> _Plan:
-    requested = None
-    if attributes is not None:
-        requested = _collect(_refs(resource_type, attributes))
-        for urn in _whole_extensions(resource_type, attributes):
-            schema = resource_type.schema_for(urn)
-            assert schema is not None
-            for attribute in schema.attributes:
-                requested[attribute] = None
-    excluded_map = _collect(_refs(resource_type, excluded))
-    for urn in _whole_extensions(resource_type, excluded):
-        schema = resource_type.schema_for(urn)
-        assert schema is not None
-        for attribute in schema.attributes:
-            excluded_map[attribute] = None
+    requested = None if attributes is None else _selection(resource_type, attributes)
+    excluded_map = _selection(resource_type, excluded)
     core: dict[str, _Action | None] = {}
     extensions: dict[str, dict[str, _Action | None]] = {}
     for ref in resource_type.attributes():
