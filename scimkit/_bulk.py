@@ -28,6 +28,7 @@ from scimkit._errors import (
     PayloadTooLarge,
     SCIMError,
 )
+from scimkit._message import message_fields
 from scimkit._meta import location as _location
 from scimkit._resource_type import ResourceType
 from scimkit._service import ResourceService
@@ -118,12 +119,7 @@ def _substitute(value: Any, ids: dict[str, str]) -> Any:
 
 
 def _parse(body: Any, max_operations: int) -> tuple[list[_Operation], int | None]:
-    if not isinstance(body, dict):
-        raise InvalidSyntax("A BulkRequest must be a JSON object.")
-    fields = {key.lower(): value for key, value in body.items()}
-    schemas = fields.get("schemas")
-    if not isinstance(schemas, list) or BULK_REQUEST_SCHEMA not in schemas:
-        raise InvalidSyntax(f"A BulkRequest must list '{BULK_REQUEST_SCHEMA}' in 'schemas'.")
+    fields = message_fields(body, BULK_REQUEST_SCHEMA, "BulkRequest")
     raw_operations = fields.get("operations")
     if not isinstance(raw_operations, list):
         raise InvalidSyntax("A BulkRequest needs an 'Operations' array.")

@@ -9,6 +9,7 @@ import orjson
 from starlette.requests import Request
 
 from scimkit._errors import InvalidSyntax, InvalidValue, PayloadTooLarge, UnsupportedMediaType
+from scimkit._message import message_fields
 from scimkit._service import QueryParams
 
 __all__ = [
@@ -96,12 +97,7 @@ def _int(name: str, text: str | None) -> int | None:
 
 def parse_search(body: Any) -> QueryParams:
     """A SearchRequest body for ``POST .search`` (RFC 7644 §3.4.3)."""
-    if not isinstance(body, dict):
-        raise InvalidSyntax("A SearchRequest must be a JSON object.")
-    fields = {key.lower(): value for key, value in body.items()}
-    schemas = fields.get("schemas")
-    if not isinstance(schemas, list) or SEARCH_REQUEST_SCHEMA not in schemas:
-        raise InvalidSyntax(f"A SearchRequest must list '{SEARCH_REQUEST_SCHEMA}' in 'schemas'.")
+    fields = message_fields(body, SEARCH_REQUEST_SCHEMA, "SearchRequest")
     return QueryParams(
         filter=_str(fields, "filter"),
         sort_by=_str(fields, "sortBy") or None,
