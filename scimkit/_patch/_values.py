@@ -30,7 +30,11 @@ def is_true(value: Any, tolerance: Tolerance) -> bool:
 
 
 def copy_value(value: Any) -> Any:
-    """A copy of a JSON-shaped value; cheaper than ``copy.deepcopy`` (no memo, flat records)."""
+    """A deep copy of a JSON-shaped value; cheaper than ``copy.deepcopy`` (no memo, flat records).
+
+    Only dicts and lists are copied: the leaves (strings, numbers, datetimes) are immutable and
+    shared.
+    """
     if isinstance(value, dict):
         return {key: copy_value(item) for key, item in value.items()}
     if isinstance(value, list):
