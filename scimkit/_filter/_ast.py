@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeAlias
+from typing import ClassVar, Generic, TypeAlias, TypeVar
 
 __all__ = [
     "And",
@@ -18,6 +18,8 @@ __all__ = [
     "CompareOp",
     "CompareValue",
     "Filter",
+    "Junction",
+    "Negation",
     "Not",
     "Or",
     "PatchPath",
@@ -25,6 +27,9 @@ __all__ = [
     "Unquoted",
     "ValuePath",
 ]
+
+
+_Node = TypeVar("_Node")
 
 
 class Unquoted(str):
@@ -120,35 +125,55 @@ class Present:
 
 
 @dataclass(frozen=True, slots=True)
-class And:
+class Junction(Generic[_Node]):
+    """Two operands joined by :attr:`word`: an ``and`` or ``or`` of a parsed or a bound filter.
+
+    Renders fully parenthesised, as bound filters do; the parsed :class:`And` and :class:`Or`
+    render with only the parentheses precedence needs, so their text parses back to them.
+    """
+
+    left: _Node
+    right: _Node
+    word: ClassVar[str]
+
+    def __str__(self) -> str:
+        return f"({self.left} {self.word} {self.right})"
+
+
+@dataclass(frozen=True, slots=True)
+class Negation(Generic[_Node]):
+    """``not (operand)`` of a parsed or a bound filter."""
+
+    operand: _Node
+
+    def __str__(self) -> str:
+        return f"not ({self.operand})"
+
+
+class And(Junction["Filter"]):
     """``left and right``."""
 
-    left: Filter
-    right: Filter
+    __slots__ = ()
+    word = "and"
 
     def __str__(self) -> str:
         return f"{_group(self.left, Or)} and {_group(self.right, Or)}"
 
 
-@dataclass(frozen=True, slots=True)
-class Or:
+class Or(Junction["Filter"]):
     """``left or right``."""
 
-    left: Filter
-    right: Filter
+    __slots__ = ()
+    word = "or"
 
     def __str__(self) -> str:
         return f"{self.left} or {self.right}"
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
+class Not(Negation["Filter"]):
     """``not (operand)``."""
 
-    operand: Filter
-
-    def __str__(self) -> str:
-        return f"not ({self.operand})"
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

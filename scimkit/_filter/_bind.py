@@ -24,6 +24,8 @@ from scimkit._filter._ast import (
     CompareOp,
     CompareValue,
     Filter,
+    Junction,
+    Negation,
     Not,
     Or,
     Present,
@@ -138,36 +140,24 @@ class BoundPresent:
         return f"{self.ref.dotted} pr"
 
 
-@dataclass(frozen=True, slots=True)
-class BoundAnd:
+class BoundAnd(Junction["BoundFilter"]):
     """Both operands hold."""
 
-    left: BoundFilter
-    right: BoundFilter
-
-    def __str__(self) -> str:
-        return f"({self.left} and {self.right})"
+    __slots__ = ()
+    word = "and"
 
 
-@dataclass(frozen=True, slots=True)
-class BoundOr:
+class BoundOr(Junction["BoundFilter"]):
     """Either operand holds."""
 
-    left: BoundFilter
-    right: BoundFilter
-
-    def __str__(self) -> str:
-        return f"({self.left} or {self.right})"
+    __slots__ = ()
+    word = "or"
 
 
-@dataclass(frozen=True, slots=True)
-class BoundNot:
+class BoundNot(Negation["BoundFilter"]):
     """The operand does not hold."""
 
-    operand: BoundFilter
-
-    def __str__(self) -> str:
-        return f"not ({self.operand})"
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
