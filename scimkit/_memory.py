@@ -148,13 +148,7 @@ class MemoryStore:
             entry = _Entry(stored, 1)
             stored["meta"]["version"] = format_version(1)
             space.entries[id] = entry
-            self._index(space, plan, stored, id)
-            if plan.members is not None:
-                self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
-            created = self._view(namespace, plan, entry, members=True)
-            if record is not None:
-                self._record(tenant, resource_type, id, record, None, created)
-            return created
+            return self._settle(tenant, namespace, resource_type, entry, resource, record, None)
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
@@ -190,13 +184,7 @@ class MemoryStore:
             entry.counter += 1
             stored["meta"]["version"] = format_version(entry.counter)
             entry.resource = stored
-            self._index(space, plan, stored, id)
-            if plan.members is not None:
-                self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
-            replaced = self._view(namespace, plan, entry, members=True)
-            if record is not None:
-                self._record(tenant, resource_type, id, record, before, replaced)
-            return replaced
+            return self._settle(tenant, namespace, resource_type, entry, resource, record, before)
 
     async def update(
         self,
@@ -336,6 +324,31 @@ class MemoryStore:
         return True
 
     # -- resources and indexes ----------------------------------------------------------------
+
+    def _settle(
+        self,
+        tenant: str,
+        namespace: _Tenant,
+        resource_type: ResourceType,
+        entry: _Entry,
+        resource: dict[str, Any],
+        record: WriteRecord | None,
+        before: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """Finish storing a whole resource (create, replace) and return it as stored.
+
+        Indexes the entry, makes a group's members those of ``resource`` and records the
+        write's events, still under the tenant lock.
+        """
+        plan = self._plan(resource_type)
+        id = entry.resource["id"]
+        self._index(namespace.spaces[resource_type.name], plan, entry.resource, id)
+        if plan.members is not None:
+            self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
+        written = self._view(namespace, plan, entry, members=True)
+        if record is not None:
+            self._record(tenant, resource_type, id, record, before, written)
+        return written
 
     def _record(
         self,
