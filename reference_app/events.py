@@ -51,7 +51,8 @@ POLL_RECEIVER = "poll"
 """The checkpoint name of a tenant's poll receiver (whichever events token it polls with)."""
 RECONCILE_INTERVAL = 30.0
 LONG_POLL = 25.0
-"""Seconds a poll with ``returnImmediately: false`` waits; below the servers' graceful stop."""
+"""Seconds a poll with ``returnImmediately: false`` waits for a first event (its
+acknowledgements are applied before the wait, so a server stop cutting the wait loses none)."""
 
 
 def signer_for(settings: Settings) -> EventSigner:
