@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -132,7 +133,9 @@ class PushReceivers:
         if self.metrics is not None:
             self.metrics.watch_push(delivery.subscription)
         self._deliveries[tenant] = delivery
-        delivery.start()
+        # In a fresh context: started from a console request, the task would otherwise carry
+        # that request's id into every log line it writes.
+        contextvars.Context().run(delivery.start)
         logger.info("Pushing the events of tenant %r to %s.", tenant, url)
 
     async def stop(self) -> None:
