@@ -316,6 +316,19 @@ def _serve(settings: Settings) -> int:
             "requests answer 503 until MongoDB answers",
             file=sys.stderr,
         )
+    process_tenants = {seed.name for seed in settings.tenants}
+    for name, option in [
+        *((seed.tenant, "--events-token") for seed in settings.events_tokens),
+        *((seed.tenant, "--events-push") for seed in settings.events_push),
+    ]:
+        if name not in process_tenants:
+            print(
+                f"reference-app: {option} names tenant {name!r}, which is not a --tenant (or the "
+                "embedded default); for tenants stored in MongoDB use `reference-app tenant "
+                "events-token` / `events-push`",
+                file=sys.stderr,
+            )
+            return 2
     if spawns_workers(settings):
         if settings.cursor_secret is None:
             # Cursors issued by one worker must verify in another.

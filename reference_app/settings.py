@@ -109,15 +109,20 @@ class TenantSeed:
 
 def parse_tenant(text: str) -> TenantSeed:
     """Parse ``NAME:TOKEN`` (the token may itself contain ``:``)."""
+    return TenantSeed(*_name_and_token(text, "a tenant", "token"))
+
+
+def _name_and_token(text: str, what: str, kind: str) -> tuple[str, str]:
+    """``NAME:TOKEN`` checked: a valid tenant name and a token a client can present."""
     name, sep, token = text.partition(":")
     if not sep or not token:
-        raise SettingsError(f"a tenant must be given as NAME:TOKEN, not {text.split(':')[0]!r}…")
+        raise SettingsError(f"{what} must be given as NAME:TOKEN, not {text.split(':')[0]!r}…")
     validate_tenant_name(name)
     try:
         check_token(token)
     except ValueError as exc:
-        raise SettingsError(f"the token of tenant {name!r}: {exc}") from None
-    return TenantSeed(name, token)
+        raise SettingsError(f"the {kind} of tenant {name!r}: {exc}") from None
+    return name, token
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +158,7 @@ class EventsTokenSeed:
 
 def parse_events_token(text: str) -> EventsTokenSeed:
     """Parse ``TENANT:TOKEN`` (the token may itself contain ``:``)."""
-    tenant, sep, token = text.partition(":")
-    if not sep or not token:
-        raise SettingsError(
-            f"an events token must be given as TENANT:TOKEN, not {text.split(':')[0]!r}…"
-        )
-    validate_tenant_name(tenant)
-    try:
-        check_token(token)
-    except ValueError as exc:
-        raise SettingsError(f"the events token of tenant {tenant!r}: {exc}") from None
-    return EventsTokenSeed(tenant, token)
+    return EventsTokenSeed(*_name_and_token(text, "an events token", "events token"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus
 
 import orjson
@@ -36,7 +36,13 @@ from reference_app.redaction import Redactor
 from reference_app.request_log import RequestLog, RequestQuery
 from reference_app.schemas import FCC_USER_URN, GROUPS, USERS
 from reference_app.settings import SettingsError, check_url
-from reference_app.tenants import MemoryTenantRegistry, Tenant, TenantDirectory, TokenKind
+from reference_app.tenants import (
+    MemoryTenantRegistry,
+    Tenant,
+    TenantDirectory,
+    TenantRegistry,
+    TokenKind,
+)
 from scimkit import Event, NotFound, QueryParams, ResourceService, SCIMError
 
 if TYPE_CHECKING:
@@ -176,6 +182,12 @@ def _ago(moment: datetime | None) -> str:
     return f"{int(seconds // 86400)} days ago"
 
 
+class Page(Protocol):
+    """A page handler that takes extra template values (e.g. a token shown once)."""
+
+    async def __call__(self, request: Request, **extra: Any) -> Response: ...
+
+
 def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool) -> Starlette:
     """The console as an ASGI app whose routes carry the full ``/admin`` paths."""
     templates = _templates()
@@ -284,24 +296,32 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
             **extra,
         )
 
-    async def generate(request: Request) -> Response:
+    async def registry_for(request: Request) -> tuple[Tenant, TenantRegistry]:
+        """The signed-in admin's tenant and its registry, for a form that changes it."""
         tenant = await tenant_of(request)
         await form(request)
         registry = await console.tenants.registry_of(tenant.name)
         if registry is None:
             raise HTTPException(404)
-        token = await registry.rotate(tenant.name)
+        return tenant, registry
+
+    async def generate_token(request: Request, kind: TokenKind, shown: Page) -> Response:
+        tenant, registry = await registry_for(request)
+        token = await registry.rotate(tenant.name, kind)
         # Shown in this response only; never redirected to, stored or put in the session.
-        return await scim_page(request, new_token=token)
+        return await shown(request, new_token=token)
+
+    async def revoke_token(request: Request, kind: TokenKind, page_name: str) -> Response:
+        tenant, registry = await registry_for(request)
+        revoked = await registry.revoke_secondary(tenant.name, kind)
+        done = "revoked" if revoked else "nothing-to-revoke"
+        return RedirectResponse(f"{PREFIX}/t/{tenant.name}/{page_name}?done={done}", 303)
+
+    async def generate(request: Request) -> Response:
+        return await generate_token(request, TokenKind.SCIM, scim_page)
 
     async def revoke(request: Request) -> Response:
-        tenant = await tenant_of(request)
-        await form(request)
-        registry = await console.tenants.registry_of(tenant.name)
-        if registry is None:
-            raise HTTPException(404)
-        done = "revoked" if await registry.revoke_secondary(tenant.name) else "nothing-to-revoke"
-        return RedirectResponse(f"{PREFIX}/t/{tenant.name}/scim?done={done}", 303)
+        return await revoke_token(request, TokenKind.SCIM, "scim")
 
     async def test_connection(request: Request) -> Response:
         tenant = await tenant_of(request)
@@ -343,24 +363,12 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
         return response
 
     async def events_generate(request: Request) -> Response:
-        tenant = await tenant_of(request)
-        await form(request)
-        registry = await console.tenants.registry_of(tenant.name)
-        if registry is None or console.events is None:
+        if console.events is None:
             raise HTTPException(404)
-        token = await registry.rotate(tenant.name, TokenKind.EVENTS)
-        # Shown in this response only, like a new SCIM token.
-        return await events_page(request, new_token=token)
+        return await generate_token(request, TokenKind.EVENTS, events_page)
 
     async def events_revoke(request: Request) -> Response:
-        tenant = await tenant_of(request)
-        await form(request)
-        registry = await console.tenants.registry_of(tenant.name)
-        if registry is None:
-            raise HTTPException(404)
-        revoked = await registry.revoke_secondary(tenant.name, TokenKind.EVENTS)
-        done = "revoked" if revoked else "nothing-to-revoke"
-        return RedirectResponse(f"{PREFIX}/t/{tenant.name}/events?done={done}", 303)
+        return await revoke_token(request, TokenKind.EVENTS, "events")
 
     async def events_push(request: Request) -> Response:
         tenant = await tenant_of(request)
