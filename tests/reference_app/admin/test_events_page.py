@@ -85,3 +85,14 @@ async def test_a_users_page_lists_its_events(app: Starlette, signed_in: httpx.As
     rows = re.findall(r'<td class="mono">(prov:\w+)</td>', page.text)
     assert rows == ["prov:deactivate", "prov:patch", "prov:create"]  # newest first, only hers
     assert other.json()["id"] not in page.text
+
+
+async def test_without_events_the_page_says_so():
+    async with running(admin_settings(events=False)) as app, browser_client(app) as client:
+        await sign_in(client)
+        page = await client.get("/admin/t/acme/events")
+        assert page.status_code == 200 and "does not deliver provisioning events" in page.text
+        refused = await client.post(
+            "/admin/t/acme/events/generate", data={"csrf": csrf_of(page.text)}
+        )
+        assert refused.status_code == 404
