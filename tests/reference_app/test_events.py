@@ -187,6 +187,16 @@ async def test_a_rotated_events_token_keeps_the_receivers_place():
             assert (await scim.get("/Users")).status_code == 200
 
 
+async def test_an_events_tokens_use_is_noted_on_its_own_kind():
+    async with running(_events_settings()) as app:
+        async with scim_client(app, "acme", EVENTS_A) as events:
+            assert (await _poll(events)).status_code == 200
+        await app.state.token_use.flush()
+        tenant = await app.state.tenants.get("acme")
+        assert tenant.tokens(TokenKind.EVENTS).used[0] is not None
+        assert tenant.tokens(TokenKind.SCIM).used[0] is None
+
+
 async def test_polls_are_not_in_the_request_log():
     async with running(_events_settings()) as app:
         async with scim_client(app, "acme", EVENTS_A) as events:
