@@ -2,8 +2,9 @@
 
 ``serve`` runs the SCIM tenant(s) and the admin console under hypercorn, granian or uvicorn
 (``--server``); ``healthcheck`` probes a running server's ``/healthz`` (the container image's
-HEALTHCHECK); ``tenant create|rotate|list|policy|admin`` manage tenants stored in MongoDB;
-``refold`` migrates stored documents to the current case folding.
+HEALTHCHECK); ``tenant create|rotate|list|policy|admin|events-token|events-push`` manage
+tenants stored in MongoDB; ``refold`` migrates stored documents to the current case folding;
+``events listen`` prints a tenant's provisioning events live.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from reference_app.app import (
     configure_logging,
     create_app,
     mongo_database,
+    mongo_records_events,
 )
+from reference_app.events import signer_for
 from reference_app.schemas import RESOURCE_TYPES
 from reference_app.servers import missing_server, serve, spawns_workers
 from reference_app.settings import (
@@ -35,6 +38,7 @@ from reference_app.settings import (
     Settings,
     SettingsError,
     TenantSeed,
+    check_url,
     load_settings,
     validate_tenant_name,
     worker_environ,
@@ -44,6 +48,7 @@ from reference_app.tenants import (
     MongoTenantRegistry,
     Policy,
     TenantExists,
+    TokenKind,
     UnknownTenant,
     new_token,
 )
@@ -122,6 +127,29 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LOG_FORMATS,
         help="text (default) or json: one JSON object per line, for a log collector",
     )
+    serve.add_argument(
+        "--events",
+        choices=("on", "off"),
+        help="record provisioning events (default on; docs/events.md)",
+    )
+    serve.add_argument(
+        "--events-token",
+        action="append",
+        dest="events_tokens",
+        metavar="TENANT:TOKEN",
+        help="an events token of a --tenant: it polls {Tenant URL}/Events only (repeatable)",
+    )
+    serve.add_argument(
+        "--events-push",
+        action="append",
+        metavar="TENANT:URL",
+        help="push a --tenant's events to this receiver URL (RFC 8935; repeatable)",
+    )
+    serve.add_argument(
+        "--events-key",
+        metavar="PATH",
+        help="PEM key signing the events (made there when absent; default: one per process)",
+    )
 
     healthcheck = commands.add_parser(
         "healthcheck",
@@ -149,9 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("name")
     admin.add_argument("email")
-    for sub in (create, rotate, policy, admin):
+    events_token = actions.add_parser(
+        "events-token",
+        help="print a new events token once (polls /Events only); the old one stays as secondary",
+    )
+    events_token.add_argument("name")
+    events_push = actions.add_parser(
+        "events-push", help="set the tenant's push receiver URL (RFC 8935), or --clear it"
+    )
+    events_push.add_argument("name")
+    target = events_push.add_mutually_exclusive_group(required=True)
+    target.add_argument("url", nargs="?", help="an absolute http(s) URL")
+    target.add_argument("--clear", action="store_true", help="stop pushing")
+    for sub in (create, rotate, policy, admin, events_token, events_push):
         _add_mongo_arguments(sub)
-    for sub in (create, rotate):
+    for sub in (create, rotate, events_token):
         sub.add_argument("--public-url", help="base URL of the service, for the printed Tenant URL")
     _add_mongo_arguments(actions.choices["list"])
 
@@ -160,6 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite case-folded copies in MongoDB written by an older version (docs/storage.md)",
     )
     _add_mongo_arguments(refold)
+
+    events = commands.add_parser("events", help="watch a tenant's provisioning events")
+    event_actions = events.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listen = event_actions.add_parser(
+        "listen", help="poll {Tenant URL}/Events, verify and print each event until Ctrl-C"
+    )
+    listen.add_argument("--tenant-url", required=True, help="the Tenant URL (…/scim/v2/NAME)")
+    listen.add_argument("--token", required=True, help="the tenant's events token")
+    listen.add_argument(
+        "--jwks-url",
+        help="where the signing keys are (default: /.well-known/jwks.json at the root)",
+    )
     return parser
 
 
@@ -190,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _refold(settings)
     if args.command == "healthcheck":
         return _healthcheck(settings)
+    if args.command == "events":
+        return _listen(args)
     return _tenant_command(args, settings)
 
 
@@ -211,6 +265,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "log_format",
         "metrics_port",
         "metrics_tenant_labels",
+        "events",
+        "events_tokens",
+        "events_push",
+        "events_key",
     )
     return {name: getattr(args, name, None) for name in names}
 
@@ -240,6 +298,14 @@ def _serve(settings: Settings) -> int:
         print(f"reference-app: {missing}", file=sys.stderr)
         return 2
     try:
+        if settings.uses_mongodb and settings.events_wanted:
+            asyncio.run(mongo_records_events(settings))
+        if settings.events_key is not None:
+            signer_for(settings)  # makes the key file now, once, before workers start
+    except SettingsError as exc:
+        print(f"reference-app: {exc}", file=sys.stderr)
+        return 2
+    try:
         settings = asyncio.run(_bootstrap_tenants(settings))
     except Exception as exc:  # the database is unreachable, most likely
         # Serve anyway: stored tenants and --tenant ones work as soon as the database answers,
@@ -250,6 +316,19 @@ def _serve(settings: Settings) -> int:
             "requests answer 503 until MongoDB answers",
             file=sys.stderr,
         )
+    process_tenants = {seed.name for seed in settings.tenants}
+    for name, option in [
+        *((seed.tenant, "--events-token") for seed in settings.events_tokens),
+        *((seed.tenant, "--events-push") for seed in settings.events_push),
+    ]:
+        if name not in process_tenants:
+            print(
+                f"reference-app: {option} names tenant {name!r}, which is not a --tenant (or the "
+                "embedded default); for tenants stored in MongoDB use `reference-app tenant "
+                "events-token` / `events-push`",
+                file=sys.stderr,
+            )
+            return 2
     if spawns_workers(settings):
         if settings.cursor_secret is None:
             # Cursors issued by one worker must verify in another.
@@ -402,6 +481,8 @@ def _tenant_command(args: argparse.Namespace, settings: Settings) -> int:
         "list": _list,
         "policy": lambda registry: registry.set_policy(args.name, Policy(args.policy)),
         "admin": lambda registry: _admin(registry, args.name, args.email, _read_password()),
+        "events-token": lambda registry: _events_token(registry, settings, args.name),
+        "events-push": lambda registry: _events_push(registry, args.name, args.url),
     }
     action = actions[args.action]
 
@@ -469,6 +550,45 @@ async def _admin(registry: MongoTenantRegistry, tenant: str, email: str, passwor
     created = await admins.set_password(tenant, email, password)
     what = "created" if created else "password changed"
     print(f"Admin {email} of tenant {tenant!r}: {what}. Sign in at /admin/.")
+
+
+async def _events_token(registry: MongoTenantRegistry, settings: Settings, name: str) -> None:
+    token = await registry.rotate(name, TokenKind.EVENTS)
+    print(
+        f"New events token of tenant {name!r}: it polls the events feed only (never SCIM). "
+        "The previous events token keeps working until the next rotation.\n"
+        f"  Poll URL:     {settings.tenant_url(name)}/Events\n"
+        f"  Events token: {token}\n"
+        f"Watch live:     reference-app events listen --tenant-url {settings.tenant_url(name)} "
+        f"--token {token}",
+        flush=True,
+    )
+
+
+async def _events_push(registry: MongoTenantRegistry, name: str, url: str | None) -> None:
+    if url is not None:
+        url = check_url(url)
+    await registry.set_events_push(name, url)
+    if url is None:
+        print(f"Tenant {name!r}: events are no longer pushed.")
+    else:
+        print(
+            f"Tenant {name!r}: events are pushed to {url} "
+            "(running servers pick it up within a minute)."
+        )
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from reference_app.listen import ListenError, listen
+
+    try:
+        asyncio.run(listen(args.tenant_url, args.token, jwks_url=args.jwks_url))
+    except KeyboardInterrupt:
+        return 0
+    except ListenError as exc:
+        print(f"reference-app: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def _list(registry: MongoTenantRegistry) -> None:

@@ -73,7 +73,9 @@ class ActivityMiddleware:
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        path = scope.get("path", "")
+        # Event receivers' polls are not Entra's requests (and would crowd them out of the log).
+        if scope["type"] != "http" or not path.startswith(self.prefix) or path.endswith("/Events"):
             await self.app(scope, receive, send)
             return
         started_ns = time.time_ns()

@@ -9,6 +9,7 @@ database; tenants kept apart by the store's tenant scope), else in the embedded 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from reference_app.access_log import AccessLog, RequestObserver, log_request
 from reference_app.admin import build_console
 from reference_app.logs import install_log_handler
 from reference_app.schemas import RESOURCE_TYPES
-from reference_app.settings import Settings, load_settings
+from reference_app.settings import Settings, SettingsError, load_settings
 from reference_app.tenants import (
     MemoryTenantRegistry,
     MongoTenantRegistry,
@@ -35,6 +36,7 @@ from reference_app.tenants import (
 )
 from scimkit import (
     CursorCodec,
+    EventFeed,
     MemoryStore,
     ResourceService,
     ResourceStore,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from pymongo.asynchronous.database import AsyncDatabase
     from pymongo.monitoring import CommandListener
 
+    from reference_app.events import EventDelivery
     from reference_app.metrics import Metrics, MetricsServer
     from scimkit.mongo import MongoStore
 
@@ -58,6 +61,7 @@ __all__ = [
     "app_from_environment",
     "configure_logging",
     "create_app",
+    "events_feed",
     "mongo_client",
     "mongo_database",
 ]
@@ -114,6 +118,37 @@ async def mongo_database(settings: Settings) -> AsyncIterator[AsyncDatabase[dict
         await client.close()
 
 
+def events_feed(settings: Settings, store: ResourceStore) -> EventFeed | None:
+    """The feed events are recorded into, or ``None`` when events are off or not possible.
+
+    A store records events when it offers a feed (``store.feed``); settings that need events
+    (events tokens, push receivers) are refused for a store that does not.
+    """
+    feed: EventFeed | None = getattr(store, "feed", None) if settings.events else None
+    if feed is None and settings.events_wanted:
+        raise SettingsError(
+            "events tokens and push receivers need a store that records events; "
+            f"{type(store).__name__} does not (yet), see docs/events.md"
+        )
+    if settings.events_wanted and settings.uses_mongodb and settings.events_key is None:
+        raise SettingsError(
+            "events on MongoDB need --events-key PATH (SCIMKIT_EVENTS_KEY): one signing key "
+            "file shared by every process, made there when absent"
+        )
+    return feed
+
+
+async def mongo_records_events(settings: Settings) -> None:
+    """Raise :class:`SettingsError` if the MongoDB store cannot serve ``settings``' events."""
+    from scimkit.mongo import MongoStore
+
+    client = mongo_client(settings)
+    try:
+        events_feed(settings, MongoStore(client[settings.mongodb_database], RESOURCE_TYPES))
+    finally:
+        await client.close()
+
+
 @dataclass(slots=True)
 class _Runtime:
     """What the lifespan opens and ``/healthz`` looks at."""
@@ -123,6 +158,7 @@ class _Runtime:
     mongo_store: MongoStore | None
     metrics: Metrics | None = None
     metrics_server: MetricsServer | None = None
+    events: EventDelivery | None = None
     ready: bool = False
 
 
@@ -155,6 +191,13 @@ def create_app(
         registries.append(MongoTenantRegistry(database[TENANTS_COLLECTION]))
     else:
         store = MemoryStore()
+    feed = events_feed(settings, store)
+    for events_token in settings.events_tokens:
+        _require_process_tenant(process_tenants, events_token.tenant, "--events-token")
+        process_tenants.add_events_token(events_token.tenant, events_token.token)
+    for push in settings.events_push:
+        _require_process_tenant(process_tenants, push.tenant, "--events-push")
+        process_tenants.set_push(push.tenant, push.url)
     tenants = TenantDirectory(registries)
     observers: list[RequestObserver] = [log_request]
     metrics: Metrics | None = None
@@ -185,9 +228,21 @@ def create_app(
         config=config,
         tolerance_for=tenants.tolerance,
         cursor_codec=codec,
+        record_events=feed is not None,
     )
     runtime = _Runtime(store, client, mongo_store, metrics)
     console = build_console(settings, tenants, service, database)
+    extra_routes: list[BaseRoute] = []
+    if feed is not None and (not settings.uses_mongodb or settings.events_key is not None):
+        from reference_app.events import build_events
+
+        runtime.events = build_events(settings, tenants, feed, console.token_use, metrics)
+        console.attach_events(runtime.events)
+        extra_routes = runtime.events.routes
+    elif feed is not None:
+        logger.warning(
+            "Events are recorded but not delivered: set --events-key to serve /Events and push."
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -218,7 +273,10 @@ def create_app(
                     runtime.metrics_server.port,
                 )
             runtime.ready = True
-            async with console.running():
+            async with contextlib.AsyncExitStack() as stack:
+                await stack.enter_async_context(console.running())
+                if runtime.events is not None:
+                    await stack.enter_async_context(runtime.events.pushes.running())
                 yield
         finally:
             runtime.ready = False
@@ -254,6 +312,7 @@ def create_app(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *extra_routes,
             console.mount,
         ],
         lifespan=lifespan,
@@ -264,8 +323,18 @@ def create_app(
     app.state.tenants = tenants
     app.state.service = service
     app.state.store = store
+    app.state.events = runtime.events
     console.install(app)
     return app
+
+
+def _require_process_tenant(registry: MemoryTenantRegistry, name: str, option: str) -> None:
+    if not registry.has(name):
+        raise SettingsError(
+            f"{option} names tenant {name!r}, which is not a process tenant (--tenant, or the "
+            "embedded default); for tenants stored in MongoDB use `reference-app tenant "
+            "events-token` / `events-push`"
+        )
 
 
 def configure_logging(settings: Settings) -> None:

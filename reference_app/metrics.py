@@ -9,6 +9,13 @@
   unique attribute (``uniqueness``).
 - ``scim_store_write_retries_total{operation}``: writes attempted again after a version
   conflict (the service retries when the client sent no If-Match).
+- ``scim_event_backlog{receiver}``: provisioning events not yet delivered, ``receiver`` being
+  ``poll`` (tenants with an events token) or ``push`` (tenants with a push URL); refreshed
+  every 30 s. With per-tenant labels on, a ``tenant`` label too.
+- ``scim_event_delivery_lag_seconds{receiver}``: seconds from an event's ``iat`` (its write) to
+  the receiver accepting it (a push answered 202).
+- ``scim_event_push_failures_total``: push attempts the receiver did not accept (an answer
+  other than 202, a timeout, a connection error); each is retried.
 
 Label values come from fixed sets (resource types, operations, HTTP statuses), except the
 tenant: per-tenant labels are off by default, and when on at most ``tenant_labels`` distinct
@@ -19,12 +26,13 @@ tenants get their own value; later ones are counted as ``other``. Every metric l
 from __future__ import annotations
 
 import threading
+from collections import Counter as Tally
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from reference_app.access_log import RequestRecord
 from scimkit import (
@@ -38,6 +46,10 @@ from scimkit import (
     StoreQuery,
     UniquenessError,
 )
+
+if TYPE_CHECKING:
+    from reference_app.events import PushReceivers
+    from scimkit import Event, Subscription
 
 __all__ = ["OTHER_TENANT", "InstrumentedStore", "Metrics", "MetricsServer", "classify"]
 
@@ -128,6 +140,59 @@ class Metrics:
             ["operation"],
             registry=self.registry,
         )
+        backlog_labels = ["receiver", "tenant"] if tenant_labels else ["receiver"]
+        self.event_backlog = Gauge(
+            "scim_event_backlog",
+            "Provisioning events not yet delivered to the receivers.",
+            backlog_labels,
+            registry=self.registry,
+        )
+        self.event_lag = Histogram(
+            "scim_event_delivery_lag_seconds",
+            "Seconds from an event's write to its receiver accepting it.",
+            ["receiver"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+            registry=self.registry,
+        )
+        self.push_failures = Counter(
+            "scim_event_push_failures",
+            "Push deliveries the receiver did not accept (retried).",
+            registry=self.registry,
+        )
+
+    def watch_push(self, subscription: Subscription) -> None:
+        """Count ``subscription``'s failed pushes and time its accepted ones."""
+        send = subscription.handler
+
+        async def timed(event: Event) -> None:
+            try:
+                await send(event)
+            except Exception:
+                self.push_failures.inc()
+                raise
+            self.event_lag.labels("push").observe((datetime.now(UTC) - event.iat).total_seconds())
+
+        subscription.handler = timed
+
+    async def update_backlogs(self, pushes: PushReceivers) -> None:
+        """Set the backlog gauges from the feed: poll receivers and push deliveries."""
+        from reference_app.events import POLL_RECEIVER, poll_backlog
+
+        totals: Tally[tuple[str, ...]] = Tally()
+        for tenant in await pushes.tenants.list():
+            extra = (self._tenant_label(tenant.name),) if self._tenant_labels else ()
+            if tenant.events_digests:
+                stats = await pushes.feed.stats(tenant.name)
+                checkpoint = await pushes.feed.checkpoint(tenant.name, POLL_RECEIVER)
+                totals[("poll", *extra)] += poll_backlog(stats.last, checkpoint)
+            status = await pushes.status(tenant.name)
+            if status is not None:
+                totals[("push", *extra)] += status.backlog
+        for receiver in ("poll", "push"):
+            if not self._tenant_labels:
+                totals.setdefault((receiver,), 0)
+        for labels, count in totals.items():
+            self.event_backlog.labels(*labels).set(count)
 
     def observe(self, record: RequestRecord) -> None:
         """A request observer (see :class:`reference_app.access_log.AccessLog`)."""
@@ -175,12 +240,16 @@ class InstrumentedStore:
     def __init__(self, store: ResourceStore, metrics: Metrics) -> None:
         self.store = store
         self._metrics = metrics
+        # The feed the service records events into, when the store keeps one.
+        self.feed = getattr(store, "feed", None)
 
+    # ``**record``: the service's WriteRecord, passed on only when events are recorded, so a
+    # store that records none is called exactly as before.
     async def create(
-        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
+        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any], **record: Any
     ) -> dict[str, Any]:
         with self._counted("create"):
-            return await self.store.create(tenant, resource_type, resource)
+            return await self.store.create(tenant, resource_type, resource, **record)
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
@@ -196,10 +265,11 @@ class InstrumentedStore:
         resource: dict[str, Any],
         *,
         expected_version: str | None = None,
+        **record: Any,
     ) -> dict[str, Any]:
         with self._counted("replace", (tenant, resource_type.name, id)):
             return await self.store.replace(
-                tenant, resource_type, id, resource, expected_version=expected_version
+                tenant, resource_type, id, resource, expected_version=expected_version, **record
             )
 
     async def update(
@@ -211,6 +281,7 @@ class InstrumentedStore:
         *,
         expected_version: str | None,
         modified: datetime | None = None,
+        **record: Any,
     ) -> dict[str, Any]:
         with self._counted("update", (tenant, resource_type.name, id)):
             return await self.store.update(
@@ -220,6 +291,7 @@ class InstrumentedStore:
                 result,
                 expected_version=expected_version,
                 modified=modified,
+                **record,
             )
 
     async def delete(
@@ -229,9 +301,12 @@ class InstrumentedStore:
         id: str,
         *,
         expected_version: str | None = None,
+        **record: Any,
     ) -> None:
         with self._counted("delete", (tenant, resource_type.name, id)):
-            await self.store.delete(tenant, resource_type, id, expected_version=expected_version)
+            await self.store.delete(
+                tenant, resource_type, id, expected_version=expected_version, **record
+            )
 
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         with self._counted("query"):

@@ -24,6 +24,10 @@ variable                    meaning
 ``SCIMKIT_LOG_FORMAT``      ``text`` (default) or ``json`` (one JSON object per line)
 ``SCIMKIT_METRICS_PORT``    port serving Prometheus ``/metrics`` on the same host (default: none)
 ``SCIMKIT_METRICS_TENANT_LABELS``  how many tenants get their own metrics label (default 0: off)
+``SCIMKIT_EVENTS``          ``on`` (default) or ``off``: record provisioning events
+``SCIMKIT_EVENTS_TOKENS``   ``tenant:token,...`` events tokens (poll ``/Events``) of process tenants
+``SCIMKIT_EVENTS_PUSH``     ``tenant:url,...`` push receivers (RFC 8935) of process tenants
+``SCIMKIT_EVENTS_KEY``      PEM file of the SET signing key (generated there when absent)
 ==========================  ==========================================================
 
 ``SCIMKIT_WORKER_SETTINGS`` is internal: ``serve --workers N`` sets it to the resolved settings
@@ -45,6 +49,8 @@ __all__ = [
     "AdminSeed",
     "DEFAULT_DATABASE",
     "ENV_PREFIX",
+    "EventsPushSeed",
+    "EventsTokenSeed",
     "LOG_FORMATS",
     "SERVERS",
     "Settings",
@@ -52,8 +58,11 @@ __all__ = [
     "TENANT_NAME_PATTERN",
     "TenantSeed",
     "WORKER_SETTINGS_VARIABLE",
+    "check_url",
     "load_settings",
     "parse_admin",
+    "parse_events_push",
+    "parse_events_token",
     "parse_tenant",
     "validate_tenant_name",
     "worker_environ",
@@ -100,15 +109,20 @@ class TenantSeed:
 
 def parse_tenant(text: str) -> TenantSeed:
     """Parse ``NAME:TOKEN`` (the token may itself contain ``:``)."""
+    return TenantSeed(*_name_and_token(text, "a tenant", "token"))
+
+
+def _name_and_token(text: str, what: str, kind: str) -> tuple[str, str]:
+    """``NAME:TOKEN`` checked: a valid tenant name and a token a client can present."""
     name, sep, token = text.partition(":")
     if not sep or not token:
-        raise SettingsError(f"a tenant must be given as NAME:TOKEN, not {text.split(':')[0]!r}…")
+        raise SettingsError(f"{what} must be given as NAME:TOKEN, not {text.split(':')[0]!r}…")
     validate_tenant_name(name)
     try:
         check_token(token)
     except ValueError as exc:
-        raise SettingsError(f"the token of tenant {name!r}: {exc}") from None
-    return TenantSeed(name, token)
+        raise SettingsError(f"the {kind} of tenant {name!r}: {exc}") from None
+    return name, token
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +149,46 @@ def parse_admin(text: str) -> AdminSeed:
 
 
 @dataclass(frozen=True, slots=True)
+class EventsTokenSeed:
+    """An events token (``--events-token``) of a process tenant: it polls ``/Events`` only."""
+
+    tenant: str
+    token: str = field(repr=False)
+
+
+def parse_events_token(text: str) -> EventsTokenSeed:
+    """Parse ``TENANT:TOKEN`` (the token may itself contain ``:``)."""
+    return EventsTokenSeed(*_name_and_token(text, "an events token", "events token"))
+
+
+@dataclass(frozen=True, slots=True)
+class EventsPushSeed:
+    """A push receiver URL (``--events-push``) of a process tenant."""
+
+    tenant: str
+    url: str
+
+
+def parse_events_push(text: str) -> EventsPushSeed:
+    """Parse ``TENANT:URL``; the URL must be absolute http(s)."""
+    tenant, sep, url = text.partition(":")
+    if not sep or not url:
+        raise SettingsError(f"a push receiver must be given as TENANT:URL, not {text!r}")
+    validate_tenant_name(tenant)
+    return EventsPushSeed(tenant, check_url(url))
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is an absolute http(s) URL with a host (a push receiver), else an error."""
+    from scimkit.events import check_push_url
+
+    try:
+        return check_push_url(url)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the reference app is configured with. Secrets are kept out of ``repr``."""
 
@@ -157,6 +211,12 @@ class Settings:
     log_format: str = "text"
     metrics_port: int | None = None
     metrics_tenant_labels: int = 0
+    events: bool = True
+    """Record provisioning events (``docs/events.md``) when the store can."""
+    events_tokens: tuple[EventsTokenSeed, ...] = ()
+    events_push: tuple[EventsPushSeed, ...] = ()
+    events_key: str | None = None
+    """PEM file of the SET signing key; ``None``: a key kept in the process only."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -188,6 +248,21 @@ class Settings:
                 raise SettingsError("the metrics port must not be the SCIM port")
         if self.metrics_tenant_labels < 0:
             raise SettingsError("metrics tenant labels must be 0 (off) or more")
+        if not self.events and (self.events_tokens or self.events_push):
+            raise SettingsError("events tokens and push receivers need events on (--events on)")
+        for kind, seeds in (
+            ("events token", self.events_tokens),
+            ("push receiver", self.events_push),
+        ):
+            named = [seed.tenant for seed in seeds]
+            twice = sorted({name for name in named if named.count(name) > 1})
+            if twice:
+                raise SettingsError(f"{kind} given twice for tenant {', '.join(twice)}")
+
+    @property
+    def events_wanted(self) -> bool:
+        """Whether events tokens or push receivers are configured (they need a feed)."""
+        return bool(self.events_tokens or self.events_push)
 
     @property
     def uses_mongodb(self) -> bool:
@@ -248,6 +323,18 @@ def load_settings(
     values: dict[str, Any] = {"tenants": tuple(tenants)}
     admin_texts: Iterable[str] = given.get("admins") or _split(env.get("SCIMKIT_ADMINS"))
     values["admins"] = tuple(parse_admin(text) for text in admin_texts)
+    token_texts: Iterable[str] = given.get("events_tokens") or _split(
+        env.get("SCIMKIT_EVENTS_TOKENS")
+    )
+    values["events_tokens"] = tuple(parse_events_token(text) for text in token_texts)
+    push_texts: Iterable[str] = given.get("events_push") or _split(env.get("SCIMKIT_EVENTS_PUSH"))
+    values["events_push"] = tuple(parse_events_push(text) for text in push_texts)
+    events = pick("events")
+    if events is not None:
+        values["events"] = _switch("events", events)
+    key = pick("events_key")
+    if key is not None:
+        values["events_key"] = key
     secret = pick("session_secret")
     if secret is not None:
         values["session_secret"] = secret
@@ -290,6 +377,8 @@ def _from_json(text: str) -> Settings:
         values = json.loads(text)
         values["tenants"] = tuple(TenantSeed(**seed) for seed in values["tenants"])
         values["admins"] = tuple(AdminSeed(**seed) for seed in values["admins"])
+        values["events_tokens"] = tuple(EventsTokenSeed(**s) for s in values["events_tokens"])
+        values["events_push"] = tuple(EventsPushSeed(**s) for s in values["events_push"])
         return Settings(**values)
     except SettingsError:
         raise
@@ -302,6 +391,15 @@ def _from_json(text: str) -> Settings:
 
 def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _switch(key: str, text: str) -> bool:
+    word = text.strip().lower()
+    if word in ("on", "true", "1", "yes"):
+        return True
+    if word in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"{key} must be on or off, not {text!r}")
 
 
 def _integer(key: str, text: str) -> int:

@@ -4,6 +4,10 @@ Each tenant has a primary and (after a rotation) a secondary token; either authe
 a token can be rotated without downtime: ``rotate`` makes a new primary and keeps the old
 primary as secondary until the next rotation. Tokens are never stored in clear.
 
+Tokens come in two kinds (:class:`TokenKind`): SCIM tokens (Entra's Secret Token) and events
+tokens (an event receiver polling ``/Events``). Each kind has its own primary and secondary and
+authenticates only its own endpoints. A tenant may also have a push receiver URL (RFC 8935).
+
 Two registries implement :class:`TenantRegistry`: :class:`MemoryTenantRegistry` (tenants given
 on the command line) and :class:`MongoTenantRegistry` (the ``tenants`` collection).
 :class:`TenantDirectory` looks a tenant up in several registries, in order.
@@ -35,6 +39,8 @@ __all__ = [
     "TenantDirectory",
     "TenantExists",
     "TenantRegistry",
+    "TokenKind",
+    "TokenSet",
     "UnknownTenant",
     "new_token",
 ]
@@ -72,6 +78,36 @@ class Policy(StrEnum):
         return ENTRA if self is Policy.ENTRA else STRICT
 
 
+class TokenKind(StrEnum):
+    """Which endpoints a token opens: the SCIM API, or the events feed (``/Events``)."""
+
+    SCIM = "scim"
+    EVENTS = "events"
+
+    @property
+    def prefix(self) -> str:
+        """The prefix of this kind's fields (in :class:`Tenant` and in stored documents)."""
+        return "" if self is TokenKind.SCIM else "events_"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """One kind of a tenant's tokens: digests (the primary first), when made, when last used."""
+
+    digests: tuple[str, ...] = field(default=(), repr=False)
+    created: tuple[datetime, ...] = ()
+    used: tuple[datetime | None, ...] = ()
+
+    def rotated(self, digest: str, now: datetime) -> TokenSet:
+        """A new primary ``digest``; the old primary becomes the secondary."""
+        return TokenSet(
+            (digest, *self.digests[:1]), (now, *self.created[:1]), (None, *self.used[:1])
+        )
+
+    def primary_only(self) -> TokenSet:
+        return TokenSet(self.digests[:1], self.created[:1], self.used[:1])
+
+
 class TenantExists(Exception):
     """A tenant with this name already exists."""
 
@@ -92,6 +128,36 @@ class Tenant:
     """When each token of ``digests`` was made, in the same order."""
     token_used: tuple[datetime | None, ...] = ()
     """When each token last authenticated a request (to the minute), in the same order."""
+    events_digests: tuple[str, ...] = field(default=(), repr=False)
+    """The events tokens' digests (``/Events`` only), the primary first."""
+    events_token_created: tuple[datetime, ...] = ()
+    events_token_used: tuple[datetime | None, ...] = ()
+    events_push: str | None = None
+    """The push receiver URL (RFC 8935), if any."""
+
+    def tokens(self, kind: TokenKind = TokenKind.SCIM) -> TokenSet:
+        """The tokens of ``kind``, with one created and one last-used date per token."""
+        digests: tuple[str, ...] = getattr(self, f"{kind.prefix}digests")
+        created: tuple[datetime, ...] = getattr(self, f"{kind.prefix}token_created")
+        used: tuple[datetime | None, ...] = getattr(self, f"{kind.prefix}token_used")
+        count = len(digests)
+        return TokenSet(
+            digests,
+            (*created, *[self.created] * count)[:count],
+            (*used, *[None] * count)[:count],
+        )
+
+    def with_tokens(self, kind: TokenKind, tokens: TokenSet) -> Tenant:
+        if kind is TokenKind.SCIM:
+            return replace(
+                self, digests=tokens.digests, token_created=tokens.created, token_used=tokens.used
+            )
+        return replace(
+            self,
+            events_digests=tokens.digests,
+            events_token_created=tokens.created,
+            events_token_used=tokens.used,
+        )
 
 
 class TenantRegistry(Protocol):
@@ -114,7 +180,7 @@ class TenantRegistry(Protocol):
         """
         ...
 
-    async def rotate(self, name: str) -> str:
+    async def rotate(self, name: str, kind: TokenKind = TokenKind.SCIM) -> str:
         """Make a new primary token, keep the old primary as secondary; return the new token.
 
         The previous secondary stops working. Raises :class:`UnknownTenant`.
@@ -125,12 +191,18 @@ class TenantRegistry(Protocol):
         """Change a tenant's input policy. Raises :class:`UnknownTenant`."""
         ...
 
-    async def revoke_secondary(self, name: str) -> bool:
+    async def revoke_secondary(self, name: str, kind: TokenKind = TokenKind.SCIM) -> bool:
         """Make the secondary token stop working; false if there was none."""
         ...
 
-    async def record_use(self, name: str, digest: str, when: datetime) -> None:
+    async def record_use(
+        self, name: str, digest: str, when: datetime, kind: TokenKind = TokenKind.SCIM
+    ) -> None:
         """Note that the token with ``digest`` authenticated a request at ``when``."""
+        ...
+
+    async def set_events_push(self, name: str, url: str | None) -> None:
+        """Set (or with ``None`` clear) the push receiver URL. Raises :class:`UnknownTenant`."""
         ...
 
 
@@ -161,39 +233,51 @@ class MemoryTenantRegistry:
         self.add(name, token, policy)
         return token
 
-    async def rotate(self, name: str) -> str:
+    def has(self, name: str) -> bool:
+        return name in self._tenants
+
+    def set_push(self, name: str, url: str) -> None:
+        """Give a tenant of this registry a push receiver URL (while the app is being built)."""
+        self._tenants[name] = replace(self._require(name), events_push=url)
+
+    def add_events_token(self, name: str, token: str) -> None:
+        """Give a tenant of this registry an events token (while the app is being built)."""
+        tenant = self._require(name)
+        self._tenants[name] = tenant.with_tokens(
+            TokenKind.EVENTS, TokenSet().rotated(hash_token(token), _now())
+        )
+
+    async def rotate(self, name: str, kind: TokenKind = TokenKind.SCIM) -> str:
         tenant = self._require(name)
         token = new_token()
-        digests = (hash_token(token), tenant.digests[0])
-        old = _token_dates(tenant)
-        self._tenants[name] = replace(
-            tenant,
-            digests=digests,
-            token_created=(_now(), old.token_created[0]),
-            token_used=(None, old.token_used[0]),
+        self._tenants[name] = tenant.with_tokens(
+            kind, tenant.tokens(kind).rotated(hash_token(token), _now())
         )
         return token
 
-    async def revoke_secondary(self, name: str) -> bool:
-        tenant = _token_dates(self._require(name))
-        if len(tenant.digests) < 2:
+    async def revoke_secondary(self, name: str, kind: TokenKind = TokenKind.SCIM) -> bool:
+        tenant = self._require(name)
+        tokens = tenant.tokens(kind)
+        if len(tokens.digests) < 2:
             return False
-        self._tenants[name] = replace(
-            tenant,
-            digests=tenant.digests[:1],
-            token_created=tenant.token_created[:1],
-            token_used=tenant.token_used[:1],
-        )
+        self._tenants[name] = tenant.with_tokens(kind, tokens.primary_only())
         return True
 
-    async def record_use(self, name: str, digest: str, when: datetime) -> None:
+    async def record_use(
+        self, name: str, digest: str, when: datetime, kind: TokenKind = TokenKind.SCIM
+    ) -> None:
         tenant = self._tenants.get(name)
-        if tenant is None or digest not in tenant.digests:
+        if tenant is None:
             return
-        tenant = _token_dates(tenant)
-        used = list(tenant.token_used)
-        used[tenant.digests.index(digest)] = when
-        self._tenants[name] = replace(tenant, token_used=tuple(used))
+        tokens = tenant.tokens(kind)
+        if digest not in tokens.digests:
+            return
+        used = list(tokens.used)
+        used[tokens.digests.index(digest)] = when
+        self._tenants[name] = tenant.with_tokens(kind, replace(tokens, used=tuple(used)))
+
+    async def set_events_push(self, name: str, url: str | None) -> None:
+        self._tenants[name] = replace(self._require(name), events_push=url)
 
     async def set_policy(self, name: str, policy: Policy) -> None:
         self._tenants[name] = replace(self._require(name), policy=policy)
@@ -253,7 +337,7 @@ class MongoTenantRegistry:
             raise TenantExists(name) from None
         return token
 
-    async def rotate(self, name: str) -> str:
+    async def rotate(self, name: str, kind: TokenKind = TokenKind.SCIM) -> str:
         token = new_token()
         for _ in range(_MAX_ROTATION_ATTEMPTS):
             tenant = await self.get(name)
@@ -261,46 +345,58 @@ class MongoTenantRegistry:
                 raise UnknownTenant(name)
             # Compare-and-set on the digests read, so two concurrent rotations cannot both
             # demote the same primary (one of them retries against the new state).
-            dates = _token_dates(tenant)
-            result = await self._collection.update_one(
-                {"_id": name, "digests": list(tenant.digests)},
-                {
-                    "$set": {
-                        "digests": [hash_token(token), tenant.digests[0]],
-                        "token_created": [_now(), dates.token_created[0]],
-                        "last_used": _last_used_map(dates, 0),
-                    }
-                },
-            )
-            if result.matched_count == 1:
+            tokens = tenant.tokens(kind)
+            if await self._store_tokens(
+                name, kind, tokens, tokens.rotated(hash_token(token), _now())
+            ):
                 return token
         raise RuntimeError(f"could not rotate the token of tenant {name!r}: too much contention")
 
-    async def revoke_secondary(self, name: str) -> bool:
+    async def revoke_secondary(self, name: str, kind: TokenKind = TokenKind.SCIM) -> bool:
         tenant = await self.get(name)
         if tenant is None:
             raise UnknownTenant(name)
-        if len(tenant.digests) < 2:
+        tokens = tenant.tokens(kind)
+        if len(tokens.digests) < 2:
             return False
-        dates = _token_dates(tenant)
         # Compare-and-set: a rotation in between made a different secondary, which stays.
+        return await self._store_tokens(name, kind, tokens, tokens.primary_only())
+
+    async def _store_tokens(
+        self, name: str, kind: TokenKind, read: TokenSet, tokens: TokenSet
+    ) -> bool:
+        """Store ``tokens`` of ``kind`` if the stored digests are still those ``read``."""
+        prefix = kind.prefix
+        last_used = {d: when for d, when in zip(tokens.digests, tokens.used, strict=True) if when}
+        # A tenant that never had tokens of this kind has no such field (or an empty one).
+        stored: Any = list(read.digests) if read.digests else {"$in": [None, []]}
         result = await self._collection.update_one(
-            {"_id": name, "digests": list(tenant.digests)},
+            {"_id": name, f"{prefix}digests": stored},
             {
                 "$set": {
-                    "digests": [tenant.digests[0]],
-                    "token_created": [dates.token_created[0]],
-                    "last_used": _last_used_map(dates, 0),
+                    f"{prefix}digests": list(tokens.digests),
+                    f"{prefix}token_created": list(tokens.created),
+                    f"{prefix}last_used": last_used,
                 }
             },
         )
         return result.matched_count == 1
 
-    async def record_use(self, name: str, digest: str, when: datetime) -> None:
+    async def record_use(
+        self, name: str, digest: str, when: datetime, kind: TokenKind = TokenKind.SCIM
+    ) -> None:
         # Only while the token is still the tenant's; $max keeps the latest of racing writers.
+        prefix = kind.prefix
         await self._collection.update_one(
-            {"_id": name, "digests": digest}, {"$max": {f"last_used.{digest}": when}}
+            {"_id": name, f"{prefix}digests": digest},
+            {"$max": {f"{prefix}last_used.{digest}": when}},
         )
+
+    async def set_events_push(self, name: str, url: str | None) -> None:
+        change = {"$set": {"events_push": url}} if url else {"$unset": {"events_push": ""}}
+        result = await self._collection.update_one({"_id": name}, change)
+        if result.matched_count == 0:
+            raise UnknownTenant(name)
 
     async def set_policy(self, name: str, policy: Policy) -> None:
         result = await self._collection.update_one(
@@ -311,40 +407,31 @@ class MongoTenantRegistry:
 
 
 def _from_document(document: dict[str, Any]) -> Tenant:
-    created = document["created"]
-    if created.tzinfo is None:  # a client opened without tz_aware=True
-        created = created.replace(tzinfo=UTC)
-    digests = tuple(document["digests"])
-    # Tenants stored before token dates were kept: their tokens date from the tenant.
-    token_created = [_aware(d) for d in document.get("token_created", ())]
-    token_created += [created] * (len(digests) - len(token_created))
-    used = document.get("last_used") or {}
-    return Tenant(
+    created = _aware(document["created"])  # naive from a client opened without tz_aware=True
+    tenant = Tenant(
         name=document["_id"],
-        digests=digests,
+        digests=(),
         created=created,
         policy=Policy(document.get("policy", Policy.ENTRA.value)),
-        token_created=tuple(token_created[: len(digests)]),
-        token_used=tuple(_aware(used[d]) if d in used else None for d in digests),
+        events_push=document.get("events_push"),
     )
+    for kind in TokenKind:
+        digests = tuple(document.get(f"{kind.prefix}digests", ()))
+        # Tenants stored before token dates were kept: their tokens date from the tenant.
+        made = [_aware(d) for d in document.get(f"{kind.prefix}token_created", ())]
+        made += [created] * (len(digests) - len(made))
+        used = document.get(f"{kind.prefix}last_used") or {}
+        tokens = TokenSet(
+            digests,
+            tuple(made[: len(digests)]),
+            tuple(_aware(used[d]) if d in used else None for d in digests),
+        )
+        tenant = tenant.with_tokens(kind, tokens)
+    return tenant
 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _token_dates(tenant: Tenant) -> Tenant:
-    """``tenant`` with one created and one last-used date per token."""
-    count = len(tenant.digests)
-    created = (*tenant.token_created, *[tenant.created] * count)[:count]
-    used = (*tenant.token_used, *[None] * count)[:count]
-    return replace(tenant, token_created=created, token_used=used)
-
-
-def _last_used_map(tenant: Tenant, index: int) -> dict[str, datetime]:
-    """A stored ``last_used`` map that keeps only the date of ``tenant.digests[index]``."""
-    when = tenant.token_used[index]
-    return {} if when is None else {tenant.digests[index]: when}
 
 
 class TenantDirectory:
@@ -370,12 +457,17 @@ class TenantDirectory:
         self._policies.pop(name, None)
         return None
 
-    async def digests(self, name: str) -> tuple[str, ...]:
-        """The token digests of ``name``; for an unknown tenant, digests no token matches."""
+    async def digests(self, name: str, kind: TokenKind = TokenKind.SCIM) -> tuple[str, ...]:
+        """The ``kind`` token digests of ``name``; for an unknown tenant, digests no token matches.
+
+        A tenant without tokens of ``kind`` (no events token yet) matches no token either.
+        """
         tenant = await self.get(name)
         # Decoys cost the same comparisons as a real tenant's two tokens, so response times
         # do not tell whether a tenant exists.
-        return _DECOY_DIGESTS if tenant is None else tenant.digests
+        if tenant is None:
+            return _DECOY_DIGESTS
+        return tenant.tokens(kind).digests or _DECOY_DIGESTS
 
     def tolerance(self, name: str) -> Tolerance:
         """The input policy of an authenticated tenant (Entra until it has been looked up)."""

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 
-from reference_app.tenants import TenantDirectory
+from reference_app.tenants import TenantDirectory, TokenKind
 from scimkit.web import Authenticate, BearerTokenAuth, Principal
 
 __all__ = ["NOTE_INTERVAL", "TokenUseRecorder", "tracking_auth"]
@@ -31,11 +31,11 @@ _FLUSH_INTERVAL = 5.0
 class TokenUseRecorder:
     def __init__(self, tenants: TenantDirectory) -> None:
         self.tenants = tenants
-        self._noted: dict[tuple[str, str], float] = {}
-        self._pending: dict[tuple[str, str], datetime] = {}
+        self._noted: dict[tuple[str, str, TokenKind], float] = {}
+        self._pending: dict[tuple[str, str, TokenKind], datetime] = {}
 
-    def seen(self, tenant: str, digest: str) -> None:
-        key = (tenant, digest)
+    def seen(self, tenant: str, digest: str, kind: TokenKind = TokenKind.SCIM) -> None:
+        key = (tenant, digest, kind)
         now = time.monotonic()
         if now - self._noted.get(key, -NOTE_INTERVAL) < NOTE_INTERVAL:
             return
@@ -47,10 +47,10 @@ class TokenUseRecorder:
     async def flush(self) -> None:
         """Write the pending uses to the tenants' registries."""
         pending, self._pending = self._pending, {}
-        for (tenant, digest), when in pending.items():
+        for (tenant, digest, kind), when in pending.items():
             registry = await self.tenants.registry_of(tenant)
             if registry is not None:
-                await registry.record_use(tenant, digest, when)
+                await registry.record_use(tenant, digest, when, kind)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -73,12 +73,22 @@ class TokenUseRecorder:
                 logger.warning("Could not record token use", exc_info=True)
 
 
-def tracking_auth(tenants: TenantDirectory, recorder: TokenUseRecorder) -> Authenticate:
-    """Bearer-token authentication that tells ``recorder`` which token was used."""
+def tracking_auth(
+    tenants: TenantDirectory,
+    recorder: TokenUseRecorder,
+    kind: TokenKind = TokenKind.SCIM,
+    *,
+    principal_name: str | None = None,
+) -> Authenticate:
+    """Bearer-token authentication by ``kind`` tokens that tells ``recorder`` which was used.
+
+    The principal is named ``token<index>``, or ``principal_name`` whichever token matched
+    (the events feed's receiver keeps one checkpoint across token rotations).
+    """
     looked_up: dict[str, tuple[str, ...]] = {}
 
     async def digests(name: str) -> tuple[str, ...]:
-        found = await tenants.digests(name)
+        found = await tenants.digests(name, kind)
         looked_up[name] = found
         return found
 
@@ -89,7 +99,9 @@ def tracking_auth(tenants: TenantDirectory, recorder: TokenUseRecorder) -> Authe
         # No await between the look-up above and here, so ``looked_up`` holds the digests
         # this request was checked against; the principal's name is the matching index.
         index = int(principal.name.removeprefix("token"))
-        recorder.seen(tenant, looked_up[tenant][index])
+        recorder.seen(tenant, looked_up[tenant][index], kind)
+        if principal_name is not None:
+            return Principal(tenant, principal_name)
         return principal
 
     return authenticate

@@ -12,7 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
 TENANT = "contoso"
 TOKEN = "screenshot-token-0123456789abcdefghijklmnop"
+EVENTS_TOKEN = "screenshot-events-token-0123456789abcdefghij"
 EMAIL = "it-admin@contoso.example"
 PASSWORD = "a password for the screenshots"
 PUBLIC_URL = "https://scim.example.com"
@@ -117,6 +120,22 @@ def _seed(base: str) -> None:
         )  # fmt: skip
 
 
+class _Unavailable(BaseHTTPRequestHandler):
+    """A push receiver that is down for maintenance (so the Events page shows an error)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        body = b'{"err": "temporarily_unavailable", "description": "maintenance"}'
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 def _shoot(page: Page, name: str, *, full_page: bool = True) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=full_page)
@@ -131,7 +150,11 @@ def main() -> int:
         str(Path(sys.executable).with_name("reference-app")), "serve", "--host", "127.0.0.1",
         "--port", str(port), "--public-url", PUBLIC_URL, "--tenant", f"{TENANT}:{TOKEN}",
         "--admin", f"{TENANT}:{EMAIL}:{PASSWORD}", "--log-level", "warning",
+        "--events-token", f"{TENANT}:{EVENTS_TOKEN}",
     ]  # fmt: skip
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver_url = f"http://localhost:{receiver.server_address[1]}/scim-events"
     server = subprocess.Popen(command, env=environ, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -174,10 +197,20 @@ def main() -> int:
             _shoot(page, "user")
             page.goto(f"/admin/t/{TENANT}/groups")
             _shoot(page, "groups")
+            page.goto(f"/admin/t/{TENANT}/events")
+            page.get_by_label("Receiver URL").fill(receiver_url)
+            page.get_by_role("button", name="Save receiver").click()
+            for _ in range(50):  # the first push attempt fails in the background
+                if "HTTP 503" in page.locator("#push-error").inner_text():
+                    break
+                time.sleep(0.1)
+                page.reload()
+            _shoot(page, "events")
             browser.close()
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(15)
+        receiver.shutdown()
     return 0
 
 

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from pymongo.asynchronous.database import AsyncDatabase
     from starlette.applications import Starlette
 
+    from reference_app.events import EventDelivery
+
 __all__ = ["ConsoleParts", "build_console"]
 
 
@@ -48,7 +50,12 @@ class ConsoleParts:
     token_use: TokenUseRecorder
     authenticate: Authenticate
     mount: AdminMount
+    console: AdminConsole
     mongo: tuple[MongoAdminRegistry, MongoRequestLog | None] | None = None
+
+    def attach_events(self, events: EventDelivery) -> None:
+        """Show the tenants' event delivery (Events page, a user's events)."""
+        self.console.events = events
 
     def install(self, app: Starlette) -> None:
         """Record the SCIM requests of ``app`` (outermost, so it times the whole answer)."""
@@ -117,5 +124,6 @@ def build_console(
         token_use,
         tracking_auth(tenants, token_use),
         AdminMount(admin_app),
+        console,
         mongo,
     )

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote_plus
 
 import orjson
@@ -31,11 +31,22 @@ from reference_app.admin.accounts import AdminDirectory, normalize_email
 from reference_app.admin.guards import SignInLimiter, check_csrf, csrf_token
 from reference_app.admin.probe import Probe
 from reference_app.admin.sync import ERROR_WINDOW, QUARANTINE_SHARE, sync_status
+from reference_app.events import POLL_RECEIVER
 from reference_app.redaction import Redactor
 from reference_app.request_log import RequestLog, RequestQuery
 from reference_app.schemas import FCC_USER_URN, GROUPS, USERS
-from reference_app.tenants import MemoryTenantRegistry, Tenant, TenantDirectory
-from scimkit import NotFound, QueryParams, ResourceService, SCIMError
+from reference_app.settings import SettingsError, check_url
+from reference_app.tenants import (
+    MemoryTenantRegistry,
+    Tenant,
+    TenantDirectory,
+    TenantRegistry,
+    TokenKind,
+)
+from scimkit import Event, NotFound, QueryParams, ResourceService, SCIMError
+
+if TYPE_CHECKING:
+    from reference_app.events import EventDelivery
 
 __all__ = ["PREFIX", "AdminConsole", "AdminMount", "create_admin_app"]
 
@@ -50,10 +61,12 @@ _RESOURCES = ("Users", "Groups", "Bulk", "Schemas", "ResourceTypes", "ServicePro
 _NOTICES = {
     "revoked": "The secondary token no longer works.",
     "nothing-to-revoke": "There is no secondary token.",
+    "push-set": "Events are now pushed to this URL.",
+    "push-cleared": "Events are no longer pushed.",
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AdminConsole:
     """What the console reads and changes."""
 
@@ -64,6 +77,8 @@ class AdminConsole:
     redactor: Redactor
     public_url: str | None = None
     """The base URL of printed Tenant URLs; else the URL the browser used."""
+    events: EventDelivery | None = None
+    """The tenants' event delivery, when the store records events (set by ``create_app``)."""
 
     def tenant_url(self, request: Request, tenant: str) -> str:
         base = self.public_url or str(request.base_url)
@@ -165,6 +180,12 @@ def _ago(moment: datetime | None) -> str:
     if seconds < 2 * 86400:
         return f"{int(seconds // 3600)} h ago"
     return f"{int(seconds // 86400)} days ago"
+
+
+class Page(Protocol):
+    """A page handler that takes extra template values (e.g. a token shown once)."""
+
+    async def __call__(self, request: Request, **extra: Any) -> Response: ...
 
 
 def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool) -> Starlette:
@@ -275,24 +296,32 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
             **extra,
         )
 
-    async def generate(request: Request) -> Response:
+    async def registry_for(request: Request) -> tuple[Tenant, TenantRegistry]:
+        """The signed-in admin's tenant and its registry, for a form that changes it."""
         tenant = await tenant_of(request)
         await form(request)
         registry = await console.tenants.registry_of(tenant.name)
         if registry is None:
             raise HTTPException(404)
-        token = await registry.rotate(tenant.name)
+        return tenant, registry
+
+    async def generate_token(request: Request, kind: TokenKind, shown: Page) -> Response:
+        tenant, registry = await registry_for(request)
+        token = await registry.rotate(tenant.name, kind)
         # Shown in this response only; never redirected to, stored or put in the session.
-        return await scim_page(request, new_token=token)
+        return await shown(request, new_token=token)
+
+    async def revoke_token(request: Request, kind: TokenKind, page_name: str) -> Response:
+        tenant, registry = await registry_for(request)
+        revoked = await registry.revoke_secondary(tenant.name, kind)
+        done = "revoked" if revoked else "nothing-to-revoke"
+        return RedirectResponse(f"{PREFIX}/t/{tenant.name}/{page_name}?done={done}", 303)
+
+    async def generate(request: Request) -> Response:
+        return await generate_token(request, TokenKind.SCIM, scim_page)
 
     async def revoke(request: Request) -> Response:
-        tenant = await tenant_of(request)
-        await form(request)
-        registry = await console.tenants.registry_of(tenant.name)
-        if registry is None:
-            raise HTTPException(404)
-        done = "revoked" if await registry.revoke_secondary(tenant.name) else "nothing-to-revoke"
-        return RedirectResponse(f"{PREFIX}/t/{tenant.name}/scim?done={done}", 303)
+        return await revoke_token(request, TokenKind.SCIM, "scim")
 
     async def test_connection(request: Request) -> Response:
         tenant = await tenant_of(request)
@@ -305,6 +334,62 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
         now = datetime.now(UTC)
         counts = await console.request_log.counts(tenant, now - ERROR_WINDOW, _SYNC_TIMES)
         return sync_status(counts, now)
+
+    # -- Events ------------------------------------------------------------------------------
+
+    async def events_page(request: Request, status_code: int = 200, **extra: Any) -> Response:
+        tenant = await tenant_of(request)
+        events = console.events
+        registry = await console.tenants.registry_of(tenant.name)
+        context: dict[str, Any] = {
+            "nav": "events",
+            "enabled": events is not None,
+            "tokens": _tokens(tenant, TokenKind.EVENTS),
+            "push_url": tenant.events_push,
+            "in_process": isinstance(registry, MemoryTenantRegistry),
+            "poll_url": console.tenant_url(request, tenant.name) + "/Events",
+            "jwks_url": (console.public_url or str(request.base_url)).rstrip("/")
+            + "/.well-known/jwks.json",
+            "notice": _NOTICES.get(request.query_params.get("done", "")),
+        }
+        if events is not None:
+            context["poll_backlog"] = await events.poll_backlog(tenant.name)
+            context["push"] = await events.pushes.status(tenant.name)
+            context["errors"] = events.poller.errors(tenant.name, POLL_RECEIVER)
+            context["stats"] = await events.feed.stats(tenant.name)
+        context.update(extra)
+        response = page(request, tenant, "events.html", **context)
+        response.status_code = status_code
+        return response
+
+    async def events_generate(request: Request) -> Response:
+        if console.events is None:
+            raise HTTPException(404)
+        return await generate_token(request, TokenKind.EVENTS, events_page)
+
+    async def events_revoke(request: Request) -> Response:
+        return await revoke_token(request, TokenKind.EVENTS, "events")
+
+    async def events_push(request: Request) -> Response:
+        tenant = await tenant_of(request)
+        data = await form(request)
+        registry = await console.tenants.registry_of(tenant.name)
+        if registry is None or console.events is None:
+            raise HTTPException(404)
+        url: str | None = str(data.get("url", "")).strip()
+        if data.get("action") == "clear":
+            url = None
+        elif url:
+            try:
+                url = check_url(url)
+            except SettingsError as exc:
+                return await events_page(request, 400, push_error=str(exc), typed_url=url)
+        else:
+            url = None
+        await registry.set_events_push(tenant.name, url)
+        await console.events.pushes.sync(tenant.name)
+        done = "push-set" if url else "push-cleared"
+        return RedirectResponse(f"{PREFIX}/t/{tenant.name}/events?done={done}", 303)
 
     # -- Activity ----------------------------------------------------------------------------
 
@@ -406,6 +491,10 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
         raw = orjson.dumps(
             console.redactor.redact(resource), option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z
         ).decode()
+        events = None
+        if console.events is not None:
+            found = await console.events.recent(tenant.name, f"/Users/{resource['id']}")
+            events = [_event_row(event) for event in found]
         return page(
             request,
             tenant,
@@ -414,6 +503,7 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
             user=_row(resource),
             raw=raw,
             records=records,
+            events=events,
         )
 
     async def stylesheet(request: Request) -> Response:
@@ -447,7 +537,10 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
         Route(f"{PREFIX}/t/{{tenant}}/users", users),
         Route(f"{PREFIX}/t/{{tenant}}/users/{{id}}", user),
         Route(f"{PREFIX}/t/{{tenant}}/groups", groups),
-        # The Events page (events token, push receiver, backlog) comes with the events feature.
+        Route(f"{PREFIX}/t/{{tenant}}/events", events_page),
+        Route(f"{PREFIX}/t/{{tenant}}/events/generate", events_generate, methods=["POST"]),
+        Route(f"{PREFIX}/t/{{tenant}}/events/revoke", events_revoke, methods=["POST"]),
+        Route(f"{PREFIX}/t/{{tenant}}/events/push", events_push, methods=["POST"]),
     ]
     return Starlette(
         routes=routes,
@@ -478,14 +571,23 @@ class TokenView:
     last_used: datetime | None
 
 
-def _tokens(tenant: Tenant) -> list[TokenView]:
+def _tokens(tenant: Tenant, kind: TokenKind = TokenKind.SCIM) -> list[TokenView]:
     labels = ("Primary token", "Secondary token")
-    views = []
-    for index, _ in enumerate(tenant.digests[:2]):
-        created = tenant.token_created[index] if index < len(tenant.token_created) else None
-        used = tenant.token_used[index] if index < len(tenant.token_used) else None
-        views.append(TokenView(labels[index], created or tenant.created, used))
-    return views
+    tokens = tenant.tokens(kind)
+    return [
+        TokenView(labels[index], tokens.created[index], tokens.used[index])
+        for index in range(min(2, len(tokens.digests)))
+    ]
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    return {
+        "time": event.iat,
+        "type": f"prov:{event.type.value}",
+        "attributes": ", ".join(event.attributes or ()),
+        "version": event.version,
+        "txn": event.txn,
+    }
 
 
 def _row(resource: dict[str, Any]) -> dict[str, Any]:

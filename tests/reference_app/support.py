@@ -54,6 +54,10 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_LOG_FORMAT",
     "SCIMKIT_METRICS_PORT",
     "SCIMKIT_METRICS_TENANT_LABELS",
+    "SCIMKIT_EVENTS",
+    "SCIMKIT_EVENTS_TOKENS",
+    "SCIMKIT_EVENTS_PUSH",
+    "SCIMKIT_EVENTS_KEY",
 )
 """The reference app's own environment variables (tests unset them)."""
 

@@ -44,6 +44,11 @@ def test_tenant_commands_need_mongodb(capsys: pytest.CaptureFixture[str]):
         ["serve", "--tenant", "acme:t\u00f6k\u00e9n"],
         ["serve", "--strict-tenant", "ghost"],
         ["serve", "--certfile", "cert.pem"],
+        ["serve", "--tenant", "acme:tok-1", "--events-token", "ghost:events-tok-1"],
+        ["serve", "--tenant", "acme:tok-1", "--events-push", "ghost:https://app.example/e"],
+        ["serve", "--events-push", "default:ftp://app.example/e"],
+        ["serve", "--events", "off", "--events-token", "default:events-tok-1"],
+        ["serve", "--events-key", "/nonexistent-dir/key.pem"],
     ],
 )
 def test_bad_settings_exit_with_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -73,6 +74,52 @@ def test_tenant_commands(settings: Settings, capsys: pytest.CaptureFixture[str])
     assert main(_cli(settings, "tenant", "policy", "acme", "strict")) == 0
     assert main(_cli(settings, "tenant", "policy", "ghost", "strict")) == 1
     assert main(_cli(settings, "tenant", "create", "Not/Valid")) == 2
+
+
+def test_events_token_and_push_commands(settings: Settings, capsys: pytest.CaptureFixture[str]):
+    from reference_app.tenants import MongoTenantRegistry, TokenKind
+
+    assert main(_cli(settings, "tenant", "create", "acme")) == 0
+    scim_token = _token(capsys.readouterr().out)
+    assert main(_cli(settings, "tenant", "events-token", "acme")) == 0
+    first = re.search(r"Events token: (\S+)", capsys.readouterr().out)
+    assert main(_cli(settings, "tenant", "events-token", "acme")) == 0
+    printed = capsys.readouterr().out
+    second = re.search(r"Events token: (\S+)", printed)
+    assert first is not None and second is not None and first.group(1) != second.group(1)
+    assert "reference-app events listen --tenant-url" in printed
+    assert main(_cli(settings, "tenant", "events-token", "ghost")) == 1
+
+    assert main(_cli(settings, "tenant", "events-push", "acme", "ftp://x.example")) == 2
+    assert "absolute http(s) URL" in capsys.readouterr().err
+    assert main(_cli(settings, "tenant", "events-push", "acme", "https://app.example/ev")) == 0
+    assert main(_cli(settings, "tenant", "events-push", "ghost", "https://app.example/ev")) == 1
+
+    async def stored() -> Any:
+        client = mongo_client(settings)
+        try:
+            registry = MongoTenantRegistry(client[settings.mongodb_database]["tenants"])
+            return await registry.get("acme")
+        finally:
+            await client.close()
+
+    tenant = asyncio.run(stored())
+    # Two kinds, each with its own primary/secondary: the SCIM token was never rotated.
+    assert len(tenant.tokens(TokenKind.EVENTS).digests) == 2
+    assert len(tenant.digests) == 1 and scim_token not in printed
+    assert tenant.events_push == "https://app.example/ev"
+    assert main(_cli(settings, "tenant", "events-push", "acme", "--clear")) == 0
+    assert asyncio.run(stored()).events_push is None
+
+
+def test_events_settings_on_a_store_without_a_feed_stop_serve(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+):
+    # MongoStore records no events yet (or, once it does, needs a shared --events-key): either
+    # way serve refuses to start rather than serve an events token that can never poll.
+    argv = ["serve", "--tenant", "acme:tok-1", "--events-token", "acme:events-token-1"]
+    assert main(_cli(settings, *argv)) == 2
+    assert "events" in capsys.readouterr().err
 
 
 def test_refold_command(settings: Settings, capsys: pytest.CaptureFixture[str]):

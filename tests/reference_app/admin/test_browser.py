@@ -20,6 +20,7 @@ import pytest
 
 from tests.reference_app.admin.support import ADMIN_A, ADMIN_B, PASSWORD
 from tests.reference_app.process import free_port, reference_app_command
+from tests.reference_app.receiver import receiving
 from tests.reference_app.support import SETTINGS_VARIABLES, TOKEN_A, TOKEN_B
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -202,3 +203,66 @@ def test_an_admin_of_one_tenant_gets_404_for_another(page: Any):
         response = page.goto(path)
         assert response.status == 404, path
         assert page.get_by_role("heading", name="Not found").is_visible()
+
+
+# -- Events ------------------------------------------------------------------------------------
+
+
+def _events_page(page: Any) -> Any:
+    _sign_in(page)
+    page.get_by_role("navigation").get_by_role("link", name="Events").click()
+    assert page.get_by_role("heading", name="Events", exact=True).is_visible()
+    return page
+
+
+def test_an_events_token_made_in_the_page_polls_events_and_a_scim_token_does_not(
+    page: Any, server: str
+):
+    _events_page(page)
+    poll_url = page.locator("#poll-url").inner_text().strip()
+    assert poll_url.endswith("/scim/v2/acme/Events")
+    page.get_by_role("button", name="Generate events token").click()
+    token = page.locator("#new-token").inner_text().strip()
+    assert len(token) >= 43
+    poll = {"returnImmediately": True, "maxEvents": 1}
+    with httpx.Client(timeout=5) as http:
+        events = http.post(poll_url, json=poll, headers={"Authorization": f"Bearer {token}"})
+        assert events.status_code == 200 and "sets" in events.json()
+        scim = http.post(poll_url, json=poll, headers={"Authorization": f"Bearer {TOKEN_A}"})
+        assert scim.status_code == 401
+    with _scim(server, "acme", token) as wrong_kind:
+        assert wrong_kind.get("/Users").status_code == 401
+
+
+def test_a_failing_push_receiver_shows_its_last_error(page: Any):
+    with receiving() as receiver:
+        _events_page(page)
+        page.get_by_label("Receiver URL").fill(receiver.url)
+        page.get_by_role("button", name="Save receiver").click()
+        page.get_by_text("Events are now pushed to this URL.").wait_for()
+        error = page.locator("#push-error")
+        for _ in range(100):  # delivery runs in the background: its first attempt fails
+            if "HTTP 500" in error.inner_text():
+                break
+            time.sleep(0.1)
+            page.reload()
+        assert "PushRejected: HTTP 500" in error.inner_text()
+        page.get_by_role("button", name="Stop pushing").click()
+        page.get_by_text("Events are no longer pushed.").wait_for()
+
+
+def test_a_users_page_lists_its_create_and_deactivate_events(page: Any, server: str):
+    with _scim(server, "acme", TOKEN_A) as entra:
+        body = {"schemas": [USER], "userName": "eve@acme.example"}
+        user = entra.post("/Users", json=body, headers=SCIM_JSON).json()
+        off = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "active", "value": "False"}],
+        }
+        assert entra.patch(f"/Users/{user['id']}", json=off, headers=SCIM_JSON).status_code == 200
+    _sign_in(page)
+    page.goto(f"/admin/t/acme/users/{user['id']}")
+    table = page.locator("#user-events")
+    assert page.get_by_role("heading", name="Events").is_visible()
+    kinds = [cell.strip() for cell in table.locator("tbody td.mono:nth-child(2)").all_inner_texts()]
+    assert kinds == ["prov:deactivate", "prov:patch", "prov:create"]
