@@ -228,7 +228,9 @@ class MemoryStore:
             writes = writes_resource(result, resource_type)
             if not writes and not delta:
                 return self._view(namespace, plan, entry, members=with_members)
-            before = self._view(namespace, plan, entry, members=with_members) if record else None
+            # Stored entries are replaced, never mutated: the entry before the write is the
+            # events' "before" as it is, without a copy. Members are compared through the delta.
+            before = entry.resource
             space = namespace.spaces[resource_type.name]
             changed = result.changed_attributes
             # A result that does not say what changed is stored whole.
@@ -254,7 +256,16 @@ class MemoryStore:
             self._apply_delta(namespace, resource_type, id, delta)
             updated = self._view(namespace, plan, entry, members=with_members)
             if record is not None:
-                self._record(tenant, resource_type, id, record, before, updated, delta=delta)
+                self._record(
+                    tenant,
+                    resource_type,
+                    id,
+                    record,
+                    before,
+                    updated,
+                    delta=delta,
+                    keys=None if whole else changed,
+                )
             return updated
 
     async def delete(
@@ -347,6 +358,7 @@ class MemoryStore:
         *,
         delta: MemberDelta | None = None,
         left: list[tuple[ResourceType, str, str | None, str | None]] | None = None,
+        keys: frozenset[str] | None = None,
     ) -> None:
         # Called under the tenant lock, before it is released: nothing awaits in between, so
         # the write and its events happen together or not at all.
@@ -358,6 +370,7 @@ class MemoryStore:
             after=after,
             member_delta=delta,
             left=left or (),
+            keys=keys,
         )
         self.feed.append(tenant, events)
 
