@@ -199,18 +199,31 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
         for name, server in servers.items():
             if server.process.poll() is not None:
                 raise RuntimeError(f"{name} exited during the run; see {server.log}")
+        # The median round per app: on a shared machine one disturbed run would dominate a
+        # pooled mean. The pooled figures are kept beside it.
         costs: dict[str, dict[str, float]] = {}
+        pooled: dict[str, dict[str, float]] = {}
         throughput: dict[str, dict[str, float]] = {}
         for phase in args.phases:
-            costs[phase], throughput[phase] = {}, {}
+            costs[phase], pooled[phase], throughput[phase] = {}, {}, {}
             for name in APPS:
                 ms = [m for m in measurements if (m.server, m.phase) == (name, phase)]
                 requests = sum(m.requests for m in ms)
-                costs[phase][name] = sum(m.server_cpu_s for m in ms) / requests * 1e6
+                costs[phase][name] = statistics.median(m.server_us for m in ms)
+                pooled[phase][name] = sum(m.server_cpu_s for m in ms) / requests * 1e6
                 throughput[phase][name] = round(requests / sum(m.seconds for m in ms), 1)
         summary = _summary(costs)
         for phase, row in summary.items():
+            row["pooled"] = _summary({phase: pooled[phase]})[phase]
             row["rps"] = throughput[phase]
+            row["server_us_by_round"] = {
+                name: [
+                    round(m.server_us, 1)
+                    for m in measurements
+                    if (m.server, m.phase) == (name, phase)
+                ]
+                for name in APPS
+            }
         return {
             "generator": f"wrk ({args.wrk})" if args.wrk else "python raw-asyncio client",
             "rounds": args.rounds,

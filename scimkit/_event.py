@@ -14,7 +14,7 @@ records its events with it (see ``docs/events.md``) and the feed assigns positio
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
@@ -122,7 +122,7 @@ class Event:
         body: dict[str, Any] = {}
         if self.type.has_form:
             if form is EventForm.FULL:
-                body["data"] = self.data
+                body["data"] = plain(self.data)
             else:
                 body["attributes"] = list(self.attributes)
         if self.version is not None:
@@ -167,7 +167,7 @@ class Event:
         if self.external_id is not None:
             record["externalId"] = self.external_id
         if self.data is not None:
-            record["data"] = self.data
+            record["data"] = plain(self.data)
         if self.attributes:
             record["attributes"] = list(self.attributes)
         return record
@@ -193,6 +193,42 @@ class Event:
             attributes=tuple(record.get("attributes") or ()),
             position=int(record.get("position") or 0),
         )
+
+
+class _Deferred(Mapping[str, Any]):
+    """A JSON object computed when read, not when the event is recorded.
+
+    Events are recorded on the write path and a feed keeps many of them; a deferred payload
+    holds references to what it is made from (immutable inputs only) instead of a copy, so
+    recording allocates one small object and the feed retains no copied trees. Each read
+    computes it again (a receiver reads an event about once).
+    """
+
+    __slots__ = ("_make", "_args")
+
+    def __init__(self, make: Callable[..., Mapping[str, Any]], *args: Any) -> None:
+        self._make = make
+        self._args = args
+
+    def value(self) -> dict[str, Any]:
+        return dict(self._make(*self._args))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.value()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.value())
+
+    def __len__(self) -> int:
+        return len(self.value())
+
+    def __repr__(self) -> str:
+        return repr(self.value())
+
+
+def plain(data: Any) -> Any:
+    """An event's ``data`` as plain JSON-shaped values (a deferred payload computed)."""
+    return data.value() if isinstance(data, _Deferred) else data
 
 
 def new_event_id() -> str:
@@ -229,11 +265,13 @@ class WriteRecord:
         member_delta: MemberDelta | None = None,
         left: Iterable[tuple[ResourceType, str, str | None, str | None]] = (),
         keys: Collection[str] | None = None,
+        snapshot: bool = False,
     ) -> tuple[Event, ...]:
         """The write's events, in order.
 
         ``left`` holds (group type, id, version, externalId) per group a deleted resource left;
-        ``keys`` the top-level keys the write changed, when the store knows them.
+        ``keys`` the top-level keys the write changed, when the store knows them;
+        ``snapshot`` as for :func:`write_events`.
         """
         events = write_events(
             tenant,
@@ -247,6 +285,7 @@ class WriteRecord:
             member_delta=member_delta,
             txn=self.txn,
             keys=keys,
+            snapshot=snapshot,
         )
         for group_type, group_id, version, external_id in left:
             events += departure_events(
@@ -274,6 +313,7 @@ def write_events(
     txn: str | None = None,
     new_id: Callable[[], str] = new_event_id,
     keys: Collection[str] | None = None,
+    snapshot: bool = False,
 ) -> tuple[Event, ...]:
     """The events of one successful write, in the order a receiver should apply them.
 
@@ -282,7 +322,10 @@ def write_events(
     ``meta.version`` (``None`` for a delete). For a PATCH, ``operations`` are the operations
     applied and ``member_delta`` the member changes made without the member list loaded.
     ``keys``, when the writer knows them (a PATCH's ``changed_attributes``), are the only
-    top-level keys that changed: the others are not compared.
+    top-level keys that changed: the others are not compared. ``snapshot`` says ``after`` is
+    never changed later (a store's stored entry, replaced and never mutated): a create's data
+    is then projected from it when read rather than copied on the write path. A patch's data
+    is rendered from the (frozen) operations when read.
 
     - A write that changes a User's ``active`` adds ``activate`` or ``deactivate`` after the
       put/patch event (an absent ``active`` counts as active; a create reports none: its data
@@ -305,8 +348,11 @@ def write_events(
         return (Event(tenant, new_id(), txn, kind, name, id, uri, iat, None, external_id),)
     assert after is not None
     version = (after.get("meta") or {}).get("version")
+    data: Any
     if kind is EventType.PATCH:
-        data: Any = _patch_message(operations, resource_type)
+        data = _Deferred(_patch_message, operations, resource_type)
+    elif snapshot and resource_type.members_attribute is None:
+        data = _Deferred(project, after, resource_type)
     else:
         data = project(after, resource_type)
     attributes = changed_paths(before, after, resource_type, member_delta=member_delta, keys=keys)

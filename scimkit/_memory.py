@@ -152,7 +152,9 @@ class MemoryStore:
                 self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
             created = self._view(namespace, plan, entry, members=True)
             if record is not None:
-                self._record(tenant, resource_type, id, record, None, created)
+                # The stored entry is never mutated (writes replace it): the event may refer
+                # to it instead of copying it.
+                self._record(tenant, resource_type, id, record, None, stored, snapshot=True)
             return created
 
     async def get(
@@ -359,6 +361,7 @@ class MemoryStore:
         delta: MemberDelta | None = None,
         left: list[tuple[ResourceType, str, str | None, str | None]] | None = None,
         keys: frozenset[str] | None = None,
+        snapshot: bool = False,
     ) -> None:
         # Called under the tenant lock, before it is released: nothing awaits in between, so
         # the write and its events happen together or not at all.
@@ -371,6 +374,7 @@ class MemoryStore:
             member_delta=delta,
             left=left or (),
             keys=keys,
+            snapshot=snapshot,
         )
         self.feed.append(tenant, events)
 
