@@ -32,14 +32,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import _entra
 from benchmarks._entra import make_users, sample_user, user_create_body
-from benchmarks._report import machine_info, run_async
+from benchmarks._report import machine_info, run_async, show_and_write
 from benchmarks._timing import clock, us
 from benchmarks.bench_asgi import TOKEN, _client, _send
 
@@ -266,11 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         result = {"mode": "in process", **in_process(args.seed_users, args.batch, args.repeat)}
     result = {"tool": "benchmarks/bench_events_overhead.py", "machine": machine_info(), **result}
-    shown = {k: v for k, v in result.items() if k != "measurements"}
-    print(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    show_and_write(result, args.out, hidden=["measurements"])
     return 0
 
 

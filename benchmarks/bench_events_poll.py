@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._entra import sample_user, user_create_body
-from benchmarks._report import machine_info, run_async
+from benchmarks._report import machine_info, run_async, show_and_write
 from benchmarks._service import TENANT, resource_types
 from benchmarks._timing import clock
 from scimkit.testing import ASGIClient
@@ -122,10 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine_info(),
         **run(args.events, args.max_events, args.repeat),
     }
-    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    show_and_write(result, args.out)
     return 0
 
 

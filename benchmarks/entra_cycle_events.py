@@ -27,13 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import _entra, entra_sync
-from benchmarks._report import cpu_seconds, machine_info, run_async
+from benchmarks._report import cpu_seconds, machine_info, run_async, show_and_write
 from benchmarks._service import TENANT, resource_types
 from benchmarks.bench_asgi import BASE_URL, TOKEN
 from scimkit.testing import ASGIClient
@@ -158,10 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cycle(args.users, initial_only=args.initial_only, concurrency=args.concurrency)
         ),
     }
-    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    show_and_write(result, args.out)
     ok = result["errors"] == 0 and result["events_exact"] and result["table_equal"]
     return 0 if ok else 1
 

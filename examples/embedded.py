@@ -18,9 +18,9 @@ from examples.accounts import Account, Accounts, account_of, user_after
 from scimkit import (
     Checkpoint,
     Event,
+    EventFeed,
     EventForm,
     EventType,
-    MemoryFeed,
     NotFound,
     QueryParams,
     ResourceService,
@@ -47,7 +47,7 @@ class EmbeddedSync:
         *,
         receiver: str = "accounts",
         form: EventForm = EventForm.FULL,
-        feed: MemoryFeed | None = None,
+        feed: EventFeed | None = None,
     ) -> None:
         self.service = service
         self.tenant = tenant
