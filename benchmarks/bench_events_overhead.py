@@ -154,7 +154,8 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-events-"))
     modules = {
-        "events-on": ["benchmarks.events_app", "--events", "on", "--token", token],
+        "events-on": ["benchmarks.events_app", "--events", "on", "--token", token]
+        + ["--feed-max-events", str(args.feed_max_events)],
         "events-off": ["benchmarks.events_app", "--events", "off", "--token", token],
         "ceiling": ["benchmarks.ceiling_app", "--token", token],
     }
@@ -213,6 +214,24 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
         summary = _summary(costs)
         for phase, row in summary.items():
             row["pooled"] = _summary({phase: pooled[phase]})[phase]
+            # Paired by round (the three apps ran back to back): the median of the per-round
+            # differences is less exposed to a neighbour than differences of medians.
+            by_round = {
+                name: [m.server_us for m in measurements if (m.server, m.phase) == (name, phase)]
+                for name in APPS
+            }
+            extra = [
+                on - off
+                for on, off in zip(by_round["events-on"], by_round["events-off"], strict=True)
+            ]
+            work = [
+                off - c for off, c in zip(by_round["events-off"], by_round["ceiling"], strict=True)
+            ]
+            row["paired_events_us"] = round(statistics.median(extra), 1)
+            row["paired_scim_work_off_us"] = round(statistics.median(work), 1)
+            row["paired_overhead_pct"] = round(
+                statistics.median(extra) / statistics.median(work) * 100, 1
+            )
             row["rps"] = throughput[phase]
             row["server_us_by_round"] = {
                 name: [
@@ -257,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--quiet-wait", type=float, default=30.0)
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES))
+    parser.add_argument(
+        "--feed-max-events", type=int, default=100_000, help="http: the events-on feed's retention"
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     if args.http:

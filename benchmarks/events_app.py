@@ -25,13 +25,14 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._service import TENANT, resource_types
-from scimkit import ENTRA, MemoryStore, ResourceService
+from scimkit import ENTRA, MemoryFeed, MemoryStore, ResourceService
 from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 
 __all__ = ["EVENTS_TOKEN", "build_app", "main"]
 
 TOKEN_VARIABLE = "SCIMKIT_EVENTS_APP_TOKEN"
 EVENTS_VARIABLE = "SCIMKIT_EVENTS_APP_EVENTS"
+FEED_VARIABLE = "SCIMKIT_EVENTS_APP_FEED_MAX_EVENTS"
 FACTORY_PATH = "benchmarks.events_app:app_from_environment"
 EVENTS_TOKEN = "bench-events"
 """The events token of the poll endpoint (the benchmarks' receiver)."""
@@ -41,11 +42,13 @@ async def _healthz(request: Request) -> Response:
     return Response(b'{"status":"ok"}', 200, media_type="application/json")
 
 
-def build_app(token: str, *, events: bool) -> Starlette:
-    """The app: SCIM for tenant ``bench`` with ``token``; events recorded and served if asked."""
-    service = ResourceService(
-        MemoryStore(), resource_types(), tolerance=ENTRA, record_events=events
-    )
+def build_app(token: str, *, events: bool, feed_max_events: int = 100_000) -> Starlette:
+    """The app: SCIM for tenant ``bench`` with ``token``; events recorded and served if asked.
+
+    ``feed_max_events`` is the feed's retention (``MemoryFeed(max_events=...)``).
+    """
+    store = MemoryStore(feed=MemoryFeed(max_events=feed_max_events))
+    service = ResourceService(store, resource_types(), tolerance=ENTRA, record_events=events)
     routes: list[BaseRoute] = [Route("/healthz", _healthz, methods=["GET"])]
     if events:
         from scimkit.events import EventPoller, EventSigner
@@ -67,7 +70,11 @@ def build_app(token: str, *, events: bool) -> Starlette:
 
 def app_from_environment() -> Starlette:
     """The app in a server's worker process (token and switch come from the parent)."""
-    return build_app(os.environ[TOKEN_VARIABLE], events=os.environ[EVENTS_VARIABLE] == "on")
+    return build_app(
+        os.environ[TOKEN_VARIABLE],
+        events=os.environ[EVENTS_VARIABLE] == "on",
+        feed_max_events=int(os.environ[FEED_VARIABLE]),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--token", default="bench", help="the SCIM bearer token")
     parser.add_argument("--server", default="hypercorn", help="hypercorn, granian or uvicorn")
+    parser.add_argument(
+        "--feed-max-events", type=int, default=100_000, help="the feed's retention (events)"
+    )
     args = parser.parse_args(argv)
     from reference_app.servers import serve as serve_on
     from reference_app.settings import load_settings
@@ -91,8 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     os.environ[TOKEN_VARIABLE] = args.token
     os.environ[EVENTS_VARIABLE] = args.events
-    on = args.events == "on"
-    return serve_on(settings, lambda: build_app(args.token, events=on), FACTORY_PATH)
+    os.environ[FEED_VARIABLE] = str(args.feed_max_events)
+    on, size = args.events == "on", args.feed_max_events
+    return serve_on(
+        settings, lambda: build_app(args.token, events=on, feed_max_events=size), FACTORY_PATH
+    )
 
 
 if __name__ == "__main__":
