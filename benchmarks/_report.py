@@ -13,6 +13,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+import orjson
+
 _T = TypeVar("_T")
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "percentile",
     "proc_tree_cpu_seconds",
     "run_async",
+    "show_and_write",
 ]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -132,3 +135,12 @@ def run_async(coroutine: Coroutine[Any, Any, _T]) -> _T:
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(coroutine)
+
+
+def show_and_write(result: dict[str, Any], out: Path | None, *, hidden: Sequence[str] = ()) -> None:
+    """Print ``result`` as indented JSON (without the ``hidden`` keys); write it all to ``out``."""
+    shown = {key: value for key, value in result.items() if key not in hidden}
+    print(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -13,18 +13,19 @@ records its events with it (see ``docs/events.md``) and the feed assigns positio
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+import os
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
+from functools import lru_cache
 from typing import Any
 
 from scimkit._patch import PATCH_OP_SCHEMA, PatchOperation
 from scimkit._patch_result import MemberDelta
 from scimkit._projection import project
 from scimkit._resource_type import ResourceType
-from scimkit._schema import Returned
+from scimkit._schema import Attribute, Returned, Schema
 
 __all__ = [
     "PROV_EVENT_PREFIX",
@@ -121,7 +122,7 @@ class Event:
         body: dict[str, Any] = {}
         if self.type.has_form:
             if form is EventForm.FULL:
-                body["data"] = self.data
+                body["data"] = plain(self.data)
             else:
                 body["attributes"] = list(self.attributes)
         if self.version is not None:
@@ -130,7 +131,23 @@ class Event:
 
     def at(self, position: int) -> Event:
         """The event at a feed position (what a feed returns from an append)."""
-        return replace(self, position=position)
+        # Positional construction: dataclasses.replace costs several times more, once per
+        # event on the write path.
+        return Event(
+            self.tenant,
+            self.jti,
+            self.txn,
+            self.type,
+            self.resource_type,
+            self.id,
+            self.uri,
+            self.iat,
+            self.version,
+            self.external_id,
+            self.data,
+            self.attributes,
+            position,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-shaped record of the event, for stores that persist events."""
@@ -150,7 +167,7 @@ class Event:
         if self.external_id is not None:
             record["externalId"] = self.external_id
         if self.data is not None:
-            record["data"] = self.data
+            record["data"] = plain(self.data)
         if self.attributes:
             record["attributes"] = list(self.attributes)
         return record
@@ -178,9 +195,46 @@ class Event:
         )
 
 
+class _Deferred(Mapping[str, Any]):
+    """A JSON object computed when read, not when the event is recorded.
+
+    Events are recorded on the write path and a feed keeps many of them; a deferred payload
+    holds references to what it is made from (immutable inputs only) instead of a copy, so
+    recording allocates one small object and the feed retains no copied trees. Each read
+    computes it again (a receiver reads an event about once).
+    """
+
+    __slots__ = ("_make", "_args")
+
+    def __init__(self, make: Callable[..., Mapping[str, Any]], *args: Any) -> None:
+        self._make = make
+        self._args = args
+
+    def value(self) -> dict[str, Any]:
+        return dict(self._make(*self._args))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.value()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.value())
+
+    def __len__(self) -> int:
+        return len(self.value())
+
+    def __repr__(self) -> str:
+        return repr(self.value())
+
+
+def plain(data: Any) -> Any:
+    """An event's ``data`` as plain JSON-shaped values (a deferred payload computed)."""
+    return data.value() if isinstance(data, _Deferred) else data
+
+
 def new_event_id() -> str:
-    """A fresh identifier for a ``jti`` or a ``txn``."""
-    return uuid.uuid4().hex
+    """A fresh identifier for a ``jti`` or a ``txn``: 128 random bits as 32 hex digits."""
+    # As unique as a uuid4 (which wraps the same 16 bytes) at a fraction of the cost.
+    return os.urandom(16).hex()
 
 
 # --- deriving the events of a write ------------------------------------------------------------
@@ -210,10 +264,14 @@ class WriteRecord:
         after: Mapping[str, Any] | None,
         member_delta: MemberDelta | None = None,
         left: Iterable[tuple[ResourceType, str, str | None, str | None]] = (),
+        keys: Collection[str] | None = None,
+        snapshot: bool = False,
     ) -> tuple[Event, ...]:
         """The write's events, in order.
 
-        ``left`` holds (group type, id, version, externalId) per group a deleted resource left.
+        ``left`` holds (group type, id, version, externalId) per group a deleted resource left;
+        ``keys`` the top-level keys the write changed, when the store knows them;
+        ``snapshot`` as for :func:`write_events`.
         """
         events = write_events(
             tenant,
@@ -226,6 +284,8 @@ class WriteRecord:
             operations=self.operations,
             member_delta=member_delta,
             txn=self.txn,
+            keys=keys,
+            snapshot=snapshot,
         )
         for group_type, group_id, version, external_id in left:
             events += departure_events(
@@ -252,6 +312,8 @@ def write_events(
     member_delta: MemberDelta | None = None,
     txn: str | None = None,
     new_id: Callable[[], str] = new_event_id,
+    keys: Collection[str] | None = None,
+    snapshot: bool = False,
 ) -> tuple[Event, ...]:
     """The events of one successful write, in the order a receiver should apply them.
 
@@ -259,6 +321,11 @@ def write_events(
     the write (``None`` for a create) and ``after`` the resource as stored after it, with
     ``meta.version`` (``None`` for a delete). For a PATCH, ``operations`` are the operations
     applied and ``member_delta`` the member changes made without the member list loaded.
+    ``keys``, when the writer knows them (a PATCH's ``changed_attributes``), are the only
+    top-level keys that changed: the others are not compared. ``snapshot`` says ``after`` is
+    never changed later (a store's stored entry, replaced and never mutated): a create's data
+    is then projected from it when read rather than copied on the write path. A patch's data
+    is rendered from the (frozen) operations when read.
 
     - A write that changes a User's ``active`` adds ``activate`` or ``deactivate`` after the
       put/patch event (an absent ``active`` counts as active; a create reports none: its data
@@ -273,32 +340,33 @@ def write_events(
     subject = before if kind is EventType.DELETE else after
     if subject is None:
         raise ValueError(f"a {kind.value} needs the resource {'before' if before else 'after'}")
-    external_id = subject.get("externalId")
-    template = Event(
-        tenant=tenant,
-        jti="",
-        txn=txn,
-        type=kind,
-        resource_type=resource_type.name,
-        id=id,
-        uri=f"{resource_type.endpoint}/{id}",
-        iat=iat,
-        external_id=external_id if isinstance(external_id, str) else None,
-    )
+    raw_external_id = subject.get("externalId")
+    external_id = raw_external_id if isinstance(raw_external_id, str) else None
+    uri = f"{resource_type.endpoint}/{id}"
+    name = resource_type.name
     if kind is EventType.DELETE:
-        return (replace(template, jti=new_id()),)
+        return (Event(tenant, new_id(), txn, kind, name, id, uri, iat, None, external_id),)
     assert after is not None
     version = (after.get("meta") or {}).get("version")
+    data: Any
     if kind is EventType.PATCH:
-        data: Any = _patch_message(operations, resource_type)
+        data = _Deferred(_patch_message, operations, resource_type)
+    elif snapshot and resource_type.members_attribute is None:
+        data = _Deferred(project, after, resource_type)
     else:
         data = project(after, resource_type)
-    attributes = changed_paths(before, after, resource_type, member_delta=member_delta)
-    events = [replace(template, jti=new_id(), version=version, data=data, attributes=attributes)]
+    attributes = changed_paths(before, after, resource_type, member_delta=member_delta, keys=keys)
+    events = [
+        Event(
+            tenant, new_id(), txn, kind, name, id, uri, iat, version, external_id, data, attributes
+        )
+    ]
     if kind is not EventType.CREATE and before is not None:
         change = _activation(resource_type, before, after)
         if change is not None:
-            events.append(replace(template, jti=new_id(), type=change, version=version))
+            events.append(
+                Event(tenant, new_id(), txn, change, name, id, uri, iat, version, external_id)
+            )
     return tuple(events)
 
 
@@ -347,39 +415,53 @@ def changed_paths(
     resource_type: ResourceType,
     *,
     member_delta: MemberDelta | None = None,
+    keys: Collection[str] | None = None,
 ) -> tuple[str, ...]:
     """The attribute paths a write changed, sorted: the ``notice`` payload (RFC 9967 §2.2).
 
     Core attributes are named plainly (``name.familyName`` for a singular complex attribute's
     sub-attributes), extension attributes with their URN (``urn:...:User:manager``). Server
     attributes (``id``, ``meta``, ``schemas``), derived ``groups`` and never-returned attributes
-    are left out. ``members`` is reported when ``member_delta`` changed them.
+    are left out. ``members`` is reported when ``member_delta`` changed them. ``keys`` limits
+    the comparison to these top-level keys (``members`` then only through ``member_delta``).
     """
+    if before is None and keys is None and not member_delta:
+        return _created_paths(after, resource_type)
+    return _diff_paths(before, after, resource_type, member_delta, keys)
+
+
+def _diff_paths(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    resource_type: ResourceType,
+    member_delta: MemberDelta | None,
+    keys: Collection[str] | None,
+) -> tuple[str, ...]:
     old = before or {}
     paths: set[str] = set()
-    for key in (old.keys() | after.keys()) - _SERVER_KEYS:
-        if key in resource_type.schema_ids[1:]:
-            extension = resource_type.schema_for(key)
-            if extension is None:
-                continue
-            old_ext = old.get(key) or {}
-            new_ext = after.get(key) or {}
-            for name in old_ext.keys() | new_ext.keys():
-                attribute = extension.attribute(name)
-                if attribute is not None and old_ext.get(name) != new_ext.get(name):
-                    if attribute.returned is not Returned.NEVER:
-                        paths.add(f"{key}:{attribute.name}")
-            continue
-        ref = resource_type.resolve_path(key)
-        attribute = ref.attribute if ref is not None and ref.sub_attribute is None else None
-        if attribute is None or attribute.returned is Returned.NEVER:
-            continue
-        if attribute.name == "groups" and attribute.mutability.value == "readOnly":
+    if keys is None:
+        compared: Iterable[str] = old.keys() | after.keys()
+    else:
+        members = resource_type.members_attribute
+        compared = [k for k in keys if members is None or k != members.name]
+    for key in compared:
+        kind, found = _key_kind(resource_type, key)
+        if kind is _KeyKind.SKIP:
             continue
         old_value, new_value = old.get(key), after.get(key)
         if old_value == new_value:
             continue
-        if attribute.is_complex and not attribute.multi_valued and before is not None:
+        if kind is _KeyKind.EXTENSION:
+            old_ext = old_value or {}
+            new_ext = new_value or {}
+            for name in old_ext.keys() | new_ext.keys():
+                attribute = found.get(name)
+                if attribute is not None and old_ext.get(name) != new_ext.get(name):
+                    paths.add(f"{key}:{attribute.name}")
+            continue
+        attribute = found
+        assert isinstance(attribute, Attribute)
+        if kind is _KeyKind.COMPLEX and before is not None:
             subs = _changed_subs(old_value, new_value)
             paths.update(
                 f"{attribute.name}.{sub.name}"
@@ -391,6 +473,77 @@ def changed_paths(
     if member_delta:
         paths.add("members")
     return tuple(sorted(paths))
+
+
+def _created_paths(after: Mapping[str, Any], resource_type: ResourceType) -> tuple[str, ...]:
+    # A created resource's paths depend only on which keys it has (and which attributes its
+    # extensions have): one provisioning client sends the same shape every time.
+    shape = tuple(
+        (key, tuple(k for k, v in value.items() if v is not None) if ":" in key else None)
+        if isinstance(value, dict)
+        else (key, None)
+        for key, value in after.items()
+        if value is not None
+    )
+    return _paths_of_shape(resource_type, shape)
+
+
+@lru_cache(maxsize=256)
+def _paths_of_shape(
+    resource_type: ResourceType, shape: tuple[tuple[str, tuple[str, ...] | None], ...]
+) -> tuple[str, ...]:
+    after = {key: True if names is None else dict.fromkeys(names, True) for key, names in shape}
+    return _diff_paths(None, after, resource_type, None, None)
+
+
+class _KeyKind(Enum):
+    SKIP = 0  # server key, unknown, derived or never returned
+    PLAIN = 1
+    COMPLEX = 2  # singular complex: reported per sub-attribute
+    EXTENSION = 3  # an extension URN: reported per attribute
+
+
+@lru_cache(maxsize=4096)
+def _key_kind(resource_type: ResourceType, key: str) -> tuple[_KeyKind, Any]:
+    """How a top-level key of a resource is reported (resource types compare by identity).
+
+    For an extension: the mapping of its returned attributes by name (any case); for an
+    attribute: the attribute.
+    """
+    if key in _SERVER_KEYS:
+        return _KeyKind.SKIP, None
+    if key in resource_type.schema_ids[1:]:
+        extension = resource_type.schema_for(key)
+        if extension is None:
+            return _KeyKind.SKIP, None
+        return _KeyKind.EXTENSION, _ReturnedAttributes(extension)
+    ref = resource_type.resolve_path(key)
+    attribute = ref.attribute if ref is not None and ref.sub_attribute is None else None
+    if attribute is None or attribute.returned is Returned.NEVER:
+        return _KeyKind.SKIP, None
+    if attribute.name == "groups" and attribute.mutability.value == "readOnly":
+        return _KeyKind.SKIP, None
+    if attribute.is_complex and not attribute.multi_valued:
+        return _KeyKind.COMPLEX, attribute
+    return _KeyKind.PLAIN, attribute
+
+
+class _ReturnedAttributes:
+    """An extension schema's attributes that may appear in events, looked up by name."""
+
+    __slots__ = ("_schema", "_found")
+
+    def __init__(self, schema: Schema) -> None:
+        self._schema = schema
+        self._found: dict[str, Attribute | None] = {}
+
+    def get(self, name: str) -> Attribute | None:
+        if name not in self._found:
+            attribute = self._schema.attribute(name)
+            if attribute is not None and attribute.returned is Returned.NEVER:
+                attribute = None
+            self._found[name] = attribute
+        return self._found[name]
 
 
 def _changed_subs(old: Any, new: Any) -> set[str]:

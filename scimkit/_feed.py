@@ -172,7 +172,8 @@ class MemoryFeed:
             feed.events.append(positioned)
             feed.by_jti[positioned.jti] = positioned.position
             placed.append(positioned)
-        self._expire(feed)
+        # The write's own time stands for "now": no clock read on the write path.
+        self._expire(feed, placed[-1].iat if placed else None)
         if placed and feed.arrived is not None:
             feed.arrived.set()
             feed.arrived = None
@@ -234,12 +235,12 @@ class MemoryFeed:
         feed.checkpoints[receiver] = replace(checkpoint, revision=expected + 1)
         return True
 
-    def _expire(self, feed: _TenantFeed) -> None:
+    def _expire(self, feed: _TenantFeed, now: datetime | None = None) -> None:
         events = feed.events
         while len(events) > self.max_events:
             self._drop(feed)
         if self.max_age is not None and events:
-            oldest = self._clock() - self.max_age
+            oldest = (self._clock() if now is None else now) - self.max_age
             while events and events[0].iat < oldest:
                 self._drop(feed)
 

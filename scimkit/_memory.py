@@ -217,7 +217,9 @@ class MemoryStore:
             writes = writes_resource(result, resource_type)
             if not writes and not delta:
                 return self._view(namespace, plan, entry, members=with_members)
-            before = self._view(namespace, plan, entry, members=with_members) if record else None
+            # Stored entries are replaced, never mutated: the entry before the write is the
+            # events' "before" as it is, without a copy. Members are compared through the delta.
+            before = entry.resource
             space = namespace.spaces[resource_type.name]
             changed = result.changed_attributes
             # A result that does not say what changed is stored whole.
@@ -243,7 +245,16 @@ class MemoryStore:
             self._apply_delta(namespace, resource_type, id, delta)
             updated = self._view(namespace, plan, entry, members=with_members)
             if record is not None:
-                self._record(tenant, resource_type, id, record, before, updated, delta=delta)
+                self._record(
+                    tenant,
+                    resource_type,
+                    id,
+                    record,
+                    before,
+                    updated,
+                    delta=delta,
+                    keys=None if whole else changed,
+                )
             return updated
 
     async def delete(
@@ -346,7 +357,13 @@ class MemoryStore:
         if plan.members is not None:
             self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
         written = self._view(namespace, plan, entry, members=True)
-        if record is not None:
+        if record is None:
+            return written
+        if before is None:
+            # A create: the stored entry is never mutated (writes replace it), so the event
+            # may refer to it instead of copying it.
+            self._record(tenant, resource_type, id, record, None, entry.resource, snapshot=True)
+        else:
             self._record(tenant, resource_type, id, record, before, written)
         return written
 
@@ -361,6 +378,8 @@ class MemoryStore:
         *,
         delta: MemberDelta | None = None,
         left: list[tuple[ResourceType, str, str | None, str | None]] | None = None,
+        keys: frozenset[str] | None = None,
+        snapshot: bool = False,
     ) -> None:
         # Called under the tenant lock, before it is released: nothing awaits in between, so
         # the write and its events happen together or not at all.
@@ -372,6 +391,8 @@ class MemoryStore:
             after=after,
             member_delta=delta,
             left=left or (),
+            keys=keys,
+            snapshot=snapshot,
         )
         self.feed.append(tenant, events)
 
