@@ -58,19 +58,30 @@ def _lookup(resource: Mapping[str, Any], ref: AttrRef) -> Any:
     return resource.get(ref.attribute.name)
 
 
-def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> None:
-    """Copy values the validator carried over by reference (readOnly ones, e.g. ``meta``)."""
-    for key, old in original.items():
-        if not isinstance(old, dict | list):
-            continue
-        new = result.get(key)
+def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> frozenset[str]:
+    """Copy values the validator carried over by reference; return the keys that changed.
+
+    The validator keeps the input's own objects for what a PATCH did not touch (readOnly
+    ones such as ``meta``, and every attribute the working copy never copied), so the result
+    shares nothing with the input after this. A value carried over is unchanged by identity,
+    which spares comparing it deeply.
+    """
+    changed: set[str] = set()
+    for key in original.keys() | result.keys():
+        old = original.get(key, _ABSENT)
+        new = result.get(key, _ABSENT)
         if new is old:
-            result[key] = copy_value(old)
-        elif isinstance(new, dict) and isinstance(old, dict):
+            if isinstance(old, dict | list):
+                result[key] = copy_value(old)
+            continue
+        if old != new:
+            changed.add(key)
+        if isinstance(new, dict) and isinstance(old, dict):
             # An extension object: its readOnly attributes may be shared one level down.
             for inner, item in new.items():
                 if isinstance(item, dict | list) and item is old.get(inner):
                     new[inner] = copy_value(item)
+    return frozenset(changed)
 
 
 def apply_patch(
@@ -104,12 +115,7 @@ def apply_patch(
     result = validate_resource(
         working.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
     )
-    _unshare(result, original)
-    changed_attributes = frozenset(
-        key
-        for key in original.keys() | result.keys()
-        if original.get(key, _ABSENT) != result.get(key, _ABSENT)
-    )
+    changed_attributes = _unshare(result, original)
     if working.members is not None:
         delta = working.members.delta()
         changed = bool(changed_attributes) or bool(delta)
