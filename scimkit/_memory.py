@@ -58,6 +58,7 @@ from scimkit._store import (
     version_counter,
     writes_resource,
 )
+from scimkit._types import copy_json
 
 __all__ = ["MemoryStore"]
 
@@ -493,12 +494,12 @@ class MemoryStore:
         self, namespace: _Tenant, plan: _Plan, entry: _Entry, *, members: bool
     ) -> dict[str, Any]:
         """A deep copy of a stored resource, with members and derived groups filled in."""
-        resource: dict[str, Any] = _copy(entry.resource)
+        resource: dict[str, Any] = copy_json(entry.resource)
         id = resource["id"]
         if plan.members is not None and members:
             found = namespace.members.get(id)
             if found:
-                resource[plan.members.name] = [_copy(found[m]) for m in sorted(found)]
+                resource[plan.members.name] = [copy_json(found[m]) for m in sorted(found)]
         if plan.groups is not None:
             groups = []
             for group_id, type_name in sorted(namespace.groups_of.get(id, {}).items()):
@@ -649,15 +650,6 @@ def _merge(
             stored[key] = stored_value(value)
     stored["meta"] = dict(stored.get("meta") or {})
     return stored
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (datetimes are immutable and shared)."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
 
 
 def _index_keys(resource: Mapping[str, Any], ref: AttrRef) -> list[Any]:

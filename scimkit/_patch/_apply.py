@@ -16,12 +16,12 @@ from scimkit._operation import Operation
 from scimkit._patch._members import diff_members
 from scimkit._patch._operation import PatchOperation
 from scimkit._patch._path import resolve_target
-from scimkit._patch._values import copy_value
 from scimkit._patch._working_copy import WorkingCopy, required_removal
 from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Mutability
 from scimkit._tolerance import STRICT, Tolerance
+from scimkit._types import copy_json
 from scimkit._validation import validate_resource
 
 __all__ = ["apply_patch", "needs_members"]
@@ -72,7 +72,7 @@ def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> frozenset[s
         new = result.get(key, _ABSENT)
         if new is old:
             if isinstance(old, dict | list):
-                result[key] = copy_value(old)
+                result[key] = copy_json(old)
             continue
         if old != new:
             changed.add(key)
@@ -80,7 +80,7 @@ def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> frozenset[s
             # An extension object: its readOnly attributes may be shared one level down.
             for inner, item in new.items():
                 if isinstance(item, dict | list) and item is old.get(inner):
-                    new[inner] = copy_value(item)
+                    new[inner] = copy_json(item)
     return frozenset(changed)
 
 
