@@ -38,7 +38,6 @@ from scimkit._filter import (
     sort_value,
 )
 from scimkit._meta import utc_now
-from scimkit._patch._values import copy_value
 from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute
@@ -59,6 +58,7 @@ from scimkit._store import (
     version_counter,
     writes_resource,
 )
+from scimkit._types import copy_json
 
 __all__ = ["MemoryStore"]
 
@@ -528,12 +528,12 @@ class MemoryStore:
         self, namespace: _Tenant, plan: _Plan, entry: _Entry, *, members: bool
     ) -> dict[str, Any]:
         """A deep copy of a stored resource, with members and derived groups filled in."""
-        resource: dict[str, Any] = copy_value(entry.resource)
+        resource: dict[str, Any] = copy_json(entry.resource)
         id = resource["id"]
         if plan.members is not None and members:
             found = namespace.members.get(id)
             if found:
-                resource[plan.members.name] = [copy_value(found[m]) for m in sorted(found)]
+                resource[plan.members.name] = [copy_json(found[m]) for m in sorted(found)]
         if plan.groups is not None:
             groups = []
             for group_id, type_name in sorted(namespace.groups_of.get(id, {}).items()):

@@ -306,11 +306,17 @@ def reject_derived_filters(bound: BoundFilter, resource_type: ResourceType) -> N
             )
 
 
+# Values stored as they are: not even visited by a call (most of a resource).
+_PLAIN = frozenset({str, int, float, bool})
+
+
 def _normalized(value: Any) -> Any:
     if isinstance(value, dict):
-        return {key: _normalized(item) for key, item in value.items() if item is not None}
+        return {
+            k: v if type(v) in _PLAIN else _normalized(v) for k, v in value.items() if v is not None
+        }
     if isinstance(value, list):
-        return [_normalized(item) for item in value if item is not None]
+        return [v if type(v) in _PLAIN else _normalized(v) for v in value if v is not None]
     if isinstance(value, datetime):
         moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

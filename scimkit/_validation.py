@@ -394,7 +394,9 @@ def validate_resource(
     if not isinstance(data, dict):
         raise InvalidSyntax(f"A {resource_type.name} resource must be a JSON object.")
     plan = _plan(resource_type, tolerance, operation)
-    declared = _check_schemas(data, plan)
+    # A PATCH candidate's schemas are the stored ones (the PATCH engine never writes them,
+    # and they are rewritten below), and only non-PATCH operations consult the declared set.
+    declared = set() if operation is Operation.PATCH else _check_schemas(data, plan)
     out: dict[str, Any] = {}
     core_source: dict[str, Any] = {}
     extension_sources: dict[str, Any] = {}

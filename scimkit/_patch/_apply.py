@@ -16,12 +16,12 @@ from scimkit._operation import Operation
 from scimkit._patch._members import diff_members
 from scimkit._patch._operation import PatchOperation
 from scimkit._patch._path import resolve_target
-from scimkit._patch._values import copy_value
 from scimkit._patch._working_copy import WorkingCopy, required_removal
 from scimkit._patch_result import MemberDelta, PatchResult
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Mutability
 from scimkit._tolerance import STRICT, Tolerance
+from scimkit._types import copy_json
 from scimkit._validation import validate_resource
 
 __all__ = ["apply_patch", "needs_members"]
@@ -58,19 +58,30 @@ def _lookup(resource: Mapping[str, Any], ref: AttrRef) -> Any:
     return resource.get(ref.attribute.name)
 
 
-def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> None:
-    """Copy values the validator carried over by reference (readOnly ones, e.g. ``meta``)."""
-    for key, old in original.items():
-        if not isinstance(old, dict | list):
-            continue
-        new = result.get(key)
+def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> frozenset[str]:
+    """Copy values the validator carried over by reference; return the keys that changed.
+
+    The validator keeps the input's own objects for what a PATCH did not touch (readOnly
+    ones such as ``meta``, and every attribute the working copy never copied), so the result
+    shares nothing with the input after this. A value carried over is unchanged by identity,
+    which spares comparing it deeply.
+    """
+    changed: set[str] = set()
+    for key in original.keys() | result.keys():
+        old = original.get(key, _ABSENT)
+        new = result.get(key, _ABSENT)
         if new is old:
-            result[key] = copy_value(old)
-        elif isinstance(new, dict) and isinstance(old, dict):
+            if isinstance(old, dict | list):
+                result[key] = copy_json(old)
+            continue
+        if old != new:
+            changed.add(key)
+        if isinstance(new, dict) and isinstance(old, dict):
             # An extension object: its readOnly attributes may be shared one level down.
             for inner, item in new.items():
                 if isinstance(item, dict | list) and item is old.get(inner):
-                    new[inner] = copy_value(item)
+                    new[inner] = copy_json(item)
+    return frozenset(changed)
 
 
 def apply_patch(
@@ -104,12 +115,7 @@ def apply_patch(
     result = validate_resource(
         working.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
     )
-    _unshare(result, original)
-    changed_attributes = frozenset(
-        key
-        for key in original.keys() | result.keys()
-        if original.get(key, _ABSENT) != result.get(key, _ABSENT)
-    )
+    changed_attributes = _unshare(result, original)
     if working.members is not None:
         delta = working.members.delta()
         changed = bool(changed_attributes) or bool(delta)

@@ -14,7 +14,6 @@ from scimkit._tolerance import Tolerance
 
 __all__ = [
     "complex_value",
-    "copy_value",
     "is_true",
     "items_value",
     "member_value",
@@ -27,19 +26,6 @@ def is_true(value: Any, tolerance: Tolerance) -> bool:
     if value is True:
         return True
     return tolerance.string_booleans and isinstance(value, str) and value.strip().lower() == "true"
-
-
-def copy_value(value: Any) -> Any:
-    """A deep copy of a JSON-shaped value; cheaper than ``copy.deepcopy`` (no memo, flat records).
-
-    Only dicts and lists are copied: the leaves (strings, numbers, datetimes) are immutable and
-    shared.
-    """
-    if isinstance(value, dict):
-        return {key: copy_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [copy_value(item) for item in value]
-    return value
 
 
 def _legacy_inner(value: list[Any], tolerance: Tolerance) -> tuple[bool, Any]:

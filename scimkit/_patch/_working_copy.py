@@ -29,7 +29,6 @@ from scimkit._patch._path import (
 )
 from scimkit._patch._values import (
     complex_value,
-    copy_value,
     is_true,
     items_value,
     member_value,
@@ -39,6 +38,7 @@ from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, Mutability, Schema
 from scimkit._store import members_by_id
 from scimkit._tolerance import Tolerance
+from scimkit._types import copy_json
 
 __all__ = ["WorkingCopy", "required_removal"]
 
@@ -92,7 +92,7 @@ class WorkingCopy:
         if key not in self.owned:
             self.owned.add(key)
             if key in self.work:
-                self.work[key] = copy_value(self.work[key])
+                self.work[key] = copy_json(self.work[key])
 
     def _holder(self, ref: AttrRef, create: bool) -> dict[str, Any] | None:
         """The dict holding ``ref.attribute``: the resource or its extension object."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -265,7 +266,7 @@ class MongoStore:
             await self._write_members(tenant, resource_type, stored["id"], wanted, {})
             if wanted:
                 stored[members.name] = wanted
-        await self._add_groups(tenant, resource_type, [stored])
+        # A new id is in no group yet: there are no groups to derive.
         return stored
 
     @_bounded
@@ -274,11 +275,14 @@ class MongoStore:
     ) -> dict[str, Any]:
         """Return the resource, with group members unless ``members`` is false."""
         self._registered(resource_type)
-        document = await self._find_one(tenant, resource_type, id)
-        if document is None:
+        documents = await self._read(
+            tenant, resource_type, self._key(tenant, resource_type, id), {"_id": 0, "a": 1}
+        )
+        if not documents:
             raise not_found(resource_type, id)
-        resource = resource_from_document(document)
-        await self._add_members_and_groups(tenant, resource_type, [resource], members=members)
+        resource = self._resource_of(resource_type, documents[0])
+        if members:
+            await self._add_members(tenant, resource_type, [resource])
         return resource
 
     @_bounded
@@ -322,7 +326,9 @@ class MongoStore:
         Members change only through ``result.member_delta``, whose effective part is found
         with one query on the k members it names. A result that changes nothing stored
         (see ``writes_resource``) and no membership writes nothing and keeps the version and
-        ``lastModified``.
+        ``lastModified``. A member's derived ``groups`` come back as ``result.resource`` holds
+        them (read for this PATCH): writing a member changes none of its memberships, so they
+        are not derived again.
         """
         self._registered(resource_type)
         await self._ready()
@@ -351,7 +357,9 @@ class MongoStore:
         await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
         if delta:
             await self._apply_delta(tenant, resource_type, id, delta, current)
-        await self._add_members_and_groups(tenant, resource_type, [stored], members=with_members)
+        _keep_groups(stored, result.resource, resource_type)
+        if with_members:
+            await self._add_members(tenant, resource_type, [stored])
         return stored
 
     async def _update_members(
@@ -424,7 +432,7 @@ class MongoStore:
             if await self._id_is_free(tenant, id):
                 await self._drop_memberships(tenant, id)
             raise not_found(resource_type, id)
-        await self._drop_memberships(tenant, id)
+        await self._drop_memberships(tenant, id, resource_type)
 
     @_bounded
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
@@ -433,36 +441,44 @@ class MongoStore:
         await self._ready()
         selection = await self.selection(tenant, resource_type, query.filter)
         count = self.max_page_size if query.count is None else max(0, query.count)
-        with _driver_errors():
-            total = await self._resources.count_documents(selection)
-        if count == 0 or total == 0:
-            return Page((), total, ())
+        if count == 0:
+            return Page((), await self._count(selection), ())
         descending = query.descending and query.sort_by is not None
         # Walking backwards reads in the reverse order from the cursor, then flips the page.
         reverse = descending != (query.after is not None and query.backward)
-        find = selection
+        match = selection
         if query.after is not None:
             after = translate_after(query.sort_by, query.after, reverse)
-            find = {**selection, "$and": [*selection.get("$and", ()), after]}
+            match = {**selection, "$and": [*selection.get("$and", ()), after]}
         projection: dict[str, Any] = {"_id": 0, "a": 1}
         field = sort_field(query.sort_by) if query.sort_by is not None else None
         if field is not None:
             projection[field] = 1
-        cursor = self._resources.find(find, projection).sort(
-            translate_order(query.sort_by, reverse)
+        skip = query.start_index - 1 if query.after is None else 0
+        documents = await self._read(
+            tenant,
+            resource_type,
+            match,
+            projection,
+            order=translate_order(query.sort_by, reverse),
+            skip=skip,
+            limit=count,
         )
-        if query.after is None and query.start_index > 1:
-            cursor = cursor.skip(query.start_index - 1)
-        with _driver_errors():
-            documents = await cursor.limit(count).to_list(None)
+        # A page that is not full ends the matches, so it tells the total without a count:
+        # Entra's match GET (at most one user) costs one round trip.
+        if query.after is None and len(documents) < count and (documents or not skip):
+            total = skip + len(documents)
+        else:
+            total = await self._count(selection)
         if query.after is not None and query.backward:
             documents.reverse()
-        resources = [resource_from_document(document) for document in documents]
+        resources = [self._resource_of(resource_type, document) for document in documents]
         keys = [
             (sort_key(document, field), resource["id"])
             for document, resource in zip(documents, resources, strict=True)
         ]
-        await self._add_members_and_groups(tenant, resource_type, resources, members=query.members)
+        if query.members:
+            await self._add_members(tenant, resource_type, resources)
         return Page(resources, total, keys)
 
     @_bounded
@@ -565,6 +581,89 @@ class MongoStore:
                 self._key(tenant, resource_type, id), {"_id": 0, "a": 1, "v": 1}
             )
         return document
+
+    async def _count(self, selection: dict[str, Any]) -> int:
+        with _driver_errors():
+            total: int = await self._resources.count_documents(selection)
+        return total
+
+    async def _read(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        match: dict[str, Any],
+        projection: dict[str, Any],
+        *,
+        order: Sequence[tuple[str, int]] = (),
+        skip: int = 0,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The matching documents, in one round trip with the groups of each member.
+
+        For a type with a derived ``groups`` attribute, each document gets ``_groups``: its
+        memberships in this tenant, each with the group documents its id names (``_n``), so
+        :meth:`_resource_of` derives ``groups`` without another query.
+        """
+        pipeline: list[dict[str, Any]] = [{"$match": match}]
+        if order:
+            pipeline.append({"$sort": dict(order)})
+        if skip:
+            pipeline.append({"$skip": skip})
+        if limit is not None:
+            pipeline.append({"$limit": limit})
+        pipeline.append({"$project": projection})
+        if resource_type.groups_attribute is not None:
+            pipeline.append(self._groups_lookup(check_tenant(tenant)))
+        with _driver_errors():
+            cursor = self._resources.aggregate(pipeline)
+            if inspect.isawaitable(cursor):  # PyMongo's async API; motor's cursor is latent
+                cursor = await cursor
+            documents: list[dict[str, Any]] = await cursor.to_list(None)
+        return documents
+
+    def _groups_lookup(self, tenant: str) -> dict[str, Any]:
+        group_types = sorted(n for n, rt in self._types.items() if rt.members_attribute)
+        names = {
+            "from": self._resources.name,
+            "localField": "g",
+            "foreignField": "a.id",
+            "pipeline": [
+                {"$match": {"t": tenant, "rt": {"$in": group_types}}},
+                {"$project": {"_id": 0, "rt": 1, "a.displayName": 1}},
+            ],
+            "as": "_n",
+        }
+        return {
+            "$lookup": {
+                "from": self._memberships.name,
+                "localField": "a.id",
+                "foreignField": "m",
+                "pipeline": [
+                    {"$match": {"t": tenant}},
+                    {"$project": {"_id": 0, "g": 1, "gt": 1}},
+                    {"$lookup": names},
+                ],
+                "as": "_groups",
+            }
+        }
+
+    @staticmethod
+    def _resource_of(resource_type: ResourceType, document: Mapping[str, Any]) -> dict[str, Any]:
+        """The resource of a document read by :meth:`_read`, ``groups`` derived."""
+        resource = resource_from_document(document)
+        attribute = resource_type.groups_attribute
+        if attribute is None:
+            return resource
+        entries: list[dict[str, Any]] = []
+        for membership in sorted(document.get("_groups", ()), key=lambda m: m["g"]):
+            # Memberships of a deleted group (no group document of their type) are skipped.
+            for group in membership["_n"]:
+                if group["rt"] == membership["gt"]:
+                    entries.append(group_entry(membership["g"], group["a"].get("displayName")))
+                    break
+        if entries:
+            resource[attribute.name] = entries
+        return resource
 
     async def _compare_and_set(
         self,
@@ -718,7 +817,9 @@ class MongoStore:
                 ):
                     raise
 
-    async def _drop_memberships(self, tenant: str, id: str) -> None:
+    async def _drop_memberships(
+        self, tenant: str, id: str, resource_type: ResourceType | None = None
+    ) -> None:
         """Drop the memberships of a deleted resource; the groups it was in get new versions.
 
         The versions change after the memberships do, so a reader in between caches a version
@@ -727,7 +828,11 @@ class MongoStore:
         t = check_tenant(tenant)
         with _driver_errors():
             groups = await self._memberships.distinct("g", {"t": t, "m": id})
-        await self._bulk([DeleteMany({"t": t, "g": id}), DeleteMany({"t": t, "m": id})])
+        # Only a group type has memberships of its own to drop; the id may name either kind.
+        operations = [DeleteMany({"t": t, "m": id})] if groups else []
+        if resource_type is None or resource_type.members_attribute is not None:
+            operations.append(DeleteMany({"t": t, "g": id}))
+        await self._bulk(operations)
         if groups:
             group_types = [n for n, rt in self._types.items() if rt.members_attribute is not None]
             with _driver_errors():
@@ -745,25 +850,33 @@ class MongoStore:
         members: bool,
     ) -> None:
         """Fill in group members (one query) and derived groups (two queries) in place."""
-        attribute = resource_type.members_attribute
-        if attribute is not None and members and resources:
-            ids = [r["id"] for r in resources]
-            with _driver_errors():
-                documents = (
-                    await self._memberships.find(
-                        {"t": check_tenant(tenant), "g": _one_or_in(ids)},
-                        {"_id": 0, "g": 1, "a": 1},
-                    )
-                    .sort([("g", 1), ("m", 1)])
-                    .to_list(None)
-                )
-            by_group: dict[str, list[dict[str, Any]]] = {}
-            for document in documents:
-                by_group.setdefault(document["g"], []).append(member_from_document(document))
-            for resource in resources:
-                if by_group.get(resource["id"]):
-                    resource[attribute.name] = by_group[resource["id"]]
+        if members:
+            await self._add_members(tenant, resource_type, resources)
         await self._add_groups(tenant, resource_type, resources)
+
+    async def _add_members(
+        self, tenant: str, resource_type: ResourceType, resources: list[dict[str, Any]]
+    ) -> None:
+        """Fill in group members in place, one query for all of ``resources``."""
+        attribute = resource_type.members_attribute
+        if attribute is None or not resources:
+            return
+        ids = [r["id"] for r in resources]
+        with _driver_errors():
+            documents = (
+                await self._memberships.find(
+                    {"t": check_tenant(tenant), "g": _one_or_in(ids)},
+                    {"_id": 0, "g": 1, "a": 1},
+                )
+                .sort([("g", 1), ("m", 1)])
+                .to_list(None)
+            )
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for document in documents:
+            by_group.setdefault(document["g"], []).append(member_from_document(document))
+        for resource in resources:
+            if by_group.get(resource["id"]):
+                resource[attribute.name] = by_group[resource["id"]]
 
     async def _add_groups(
         self, tenant: str, resource_type: ResourceType, resources: list[dict[str, Any]]
@@ -832,6 +945,14 @@ def _duplicate_detail(exc: DuplicateKeyError, unique: Mapping[str, str]) -> str:
         if name.startswith("unique_") and name[len("unique_") :] in pattern:
             return detail
     return UniquenessError.default_detail
+
+
+def _keep_groups(
+    stored: dict[str, Any], patched: Mapping[str, Any], resource_type: ResourceType
+) -> None:
+    attribute = resource_type.groups_attribute
+    if attribute is not None and patched.get(attribute.name):
+        stored[attribute.name] = [dict(entry) for entry in patched[attribute.name]]
 
 
 def _one_or_in(values: Sequence[str]) -> Any:
