@@ -16,7 +16,13 @@ from scimkit._filter import is_folded
 from scimkit._resource_type import ResourceType
 from scimkit.mongo._codec import field_path, sort_field
 
-__all__ = ["IndexSpec", "ensure_indexes", "membership_indexes", "resource_indexes"]
+__all__ = [
+    "IndexSpec",
+    "ensure_indexes",
+    "membership_indexes",
+    "outbox_indexes",
+    "resource_indexes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +34,15 @@ class IndexSpec:
     unique: bool = False
     partial: Mapping[str, Any] | None = field(default=None, compare=False)
     attribute: str | None = None
+    ttl: int | None = None
+    """``expireAfterSeconds`` of a TTL index (the event feed's retention)."""
 
     def model(self) -> IndexModel:
         options: dict[str, Any] = {"name": self.name, "unique": self.unique}
         if self.partial is not None:
             options["partialFilterExpression"] = dict(self.partial)
+        if self.ttl is not None:
+            options["expireAfterSeconds"] = self.ttl
         return IndexModel(list(self.keys), **options)
 
     def matches(self, info: Mapping[str, Any]) -> bool:
@@ -43,6 +53,7 @@ class IndexSpec:
             keys == self.keys
             and bool(info.get("unique", False)) == self.unique
             and _plain(partial) == _plain(self.partial)
+            and info.get("expireAfterSeconds") == self.ttl
         )
 
 
@@ -114,6 +125,22 @@ def _resolve(resource_type: ResourceType, text: str) -> Any:
     if ref is None or ref.target.is_complex:
         raise ValueError(f"{resource_type.name} has no simple attribute {text!r} to index")
     return ref
+
+
+def outbox_indexes() -> tuple[IndexSpec, ...]:
+    """Partial indexes on the resources with undrained events and on tombstones.
+
+    Both hold only the documents the drainer still has work on, so its sweep for what a dead
+    writer left costs nothing per resource stored.
+    """
+    return (
+        IndexSpec("t_outbox", (("t", 1), ("rt", 1)), partial={"_outbox": {"$exists": True}}),
+        IndexSpec(
+            "t_deleted",
+            (("t", 1), ("rt", 1), ("_deleted", 1)),
+            partial={"_deleted": {"$exists": True}},
+        ),
+    )
 
 
 def membership_indexes() -> tuple[IndexSpec, ...]:
