@@ -165,6 +165,14 @@ class MongoStore:
     would take longer raises ``ServiceUnavailable`` (503, Retry-After), well before Entra gives
     up on the request. :meth:`ensure_indexes` and :meth:`refold` called directly are not
     bounded (deployment and migration may take long).
+
+    Provisioning events (``ResourceService(record_events=True)``): each write keeps its events
+    in the written document's outbox and a background drainer moves them into
+    :attr:`feed` (a :class:`~scimkit.mongo.MongoFeed` on ``<prefix>events``), keeping them
+    ``event_retention``. ``drain_lease`` is how long a drainer holds a tenant, so that one
+    process at a time positions its events; ``drain_sweep_interval`` how often outboxes left
+    by a dead process are looked for; ``tombstone_grace`` how old an unfinished delete must be
+    before the drainer finishes it. Call :meth:`close` to stop the drainer (``docs/events.md``).
     """
 
     def __init__(
@@ -598,14 +606,9 @@ class MongoStore:
             if await self._id_is_free(tenant, id):
                 await self._drop_memberships(tenant, id)
             raise not_found(resource_type, id)
-        tombstone = {
-            "t": t,
-            "rt": resource_type.name,
-            "a": {"id": id},
-            "_left": left,
-            "_txn": record.txn,
-            "_iat": record.iat,
-        }
+        tombstone: dict[str, Any] = {"t": t, "rt": resource_type.name, "a": {"id": id}}
+        if left:
+            tombstone |= {"_left": left, "_txn": record.txn, "_iat": record.iat}
         await self._cascade(tombstone, first_index=len(events))
         self._drainer.wake(tenant)
 
