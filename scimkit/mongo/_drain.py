@@ -33,13 +33,13 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from scimkit._meta import utc_now
 from scimkit.mongo._feed import MongoFeed
+from scimkit.mongo._indexes import only_duplicate_keys
 from scimkit.mongo._outbox import OUTBOX, TOMBSTONE
 
 __all__ = ["OutboxDrainer"]
 
 logger = logging.getLogger("scimkit.mongo.events")
 
-_DUPLICATE_KEY = 11000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LEASE_RETRY = 0.05
 """Seconds before a drainer that found the lease held tries again (the holder may be done)."""
@@ -219,7 +219,7 @@ class OutboxDrainer:
         """Move one batch of the tenant's outbox entries into the feed; false when none."""
         documents = (
             await self.resources.find(
-                {"t": tenant, OUTBOX: {"$exists": True, "$ne": []}}, {"_id": 1, OUTBOX: 1}
+                {"t": tenant, OUTBOX: {"$exists": True}}, {"_id": 1, OUTBOX: 1}
             )
             .limit(self.batch)
             .to_list()
@@ -227,6 +227,15 @@ class OutboxDrainer:
         if not documents:
             return False
         entries = _ordered(documents, self.batch)
+        if not entries:
+            # Emptied outboxes whose removal was cut short (a crash between the two updates).
+            await self.resources.bulk_write(
+                [
+                    UpdateOne({"_id": d["_id"], OUTBOX: {"$size": 0}}, {"$unset": {OUTBOX: ""}})
+                    for d in documents
+                ]
+            )
+            return True
         counters = await self.feed.tenants.find_one_and_update(
             {"_id": tenant, "holder": self.holder},
             {"$inc": {"next": len(entries)}, "$set": {"until": self._clock() + self.lease}},
@@ -269,13 +278,9 @@ class OutboxDrainer:
         try:
             await self.feed.events.insert_many(records, ordered=False)
         except BulkWriteError as exc:
-            details = exc.details or {}
-            errors = details.get("writeErrors", ())
-            if details.get("writeConcernErrors") or any(
-                error.get("code") != _DUPLICATE_KEY for error in errors
-            ):
+            if not only_duplicate_keys(exc):
                 raise
-            failed = {int(error["index"]) for error in errors}
+            failed = {int(error["index"]) for error in (exc.details or {}).get("writeErrors", ())}
             return [r["position"] for i, r in enumerate(records) if i not in failed]
         return [record["position"] for record in records]
 
@@ -310,7 +315,11 @@ class OutboxDrainer:
             await self._finish_delete(tenant, tombstone)
             pushed = pushed or unfinished
             await self.resources.delete_one(
-                {"_id": tombstone["_id"], "_left": {"$exists": False}, OUTBOX: {"$exists": False}}
+                {
+                    "_id": tombstone["_id"],
+                    "_left": {"$exists": False},
+                    "$or": [{OUTBOX: {"$exists": False}}, {OUTBOX: {"$size": 0}}],
+                }
             )
         return pushed
 

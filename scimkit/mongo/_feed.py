@@ -18,12 +18,14 @@ Only the drainer (``_drain``) writes events; this module reads them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+import functools
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from scimkit._errors import ServiceUnavailable
 from scimkit._event import Event
 from scimkit._feed import Checkpoint, FeedStats
 from scimkit._meta import utc_now
@@ -31,6 +33,25 @@ from scimkit.mongo._indexes import IndexSpec
 from scimkit.mongo._outbox import entry_event
 
 __all__ = ["MongoFeed", "checkpoint_indexes", "event_indexes"]
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _answers_unavailable(
+    method: Callable[Concatenate[MongoFeed, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[MongoFeed, _P], Coroutine[Any, Any, _T]]:
+    """A feed call whose database fails raises ``ServiceUnavailable`` (poll answers 503)."""
+
+    @functools.wraps(method)
+    async def guarded(feed: MongoFeed, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(feed, *args, **kwargs)
+        except PyMongoError as exc:
+            raise ServiceUnavailable("The event feed is unavailable; retry later.") from exc
+
+    return guarded
 
 
 def event_indexes(retention: timedelta | None) -> tuple[IndexSpec, ...]:
@@ -94,6 +115,7 @@ class MongoFeed:
             query["iat"] = {"$gte": self._clock() - self.retention}
         return query
 
+    @_answers_unavailable
     async def read(self, tenant: str, *, after: int = 0, limit: int = 100) -> Sequence[Event]:
         self._used()
         if limit <= 0:
@@ -110,6 +132,7 @@ class MongoFeed:
         )
         return int(record["position"]) if record is not None else 0
 
+    @_answers_unavailable
     async def wait(self, tenant: str, *, after: int, timeout: float) -> bool:
         self._used()
         loop = asyncio.get_running_loop()
@@ -126,6 +149,7 @@ class MongoFeed:
             except TimeoutError:
                 pass
 
+    @_answers_unavailable
     async def positions(self, tenant: str, jtis: Iterable[str]) -> dict[str, int]:
         self._used()
         wanted = sorted({jti for jti in jtis if isinstance(jti, str)})
@@ -136,6 +160,7 @@ class MongoFeed:
         ).to_list()
         return {record["jti"]: int(record["position"]) for record in records}
 
+    @_answers_unavailable
     async def stats(self, tenant: str) -> FeedStats:
         self._used()
         query = self._retained(tenant)
@@ -150,6 +175,7 @@ class MongoFeed:
             dropped=max(0, written - retained),
         )
 
+    @_answers_unavailable
     async def checkpoint(self, tenant: str, receiver: str) -> Checkpoint:
         record = await self.checkpoints.find_one({"t": tenant, "r": receiver})
         if record is None:
@@ -160,6 +186,7 @@ class MongoFeed:
             int(record["revision"]),
         )
 
+    @_answers_unavailable
     async def save_checkpoint(
         self, tenant: str, receiver: str, checkpoint: Checkpoint, *, expected: int
     ) -> bool:
@@ -179,6 +206,7 @@ class MongoFeed:
             return False
         return bool(written.matched_count or written.upserted_id is not None)
 
+    @_answers_unavailable
     async def expire(self, tenant: str) -> int:
         """Remove the tenant's events older than the retention; how many went."""
         if self.retention is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import IndexModel
+from pymongo.errors import BulkWriteError
 
 from scimkit._filter import is_folded
 from scimkit._resource_type import ResourceType
@@ -20,6 +21,7 @@ __all__ = [
     "IndexSpec",
     "ensure_indexes",
     "membership_indexes",
+    "only_duplicate_keys",
     "outbox_indexes",
     "resource_indexes",
 ]
@@ -173,3 +175,19 @@ async def ensure_indexes(collection: Any, specs: Iterable[IndexSpec]) -> None:
         missing.append(spec.model())
     if missing:
         await collection.create_indexes(missing)
+
+
+_DUPLICATE_KEY = 11000
+
+
+def only_duplicate_keys(exc: BulkWriteError) -> bool:
+    """Whether every error of an unordered bulk write is a unique-index violation.
+
+    Writers that make a write idempotent through a unique index (a membership, an event's
+    ``jti``) treat those as "already there"; any other error is a failure.
+    """
+    details = exc.details or {}
+    errors = details.get("writeErrors", ())
+    return not details.get("writeConcernErrors") and all(
+        error.get("code") == _DUPLICATE_KEY for error in errors
+    )

@@ -89,6 +89,7 @@ from scimkit.mongo._indexes import (
     IndexSpec,
     ensure_indexes,
     membership_indexes,
+    only_duplicate_keys,
     outbox_indexes,
     resource_indexes,
 )
@@ -128,7 +129,6 @@ class Database(Protocol):
 
 # Stored dates come back as aware UTC datetimes whatever the client's own options.
 _CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(tz_aware=True, tzinfo=UTC)
-_DUPLICATE_KEY = 11000
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -1022,11 +1022,7 @@ class MongoStore:
             except BulkWriteError as exc:
                 # Two writers upserting one membership at once: one insert loses on the
                 # unique index, and the membership exists as wanted. Anything else fails.
-                details = exc.details or {}
-                errors = details.get("writeErrors", ())
-                if details.get("writeConcernErrors") or any(
-                    error.get("code") != _DUPLICATE_KEY for error in errors
-                ):
+                if not only_duplicate_keys(exc):
                     raise
 
     async def _drop_memberships(self, tenant: str, id: str) -> None:

@@ -17,7 +17,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -87,16 +87,6 @@ def read_acks(lines: list[str]) -> list[tuple[str, str, str]]:
         if len(parts) == 3:
             acked.append((parts[0], parts[1], parts[2]))
     return acked
-
-
-@pytest.fixture
-async def client(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
-    try:
-        yield client
-        await client.drop_database(mongo_db_name)
-    finally:
-        await client.close()
 
 
 def start_writer(uri: str, database: str, mode: str, *more: str) -> subprocess.Popen[str]:

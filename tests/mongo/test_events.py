@@ -30,16 +30,6 @@ def user(name: str) -> dict[str, Any]:
     return {"schemas": [USER.schema.id], "userName": name}
 
 
-@pytest.fixture
-async def client(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[Any]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
-    try:
-        yield client
-        await client.drop_database(mongo_db_name)
-    finally:
-        await client.close()
-
-
 async def open_store(client: Any, database: str, **options: Any) -> MongoStore:
     store = MongoStore(client[database], (USER, GROUP), **options)
     await store.ensure_indexes()
@@ -279,3 +269,52 @@ async def test_two_stores_write_one_ordered_feed(
         for store in stores:
             await store.close()
         await other.close()
+
+
+async def test_a_stopped_database_is_a_clear_feed_error_and_loses_nothing(
+    mongo_server: Any, mongo_db_name: str
+) -> None:
+    from scimkit._errors import ServiceUnavailable
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_server.uri, tz_aware=True, serverSelectionTimeoutMS=300
+    )
+    store = await asyncio.wait_for(open_store(client, mongo_db_name), 5)
+    try:
+        await asyncio.wait_for(store.record_events(T, sample_events(T, 2)), 5)
+        await asyncio.wait_for(store.drain_events(), 6)
+        mongo_server.stop()
+        with pytest.raises(ServiceUnavailable):
+            await asyncio.wait_for(store.feed.read(T), 7)
+        with pytest.raises(ServiceUnavailable):
+            await asyncio.wait_for(store.feed.save_checkpoint(T, "r", Checkpoint(1), expected=0), 8)
+    finally:
+        await asyncio.wait_for(store.close(), 9)
+        await asyncio.wait_for(client.close(), 10)
+
+
+async def test_an_emptied_outbox_left_by_a_crash_is_cleared(
+    store: MongoStore, service: ResourceService
+) -> None:
+    await store.close()
+    ann = await service.create(T, USER, user("ann"))
+    bob = await service.create(T, USER, user("bob"))
+    await service.delete(T, USER, bob["id"])
+    await store.drain_events()
+    # A drainer that died between the $pull and the removal of the emptied array.
+    await store._resources.update_one({"a.id": ann["id"]}, {"$set": {"_outbox": []}})
+    await store._resources.insert_one(
+        {
+            "t": T,
+            "rt": "User",
+            "a": {"id": "gone"},
+            "v": 2,
+            "_deleted": datetime.now(UTC),
+            "_outbox": [],
+        }
+    )
+    assert await store._drainer.pending_tenants() == {T}
+    await store.drain_events()
+    assert await store._drainer.pending_tenants() == set()
+    assert await raw(store, "gone") is None
+    assert "_outbox" not in (await raw(store, ann["id"]) or {})
