@@ -22,6 +22,7 @@ a holder stalls for longer than the lease between taking positions and writing t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -104,18 +105,30 @@ class OutboxDrainer:
             return
         self._woken = asyncio.Event()
         self._woken.set()  # the first pass sweeps: a restart finds what was left
-        self._task = loop.create_task(self._run(), name="scimkit-outbox-drainer")
+        # A fresh context: the task is often started inside a store call, whose driver
+        # deadline (pymongo.timeout, a context variable) must not bound the task's whole life.
+        self._task = loop.create_task(
+            self._run(), name="scimkit-outbox-drainer", context=contextvars.Context()
+        )
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def close(self) -> None:
-        """Stop the task and hand back the leases this drainer holds. Idempotent."""
+    async def close(self, *, timeout: float = 10.0) -> None:
+        """Stop the task and hand back the leases this drainer holds. Idempotent.
+
+        The task finishes the pass it is in (cancelling it inside a driver call would drop
+        that connection); after ``timeout`` seconds it is cancelled.
+        """
         self._closed = True
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            if self._woken is not None:
+                self._woken.set()
+            done, _ = await asyncio.wait({task}, timeout=timeout)
+            if not done:
+                task.cancel()
             try:
                 await task
             except asyncio.CancelledError:
@@ -131,11 +144,16 @@ class OutboxDrainer:
         woken = self._woken
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
-        while True:
+        while not self._closed:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation
+            # that arrives as the wait ends, and close() would wait for this task forever.
             try:
-                await asyncio.wait_for(woken.wait(), max(0.0, next_sweep - loop.time()))
+                async with asyncio.timeout(max(0.0, next_sweep - loop.time())):
+                    await woken.wait()
             except TimeoutError:
                 pass
+            if self._closed:
+                return
             woken.clear()
             tenants, self._dirty = self._dirty, set()
             sweeping = loop.time() >= next_sweep

@@ -145,7 +145,8 @@ class MongoFeed:
             if remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(arrived.wait(), min(remaining, self.poll_interval))
+                async with asyncio.timeout(min(remaining, self.poll_interval)):
+                    await arrived.wait()
             except TimeoutError:
                 pass
 
