@@ -8,7 +8,12 @@ anything is counted; the driver's heartbeats and handshakes are server monitorin
 command events, and ``hello`` is dropped besides. Each command is attributed to the
 scimkit/reference_app functions on the stack when it was sent.
 
-``python -m benchmarks.round_trips [--mongodb-uri URI] [--out results/round_trips.json]``
+With ``events`` the app's service records provisioning events (``record_events``; MongoStore
+writes them to the outbox in the written document and its drainer task moves them into the
+feed), so the same cycle shows what recording costs: nothing on the request path, the drain in
+the background column.
+
+``python -m benchmarks.round_trips [--mongodb-uri URI] [--events] [--out results/round_trips.json]``
 (without a URI it starts the stand-in from ``.venv-mongoeco``, built by scripts/mongoeco-env).
 """
 
@@ -259,10 +264,11 @@ class _Driver:
         )
 
 
-async def count(mongodb_uri: str, database: str) -> dict[str, Count]:
+async def count(mongodb_uri: str, database: str, *, events: bool = False) -> dict[str, Count]:
     """The commands each of :data:`OPERATIONS` sends, in the reference app on ``database``.
 
     One warm-up cycle runs first (index creation, first-use checks), then the counted one.
+    ``events`` switches event recording on in the app's service.
     """
     counter = RoundTripCounter()
     settings = Settings(
@@ -271,6 +277,9 @@ async def count(mongodb_uri: str, database: str) -> dict[str, Count]:
         tenants=(TenantSeed(TENANT, TOKEN),),
     )
     app = create_app(settings, command_listeners=[counter])
+    # The service checked at construction that its store records events (MongoStore does);
+    # the flag is read per write.
+    app.state.service.record_events = events
     client = ASGIClient(
         app,
         BASE_URL,
@@ -283,6 +292,8 @@ async def count(mongodb_uri: str, database: str) -> dict[str, Count]:
         async with app.router.lifespan_context(app):
             await driver.cycle("warm-up", counted=False)
             await driver.cycle("counted", counted=True)
+            if events:
+                await app.state.store.close()
     finally:
         cleaner: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri)
         try:
@@ -313,13 +324,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--mongodb-uri", help="a MongoDB to use instead of the stand-in")
     parser.add_argument("--out", type=Path, help="also write the commands as JSON here")
+    parser.add_argument(
+        "--events", action="store_true", help="with provisioning events recorded on every write"
+    )
     args = parser.parse_args(argv)
     database = f"scimkit_round_trips_{uuid.uuid4().hex[:12]}"
     if args.mongodb_uri:
-        counts = asyncio.run(count(args.mongodb_uri, database))
+        counts = asyncio.run(count(args.mongodb_uri, database, events=args.events))
     else:
         with MongoServer() as server:
-            counts = asyncio.run(count(server.uri, database))
+            counts = asyncio.run(count(server.uri, database, events=args.events))
     print(table(counts))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

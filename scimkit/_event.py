@@ -247,12 +247,17 @@ class WriteRecord:
     The service knows the write (``kind``, the PATCH ``operations``, when: ``iat``; one
     ``txn``); the store knows the resource just before and after it and the groups a deleted
     member leaves, inside its atomic section. :meth:`events` joins the two.
+
+    ``before`` is the resource as the service read it for a write that compares its version
+    (PUT, PATCH): exactly the resource the write replaces, so a store whose write is one
+    compare-and-set need not read it again to derive the events (MongoStore).
     """
 
     kind: EventType
     iat: datetime
     txn: str = field(default_factory=lambda: new_event_id())
     operations: tuple[PatchOperation, ...] = ()
+    before: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def events(
         self,

@@ -110,7 +110,7 @@ class ResourceService:
     ``cursor_codec`` signs RFC 9865 cursors; without one, a codec with a random secret is made,
     which is right for one process only (workers behind one URL must share a secret).
     ``record_events`` has every write record its provisioning events in the store's feed
-    (``docs/events.md``); the store must support it (``MemoryStore`` does).
+    (``docs/events.md``); the store must support it (``MemoryStore`` and ``MongoStore`` do).
     """
 
     def __init__(
@@ -228,7 +228,7 @@ class ResourceService:
                 id,
                 resource,
                 expected_version=meta.get("version"),
-                **self._record(EventType.PUT),
+                **self._record(EventType.PUT, before=existing),
             )
 
         return await _retrying(attempt, strict)
@@ -329,7 +329,7 @@ class ResourceService:
                 result,
                 expected_version=None if members_only else current["meta"].get("version"),
                 modified=self._clock(),
-                **self._record(EventType.PATCH, operations),
+                **self._record(EventType.PATCH, operations, before=current),
             )
 
         return await _retrying(attempt, strict), load_members
@@ -448,7 +448,11 @@ class ResourceService:
     # -- helpers ------------------------------------------------------------------------------
 
     def _record(
-        self, kind: EventType, operations: tuple[PatchOperation, ...] = ()
+        self,
+        kind: EventType,
+        operations: tuple[PatchOperation, ...] = (),
+        *,
+        before: Resource | None = None,
     ) -> dict[str, Any]:
         """The ``record`` argument of a store write when events are recorded (else none).
 
@@ -457,7 +461,7 @@ class ResourceService:
         """
         if not self.record_events:
             return {}
-        return {"record": WriteRecord(kind, self._clock(), operations=operations)}
+        return {"record": WriteRecord(kind, self._clock(), operations=operations, before=before)}
 
     def _check_features(self, params: QueryParams) -> None:
         if params.filter is not None and not self.config.filter:

@@ -11,12 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import IndexModel
+from pymongo.errors import BulkWriteError
 
 from scimkit._filter import is_folded
 from scimkit._resource_type import ResourceType
 from scimkit.mongo._codec import field_path, sort_field
 
-__all__ = ["IndexSpec", "ensure_indexes", "membership_indexes", "resource_indexes"]
+__all__ = [
+    "IndexSpec",
+    "ensure_indexes",
+    "membership_indexes",
+    "only_duplicate_keys",
+    "outbox_indexes",
+    "resource_indexes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +36,15 @@ class IndexSpec:
     unique: bool = False
     partial: Mapping[str, Any] | None = field(default=None, compare=False)
     attribute: str | None = None
+    ttl: int | None = None
+    """``expireAfterSeconds`` of a TTL index (the event feed's retention)."""
 
     def model(self) -> IndexModel:
         options: dict[str, Any] = {"name": self.name, "unique": self.unique}
         if self.partial is not None:
             options["partialFilterExpression"] = dict(self.partial)
+        if self.ttl is not None:
+            options["expireAfterSeconds"] = self.ttl
         return IndexModel(list(self.keys), **options)
 
     def matches(self, info: Mapping[str, Any]) -> bool:
@@ -43,6 +55,7 @@ class IndexSpec:
             keys == self.keys
             and bool(info.get("unique", False)) == self.unique
             and _plain(partial) == _plain(self.partial)
+            and info.get("expireAfterSeconds") == self.ttl
         )
 
 
@@ -116,6 +129,22 @@ def _resolve(resource_type: ResourceType, text: str) -> Any:
     return ref
 
 
+def outbox_indexes() -> tuple[IndexSpec, ...]:
+    """Partial indexes on the resources with undrained events and on tombstones.
+
+    Both hold only the documents the drainer still has work on, so its sweep for what a dead
+    writer left costs nothing per resource stored.
+    """
+    return (
+        IndexSpec("t_outbox", (("t", 1), ("rt", 1)), partial={"_outbox": {"$exists": True}}),
+        IndexSpec(
+            "t_deleted",
+            (("t", 1), ("rt", 1), ("_deleted", 1)),
+            partial={"_deleted": {"$exists": True}},
+        ),
+    )
+
+
 def membership_indexes() -> tuple[IndexSpec, ...]:
     """The indexes of the membership collection: one per direction.
 
@@ -146,3 +175,19 @@ async def ensure_indexes(collection: Any, specs: Iterable[IndexSpec]) -> None:
         missing.append(spec.model())
     if missing:
         await collection.create_indexes(missing)
+
+
+_DUPLICATE_KEY = 11000
+
+
+def only_duplicate_keys(exc: BulkWriteError) -> bool:
+    """Whether every error of an unordered bulk write is a unique-index violation.
+
+    Writers that make a write idempotent through a unique index (a membership, an event's
+    ``jti``) treat those as "already there"; any other error is a failure.
+    """
+    details = exc.details or {}
+    errors = details.get("writeErrors", ())
+    return not details.get("writeConcernErrors") and all(
+        error.get("code") == _DUPLICATE_KEY for error in errors
+    )

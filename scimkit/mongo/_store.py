@@ -26,15 +26,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import pymongo
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
-from pymongo import DeleteMany, ReplaceOne, ReturnDocument, UpdateOne
+from pymongo import DeleteMany, ReplaceOne, ReturnDocument, UpdateMany, UpdateOne
 from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from scimkit._builtin import GROUP, USER
@@ -45,6 +46,7 @@ from scimkit._errors import (
     ServiceUnavailable,
     UniquenessError,
 )
+from scimkit._event import Event, WriteRecord
 from scimkit._filter import (
     BoundCompare,
     BoundCondition,
@@ -82,11 +84,24 @@ from scimkit.mongo._codec import (
     sort_field,
     sort_key,
 )
+from scimkit.mongo._drain import OutboxDrainer
+from scimkit.mongo._feed import MongoFeed, checkpoint_indexes, event_indexes
 from scimkit.mongo._indexes import (
     IndexSpec,
     ensure_indexes,
     membership_indexes,
+    only_duplicate_keys,
+    outbox_indexes,
     resource_indexes,
+)
+from scimkit.mongo._outbox import (
+    OUTBOX,
+    TOMBSTONE,
+    departure_outbox,
+    event_entry,
+    pushed,
+    pushed_with_version,
+    tombstone_pipeline,
 )
 from scimkit.mongo._query import translate_after, translate_filter, translate_order
 from scimkit.mongo._refold import RefoldReport, refold
@@ -115,7 +130,6 @@ class Database(Protocol):
 
 # Stored dates come back as aware UTC datetimes whatever the client's own options.
 _CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(tz_aware=True, tzinfo=UTC)
-_DUPLICATE_KEY = 11000
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -152,6 +166,14 @@ class MongoStore:
     would take longer raises ``ServiceUnavailable`` (503, Retry-After), well before Entra gives
     up on the request. :meth:`ensure_indexes` and :meth:`refold` called directly are not
     bounded (deployment and migration may take long).
+
+    Provisioning events (``ResourceService(record_events=True)``): each write keeps its events
+    in the written document's outbox and a background drainer moves them into
+    :attr:`feed` (a :class:`~scimkit.mongo.MongoFeed` on ``<prefix>events``), keeping them
+    ``event_retention``. ``drain_lease`` is how long a drainer holds a tenant, so that one
+    process at a time positions its events; ``drain_sweep_interval`` how often outboxes left
+    by a dead process are looked for; ``tombstone_grace`` how old an unfinished delete must be
+    before the drainer finishes it. Call :meth:`close` to stop the drainer (``docs/events.md``).
     """
 
     def __init__(
@@ -165,6 +187,10 @@ class MongoStore:
         sorted_by: Mapping[str, Iterable[str]] = DEFAULT_SORTED,
         create_indexes: bool = True,
         operation_timeout: float | None = 5.0,
+        event_retention: timedelta | None = timedelta(days=30),
+        drain_lease: timedelta = timedelta(seconds=30),
+        drain_sweep_interval: float = 5.0,
+        tombstone_grace: timedelta = timedelta(seconds=30),
     ) -> None:
         if operation_timeout is not None and operation_timeout <= 0:
             raise ValueError("operation_timeout must be positive (or None)")
@@ -182,12 +208,47 @@ class MongoStore:
             f"{collection_prefix}memberships", codec_options=_CODEC_OPTIONS
         )
         self.max_page_size = max_page_size
-        self.resource_index_specs: tuple[IndexSpec, ...] = resource_indexes(
-            self._types.values(),
-            {name: tuple(paths) for name, paths in indexed.items()},
-            {name: tuple(paths) for name, paths in sorted_by.items()},
+        self.resource_index_specs: tuple[IndexSpec, ...] = (
+            resource_indexes(
+                self._types.values(),
+                {name: tuple(paths) for name, paths in indexed.items()},
+                {name: tuple(paths) for name, paths in sorted_by.items()},
+            )
+            + outbox_indexes()
         )
         self.membership_index_specs: tuple[IndexSpec, ...] = membership_indexes()
+        self.event_index_specs = event_indexes(event_retention)
+        self.checkpoint_index_specs = checkpoint_indexes()
+        self._events = database.get_collection(
+            f"{collection_prefix}events", codec_options=_CODEC_OPTIONS
+        )
+        self._checkpoints = database.get_collection(
+            f"{collection_prefix}event_checkpoints", codec_options=_CODEC_OPTIONS
+        )
+        # Events are written to an outbox in the resource document with the write and moved
+        # into the feed by the drainer's task, off the request path (docs/events.md).
+        self._drainer = OutboxDrainer(
+            self._resources,
+            MongoFeed(
+                self._events,
+                database.get_collection(
+                    f"{collection_prefix}event_tenants", codec_options=_CODEC_OPTIONS
+                ),
+                self._checkpoints,
+                retention=event_retention,
+                on_use=self._start_drainer,
+            ),
+            self._finish_delete,
+            lease=drain_lease,
+            sweep_interval=drain_sweep_interval,
+            tombstone_grace=tombstone_grace,
+        )
+        self.feed: MongoFeed = self._drainer.feed
+        self._unique_fields = tuple(
+            spec.keys[-1][0]
+            for spec in self.resource_index_specs
+            if spec.unique and spec.name != "t_rt_id"
+        )
         self._indexes_ready = not create_indexes
         self._index_lock = asyncio.Lock()
 
@@ -196,9 +257,17 @@ class MongoStore:
     async def ensure_indexes(self) -> None:
         """Create the store's indexes (tenant-prefixed, unique where required). Idempotent."""
         with _driver_errors():
-            await ensure_indexes(self._resources, self.resource_index_specs)
-            await ensure_indexes(self._memberships, self.membership_index_specs)
+            for collection, specs in self._index_plan():
+                await ensure_indexes(collection, specs)
         self._indexes_ready = True
+
+    def _index_plan(self) -> tuple[tuple[Any, tuple[IndexSpec, ...]], ...]:
+        return (
+            (self._resources, self.resource_index_specs),
+            (self._memberships, self.membership_index_specs),
+            (self._events, self.event_index_specs),
+            (self._checkpoints, self.checkpoint_index_specs),
+        )
 
     async def missing_indexes(self) -> list[str]:
         """Names of the declared indexes the database lacks or holds with another definition.
@@ -208,10 +277,7 @@ class MongoStore:
         """
         missing: list[str] = []
         with _driver_errors():
-            for collection, specs in (
-                (self._resources, self.resource_index_specs),
-                (self._memberships, self.membership_index_specs),
-            ):
+            for collection, specs in self._index_plan():
                 existing = await collection.index_information()
                 missing.extend(
                     spec.name
@@ -250,22 +316,38 @@ class MongoStore:
 
     @_bounded
     async def create(
-        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any]
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        resource: dict[str, Any],
+        *,
+        record: WriteRecord | None = None,
     ) -> dict[str, Any]:
-        """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
+        """Store a new resource (with ``id`` and ``meta``) and return it as stored.
+
+        With ``record``, the insert carries the create event in the document's outbox.
+        """
         self._registered(resource_type)
         await self._ready()
         stored = stored_form(resource, resource_type)
         stored["meta"]["version"] = format_version(1)
         document = resource_document(check_tenant(tenant), resource_type, stored, 1)
-        with _driver_errors(self._uniqueness(resource_type, stored)):
-            await self._resources.insert_one(document)
         members = resource_type.members_attribute
+        wanted = []
         if members is not None:
             wanted = [member_form(m) for m in normalize_members(resource.get(members.name))]
+        if record is not None:
+            after = {**stored, members.name: wanted} if members is not None and wanted else stored
+            events = record.events(tenant, resource_type, stored["id"], before=None, after=after)
+            document[OUTBOX] = pushed(events)[OUTBOX]["$each"]
+        with _driver_errors(self._uniqueness(resource_type, stored)):
+            await self._resources.insert_one(document)
+        if members is not None:
             await self._write_members(tenant, resource_type, stored["id"], wanted, {})
             if wanted:
                 stored[members.name] = wanted
+        if record is not None:
+            self._drainer.wake(tenant)
         # A new id is in no group yet: there are no groups to derive.
         return stored
 
@@ -294,15 +376,32 @@ class MongoStore:
         resource: dict[str, Any],
         *,
         expected_version: str | None = None,
+        record: WriteRecord | None = None,
     ) -> dict[str, Any]:
         """Replace the whole resource (members included for groups) and return it."""
         self._registered(resource_type)
         await self._ready()
         stored = stored_form({**resource, "id": id}, resource_type)
-        await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
         members = resource_type.members_attribute
+        wanted = []
         if members is not None:
             wanted = [member_form(m) for m in normalize_members(resource.get(members.name))]
+        events = None
+        if record is not None:
+
+            def events(before: Mapping[str, Any], written: dict[str, Any]) -> tuple[Event, ...]:
+                after = dict(written)
+                if members is not None and wanted:
+                    after[members.name] = wanted
+                groups = resource_type.groups_attribute
+                if groups is not None and before.get(groups.name):
+                    after[groups.name] = before[groups.name]
+                return record.events(tenant, resource_type, id, before=before, after=after)
+
+        await self._compare_and_set(
+            tenant, resource_type, id, stored, expected_version, record=record, events=events
+        )
+        if members is not None:
             current = await self._member_map(tenant, id)
             await self._write_members(tenant, resource_type, id, wanted, current)
             if wanted:
@@ -320,6 +419,7 @@ class MongoStore:
         *,
         expected_version: str | None,
         modified: datetime | None = None,
+        record: WriteRecord | None = None,
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
@@ -350,11 +450,32 @@ class MongoStore:
             return resource
         if not writes_resource(result, resource_type):
             return await self._update_members(
-                tenant, resource_type, id, delta, current, expected_version, modified, with_members
+                tenant,
+                resource_type,
+                id,
+                delta,
+                current,
+                expected_version,
+                modified,
+                with_members,
+                record,
             )
         stored = stored_form({**result.resource, "id": id}, resource_type)
         stored["meta"]["lastModified"] = stored_value(utc_now() if modified is None else modified)
-        await self._compare_and_set(tenant, resource_type, id, stored, expected_version)
+        events = None
+        if record is not None:
+
+            def events(before: Mapping[str, Any], written: dict[str, Any]) -> tuple[Event, ...]:
+                after = dict(written)
+                if with_members and members is not None and members.name in result.resource:
+                    after[members.name] = result.resource[members.name]
+                return record.events(
+                    tenant, resource_type, id, before=before, after=after, member_delta=delta
+                )
+
+        await self._compare_and_set(
+            tenant, resource_type, id, stored, expected_version, record=record, events=events
+        )
         if delta:
             await self._apply_delta(tenant, resource_type, id, delta, current)
         _keep_groups(stored, result.resource, resource_type)
@@ -372,6 +493,7 @@ class MongoStore:
         expected_version: str | None,
         modified: datetime | None,
         with_members: bool,
+        record: WriteRecord | None = None,
     ) -> dict[str, Any]:
         """A member-only PATCH: the memberships, then the group's next version, no rewrite.
 
@@ -393,10 +515,24 @@ class MongoStore:
                     raise not_found(resource_type, id)
                 raise PreconditionFailed()
         await self._apply_delta(tenant, resource_type, id, delta, current)
+        if record is not None:
+            # The event goes with the version increment; the document supplies the version
+            # it gets and its externalId (docs/events.md).
+            events = record.events(
+                tenant,
+                resource_type,
+                id,
+                before={},
+                after={"meta": {"version": "(the increment's)"}},
+                member_delta=delta,
+            )
+            bump = [{"$set": {**bump[0]["$set"], **pushed_with_version(events)}}]
         with _driver_errors():
             document = await self._resources.find_one_and_update(
                 key, bump, {"_id": 0, "a": 1}, return_document=ReturnDocument.AFTER
             )
+        if record is not None and document is not None:
+            self._drainer.wake(tenant)
         if document is None:
             # Deleted meanwhile (or never there): clear what this call may have added, as a
             # retried delete would.
@@ -415,13 +551,22 @@ class MongoStore:
         id: str,
         *,
         expected_version: str | None = None,
+        record: WriteRecord | None = None,
     ) -> None:
-        """Delete the resource, then its memberships (as a group and as a member)."""
+        """Delete the resource, then its memberships (as a group and as a member).
+
+        With ``record`` the resource becomes a tombstone carrying its delete event (reads
+        treat it as gone; the drainer removes it once its events are in the feed), and the
+        groups it was in get their member-removal events with their new versions.
+        """
         self._registered(resource_type)
         await self._ready()
         query = self._key(tenant, resource_type, id)
         if expected_version is not None:
             query["v"] = version_counter(expected_version)
+        if record is not None:
+            await self._delete_recorded(tenant, resource_type, id, query, expected_version, record)
+            return
         with _driver_errors():
             deleted = await self._resources.delete_one(query)
         if not deleted.deleted_count:
@@ -433,6 +578,144 @@ class MongoStore:
                 await self._drop_memberships(tenant, id)
             raise not_found(resource_type, id)
         await self._drop_memberships(tenant, id, resource_type)
+
+    async def _delete_recorded(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        query: dict[str, Any],
+        expected_version: str | None,
+        record: WriteRecord,
+    ) -> None:
+        """A delete with events: the groups left, the tombstone, the memberships, the groups.
+
+        The tombstone goes first and names the groups left, so a writer that dies after it
+        leaves a delete the drainer finishes (:meth:`_finish_delete`); the groups' version
+        increments carry their events and come in the same bulk as the tombstone's "finished"
+        mark. Round trips as without events: one read of the memberships, one update for the
+        tombstone, one delete of the memberships and, if the resource was in groups, one bulk.
+        """
+        t = check_tenant(tenant)
+        with _driver_errors():
+            memberships = await self._memberships.find(
+                {"t": t, "m": id}, {"_id": 0, "g": 1, "gt": 1}
+            ).to_list(None)
+        left = sorted({(m["gt"], m["g"]) for m in memberships})
+        events = record.events(tenant, resource_type, id, before={}, after=None)
+        pipeline = tombstone_pipeline(
+            events, unique_paths=self._unique_fields, left=left, at=utc_now()
+        )
+        with _driver_errors():
+            marked = await self._resources.update_one(query, pipeline)
+        if not marked.matched_count:
+            if expected_version is not None and await self._find_one(tenant, resource_type, id):
+                raise PreconditionFailed()
+            if await self._id_is_free(tenant, id):
+                await self._drop_memberships(tenant, id)
+            raise not_found(resource_type, id)
+        tombstone: dict[str, Any] = {"t": t, "rt": resource_type.name, "a": {"id": id}}
+        if left:
+            tombstone |= {"_left": left, "_txn": record.txn, "_iat": record.iat}
+        if left or resource_type.members_attribute is not None:
+            # A member in no group has no memberships to drop (just read), as without events.
+            await self._cascade(tombstone, first_index=len(events))
+        self._drainer.wake(tenant)
+
+    async def _cascade(self, tombstone: Mapping[str, Any], *, first_index: int = 1) -> None:
+        """Drop a deleted resource's memberships; its groups get a new version and an event.
+
+        Idempotent: finishing a delete again drops nothing more, and a group's event has the
+        same ``jti`` the second time (the feed keeps one).
+        """
+        t, id = tombstone["t"], tombstone["a"]["id"]
+        await self._bulk([DeleteMany({"t": t, "g": id}), DeleteMany({"t": t, "m": id})])
+        if "_left" not in tombstone:
+            return
+        by_type: dict[str, list[str]] = {}
+        for group_type, group in tombstone["_left"]:
+            by_type.setdefault(group_type, []).append(group)
+        operations: list[Any] = []
+        bump = next_version(utc_now())[0]["$set"]
+        for type_name, groups in sorted(by_type.items()):
+            group_type = self._types.get(type_name)
+            if group_type is None:
+                continue
+            outbox = departure_outbox(
+                group_type,
+                id,
+                tenant=t,
+                txn=tombstone["_txn"],
+                iat=tombstone["_iat"],
+                index=first_index,
+            )
+            operations.append(
+                UpdateMany(
+                    {
+                        "t": t,
+                        "rt": type_name,
+                        "a.id": {"$in": sorted(groups)},
+                        TOMBSTONE: {"$exists": False},
+                    },
+                    [{"$set": {**bump, **outbox}}],
+                )
+            )
+        # The mark comes last: a tombstone still naming its groups is an unfinished delete.
+        operations.append(
+            UpdateOne(
+                {"t": t, "rt": tombstone["rt"], "a.id": id, TOMBSTONE: {"$exists": True}},
+                {"$unset": {"_left": ""}},
+            )
+        )
+        with _driver_errors():
+            await self._resources.bulk_write(operations, ordered=True)
+
+    async def _finish_delete(self, tenant: str, tombstone: Mapping[str, Any]) -> None:
+        """The drainer's end of a delete whose writer may have died (see :meth:`_cascade`)."""
+        await self._cascade(tombstone)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _start_drainer(self) -> None:
+        self._drainer.start()
+
+    async def record_events(self, tenant: str, events: Sequence[Event]) -> None:
+        """Record events that belong to no resource write (tests, application events).
+
+        They travel like a write's: an outbox in a document of their own (a tombstone that
+        serves no read), drained into the feed and then removed.
+        """
+        t = check_tenant(tenant)
+        if any(event.tenant != t for event in events):
+            raise ValueError("an event belongs to the feed of its own tenant")
+        document = {
+            "t": t,
+            "rt": "~events",
+            "a": {"id": uuid.uuid4().hex},
+            "v": 0,
+            TOMBSTONE: utc_now(),
+            OUTBOX: [event_entry(event, i) for i, event in enumerate(events)],
+        }
+        with _driver_errors():
+            await self._resources.insert_one(document)
+        self._drainer.wake(t)
+
+    async def drain_events(self) -> None:
+        """Move every pending outbox into the feed now, finishing deletes left by dead writers.
+
+        The drainer's task does this on its own; this is for tests, tools and shutdown.
+        """
+        await self._ready()
+        with _driver_errors():
+            await self._drainer.drain_all()
+
+    def start_drainer(self) -> None:
+        """Start the drainer's task now (it also starts on the first write with events)."""
+        self._drainer.start()
+
+    async def close(self) -> None:
+        """Stop the drainer's task, handing back its leases (the store's client stays open)."""
+        await self._drainer.close()
 
     @_bounded
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
@@ -492,6 +775,7 @@ class MongoStore:
             "t": check_tenant(tenant),
             "rt": {"$in": sorted(self._types)},
             "a.id": {"$in": wanted},
+            TOMBSTONE: {"$exists": False},
         }
         if not wanted:
             return {}
@@ -511,7 +795,11 @@ class MongoStore:
         Each ``members`` condition becomes ``{"a.id": {"$in": [group ids]}}`` (``$nin`` for
         ``ne``), the ids read from the membership collection first.
         """
-        selection: dict[str, Any] = {"t": check_tenant(tenant), "rt": resource_type.name}
+        selection: dict[str, Any] = {
+            "t": check_tenant(tenant),
+            "rt": resource_type.name,
+            TOMBSTONE: {"$exists": False},
+        }
         if bound is None:
             return selection
         reject_derived_filters(bound, resource_type)
@@ -571,7 +859,12 @@ class MongoStore:
     def _key(tenant: str, resource_type: ResourceType, id: str) -> dict[str, Any]:
         if not isinstance(id, str):
             raise not_found(resource_type, str(id))
-        return {"t": check_tenant(tenant), "rt": resource_type.name, "a.id": id}
+        return {
+            "t": check_tenant(tenant),
+            "rt": resource_type.name,
+            "a.id": id,
+            TOMBSTONE: {"$exists": False},
+        }
 
     async def _find_one(
         self, tenant: str, resource_type: ResourceType, id: str
@@ -628,7 +921,13 @@ class MongoStore:
             "localField": "g",
             "foreignField": "a.id",
             "pipeline": [
-                {"$match": {"t": tenant, "rt": {"$in": group_types}}},
+                {
+                    "$match": {
+                        "t": tenant,
+                        "rt": {"$in": group_types},
+                        TOMBSTONE: {"$exists": False},
+                    }
+                },
                 {"$project": {"_id": 0, "rt": 1, "a.displayName": 1}},
             ],
             "as": "_n",
@@ -672,13 +971,21 @@ class MongoStore:
         id: str,
         stored: dict[str, Any],
         expected_version: str | None,
+        *,
+        record: WriteRecord | None = None,
+        events: Callable[[Mapping[str, Any], dict[str, Any]], tuple[Event, ...]] | None = None,
     ) -> None:
         """Write ``stored`` over the resource at ``expected_version`` (or whatever is current).
 
         Sets the new version in ``stored``. Without an expected version a lost race is
-        retried, since the caller asked for no precondition.
+        retried, since the caller asked for no precondition. With ``events`` (``(before,
+        after) -> events``) the same update pushes the write's events onto the outbox;
+        ``before`` is the record's (the resource the service read at ``expected_version``),
+        so recording costs no extra read. The update sets the resource's fields rather than
+        replacing the document, so an outbox not yet drained stays.
         """
         key = self._key(tenant, resource_type, id)
+        before = record.before if record is not None else None
         while True:
             if expected_version is not None:
                 counter = version_counter(expected_version)
@@ -686,16 +993,28 @@ class MongoStore:
                     if await self._find_one(tenant, resource_type, id) is None:
                         raise not_found(resource_type, id)
                     raise PreconditionFailed()
+                if events is not None and before is None:
+                    current = await self._find_one(tenant, resource_type, id)
+                    if current is None:
+                        raise not_found(resource_type, id)
+                    before = resource_from_document(current)
             else:
                 current = await self._find_one(tenant, resource_type, id)
                 if current is None:
                     raise not_found(resource_type, id)
                 counter = current["v"]
+                before = resource_from_document(current)
             stored["meta"]["version"] = format_version(counter + 1)
             document = resource_document(key["t"], resource_type, stored, counter + 1)
+            update: dict[str, Any] = {"$set": document}
+            if events is not None:
+                assert before is not None
+                update["$push"] = pushed(events(before, stored))
             with _driver_errors(self._uniqueness(resource_type, stored)):
-                written = await self._resources.replace_one({**key, "v": counter}, document)
+                written = await self._resources.update_one({**key, "v": counter}, update)
             if written.matched_count:
+                if events is not None:
+                    self._drainer.wake(tenant)
                 return
             if expected_version is not None:
                 if await self._find_one(tenant, resource_type, id) is None:
@@ -810,11 +1129,7 @@ class MongoStore:
             except BulkWriteError as exc:
                 # Two writers upserting one membership at once: one insert loses on the
                 # unique index, and the membership exists as wanted. Anything else fails.
-                details = exc.details or {}
-                errors = details.get("writeErrors", ())
-                if details.get("writeConcernErrors") or any(
-                    error.get("code") != _DUPLICATE_KEY for error in errors
-                ):
+                if not only_duplicate_keys(exc):
                     raise
 
     async def _drop_memberships(
@@ -899,7 +1214,12 @@ class MongoStore:
         for type_name, group_ids in by_type.items():
             with _driver_errors():
                 groups = await self._resources.find(
-                    {"t": t, "rt": type_name, "a.id": _one_or_in(sorted(group_ids))},
+                    {
+                        "t": t,
+                        "rt": type_name,
+                        "a.id": _one_or_in(sorted(group_ids)),
+                        TOMBSTONE: {"$exists": False},
+                    },
                     {"_id": 0, "a.id": 1, "a.displayName": 1},
                 ).to_list(None)
             for group in groups:

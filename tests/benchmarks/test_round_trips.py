@@ -41,3 +41,15 @@ async def test_counts_every_operation_and_attributes_each_command(
             if command.collection == "request_log":
                 assert not command.on_request_path, name
     assert "| match GET, no hit | 1 | 1 | 1 |" in table(counts)
+
+
+async def test_recording_events_adds_no_round_trip_to_a_request(
+    mongodb_uri: str, mongo_db_name: str
+) -> None:
+    plain = await count(mongodb_uri, mongo_db_name)
+    recorded = await count(mongodb_uri, f"{mongo_db_name}_events", events=True)
+    for name in OPERATIONS:
+        assert recorded[name].request_path == plain[name].request_path, name
+    # The drain happens, but in the drainer's task, after the response.
+    drained = [c for c in recorded["POST user"].commands if c.collection == "scim_events"]
+    assert drained and not any(c.on_request_path for c in drained)
