@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LOG_FORMATS,
         help="text (default) or json: one JSON object per line, for a log collector",
     )
+    serve.add_argument(
+        "--request-log",
+        choices=("on", "off"),
+        help="record SCIM requests for the admin console's Activity page (default on)",
+    )
 
     healthcheck = commands.add_parser(
         "healthcheck",
@@ -211,6 +216,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "log_format",
         "metrics_port",
         "metrics_tenant_labels",
+        "request_log",
     )
     return {name: getattr(args, name, None) for name in names}
 

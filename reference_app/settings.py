@@ -24,6 +24,7 @@ variable                    meaning
 ``SCIMKIT_LOG_FORMAT``      ``text`` (default) or ``json`` (one JSON object per line)
 ``SCIMKIT_METRICS_PORT``    port serving Prometheus ``/metrics`` on the same host (default: none)
 ``SCIMKIT_METRICS_TENANT_LABELS``  how many tenants get their own metrics label (default 0: off)
+``SCIMKIT_REQUEST_LOG``     ``on`` (default) or ``off``: the console's SCIM request log (Activity)
 ==========================  ==========================================================
 
 ``SCIMKIT_WORKER_SETTINGS`` is internal: ``serve --workers N`` sets it to the resolved settings
@@ -70,6 +71,7 @@ LOG_FORMATS = ("text", "json")
 SERVERS = ("hypercorn", "granian", "uvicorn")
 """The ASGI servers ``serve`` can run (``reference_app.servers``); the first is the default."""
 _MIN_SECRET_BYTES = 16
+_SWITCHES = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
 
 
 class SettingsError(ValueError):
@@ -271,6 +273,9 @@ def load_settings(
     server = pick("server")
     if server is not None:
         values["server"] = server.lower()
+    request_log = pick("request_log")
+    if request_log is not None:
+        values["request_log"] = _switch("request_log", request_log)
     return Settings(**values)
 
 
@@ -302,6 +307,13 @@ def _from_json(text: str) -> Settings:
 
 def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _switch(key: str, text: str) -> bool:
+    try:
+        return _SWITCHES[text.strip().lower()]
+    except KeyError:
+        raise SettingsError(f"{key} must be on or off, not {text!r}") from None
 
 
 def _integer(key: str, text: str) -> int:

@@ -54,6 +54,7 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_LOG_FORMAT",
     "SCIMKIT_METRICS_PORT",
     "SCIMKIT_METRICS_TENANT_LABELS",
+    "SCIMKIT_REQUEST_LOG",
 )
 """The reference app's own environment variables (tests unset them)."""
 
