@@ -9,7 +9,9 @@ every run. The log's background recorder runs in the server process, so its pars
 and appending count in the server CPU per request. Optionally (``--ceiling``) the bare ceiling
 app too, to show the log's cost against the SCIM work (app − ceiling) as well.
 
-Target (issue 14): the log adds at most 10 % server CPU per request (``overhead_pct``).
+Target (issue 14): the log adds at most 10 % server CPU per request. On a shared machine the
+verdict uses the median on/off ratio of the rounds where neither run shared the server core
+with other processes (``overhead_pct_quiet_pairs_median``); ``overhead_pct`` pools all runs.
 
 ``python -m benchmarks.request_log_http --rounds 3 --duration 4 --out request_log_http.json``
 """
@@ -21,6 +23,7 @@ import os
 import random
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -50,6 +53,8 @@ from benchmarks.run_ceiling import (
 )
 
 TARGET_PCT = 10.0
+QUIET = 0.1
+"""Share of the server core other processes may have used in a run that counts as quiet."""
 SIDES = ("off", "on")
 
 
@@ -108,12 +113,28 @@ def summarize(measurements: list[Measurement], phases: Sequence[str]) -> dict[st
         on = row["log-on"]["server_cpu_us_per_request"]
         row["log_us_per_request"] = round(on - off, 1)
         row["overhead_pct"] = round((on / off - 1) * 100, 1) if off else 0.0
+        # Neighbours on the server core inflate CPU per request (caches): the same round's
+        # on/off pair where neither run shared the core is the fairer comparison.
+        ratios = []
+        for round_ in sorted({m.round for m in measurements}):
+            pair = {
+                m.server: m
+                for m in measurements
+                if (m.phase, m.round) == (phase, round_) and m.server in ("log-on", "log-off")
+            }
+            if len(pair) == 2 and all(m.foreign_share < QUIET for m in pair.values()):
+                ratios.append(pair["log-on"].server_us / pair["log-off"].server_us)
+        row["quiet_pairs"] = len(ratios)
+        if ratios:
+            row["overhead_pct_quiet_pairs_median"] = round((statistics.median(ratios) - 1) * 100, 1)
         if "ceiling" in row:
             work = off - row["ceiling"]["server_cpu_us_per_request"]
             row["scim_work_us_log_off"] = round(work, 1)
             row["log_share_of_scim_work_pct"] = round((on - off) / work * 100, 1) if work else 0.0
         out[phase] = row
-    worst = max(row["overhead_pct"] for row in out.values())
+    worst = max(
+        row.get("overhead_pct_quiet_pairs_median", row["overhead_pct"]) for row in out.values()
+    )
     out["target"] = {"max_overhead_pct": TARGET_PCT, "worst_pct": worst, "met": worst <= TARGET_PCT}
     return out
 
@@ -186,13 +207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "phases": summarize(measurements, args.phases),
             "measurements": [m.__dict__ for m in measurements],
         }
-        print(f"\n{'phase':<8}{'off µs':>9}{'on µs':>9}{'log µs':>8}{'overhead':>10}")
+        print(f"\n{'phase':<8}{'off µs':>9}{'on µs':>9}{'log µs':>8}{'overhead':>10}{'quiet':>16}")
         for phase in args.phases:
             row = result["phases"][phase]
             print(
                 f"{phase:<8}{row['log-off']['server_cpu_us_per_request']:>9.1f}"
                 f"{row['log-on']['server_cpu_us_per_request']:>9.1f}"
                 f"{row['log_us_per_request']:>8.1f}{row['overhead_pct']:>9.1f}%"
+                f"{row.get('overhead_pct_quiet_pairs_median', float('nan')):>8.1f}% "
+                f"({row['quiet_pairs']} pairs)"
                 + (
                     f"   ({row['log_share_of_scim_work_pct']:.0f} % of SCIM work "
                     f"{row['scim_work_us_log_off']:.0f} µs)"
