@@ -150,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="PEM key signing the events (made there when absent; default: one per process)",
     )
+    serve.add_argument(
+        "--request-log",
+        choices=("on", "off"),
+        help="record SCIM requests for the admin console's Activity page (default on)",
+    )
 
     healthcheck = commands.add_parser(
         "healthcheck",
@@ -269,6 +274,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "events_tokens",
         "events_push",
         "events_key",
+        "request_log",
     )
     return {name: getattr(args, name, None) for name in names}
 

@@ -2,17 +2,19 @@
 
 :class:`ActivityMiddleware` is a pure ASGI middleware around the SCIM routes. While the request
 runs it only keeps references to the body chunks it passes on; after the response is sent it
-queues the raw request. :class:`ActivityRecorder` drains that queue in a background task: it
-parses and redacts the bodies (:mod:`reference_app.redaction`) and appends the records to the
-tenant's :class:`~reference_app.request_log.RequestLog` in batches. Bodies are kept as compact
-JSON; a body without any secret name is kept as sent, without being re-encoded. Headers are
-never read into a record, so the ``Authorization`` header cannot reach the log.
+queues the raw request. :class:`ActivityRecorder` drains that queue in a background task, in
+batches a short moment apart: it parses and redacts the bodies (:mod:`reference_app.redaction`)
+and appends the records to the tenant's :class:`~reference_app.request_log.RequestLog`. Bodies
+are kept as compact JSON; a body without any secret name is kept as sent, without being
+re-encoded, and a response is parsed only when something is read from it. Headers are never
+read into a record, so the ``Authorization`` header cannot reach the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import re
 import secrets
@@ -38,13 +40,20 @@ QUEUE_LIMIT = 10_000
 """Raw requests waiting to be recorded; past it new ones are dropped (and counted), not
 waited for: the log never slows the SCIM answer down."""
 BATCH = 500
+DRAIN_DELAY = 0.02
+"""Seconds requests gather before the recorder wakes: one wake-up per batch, not per request."""
 _TENANT_CACHE_SECONDS = 60.0
 _NAME_FILTER = re.compile(r'^\s*(?:userName|displayName)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.I)
 
 
-def new_record_id(moment_ns: int) -> str:
-    """An id that sorts by time (nanoseconds, hex) and then by a random suffix."""
-    return f"{moment_ns:016x}{secrets.token_hex(4)}"
+def new_record_id(moment_ns: int, suffix: int | None = None) -> str:
+    """An id that sorts by time (nanoseconds, hex), then by a suffix (random if not given).
+
+    A recorder numbers its records from a random start: as unique across processes as random
+    suffixes, without asking the OS for random bytes per record.
+    """
+    tail = secrets.token_hex(4) if suffix is None else f"{suffix & 0xFFFFFFFF:08x}"
+    return f"{moment_ns:016x}{tail}"
 
 
 @dataclass(slots=True)
@@ -149,6 +158,8 @@ class ActivityRecorder:
         # one append (and a wake-up only when the drainer sleeps).
         self._pending: deque[RawRequest] = deque()
         self._wake = asyncio.Event()
+        self._scheduled = False
+        self._suffixes = itertools.count(secrets.randbits(32))
         self._submitted = 0
         self._recorded = 0
         self._caught_up = asyncio.Event()
@@ -160,14 +171,16 @@ class ActivityRecorder:
             return
         self._pending.append(raw)
         self._submitted += 1
-        if not self._wake.is_set():
+        if not self._scheduled:
+            self._scheduled = True
             self._caught_up.clear()
-            self._wake.set()
+            asyncio.get_running_loop().call_later(DRAIN_DELAY, self._wake.set)
 
     async def flush(self) -> None:
         """Wait until every request submitted so far is recorded (tests, shutdown)."""
         wanted = self._submitted
         while self._recorded < wanted:
+            self._wake.set()  # now, not after the batch delay
             await self._caught_up.wait()
             if self._recorded < wanted:
                 await asyncio.sleep(0)
@@ -189,13 +202,18 @@ class ActivityRecorder:
         pending = self._pending
         while True:
             if not pending:
+                self._scheduled = False
                 self._wake.clear()
                 self._caught_up.set()
                 await self._wake.wait()
                 continue
             batch = [pending.popleft() for _ in range(min(BATCH, len(pending)))]
             try:
-                records = [r for r in [await self._record(raw) for raw in batch] if r]
+                records = []
+                for raw in batch:
+                    record = await self._record(raw)
+                    if record is not None:
+                        records.append(record)
                 await self.log.append(records)
             except Exception:  # the log must never take the service down
                 logger.exception("Could not record %d SCIM requests", len(batch))
@@ -208,11 +226,12 @@ class ActivityRecorder:
         # keeping them would let anyone grow the log with made-up names.
         if not tenant or not await self._exists(tenant):
             return None
-        return to_record(raw, tenant, "/" + rest, self.redactor)
+        id = new_record_id(raw.started_ns, next(self._suffixes))
+        return to_record(raw, tenant, "/" + rest, self.redactor, id)
 
     async def _exists(self, tenant: str) -> bool:
-        now = time.monotonic()
         known = self._known.get(tenant)
+        now = time.monotonic()
         if known is not None and now - known[1] < _TENANT_CACHE_SECONDS:
             return known[0]
         exists = await self._tenant_exists(tenant)
@@ -222,21 +241,34 @@ class ActivityRecorder:
         return exists
 
 
-def to_record(raw: RawRequest, tenant: str, path: str, redactor: Redactor) -> RequestRecord:
+def to_record(
+    raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str | None = None
+) -> RequestRecord:
     """The record of ``raw`` (``path`` is below the Tenant URL)."""
     segments = [s for s in path.split("/") if s]
     request, request_bytes = _parse(raw.request_body)
-    response, response_bytes = _parse(raw.response_body)
+    response_bytes = _joined(raw.response_body)
     query = raw.query.decode("latin-1")
+    failed = raw.status >= 400
+    name = _name(request)
+    # The response is parsed only when something is read from it: an error's scimType and
+    # detail, or the resource's name when the request does not give one. A list's response
+    # (GET on an endpoint) never names one at its top level.
+    response: Any = _UNREAD
+    listing = raw.method == "GET" and len(segments) == 1
+    if response_bytes and (failed or (name is None and not listing)):
+        response = _loads(response_bytes)
+    if name is None:
+        name = _name(response) or _filtered_name(query)
     resource_id = segments[1] if len(segments) > 1 and not segments[1].startswith(".") else None
     if resource_id is None and raw.location is not None:
         resource_id = raw.location.decode("latin-1").rstrip("/").rsplit("/", 1)[-1]
     scim_type = detail = None
-    if raw.status >= 400 and isinstance(response, dict):
+    if failed and isinstance(response, dict):
         scim_type = _text(response.get("scimType"))
         detail = _text(response.get("detail"))
     return RequestRecord(
-        id=new_record_id(raw.started_ns),
+        id=new_record_id(raw.started_ns) if id is None else id,
         tenant=tenant,
         time=datetime.fromtimestamp(raw.started_ns // 1_000_000 / 1000, UTC),
         method=raw.method,
@@ -246,41 +278,67 @@ def to_record(raw: RawRequest, tenant: str, path: str, redactor: Redactor) -> Re
         duration_ms=round(raw.duration * 1000, 3),
         resource_type=segments[0] if segments else None,
         resource_id=resource_id,
-        resource_name=_name(request) or _name(response) or _filtered_name(query),
+        resource_name=name,
         scim_type=scim_type,
         detail=detail,
         request_body=_render(request, request_bytes, redactor),
-        response_body=_render(response, response_bytes, redactor),
+        response_body=_response_text(response, response_bytes, redactor),
     )
 
 
 _UNPARSED = object()
+_UNREAD = object()
+
+
+def _joined(chunks: list[bytes]) -> bytes:
+    if not chunks:
+        return b""
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _UNPARSED
 
 
 def _parse(chunks: list[bytes]) -> tuple[Any, bytes]:
     """The JSON value of a body and its bytes (``None`` for no body)."""
-    if not chunks:
-        return None, b""
-    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    try:
-        return orjson.loads(raw), raw
-    except orjson.JSONDecodeError:
-        return _UNPARSED, raw
+    raw = _joined(chunks)
+    return (_loads(raw) if raw else None), raw
 
 
-def _render(value: Any, raw: bytes, redactor: Redactor) -> str | None:
+def _render(value: Any, raw: bytes, redactor: Redactor, *, scan: bool = True) -> str | None:
     """The body as kept: compact JSON (the Activity page indents it when shown)."""
     if value is None:
         return None
     if value is _UNPARSED:
         # Not JSON (or cut at the limit): it may hold anything, so only its size is shown.
         return f"[{len(raw)} bytes, not shown: not JSON or longer than {BODY_LIMIT} bytes]"
-    if redactor.may_hold_secrets(raw):
+    if scan and redactor.may_hold_secrets(raw):
         text = orjson.dumps(redactor.redact(value)).decode("utf-8")
     else:
         # Valid JSON without a secret name: the text as sent is safe to keep, and no copy is made.
         text = raw.decode("utf-8")
     return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + "\n… [cut]"
+
+
+def _response_text(value: Any, raw: bytes, redactor: Redactor) -> str | None:
+    if not raw:
+        return None
+    if not redactor.responses_clean:
+        return _render(_loads(raw) if value is _UNREAD else value, raw, redactor)
+    if value is _UNREAD:
+        # Not parsed: the service's own JSON, unless the body is not JSON-shaped at all.
+        shaped = raw[:1] in (b"{", b"[") and raw.rstrip()[-1:] in (b"}", b"]")
+        value = raw if shaped else _UNPARSED
+        if shaped and not raw.isascii():
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                value = _UNPARSED
+    return _render(value, raw, redactor, scan=False)
 
 
 def _name(body: Any) -> str | None:

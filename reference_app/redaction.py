@@ -43,13 +43,15 @@ class Redactor:
 
     def __init__(self, resource_types: Iterable[ResourceType]) -> None:
         names = set(ALWAYS_SECRET)
+        returned: set[str] = set()
         for resource_type in resource_types:
+            returned.update(resource_type.schema_ids)
             for ref in resource_type.attributes():
-                if ref.attribute.returned is Returned.NEVER:
-                    names.add(ref.attribute.name.casefold())
-                for sub in ref.attribute.sub_attributes:
-                    if sub.returned is Returned.NEVER:
-                        names.add(sub.name.casefold())
+                for attribute in (ref.attribute, *ref.attribute.sub_attributes):
+                    if attribute.returned is Returned.NEVER:
+                        names.add(attribute.name.casefold())
+                    else:
+                        returned.add(attribute.name)
         self.names = frozenset(names)
         self._all_ascii = all(name.isascii() for name in self.names)
         # A name that holds another (``access_token``, ``token``) needs no search of its own.
@@ -59,6 +61,10 @@ class Redactor:
             if not any(other != name and other in name for other in self.names)
         )
         self._verdicts: dict[str, bool] = {}
+        # A SCIM response holds only message keys and attributes a schema returns (the service
+        # refuses unknown attributes), so it can hold a secret key only if such an attribute
+        # has a secret name; the request log then scans responses as it scans requests.
+        self.responses_clean = not any(self.is_secret(name) for name in returned)
 
     def is_secret(self, key: str) -> bool:
         """Whether an attribute name or PATCH path (``urn:…:password``, ``a[x eq y].b``) is."""

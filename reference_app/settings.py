@@ -28,6 +28,7 @@ variable                    meaning
 ``SCIMKIT_EVENTS_TOKENS``   ``tenant:token,...`` events tokens (poll ``/Events``) of process tenants
 ``SCIMKIT_EVENTS_PUSH``     ``tenant:url,...`` push receivers (RFC 8935) of process tenants
 ``SCIMKIT_EVENTS_KEY``      PEM file of the SET signing key (generated there when absent)
+``SCIMKIT_REQUEST_LOG``     ``on`` (default) or ``off``: the console's SCIM request log (Activity)
 ==========================  ==========================================================
 
 ``SCIMKIT_WORKER_SETTINGS`` is internal: ``serve --workers N`` sets it to the resolved settings
@@ -358,6 +359,9 @@ def load_settings(
     server = pick("server")
     if server is not None:
         values["server"] = server.lower()
+    request_log = pick("request_log")
+    if request_log is not None:
+        values["request_log"] = _switch("request_log", request_log)
     return Settings(**values)
 
 

@@ -9,18 +9,21 @@ awaits, so each call is atomic with respect to other tasks. Resources go in and 
 copies.
 
 Queries whose filter is, or is a conjunction containing, ``eq`` on ``id``, an indexed
-attribute or ``members[.value]`` start from the matching index entry (O(1)) and check the
-rest of the filter on those candidates; any other filter scans the resource type with the
-in-memory evaluator, which defines the semantics MongoStore's translation reproduces.
+attribute or ``members[.value]`` start from the matching index entry (O(1)), and ``sw`` on an
+indexed string attribute from the index keys with that prefix; they check the rest of the
+filter on those candidates. Any other filter scans the resource type with the in-memory
+evaluator, which defines the semantics MongoStore's translation reproduces. Pages without a
+filter or ``sortBy`` slice an id order kept between queries, not a sort of every resource.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from scimkit._errors import PreconditionFailed, UniquenessError
 from scimkit._event import WriteRecord
@@ -62,6 +65,8 @@ from scimkit._types import copy_json
 
 __all__ = ["MemoryStore"]
 
+_T = TypeVar("_T")
+
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
@@ -90,6 +95,39 @@ class _Space:
     entries: dict[str, _Entry] = field(default_factory=dict)
     unique: dict[str, dict[Any, str]] = field(default_factory=dict)
     lookup: dict[str, dict[Any, set[str]]] = field(default_factory=dict)
+    # Sorted ids ("") and sorted index keys (by dotted name), kept by queries.
+    sorted: dict[str, _Sorted] = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class _Sorted:
+    """Keys in order and as a set: kept between queries, brought up to date on use.
+
+    Checking it costs one set comparison (C speed) rather than a sort per query; keys written
+    since the last use are inserted or removed one by one, unless there are many.
+    """
+
+    order: list[Any] = field(default_factory=list)
+    known: set[Any] = field(default_factory=set)
+
+    def of(self, keys: KeysView[Any]) -> list[Any]:
+        known = self.known
+        if len(known) == len(keys) and keys == known:
+            return self.order
+        added = keys - known
+        removed = known - keys
+        if len(added) + len(removed) > max(64, len(keys) // 16):
+            self.order = sorted(keys)
+            self.known = set(keys)
+            return self.order
+        order = self.order
+        for key in removed:
+            del order[bisect_left(order, key)]
+        for key in added:
+            insort(order, key)
+        known -= removed
+        known |= added
+        return order
 
 
 @dataclass(slots=True, eq=False)
@@ -305,16 +343,29 @@ class MemoryStore:
             space = namespace.spaces.get(resource_type.name)
             if space is None:
                 return Page((), 0, ())
-            matched = list(self._matching(namespace, space, plan, resource_type, query.filter))
-            ordered = _order(matched, query.sort_by)
-            if query.descending and query.sort_by is not None:
-                ordered.reverse()
-            window = self._window(ordered, query)
+            by_id = query.sort_by is None and query.after is None
+            if by_id and query.filter is None:
+                # Every resource, in id order: a slice of the kept order, not a sort per page.
+                order = space.sorted.setdefault("", _Sorted()).of(space.entries.keys())
+                ids = self._slice(order, query)
+                window = [((0, None, id), space.entries[id]) for id in ids]
+                total = len(space.entries)
+            else:
+                matched = list(self._matching(namespace, space, plan, resource_type, query.filter))
+                total = len(matched)
+                if by_id:
+                    matched.sort(key=_entry_id)
+                    window = [((0, None, _entry_id(e)), e) for e in self._slice(matched, query)]
+                else:
+                    ordered = _order(matched, query.sort_by)
+                    if query.descending and query.sort_by is not None:
+                        ordered.reverse()
+                    window = self._window(ordered, query)
             resources = [
                 self._view(namespace, plan, entry, members=query.members) for _, entry in window
             ]
             keys = [(key[1], key[2]) for key, _ in window]
-            return Page(resources, len(matched), keys)
+            return Page(resources, total, keys)
 
     async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
         """The resource type name of each of ``ids`` that names a resource in the tenant."""
@@ -564,6 +615,11 @@ class MemoryStore:
             entries = space.entries.values()
         else:
             entries = (space.entries[id] for id in sorted(candidates) if id in space.entries)
+        if candidates is not None and isinstance(bound, BoundCompare) and bound.op is CompareOp.SW:
+            # A lone prefix term: the index keys are the values in comparison form, so the
+            # candidates are the matches (no evaluation of each: a search may match thousands).
+            yield from entries
+            return
         with_members = plan.members is not None and any(
             condition.ref.attribute is plan.members for condition in filter_conditions(bound)
         )
@@ -590,9 +646,14 @@ class MemoryStore:
         """
         best: set[str] | None = None
         for term in filter_terms(bound, (BoundAnd,)):
-            if not isinstance(term, BoundCompare) or term.op is not CompareOp.EQ:
+            if not isinstance(term, BoundCompare):
                 continue
-            found = self._lookup(namespace, space, plan, resource_type, term)
+            if term.op is CompareOp.SW:
+                found = self._prefixed(space, plan, term)
+            elif term.op is CompareOp.EQ:
+                found = self._lookup(namespace, space, plan, resource_type, term)
+            else:
+                continue
             if found is not None and (best is None or len(found) < len(best)):
                 best = found
         return best
@@ -626,13 +687,45 @@ class MemoryStore:
                 return set(space.lookup.get(lookup.dotted, {}).get(value, ()))
         return None
 
+    @staticmethod
+    def _prefixed(space: _Space, plan: _Plan, term: BoundCompare) -> set[str] | None:
+        """Ids whose indexed string value starts with the term's; ``None``: no index to ask.
+
+        Index keys are the values in the evaluator's comparison form (folded when
+        caseExact=false), so the keys that start with the bound prefix are exactly the matches.
+        Empty values are not indexed, so an empty prefix scans.
+        """
+        ref, prefix = term.ref, term.value
+        if ref.extension or ref.sub_attribute is not None or not isinstance(prefix, str):
+            return None
+        if not prefix:
+            return None
+        for unique in plan.unique:
+            if unique.attribute is ref.attribute:
+                owners = space.unique.get(unique.dotted, {})
+                keys = _prefixed_keys(space, unique.dotted, owners, prefix)
+                return {owners[key] for key in keys}
+        for lookup in plan.lookup:
+            if lookup.attribute is ref.attribute:
+                holders = space.lookup.get(lookup.dotted, {})
+                found: set[str] = set()
+                for key in _prefixed_keys(space, lookup.dotted, holders, prefix):
+                    found.update(holders[key])
+                return found
+        return None
+
+    def _slice(self, ordered: list[_T], query: StoreQuery) -> list[_T]:
+        """The ``startIndex``/``count`` window of ``ordered``."""
+        count = self.max_page_size if query.count is None else max(0, query.count)
+        start = max(1, query.start_index) - 1
+        return ordered[start : start + count] if count else []
+
     def _window(
         self, ordered: list[tuple[tuple[Any, ...], _Entry]], query: StoreQuery
     ) -> list[tuple[tuple[Any, ...], _Entry]]:
         count = self.max_page_size if query.count is None else max(0, query.count)
         if query.after is None:
-            start = max(1, query.start_index) - 1
-            return ordered[start : start + count] if count else []
+            return self._slice(ordered, query)
         descending = query.descending and query.sort_by is not None
         position = _position(query.after, keyed=query.sort_by is not None)
         if query.backward:
@@ -713,6 +806,29 @@ def _discard(mapping: dict[str, Any], key: Any, item: str) -> None:
         found.pop(item, None)
     if not found:
         del mapping[key]
+
+
+def _entry_id(entry: _Entry) -> str:
+    id: str = entry.resource["id"]
+    return id
+
+
+def _prefixed_keys(space: _Space, name: str, index: Mapping[Any, Any], prefix: str) -> list[str]:
+    """The string keys of ``index`` that start with ``prefix``: a range of its sorted keys."""
+    keys = space.sorted.setdefault(name, _Sorted())
+    try:
+        order = keys.of(index.keys())
+        first = bisect_left(order, prefix)
+    except TypeError:  # keys that do not sort with strings: look at each
+        del space.sorted[name]
+        return [k for k in index if isinstance(k, str) and k.startswith(prefix)]
+    found = []
+    for position in range(first, len(order)):
+        key = order[position]
+        if not key.startswith(prefix):
+            break
+        found.append(key)
+    return found
 
 
 def _order(entries: list[_Entry], sort_by: AttrRef | None) -> list[tuple[tuple[Any, ...], _Entry]]:

@@ -58,6 +58,7 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_EVENTS_TOKENS",
     "SCIMKIT_EVENTS_PUSH",
     "SCIMKIT_EVENTS_KEY",
+    "SCIMKIT_REQUEST_LOG",
 )
 """The reference app's own environment variables (tests unset them)."""
 

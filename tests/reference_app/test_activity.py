@@ -73,3 +73,39 @@ async def test_the_log_can_be_off(flag: bool):
         assert app.state.activity is None and app.state.request_log is None
         async with scim_client(app, "acme", TOKEN_A) as client:
             assert (await client.get("/Users")).status_code == 200
+
+
+async def test_responses_are_kept_as_sent_and_names_read_from_them(
+    app: Starlette, acme: httpx.AsyncClient
+):
+    created = await acme.post("/Users", **scim_json({"schemas": [USER], "userName": "grace"}))
+    uid = created.json()["id"]
+    patched = await acme.patch(
+        f"/Users/{uid}",
+        **scim_json(
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "password", "value": "s3cret-Value"}],
+            }
+        ),
+    )
+    assert patched.status_code == 200
+    await acme.get(f"/Users/{uid}")
+    read, patch, create = await _records(app)
+    # Names the request does not give come from the response (PATCH and GET of one user).
+    assert patch.resource_name == "grace" and read.resource_name == "grace"
+    assert read.response_body == (await acme.get(f"/Users/{uid}")).text
+    assert create.response_body == created.text
+    assert "s3cret-Value" not in (patch.request_body or "")
+    assert "[redacted]" in (patch.request_body or "")
+
+
+def test_a_response_that_is_not_json_is_not_shown():
+    from reference_app.activity import RawRequest, to_record
+    from reference_app.redaction import Redactor
+    from reference_app.schemas import RESOURCE_TYPES
+
+    raw = RawRequest(0, 0.001, "GET", "/scim/v2/acme/Users", b"", 405, None, [], [b"Nope"])
+    record = to_record(raw, "acme", "/Users", Redactor(RESOURCE_TYPES))
+    assert record.response_body is not None and "Nope" not in record.response_body
+    assert record.response_body.startswith("[4 bytes, not shown")

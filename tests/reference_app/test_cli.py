@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from reference_app.__main__ import _bootstrap_tenants, main
-from reference_app.settings import Settings, TenantSeed
+from reference_app.__main__ import _bootstrap_tenants, _overrides, build_parser, main
+from reference_app.settings import Settings, TenantSeed, load_settings
 from tests.reference_app.support import running, scim_client
 
 TOKEN_LINE = re.compile(r"Secret Token: (\S+)")
@@ -54,6 +54,12 @@ def test_tenant_commands_need_mongodb(capsys: pytest.CaptureFixture[str]):
 def test_bad_settings_exit_with_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]):
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("reference-app: ")
+
+
+@pytest.mark.parametrize(("switch", "expected"), [("off", False), ("on", True)])
+def test_serve_switches_the_request_log(switch: str, expected: bool):
+    args = build_parser().parse_args(["serve", "--request-log", switch])
+    assert load_settings(_overrides(args), environ={}).request_log is expected
 
 
 def test_unknown_commands_are_usage_errors():

@@ -53,3 +53,17 @@ def test_only_bodies_without_any_secret_name_skip_redaction():
     for raw in holding:
         assert redactor.may_hold_secrets(raw), raw
     assert redactor.is_secret("pa\u017f\u017fword")
+
+
+def test_responses_are_clean_unless_a_returned_attribute_has_a_secret_name():
+    from scimkit import ResourceType, Schema
+
+    assert Redactor(RESOURCE_TYPES).responses_clean
+    urn = "urn:example:params:scim:schemas:extension:keys:2.0:User"
+    keys = Schema.from_json(
+        {"id": urn, "name": "Keys", "attributes": [{"name": "apiKey", "type": "string"}]}
+    )
+    with_keys = ResourceType(
+        name="Device", endpoint="/Devices", schema=keys, description="returns an apiKey"
+    )
+    assert not Redactor((*RESOURCE_TYPES, with_keys)).responses_clean

@@ -88,6 +88,7 @@ def test_wildcard_host_prints_a_usable_url():
         ({"server": "gunicorn"}, {}, "server must be one of hypercorn, granian, uvicorn"),
         ({}, {"SCIMKIT_MONGODB_DATABASE": ""}, None),
         ({"mongodb_database": ""}, {}, "database name"),
+        ({}, {"SCIMKIT_REQUEST_LOG": "maybe"}, "request_log must be on or off"),
     ],
 )
 def test_invalid_values_are_refused_with_the_setting_named(overrides, environ, message):
@@ -115,10 +116,27 @@ def test_worker_environment_rebuilds_the_same_settings():
             "workers": 4,
             "server": "uvicorn",
             "cursor_secret": "0123456789abcdef0123",
+            "request_log": "off",
         },
         environ={},
     )
+    assert not settings.request_log
     assert load_settings({}, worker_environ(settings)) == settings
+
+
+@pytest.mark.parametrize(
+    ("overrides", "environ", "expected"),
+    [
+        ({}, {}, True),
+        ({}, {"SCIMKIT_REQUEST_LOG": "off"}, False),
+        ({}, {"SCIMKIT_REQUEST_LOG": " OFF "}, False),
+        ({}, {"SCIMKIT_REQUEST_LOG": "on"}, True),
+        ({"request_log": "on"}, {"SCIMKIT_REQUEST_LOG": "off"}, True),
+        ({"request_log": "off"}, {}, False),
+    ],
+)
+def test_the_request_log_is_switched_on_or_off(overrides, environ, expected):
+    assert load_settings(overrides, environ).request_log is expected
 
 
 def test_console_admins_and_session_secret():

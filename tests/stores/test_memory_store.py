@@ -81,10 +81,62 @@ async def test_other_filters_scan(evaluations: list[str]) -> None:
     store = MemoryStore()
     await _seed(store, users=50)
     evaluations.clear()
-    query = StoreQuery(filter=compile_filter('userName sw "user1"', CONTRACT_USER))
+    query = StoreQuery(filter=compile_filter('userName co "user1"', CONTRACT_USER))
     page = await store.query("t", CONTRACT_USER, query)
     assert page.total == 11  # User1, User10..User19
     assert len(evaluations) == 50
+
+
+@pytest.mark.parametrize(
+    ("text", "evaluated"),
+    [
+        ('userName sw "USER1"', 0),  # the unique index's keys, folded, are the matches
+        ('externalId sw "ext-1"', 0),  # a lookup index's too
+        ('userName sw "user1" and externalId eq "ext-12"', 1),
+        ('userName sw ""', 50),  # empty values are not indexed: scanned
+    ],
+)
+async def test_prefix_filters_on_indexed_attributes_evaluate_the_prefixed_keys(
+    evaluations: list[str], text: str, evaluated: int
+) -> None:
+    store = MemoryStore()
+    await _seed(store, users=50)
+    evaluations.clear()
+    bound = compile_filter(text, CONTRACT_USER)
+    page = await store.query("t", CONTRACT_USER, StoreQuery(filter=bound, count=5))
+    assert len(evaluations) == evaluated
+    everyone = await store.query("t", CONTRACT_USER, StoreQuery())
+    expected = sorted(r["id"] for r in everyone.resources if matches(bound, r))
+    assert page.total == len(expected)
+    assert [r["id"] for r in page.resources] == expected[:5]
+
+
+async def test_unfiltered_pages_follow_the_ids_through_writes() -> None:
+    store = MemoryStore()
+    await _seed(store, users=120)
+    ids = sorted(f"u{i}" for i in range(120))
+
+    async def listed(start: int, count: int) -> list[str]:
+        page = await store.query("t", CONTRACT_USER, StoreQuery(start_index=start, count=count))
+        assert page.total == len(ids)
+        assert list(page.keys) == [(None, r["id"]) for r in page.resources]
+        return [r["id"] for r in page.resources]
+
+    assert await listed(1, 10) == ids[:10]
+    for id in ("u3", "u77", "u119"):
+        await store.delete("t", CONTRACT_USER, id)
+        ids.remove(id)
+    for n in range(5):  # a few writes: brought up to date one by one
+        await store.create("t", CONTRACT_USER, {"id": f"v{n}", "userName": f"v{n}", "meta": {}})
+        ids.append(f"v{n}")
+    ids.sort()
+    assert await listed(1, 200) == ids
+    assert await listed(100, 30) == ids[99:129]
+    for n in range(200):  # many writes: sorted afresh
+        await store.create("t", CONTRACT_USER, {"id": f"w{n:03d}", "userName": f"w{n}", "meta": {}})
+        ids.append(f"w{n:03d}")
+    ids.sort()
+    assert await listed(50, 1000) == ids[49:]
 
 
 async def test_an_unknown_tenant_is_empty_and_not_created() -> None:

@@ -220,6 +220,18 @@ async def test_activity_shows_failed_requests_with_their_detail(
     assert (await signed_in.get("/admin/t/acme/activity/0000")).status_code == 404
 
 
+async def test_activity_says_when_the_request_log_is_off():
+    async with running(admin_settings(request_log=False)) as app, browser_client(app) as client:
+        await sign_in(client)
+        async with scim_client(app, "acme", TOKEN_A) as scim:
+            assert (await scim.get("/Users")).status_code == 200
+        page = await client.get("/admin/t/acme/activity")
+    assert page.status_code == 200
+    assert "The request log is off for this server" in page.text
+    assert "--request-log on" in page.text
+    assert "No requests" in page.text
+
+
 async def test_one_time_link(app: Starlette, browser: httpx.AsyncClient):
     token = await app.state.admins.issue_link("acme")
     page = await browser.get(f"/admin/link/{token}")
