@@ -282,6 +282,10 @@ def create_app(
             runtime.ready = False
             if runtime.metrics_server is not None:
                 runtime.metrics_server.close()
+            if runtime.mongo_store is not None:
+                # Stops the outbox drainer before its client goes: what it has not moved
+                # yet stays in the written documents for the next process to drain.
+                await runtime.mongo_store.close()
             if runtime.client is not None:
                 await runtime.client.close()
 

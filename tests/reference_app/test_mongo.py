@@ -6,16 +6,19 @@ Kept small: the test server (mongoeco) makes every indexed write cost millisecon
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from reference_app.__main__ import _bootstrap_tenants, main
 from reference_app.app import mongo_client
-from reference_app.settings import Settings, TenantSeed
+from reference_app.settings import EventsTokenSeed, Settings, TenantSeed
 from scimkit.testing._mongo_server import MongoServer
 from tests.reference_app.support import patch_body, running, scim_client, scim_json
 
@@ -314,3 +317,54 @@ async def test_the_client_gives_up_server_selection_after_5_seconds():
     finally:
         await default.close()
         await chosen.close()
+
+
+async def test_events_on_mongodb_reach_a_poller_in_order(settings: Settings, tmp_path: Path):
+    # The MongoDB feed (outbox drained off the request path) wired through the app: a
+    # process tenant with an events token, the shared signing key given as a file.
+    events_token = "events-token-of-acme-on-mongo-0123"
+    configured = Settings(
+        mongodb_uri=settings.mongodb_uri,
+        mongodb_database=settings.mongodb_database,
+        tenants=(TenantSeed("acme", "tok-acme-0123456789abcdef"),),
+        events_tokens=(EventsTokenSeed("acme", events_token),),
+        events_key=str(tmp_path / "events-key.pem"),
+    )
+    async with running(configured) as app:
+        async with scim_client(app, "acme", "tok-acme-0123456789abcdef") as scim:
+            body = {"schemas": [USER_URN], "userName": "ada@acme.example", "externalId": "ada"}
+            created = await scim.post("/Users", **scim_json(body))
+            assert created.status_code == 201, created.text
+            user = created.json()
+            disable = patch_body({"op": "Replace", "path": "active", "value": "False"})
+            patched = await scim.patch(f"/Users/{user['id']}", **scim_json(disable))
+            assert patched.status_code == 200, patched.text
+            assert (await scim.delete(f"/Users/{user['id']}")).status_code == 204
+        async with scim_client(app, "acme", events_token) as events:
+            types: list[str] = []
+            deadline = time.monotonic() + 20
+            while len(types) < 4 and time.monotonic() < deadline:
+                answer = await events.post(
+                    "/Events", json={"returnImmediately": False, "maxEvents": 10}
+                )
+                assert answer.status_code == 200, answer.text
+                sets = answer.json()["sets"]
+                for compact in sets.values():
+                    claims = _claims(compact)
+                    (uri,) = claims["events"]
+                    kind = re.search(r"prov:[a-z]+", uri)
+                    assert kind is not None, uri
+                    types.append(kind.group(0))
+                    assert claims["sub_id"]["uri"] == f"/Users/{user['id']}"
+                if sets:
+                    await events.post("/Events", json={"ack": list(sets), "maxEvents": 0})
+    assert types == ["prov:create", "prov:patch", "prov:deactivate", "prov:delete"], types
+
+
+def _claims(compact: str) -> dict[str, Any]:
+    # Signatures are verified against the JWKS in tests/reference_app/test_events.py.
+    payload = compact.split(".")[1]
+    decoded: dict[str, Any] = orjson.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return decoded
