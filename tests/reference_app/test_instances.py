@@ -2,21 +2,26 @@
 
 What docs/deployment.md promises a load balancer without sticky sessions: a token rotated with
 ``reference-app tenant rotate`` holds on every instance at once, a cursor from one instance pages
-on another (given the shared ``SCIMKIT_CURSOR_SECRET``), and what one instance writes the other
-finds. Small data: every write costs milliseconds on the stand-in.
+on another (given the shared ``SCIMKIT_CURSOR_SECRET``), what one instance writes the other
+finds, and both write one ordered provisioning-event feed (signed with the shared
+``SCIMKIT_EVENTS_KEY``). Small data: every write costs milliseconds on the stand-in.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from joserfc import jws
+from joserfc.jwk import KeySet
 from pymongo import MongoClient
 
 from reference_app.__main__ import main
@@ -26,7 +31,7 @@ pytestmark = pytest.mark.mongo
 
 CURSOR_SECRET = "shared-cursor-secret-0123456789abcdef"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
-TOKEN_LINE = re.compile(r"Secret Token: (\S+)")
+TOKEN_LINE = re.compile(r"(?:Secret|Events) [Tt]oken: (\S+)")
 
 
 class Instances:
@@ -54,12 +59,13 @@ class Instances:
 
 
 @pytest.fixture(scope="module")
-def instances(mongodb_uri: str) -> Iterator[Instances]:
+def instances(mongodb_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instances]:
     """Two instances on one database, shared by this module's tests (each uses its own tenant)."""
     name = f"scimkit_test_{uuid.uuid4().hex[:16]}"
     database = ["--mongodb-uri", mongodb_uri, "--mongodb-database", name]
     # The secret comes from the environment, as docs/deployment.md says to give it.
-    environ = {"SCIMKIT_CURSOR_SECRET": CURSOR_SECRET}
+    key = tmp_path_factory.mktemp("events") / "events-key.pem"
+    environ = {"SCIMKIT_CURSOR_SECRET": CURSOR_SECRET, "SCIMKIT_EVENTS_KEY": str(key)}
     # A stored tenant before the start, so neither instance creates the `default` one.
     Instances([], database).tenant("create", "setup")
     try:
@@ -131,3 +137,60 @@ def test_what_one_instance_writes_the_other_serves(instances: Instances):
     assert "nextCursor" not in rest.json()
     paged = [user["id"] for user in first_page["Resources"] + rest.json()["Resources"]]
     assert sorted(paged) == sorted(ids)
+
+
+def _event_of(compact: str, keys: KeySet) -> tuple[str, str, str]:
+    claims = orjson.loads(jws.deserialize_compact(compact, keys).payload)
+    (uri,) = claims["events"]
+    kind = re.search(r"prov:[a-z]+", uri)
+    assert kind is not None, uri
+    return kind.group(0), claims["sub_id"]["uri"], claims["events"][uri].get("version", "")
+
+
+def test_both_instances_write_one_ordered_feed(instances: Instances):
+    token = instances.tenant("create", "feeding")
+    events_token = instances.tenant("events-token", "feeding")
+    one, other = instances.clients
+    users = "/scim/v2/feeding/Users"
+    paths = []
+    for number, client in enumerate((one, other, one, other)):
+        body = {"schemas": [USER_URN], "userName": f"u{number}@example.com"}
+        created = client.post(users, **_scim_json(token, body))
+        assert created.status_code == 201, created.text
+        paths.append(f"/Users/{created.json()['id']}")
+    # Each user changed on the instance that did not create it, Entra's string Boolean.
+    disable = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "active", "value": "False"}],
+    }
+    for number, path in enumerate(paths):
+        client = other if number % 2 == 0 else one
+        assert client.patch(f"/scim/v2/feeding{path}", **_scim_json(token, disable)).is_success
+
+    keys = KeySet.import_key_set(one.get("/.well-known/jwks.json").json())
+    assert other.get("/.well-known/jwks.json").json() == one.get("/.well-known/jwks.json").json()
+    seen: list[tuple[str, str, str]] = []
+    jtis: list[str] = []
+    deadline = time.monotonic() + 30
+    while len(seen) < 12 and time.monotonic() < deadline:
+        poller = one if len(seen) % 2 == 0 else other  # either instance serves the same feed
+        answer = poller.post(
+            "/scim/v2/feeding/Events",
+            json={"ack": jtis[-10:], "returnImmediately": False, "maxEvents": 5},
+            headers=_bearer(events_token),
+            timeout=35.0,
+        )
+        assert answer.status_code == 200, answer.text
+        for jti, compact in answer.json()["sets"].items():
+            jtis.append(jti)
+            seen.append(_event_of(compact, keys))
+    assert len(jtis) == len(set(jtis)) == 12, seen
+    for path in paths:
+        # Per resource, in version order: the create, then the PATCH and its deactivation.
+        mine = [event for event in seen if event[1] == path]
+        assert [kind for kind, _, _ in mine] == ["prov:create", "prov:patch", "prov:deactivate"]
+        versions = [version for _, _, version in mine]
+        assert all(versions) and versions == sorted(versions), mine
+    # The creates were acknowledged by the instances in this order, so the feed keeps it.
+    creates = [uri for kind, uri, _ in seen if kind == "prov:create"]
+    assert creates == paths
