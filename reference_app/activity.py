@@ -152,6 +152,9 @@ class ActivityRecorder:
         self.redactor = redactor
         self.prefix = prefix
         self.dropped = 0
+        #: Requests whose batch the log could not store (the database failed), and those stored.
+        self.failed = 0
+        self.stored = 0
         self._tenant_exists = tenant_exists
         self._known: dict[str, tuple[bool, float]] = {}
         # A plain deque and an event, not an asyncio.Queue: submitting costs the request path
@@ -175,6 +178,11 @@ class ActivityRecorder:
             self._scheduled = True
             self._caught_up.clear()
             asyncio.get_running_loop().call_later(DRAIN_DELAY, self._wake.set)
+
+    @property
+    def pending(self) -> int:
+        """Requests submitted and not yet taken by the background writer."""
+        return len(self._pending)
 
     async def flush(self) -> None:
         """Wait until every request submitted so far is recorded (tests, shutdown)."""
@@ -215,7 +223,9 @@ class ActivityRecorder:
                     if record is not None:
                         records.append(record)
                 await self.log.append(records)
+                self.stored += len(records)
             except Exception:  # the log must never take the service down
+                self.failed += len(batch)
                 logger.exception("Could not record %d SCIM requests", len(batch))
             finally:
                 self._recorded += len(batch)

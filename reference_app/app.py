@@ -232,6 +232,8 @@ def create_app(
     )
     runtime = _Runtime(store, client, mongo_store, metrics)
     console = build_console(settings, tenants, service, database)
+    if metrics is not None and console.recorder is not None:
+        metrics.watch_request_log(console.recorder)
     extra_routes: list[BaseRoute] = []
     if feed is not None and (not settings.uses_mongodb or settings.events_key is not None):
         from reference_app.events import build_events

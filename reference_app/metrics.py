@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from reference_app.access_log import RequestRecord
 from scimkit import (
@@ -48,6 +50,7 @@ from scimkit import (
 )
 
 if TYPE_CHECKING:
+    from reference_app.activity import ActivityRecorder
     from reference_app.events import PushReceivers
     from scimkit import Event, Subscription
 
@@ -159,6 +162,13 @@ class Metrics:
             "Push deliveries the receiver did not accept (retried).",
             registry=self.registry,
         )
+
+    def watch_request_log(self, recorder: ActivityRecorder) -> None:
+        """Expose the request log's queue and outcomes, read from ``recorder`` when scraped.
+
+        Read at scrape time, so the request path pays nothing for them.
+        """
+        self.registry.register(_RequestLogCollector(recorder))
 
     def watch_push(self, subscription: Subscription) -> None:
         """Count ``subscription``'s failed pushes and time its accepted ones."""
@@ -348,3 +358,31 @@ class _Counting:
             self._metrics.store_errors.labels(self._operation, "unavailable").inc()
         elif not isinstance(error, SCIMError):
             self._metrics.store_errors.labels(self._operation, "unexpected").inc()
+
+
+class _RequestLogCollector(Collector):
+    """The request log's figures, read from its recorder at each scrape."""
+
+    def __init__(self, recorder: ActivityRecorder) -> None:
+        self._recorder = recorder
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self.collect())
+
+    def collect(self) -> Iterable[Metric]:
+        recorder = self._recorder
+        pending = GaugeMetricFamily(
+            "scim_request_log_pending",
+            "SCIM requests waiting for the request log's background writer.",
+            value=recorder.pending,
+        )
+        written = CounterMetricFamily(
+            "scim_request_log_records",
+            "SCIM requests taken by the request log, by outcome: stored; failed (the store "
+            "did not take the batch); dropped (the queue was full).",
+            labels=["outcome"],
+        )
+        written.add_metric(["stored"], recorder.stored)
+        written.add_metric(["failed"], recorder.failed)
+        written.add_metric(["dropped"], recorder.dropped)
+        return [pending, written]

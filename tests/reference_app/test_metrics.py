@@ -182,3 +182,17 @@ def test_serve_exposes_metrics_on_its_own_port_of_the_host():
         scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
     samples = list(_samples(scraped.text))
     assert _value(samples, "scim_requests_total", resource_type="Users", status="200") == 1
+
+
+async def test_the_request_log_is_measured_when_scraped():
+    async with running(two_tenants(metrics_port=0)) as app:
+        async with scim_client(app, "acme", TOKEN_A) as acme:
+            body = {"schemas": [USER_SCHEMA], "userName": "log@example.com"}
+            assert (await acme.post("/Users", json=body)).status_code == 201
+            assert (await acme.get("/Users")).status_code == 200
+        await app.state.activity.flush()
+        samples = _scrape(app)
+    assert _value(samples, "scim_request_log_records_total", outcome="stored") == 2
+    assert _value(samples, "scim_request_log_records_total", outcome="failed") == 0
+    assert _value(samples, "scim_request_log_records_total", outcome="dropped") == 0
+    assert _value(samples, "scim_request_log_pending") == 0
