@@ -142,5 +142,10 @@ def show_and_write(result: dict[str, Any], out: Path | None, *, hidden: Sequence
     shown = {key: value for key, value in result.items() if key not in hidden}
     print(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        write_result(result, out)
+
+
+def write_result(result: dict[str, Any], out: Path) -> None:
+    """Write ``result`` to ``out`` as indented JSON (parents made), and say where."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -29,13 +29,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
-
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._entra import sample_user, user_create_body
-from benchmarks._report import machine_info
+from benchmarks._report import machine_info, write_result
 
 __all__ = ["main", "run"]
 
@@ -258,8 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'met' if target['met'] else 'MISSED'}"
     )
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        write_result(result, args.out)
         print(f"wrote {args.out}")
     return 0
 

@@ -30,13 +30,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._entra import make_users
-from benchmarks._report import machine_info, run_async
+from benchmarks._report import machine_info, run_async, write_result
 from benchmarks.run_ceiling import (
     CLIENT_CORE,
     PHASES,
@@ -229,8 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'met' if target['met'] else 'MISSED'}"
         )
         if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+            write_result(result, args.out)
             print(f"wrote {args.out}")
         return 0
     finally:
