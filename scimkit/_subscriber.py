@@ -120,7 +120,35 @@ class Subscription:
         )
 
     async def run(self) -> None:
-        """Deliver events until stopped."""
+        """Deliver events until stopped; a failing feed is read again after a backoff.
+
+        A feed on a database fails while the database is down (``ServiceUnavailable``): the
+        subscription must outlive that, as its handler outlives its own failures. Reading
+        starts again from the stored checkpoint, so nothing is skipped.
+        """
+        failures = 0
+        while not self._stopping:
+            delivered = self._delivered
+            try:
+                await self._follow()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures = 1 if self._delivered > delivered else failures + 1
+                self._last_error = f"feed: {type(exc).__name__}: {exc}"
+                self._last_error_at = self._clock()
+                logger.warning(
+                    "The feed of %s failed for %s (attempt %d): %s",
+                    self.tenant,
+                    self.receiver,
+                    failures,
+                    self._last_error,
+                )
+                bound = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+                await asyncio.sleep(random.uniform(bound / 2, bound))
+
+    async def _follow(self) -> None:
         checkpoint = await self.feed.checkpoint(self.tenant, self.receiver)
         self._position = checkpoint.position
         while not self._stopping:

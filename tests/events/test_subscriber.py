@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from scimkit import Event, MemoryFeed, Subscription
+from scimkit import Event, MemoryFeed, ServiceUnavailable, Subscription
 from scimkit.testing import sample_events
 
 
@@ -77,3 +78,39 @@ async def test_a_new_subscription_resumes_from_the_stored_checkpoint():
     finally:
         await second.stop()
     assert seen == [1, 2, 3]
+
+
+class FailingFeed(MemoryFeed):
+    """A feed whose reads fail a few times, as a feed on a stopped database does."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def read(self, tenant: str, *, after: int = 0, limit: int = 100) -> Sequence[Event]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ServiceUnavailable("The database did not answer.")
+        return await super().read(tenant, after=after, limit=limit)
+
+
+async def test_a_failing_feed_is_read_again_and_nothing_is_skipped():
+    feed = FailingFeed(failures=3)
+    events = feed.append("acme", sample_events("acme", 2))
+    seen: list[str] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event.jti)
+
+    subscription = Subscription(feed, "acme", "app", handler, backoff=0.01, max_backoff=0.02)
+    subscription.start()
+    try:
+        await until(lambda: feed.failures == 0)
+        stuck = await subscription.status()
+        await until(lambda: len(seen) == 2)
+        status = await subscription.status()
+    finally:
+        await subscription.stop()
+    assert stuck.running and (stuck.last_error or "").startswith("feed: ServiceUnavailable")
+    assert seen == [event.jti for event in events]
+    assert (status.delivered, status.last_error, status.running) == (2, None, True)
