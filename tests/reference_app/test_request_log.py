@@ -75,6 +75,11 @@ async def test_mongo_log(mongodb_uri: str, mongo_db_name: str):
     try:
         log = MongoRequestLog(client[mongo_db_name]["request_log"])
         await log.ensure_indexes()
+        indexes = await client[mongo_db_name]["request_log"].index_information()
+        keys = [index["key"] for index in indexes.values()]
+        # Every query of the console starts with the tenant, the counts with its time range.
+        assert [("tenant", 1), ("time", 1), ("status", 1)] in keys
+        assert [("tenant", 1), ("_id", -1)] in keys
         await _exercise(log)
     finally:
         await client.close()
