@@ -7,18 +7,20 @@ Chromium through Playwright.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, sync_playwright
+
+# Run as a file: the repository root makes the tests' helpers importable (the same server,
+# push receiver and browser settings the browser tests use).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.reference_app.admin.support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.reference_app.process import free_port, served  # noqa: E402
+from tests.reference_app.receiver import receiving  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "docs" / "images"
@@ -32,29 +34,12 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 FCC = "urn:ietf:params:scim:schemas:extension:fcc:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PEOPLE = [
     ("Adele", "Vance"), ("Alex", "Wilber"), ("Diego", "Siciliani"), ("Grady", "Archie"),
     ("Henrietta", "Mueller"), ("Isaiah", "Langer"), ("Johanna", "Lorenz"), ("Joni", "Sherman"),
     ("Lee", "Gu"), ("Lidia", "Holloway"), ("Lynne", "Robbins"), ("Megan", "Bowen"),
     ("Miriam", "Graham"), ("Nestor", "Wilke"), ("Patti", "Fernandez"), ("Pradeep", "Gupta"),
 ]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _seed(base: str) -> None:
@@ -120,22 +105,6 @@ def _seed(base: str) -> None:
         )  # fmt: skip
 
 
-class _Unavailable(BaseHTTPRequestHandler):
-    """A push receiver that is down for maintenance (so the Events page shows an error)."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(503)
-        self.send_header("Content-Type", "application/json")
-        body = b'{"err": "temporarily_unavailable", "description": "maintenance"}'
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def _shoot(page: Page, name: str, *, full_page: bool = True) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / f"console-{name}.png"), full_page=full_page)
@@ -143,36 +112,21 @@ def _shoot(page: Page, name: str, *, full_page: bool = True) -> None:
 
 
 def main() -> int:
-    port = _free_port()
-    base = f"http://localhost:{port}"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SCIMKIT_")}
-    command = [
-        str(Path(sys.executable).with_name("reference-app")), "serve", "--host", "127.0.0.1",
-        "--port", str(port), "--public-url", PUBLIC_URL, "--tenant", f"{TENANT}:{TOKEN}",
+    arguments = [
+        "--public-url", PUBLIC_URL, "--tenant", f"{TENANT}:{TOKEN}",
         "--admin", f"{TENANT}:{EMAIL}:{PASSWORD}", "--log-level", "warning",
         "--events-token", f"{TENANT}:{EVENTS_TOKEN}",
     ]  # fmt: skip
-    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    receiver_url = f"http://localhost:{receiver.server_address[1]}/scim-events"
-    server = subprocess.Popen(command, env=environ, stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.1)
+    with receiving() as receiver, served(arguments, port=free_port()) as server:
+        # A push receiver down for maintenance, so the Events page shows a delivery error.
+        receiver.status = 503
+        receiver.error = b'{"err": "temporarily_unavailable", "description": "maintenance"}'
+        receiver_url = receiver.url
+        base = server.base_url
         _seed(base)
         time.sleep(6)  # the request log and token use are written by background tasks
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(base_url=base, viewport={"width": 1280, "height": 800})
             page.goto("/admin/")
             _shoot(page, "signin")
@@ -207,10 +161,6 @@ def main() -> int:
                 page.reload()
             _shoot(page, "events")
             browser.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(15)
-        receiver.shutdown()
     return 0
 
 

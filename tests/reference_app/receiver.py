@@ -12,10 +12,15 @@ __all__ = ["Receiver", "receiving"]
 
 
 class Receiver:
-    """Answers every POST with :attr:`status`; keeps the bodies it accepted (202)."""
+    """A push receiver answering every POST with :attr:`status`.
+
+    :attr:`error`, when set, is sent as the body (an RFC 8935 error); the bodies it accepted
+    (202) are kept in :attr:`received`.
+    """
 
     def __init__(self) -> None:
         self.status = 500
+        self.error: bytes = b""
         self.received: list[bytes] = []
         receiver = self
 
@@ -25,8 +30,11 @@ class Receiver:
                 if receiver.status == 202:
                     receiver.received.append(body)
                 self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
+                if receiver.error:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(receiver.error)))
                 self.end_headers()
+                self.wfile.write(receiver.error)
 
             def log_message(self, *args: Any) -> None:
                 pass

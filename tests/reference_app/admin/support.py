@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,8 @@ from tests.reference_app.support import two_tenants
 __all__ = [
     "ADMIN_A",
     "ADMIN_B",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
     "PASSWORD",
     "admin_settings",
     "browser_client",
@@ -22,6 +25,19 @@ __all__ = [
 ]
 
 PASSWORD = "correct horse battery staple"
+# Debian's chromium, driven by Playwright (its own browser download cannot work here); the
+# browser tests and scripts/screenshots.py launch it alike.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ADMIN_A = "ada@acme.example"
 ADMIN_B = "bob@beta.example"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

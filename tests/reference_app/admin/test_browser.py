@@ -12,28 +12,22 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.reference_app.admin.support import ADMIN_A, ADMIN_B, PASSWORD
+from tests.reference_app.admin.support import (
+    ADMIN_A,
+    ADMIN_B,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+)
 from tests.reference_app.process import free_port, reference_app_command
 from tests.reference_app.receiver import receiving
 from tests.reference_app.support import SETTINGS_VARIABLES, TOKEN_A, TOKEN_B
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 SCIM_JSON = {"Content-Type": "application/scim+json"}
 
