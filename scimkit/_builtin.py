@@ -27,6 +27,11 @@ _RO = Mutability.READ_ONLY
 _IMM = Mutability.IMMUTABLE
 
 
+def _strings(*names: str) -> tuple[Attribute, ...]:
+    """Plain string attributes: optional, readWrite, caseExact=false, no description."""
+    return tuple(Attribute(name) for name in names)
+
+
 def _multi(
     name: str,
     types: tuple[str, ...],
@@ -65,13 +70,13 @@ USER_SCHEMA = Schema(
             "name",
             _CPLX,
             description="The components of the user's name.",
-            sub_attributes=(
-                Attribute("formatted"),
-                Attribute("familyName"),
-                Attribute("givenName"),
-                Attribute("middleName"),
-                Attribute("honorificPrefix"),
-                Attribute("honorificSuffix"),
+            sub_attributes=_strings(
+                "formatted",
+                "familyName",
+                "givenName",
+                "middleName",
+                "honorificPrefix",
+                "honorificSuffix",
             ),
         ),
         Attribute("displayName", description="Name shown to end users."),
@@ -111,12 +116,9 @@ USER_SCHEMA = Schema(
             multi_valued=True,
             description="Physical mailing addresses.",
             sub_attributes=(
-                Attribute("formatted"),
-                Attribute("streetAddress"),
-                Attribute("locality"),
-                Attribute("region"),
-                Attribute("postalCode"),
-                Attribute("country"),
+                *_strings(
+                    "formatted", "streetAddress", "locality", "region", "postalCode", "country"
+                ),
                 Attribute("type", canonical_values=("work", "home", "other")),
                 Attribute("primary", _BOOL),
             ),
@@ -172,10 +174,7 @@ ENTERPRISE_USER_SCHEMA = Schema(
     description="Enterprise User",
     attributes=(
         Attribute("employeeNumber", description="Identifier assigned by the organization."),
-        Attribute("costCenter"),
-        Attribute("organization"),
-        Attribute("division"),
-        Attribute("department"),
+        *_strings("costCenter", "organization", "division", "department"),
         Attribute(
             "manager",
             _CPLX,

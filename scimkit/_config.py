@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from scimkit._builtin import SERVICE_PROVIDER_CONFIG_SCHEMA
+from scimkit._schema import discovery_meta
 
 __all__ = ["AuthenticationScheme", "GroupPatchResponse", "OAUTH_BEARER", "ServiceConfig"]
 
@@ -142,8 +143,5 @@ class ServiceConfig:
         if self.event_uris:
             # Events are only delivered through the feed: no asynchronous SCIM requests.
             data["securityEvents"] = {"asyncRequest": "none", "eventUris": list(self.event_uris)}
-        meta: dict[str, Any] = {"resourceType": "ServiceProviderConfig"}
-        if location is not None:
-            meta["location"] = location
-        data["meta"] = meta
+        data["meta"] = discovery_meta("ServiceProviderConfig", location)
         return data

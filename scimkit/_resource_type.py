@@ -12,7 +12,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scimkit._schema import Attribute, AttributeType, Mutability, Returned, Schema, Uniqueness
+from scimkit._schema import (
+    Attribute,
+    AttributeType,
+    Mutability,
+    Returned,
+    Schema,
+    Uniqueness,
+    discovery_meta,
+)
 
 __all__ = ["AttrRef", "COMMON_ATTRIBUTES", "ResourceType", "SchemaExtension"]
 
@@ -251,7 +259,7 @@ class ResourceType:
 
     def to_json(self, location: str | None = None) -> dict[str, Any]:
         """The ResourceType resource (RFC 7643 §6)."""
-        data: dict[str, Any] = {
+        return {
             "schemas": [RESOURCE_TYPE_SCHEMA],
             "id": self.name,
             "name": self.name,
@@ -261,11 +269,8 @@ class ResourceType:
             "schemaExtensions": [
                 {"schema": e.schema.id, "required": e.required} for e in self.extensions
             ],
-            "meta": {"resourceType": "ResourceType"},
+            "meta": discovery_meta("ResourceType", location),
         }
-        if location is not None:
-            data["meta"]["location"] = location
-        return data
 
 
 def _members_of(schema: Schema) -> Attribute | None:

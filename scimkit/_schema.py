@@ -20,9 +20,18 @@ __all__ = [
     "Returned",
     "Schema",
     "Uniqueness",
+    "discovery_meta",
 ]
 
 SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+
+
+def discovery_meta(resource_type: str, location: str | None) -> dict[str, Any]:
+    """``meta`` of a discovery resource (RFC 7644 §4): its type, and its location when known."""
+    meta: dict[str, Any] = {"resourceType": resource_type}
+    if location is not None:
+        meta["location"] = location
+    return meta
 
 
 class AttributeType(StrEnum):
@@ -174,17 +183,14 @@ class Schema:
 
     def to_json(self, location: str | None = None) -> dict[str, Any]:
         """The schema resource in RFC 7643 §7 form."""
-        data: dict[str, Any] = {
+        return {
             "schemas": [SCHEMA_SCHEMA],
             "id": self.id,
             "name": self.name,
             "description": self.description,
             "attributes": [attribute.to_json() for attribute in self.attributes],
-            "meta": {"resourceType": "Schema"},
+            "meta": discovery_meta("Schema", location),
         }
-        if location is not None:
-            data["meta"]["location"] = location
-        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Schema:

@@ -374,25 +374,12 @@ class ResourceService:
             if params.filter is not None
             else None
         )
-        sort_by = _sort_ref(resource_type, params.sort_by)
-        descending = _descending(params.sort_order) if sort_by is not None else False
-        members = wants_members(resource_type, params.attributes, params.excluded_attributes)
+        plan = _plan(resource_type, params, bound, _sort_ref(resource_type, params.sort_by))
         if params.cursor is not None:
-            return await self._cursor_page(
-                tenant, resource_type, params, bound, sort_by, descending, members
-            )
+            return await self._cursor_page(tenant, resource_type, params, plan)
         start_index, count = self._index_window(params)
         page = await self.store.query(
-            tenant,
-            resource_type,
-            StoreQuery(
-                filter=bound,
-                sort_by=sort_by,
-                descending=descending,
-                start_index=start_index,
-                count=count,
-                members=members,
-            ),
+            tenant, resource_type, replace(plan, start_index=start_index, count=count)
         )
         resources = list(page.resources[:count])
         return ListResult(resources, page.total, len(resources), start_index)
@@ -424,9 +411,7 @@ class ResourceService:
             sort_by = None
             if params.sort_by is not None:
                 sort_by = resource_type.resolve_path(params.sort_by)
-            descending = _descending(params.sort_order) if sort_by is not None else False
-            members = wants_members(resource_type, params.attributes, params.excluded_attributes)
-            plans.append((resource_type, StoreQuery(bound, sort_by, descending, members=members)))
+            plans.append((resource_type, _plan(resource_type, params, bound, sort_by)))
         if not plans and first_error is not None:
             raise first_error
         total = 0
@@ -487,10 +472,7 @@ class ResourceService:
         tenant: str,
         resource_type: ResourceType,
         params: QueryParams,
-        bound: BoundFilter | None,
-        sort_by: AttrRef | None,
-        descending: bool,
-        members: bool,
+        plan: StoreQuery,
     ) -> ListResult:
         codec = self._cursors
         assert codec is not None  # _check_features made sure
@@ -504,8 +486,8 @@ class ResourceService:
             tenant,
             resource_type.name,
             params.filter,
-            sort_by.dotted if sort_by is not None else None,
-            descending,
+            plan.sort_by.dotted if plan.sort_by is not None else None,
+            plan.descending,
             count,
         )
         after: Position | None = None
@@ -515,17 +497,7 @@ class ResourceService:
             after, backward = decoded.position, decoded.backward
         # One extra match tells whether there is a page beyond this one.
         page: Page = await self.store.query(
-            tenant,
-            resource_type,
-            StoreQuery(
-                filter=bound,
-                sort_by=sort_by,
-                descending=descending,
-                count=count + 1,
-                after=after,
-                backward=backward,
-                members=members,
-            ),
+            tenant, resource_type, replace(plan, count=count + 1, after=after, backward=backward)
         )
         resources = list(page.resources)
         keys = list(page.keys)
@@ -628,6 +600,18 @@ def wants_members(
         and ref.attribute is members
         for name in excluded
     )
+
+
+def _plan(
+    resource_type: ResourceType,
+    params: QueryParams,
+    bound: BoundFilter | None,
+    sort_by: AttrRef | None,
+) -> StoreQuery:
+    """The store query of ``params`` on one resource type, without its page window."""
+    descending = _descending(params.sort_order) if sort_by is not None else False
+    members = wants_members(resource_type, params.attributes, params.excluded_attributes)
+    return StoreQuery(bound, sort_by, descending, members=members)
 
 
 def _sort_ref(resource_type: ResourceType, sort_by: str | None) -> AttrRef | None:

@@ -136,17 +136,13 @@ class Subscription:
                 raise
             except Exception as exc:
                 failures = 1 if self._delivered > delivered else failures + 1
-                self._last_error = f"feed: {type(exc).__name__}: {exc}"
-                self._last_error_at = self._clock()
-                logger.warning(
+                await self._back_off(
+                    f"feed: {type(exc).__name__}: {exc}",
+                    failures,
                     "The feed of %s failed for %s (attempt %d): %s",
                     self.tenant,
                     self.receiver,
-                    failures,
-                    self._last_error,
                 )
-                bound = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
-                await asyncio.sleep(random.uniform(bound / 2, bound))
 
     async def _follow(self) -> None:
         checkpoint = await self.feed.checkpoint(self.tenant, self.receiver)
@@ -173,24 +169,32 @@ class Subscription:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._last_error = f"{type(exc).__name__}: {exc}"
-                self._last_error_at = self._clock()
-                logger.warning(
+                await self._back_off(
+                    f"{type(exc).__name__}: {exc}",
+                    self._attempts,
                     "Event %s (position %d) for %s failed (attempt %d): %s",
                     event.jti,
                     event.position,
                     self.receiver,
-                    self._attempts,
-                    self._last_error,
                 )
-                bound = min(self.max_backoff, self.backoff * 2 ** (self._attempts - 1))
-                await asyncio.sleep(random.uniform(bound / 2, bound))
                 continue
             self._delivered += 1
             self._attempts = 0
             self._last_error = None
             self._last_success_at = self._clock()
             return
+
+    async def _back_off(self, error: str, attempt: int, message: str, *subject: object) -> None:
+        """Record and log the ``attempt``-th failure in a row, then pause before the next.
+
+        ``message`` takes ``subject``, then the attempt and the error. The pause is drawn at
+        random below a bound that doubles with each attempt, up to ``max_backoff``.
+        """
+        self._last_error = error
+        self._last_error_at = self._clock()
+        logger.warning(message, *subject, attempt, error)
+        bound = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        await asyncio.sleep(random.uniform(bound / 2, bound))
 
     async def _save(self, checkpoint: Checkpoint, event: Event) -> Checkpoint:
         moved = settle(checkpoint, (event.position,), (event,))

@@ -34,7 +34,7 @@ from typing import Any, NoReturn, TypeVar
 
 from scim2_filter_parser.lexer import SCIMLexer
 
-from scimkit._errors import InvalidFilter, InvalidPath
+from scimkit._errors import BadRequest, InvalidFilter, InvalidPath
 from scimkit._filter._ast import (
     And,
     AttrPath,
@@ -425,15 +425,14 @@ def _decode_word(text: str, position: int) -> CompareValue:
     return Unquoted(text)
 
 
-def _check_text(text: object, what: str) -> str | None:
-    """Why ``text`` cannot be parsed at all, or ``None``."""
+def _check_text(text: object, what: str, error: type[BadRequest]) -> None:
+    """Raise ``error`` when ``text`` cannot be parsed at all."""
     if not isinstance(text, str):
-        return f"Invalid {what}: expected a string, got {type(text).__name__}"
+        raise error(f"Invalid {what}: expected a string, got {type(text).__name__}")
     if len(text) > MAX_FILTER_LENGTH:
-        return f"Invalid {what}: longer than {MAX_FILTER_LENGTH} characters ({len(text)})"
+        raise error(f"Invalid {what}: longer than {MAX_FILTER_LENGTH} characters ({len(text)})")
     if not text.strip():
-        return f"Invalid {what}: empty"
-    return None
+        raise error(f"Invalid {what}: empty")
 
 
 def parse_filter(text: str) -> Filter:
@@ -441,9 +440,7 @@ def parse_filter(text: str) -> Filter:
 
     Results are cached by text.
     """
-    problem = _check_text(text, "filter")
-    if problem is not None:
-        raise InvalidFilter(problem)
+    _check_text(text, "filter", InvalidFilter)
     return _parse_filter(text)
 
 
@@ -463,9 +460,7 @@ def parse_path(text: str) -> PatchPath:
 
     ``attrPath``, or ``attrPath[valFilter]`` optionally followed by ``.subAttr``.
     """
-    problem = _check_text(text, "path")
-    if problem is not None:
-        raise InvalidPath(problem)
+    _check_text(text, "path", InvalidPath)
     return _parse_path(text)
 
 

@@ -136,12 +136,8 @@ def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
     """
     found: dict[str, Any] = {}
     typed: dict[str, Attribute] = {}  # the named sub-attributes that declare canonical values
-    stack: list[Filter] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, And):
-            stack += (current.left, current.right)
-            continue
+    # Right to left: the order the keys of a created element have always come in.
+    for current in reversed(_operands(node, And)):
         if not isinstance(current, Compare) or current.op is not CompareOp.EQ:
             return None
         sub = attribute.sub_attribute(current.path.attribute)
@@ -179,12 +175,7 @@ def _member_ids(node: Filter, attribute: Attribute) -> tuple[str, ...] | None:
     ):
         return None
     ids: list[str] = []
-    stack: list[Filter] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, Or):
-            stack += (current.right, current.left)
-            continue
+    for current in _operands(node, Or):
         if (
             not isinstance(current, Compare)
             or current.op is not CompareOp.EQ
@@ -195,6 +186,19 @@ def _member_ids(node: Filter, attribute: Attribute) -> tuple[str, ...] | None:
             return None
         ids.append(current.value)
     return tuple(ids)
+
+
+def _operands(node: Filter, junction: type[And | Or]) -> list[Filter]:
+    """The operands of the run of ``junction`` (``and`` or ``or``) that ``node`` is, in order."""
+    operands: list[Filter] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, junction):
+            stack += (current.right, current.left)
+        else:
+            operands.append(current)
+    return operands
 
 
 def resolve_key(key: str, within: str | None, resource_type: ResourceType, dotted: bool) -> AttrRef:

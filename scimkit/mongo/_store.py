@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, NoReturn, ParamSpec, Protocol, TypeVar
 
 import pymongo
 from bson.codec_options import CodecOptions
@@ -570,13 +570,7 @@ class MongoStore:
         with _driver_errors():
             deleted = await self._resources.delete_one(query)
         if not deleted.deleted_count:
-            if expected_version is not None and await self._find_one(tenant, resource_type, id):
-                raise PreconditionFailed()
-            # A delete that crashed between its two steps left memberships behind: a retry
-            # clears them, unless the id now names another resource (of another type).
-            if await self._id_is_free(tenant, id):
-                await self._drop_memberships(tenant, id)
-            raise not_found(resource_type, id)
+            await self._refuse_delete(tenant, resource_type, id, expected_version)
         await self._drop_memberships(tenant, id, resource_type)
 
     async def _delete_recorded(
@@ -609,11 +603,7 @@ class MongoStore:
         with _driver_errors():
             marked = await self._resources.update_one(query, pipeline)
         if not marked.matched_count:
-            if expected_version is not None and await self._find_one(tenant, resource_type, id):
-                raise PreconditionFailed()
-            if await self._id_is_free(tenant, id):
-                await self._drop_memberships(tenant, id)
-            raise not_found(resource_type, id)
+            await self._refuse_delete(tenant, resource_type, id, expected_version)
         tombstone: dict[str, Any] = {"t": t, "rt": resource_type.name, "a": {"id": id}}
         if left:
             tombstone |= {"_left": left, "_txn": record.txn, "_iat": record.iat}
@@ -621,6 +611,20 @@ class MongoStore:
             # A member in no group has no memberships to drop (just read), as without events.
             await self._cascade(tombstone, first_index=len(events))
         self._drainer.wake(tenant)
+
+    async def _refuse_delete(
+        self, tenant: str, resource_type: ResourceType, id: str, expected_version: str | None
+    ) -> NoReturn:
+        """Raise why a delete matched nothing: a stale version, or no such resource.
+
+        A delete that crashed between its two steps left memberships behind: a retry clears
+        them, unless the id now names another resource (of another type).
+        """
+        if expected_version is not None and await self._find_one(tenant, resource_type, id):
+            raise PreconditionFailed()
+        if await self._id_is_free(tenant, id):
+            await self._drop_memberships(tenant, id)
+        raise not_found(resource_type, id)
 
     async def _cascade(self, tombstone: Mapping[str, Any], *, first_index: int = 1) -> None:
         """Drop a deleted resource's memberships; its groups get a new version and an event.
