@@ -170,3 +170,26 @@ async def test_a_re_add_writes_no_version_and_no_event(
     assert "findAndModify" not in [name for name, _ in commands.take()]
     assert again["meta"]["version"] == first["meta"]["version"]
     assert len(await member_events(store, sales["id"])) == 2  # create and the first add
+
+
+async def test_a_member_remove_reports_its_effect_without_a_read(
+    store: MongoStore, service: ResourceService, commands: Commands
+) -> None:
+    alice, bob = await users(service, 2)
+    sales = await group(service)
+    await service.patch(T, GROUP, sales["id"], add(alice, bob))
+    remove = {
+        "schemas": [PATCH],
+        "Operations": [{"op": "Remove", "path": "members", "value": [{"value": alice}]}],
+    }
+    commands.start()
+    removed = await service.patch(T, GROUP, sales["id"], remove, members=False)
+    assert [name for name, _ in commands.take()] == ["aggregate", "delete", "findAndModify"]
+    assert removed["meta"]["version"] == 'W/"3"'
+    # Removing it again finds nothing to delete: no version, no event.
+    again = await service.patch(T, GROUP, sales["id"], remove, members=False)
+    assert "findAndModify" not in [name for name, _ in commands.take()]
+    assert again["meta"]["version"] == 'W/"3"'
+    assert (await service.get(T, GROUP, sales["id"]))["members"] == [{"value": bob}]
+    versions = sorted(e.version for e in await member_events(store, sales["id"]))
+    assert versions == ['W/"1"', 'W/"2"', 'W/"3"']
