@@ -326,6 +326,18 @@ class InstrumentedStore:
         with self._counted("query"):
             return await self.store.resource_types_of(tenant, ids)
 
+    async def get_with_types(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        ids: Sequence[str],
+        *,
+        members: bool = True,
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        with self._counted("get"):
+            return await self.store.get_with_types(tenant, resource_type, id, ids, members=members)
+
     async def ping(self) -> bool:
         return await self.store.ping()
 

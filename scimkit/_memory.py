@@ -381,6 +381,19 @@ class MemoryStore:
                         break
         return found
 
+    async def get_with_types(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        ids: Sequence[str],
+        *,
+        members: bool = True,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """:meth:`get` and :meth:`resource_types_of` of ``ids`` (no round trip to save here)."""
+        resource = await self.get(tenant, resource_type, id, members=members)
+        return resource, await self.resource_types_of(tenant, ids)
+
     async def ping(self) -> bool:
         """Always true: the store is in this process."""
         return True

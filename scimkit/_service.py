@@ -299,9 +299,12 @@ class ResourceService:
         operations = parse_patch(body, tolerance)
         load_members = needs_members(operations, resource_type, tolerance=tolerance)
         tags, strict = self._precondition(if_match)
+        adding = _member_ids_carried(operations, resource_type)
 
         async def attempt() -> Resource:
-            current = await self.store.get(tenant, resource_type, id, members=load_members)
+            current, known = await self._read_checking(
+                tenant, resource_type, id, adding, members=load_members
+            )
             self._check(current, tags, strict)
             result = apply_patch(
                 current,
@@ -317,7 +320,11 @@ class ResourceService:
                 return current
             if result.member_delta.added:
                 await self._check_members(
-                    tenant, resource_type, id, {"members": result.member_delta.added}
+                    tenant,
+                    resource_type,
+                    id,
+                    {"members": result.member_delta.added},
+                    known=(adding, known),
                 )
             # Member deltas commute: without the client's If-Match, a PATCH that changes only
             # members holds whatever else changed meanwhile, so the store need not compare.
@@ -523,19 +530,42 @@ class ResourceService:
             previous_cursor,
         )
 
+    async def _read_checking(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        adding: frozenset[str],
+        *,
+        members: bool,
+    ) -> tuple[Resource, Mapping[str, str]]:
+        """The resource a PATCH starts from and the types of the member ids it may add.
+
+        One store call (``get_with_types``, one round trip on MongoDB) when it names members.
+        """
+        if not adding:
+            return await self.store.get(tenant, resource_type, id, members=members), {}
+        return await self.store.get_with_types(
+            tenant, resource_type, id, sorted(adding), members=members
+        )
+
     async def _check_members(
         self,
         tenant: str,
         resource_type: ResourceType,
         group_id: str | None,
         resource: Mapping[str, Any],
+        *,
+        known: tuple[frozenset[str], Mapping[str, str]] | None = None,
     ) -> None:
         """Refuse members that are not resources of this tenant of the type they claim (400).
 
         ``resource`` holds the members a write adds under the members attribute's name (or
         ``"members"``). A member without ``type`` must be a User; a nested group says
         ``type: "Group"`` and is never the group ``group_id`` itself. One store lookup for the
-        k members (O(k)), whatever the group's size; every bad value is named.
+        k members (O(k)), whatever the group's size; every bad value is named. ``known`` is
+        (ids asked, their types) from the read that came before; when it asked every id
+        claimed here, no lookup is needed.
         """
         attribute = resource_type.members_attribute
         if attribute is None:
@@ -549,7 +579,10 @@ class ResourceService:
                 claimed.setdefault(value, kind if isinstance(kind, str) and kind else "User")
         if not claimed:
             return
-        found = await self.store.resource_types_of(tenant, list(claimed))
+        if known is not None and known[0].issuperset(claimed):
+            found = known[1]
+        else:
+            found = await self.store.resource_types_of(tenant, list(claimed))
         bad: list[str] = []
         for value, kind in claimed.items():
             actual = found.get(value)
@@ -612,6 +645,38 @@ def _plan(
     descending = _descending(params.sort_order) if sort_by is not None else False
     members = wants_members(resource_type, params.attributes, params.excluded_attributes)
     return StoreQuery(bound, sort_by, descending, members=members)
+
+
+def _member_ids_carried(
+    operations: Sequence[PatchOperation], resource_type: ResourceType
+) -> frozenset[str]:
+    """The member ids that a PATCH's add and replace operations on ``members`` carry.
+
+    Known before the group is read, so the read can check them at once; a superset of what the
+    PATCH adds (an id already present is carried but not added), and an id added some other
+    way is still checked, by a lookup of its own.
+    """
+    attribute = resource_type.members_attribute
+    if attribute is None:
+        return frozenset()
+    name = attribute.name.lower()
+    ids: set[str] = set()
+    for operation in operations:
+        value = operation.value
+        if operation.op == "remove":
+            continue
+        if operation.path is None:
+            if not isinstance(value, Mapping):
+                continue
+            value = next(
+                (v for k, v in value.items() if isinstance(k, str) and k.lower() == name), None
+            )
+        elif operation.path.rsplit(":", 1)[-1].lower() != name:
+            continue
+        for member in value if isinstance(value, list) else (value,):
+            if isinstance(member, Mapping) and isinstance(member.get("value"), str):
+                ids.add(member["value"])
+    return frozenset(ids)
 
 
 def _sort_ref(resource_type: ResourceType, sort_by: str | None) -> AttrRef | None:

@@ -169,6 +169,23 @@ class ResourceStore(Protocol):
         """
         ...
 
+    async def get_with_types(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        ids: Sequence[str],
+        *,
+        members: bool = True,
+    ) -> tuple[Resource, Mapping[str, str]]:
+        """:meth:`get` and :meth:`resource_types_of` of ``ids`` together.
+
+        The service asks this when it reads a group for a PATCH that adds members: the ids
+        are known before the read, and a store answers both in one round trip (MongoDB: one
+        ``aggregate``). ``NotFound`` as :meth:`get` when the resource does not exist.
+        """
+        ...
+
     async def ping(self) -> bool:
         """Whether the backend answers (for health checks)."""
         ...

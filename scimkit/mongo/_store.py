@@ -66,6 +66,7 @@ from scimkit._store import (
     format_version,
     group_entry,
     member_form,
+    members_by_id,
     named_members,
     normalize_members,
     not_found,
@@ -356,16 +357,66 @@ class MongoStore:
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
     ) -> dict[str, Any]:
         """Return the resource, with group members unless ``members`` is false."""
+        resource, _ = await self._get(tenant, resource_type, id, (), members=members)
+        return resource
+
+    @_bounded
+    async def get_with_types(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        ids: Sequence[str],
+        *,
+        members: bool = True,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """:meth:`get` and :meth:`resource_types_of` of ``ids`` in the same ``aggregate``.
+
+        An uncorrelated ``$lookup`` on the ``(t, rt, a.id)`` index answers which of ``ids``
+        exist beside the resource, so a PATCH that adds members reads the group and checks
+        them in one round trip.
+        """
+        return await self._get(tenant, resource_type, id, ids, members=members)
+
+    async def _get(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        ids: Sequence[str],
+        *,
+        members: bool,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         self._registered(resource_type)
+        query = self._existence_query(tenant, ids)
+        lookup: tuple[dict[str, Any], ...] = ()
+        if query is not None:
+            lookup = (
+                {
+                    "$lookup": {
+                        "from": self._resources.name,
+                        "pipeline": [
+                            {"$match": query},
+                            {"$project": {"_id": 0, "rt": 1, "a.id": 1}},
+                        ],
+                        "as": "_known",
+                    }
+                },
+            )
         documents = await self._read(
-            tenant, resource_type, self._key(tenant, resource_type, id), {"_id": 0, "a": 1}
+            tenant,
+            resource_type,
+            self._key(tenant, resource_type, id),
+            {"_id": 0, "a": 1},
+            also=lookup,
         )
         if not documents:
             raise not_found(resource_type, id)
         resource = self._resource_of(resource_type, documents[0])
         if members:
             await self._add_members(tenant, resource_type, [resource])
-        return resource
+        known = {document["a"]["id"]: document["rt"] for document in documents[0].get("_known", ())}
+        return resource, known
 
     @_bounded
     async def replace(
@@ -423,8 +474,11 @@ class MongoStore:
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
-        Members change only through ``result.member_delta``, whose effective part is found
-        with one query on the k members it names. A result that changes nothing stored
+        Members change only through ``result.member_delta``. Its effective part comes from
+        the membership write itself for a member-only delta of adds and at most one removal
+        without ``expected_version`` (Entra's member PATCHes: upserts report what they
+        inserted); otherwise one query on the k members it names finds it before the write.
+        A result that changes nothing stored
         (see ``writes_resource``) and no membership writes nothing and keeps the version and
         ``lastModified``. A member's derived ``groups`` come back as ``result.resource`` holds
         them (read for this PATCH): writing a member changes none of its memberships, so they
@@ -433,10 +487,32 @@ class MongoStore:
         self._registered(resource_type)
         await self._ready()
         members = resource_type.members_attribute
-        delta, current = MemberDelta(), None
-        if members is not None and result.member_delta:
-            delta, current = await self._effective_delta(tenant, id, result.member_delta)
         with_members = members is not None and members.name in result.resource
+        delta, current = MemberDelta(), None
+        if (
+            members is not None
+            and expected_version is None
+            and not with_members
+            and not writes_resource(result, resource_type)
+            and _reports_its_effect(result.member_delta)
+        ):
+            # Entra's member adds and removes: the write itself says what took effect.
+            delta = await self._write_delta(tenant, resource_type, id, result.member_delta)
+            if delta:
+                return await self._update_members(
+                    tenant,
+                    resource_type,
+                    id,
+                    delta,
+                    None,
+                    None,
+                    modified,
+                    False,
+                    record,
+                    written=True,
+                )
+        elif members is not None and result.member_delta:
+            delta, current = await self._effective_delta(tenant, id, result.member_delta)
         if not writes_resource(result, resource_type) and not delta:
             document = await self._find_one(tenant, resource_type, id)
             if document is None:
@@ -494,6 +570,8 @@ class MongoStore:
         modified: datetime | None,
         with_members: bool,
         record: WriteRecord | None = None,
+        *,
+        written: bool = False,
     ) -> dict[str, Any]:
         """A member-only PATCH: the memberships, then the group's next version, no rewrite.
 
@@ -501,7 +579,8 @@ class MongoStore:
         request gets its own version from one atomic increment and none loses a race. With
         one, a compare-and-set increment goes first (a stale version changes nothing); the
         second increment after the memberships keeps a reader in between from pairing the
-        new version with the old members.
+        new version with the old members. ``written``: the memberships are written already
+        (:meth:`_write_delta`) and ``delta`` is what took effect.
         """
         key = self._key(tenant, resource_type, id)
         bump = next_version(utc_now() if modified is None else modified)
@@ -514,7 +593,8 @@ class MongoStore:
                 if await self._find_one(tenant, resource_type, id) is None:
                     raise not_found(resource_type, id)
                 raise PreconditionFailed()
-        await self._apply_delta(tenant, resource_type, id, delta, current)
+        if not written:
+            await self._apply_delta(tenant, resource_type, id, delta, current)
         if record is not None:
             # The event goes with the version increment; the document supplies the version
             # it gets and its externalId (docs/events.md).
@@ -774,20 +854,27 @@ class MongoStore:
 
         One query on the ``(t, rt, a.id)`` index, reading only the type and id.
         """
-        wanted = sorted({id for id in ids if isinstance(id, str)})
-        query = {
-            "t": check_tenant(tenant),
-            "rt": {"$in": sorted(self._types)},
-            "a.id": {"$in": wanted},
-            TOMBSTONE: {"$exists": False},
-        }
-        if not wanted:
+        query = self._existence_query(tenant, ids)
+        if query is None:
             return {}
         with _driver_errors():
             documents = await self._resources.find(query, {"_id": 0, "rt": 1, "a.id": 1}).to_list(
                 None
             )
         return {document["a"]["id"]: document["rt"] for document in documents}
+
+    def _existence_query(self, tenant: str, ids: Sequence[str]) -> dict[str, Any] | None:
+        """The query for the live resources named by ``ids`` (``None`` when none is asked)."""
+        t = check_tenant(tenant)
+        wanted = sorted({id for id in ids if isinstance(id, str)})
+        if not wanted:
+            return None
+        return {
+            "t": t,
+            "rt": {"$in": sorted(self._types)},
+            "a.id": {"$in": wanted},
+            TOMBSTONE: {"$exists": False},
+        }
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -894,12 +981,14 @@ class MongoStore:
         order: Sequence[tuple[str, int]] = (),
         skip: int = 0,
         limit: int | None = None,
+        also: Sequence[dict[str, Any]] = (),
     ) -> list[dict[str, Any]]:
         """The matching documents, in one round trip with the groups of each member.
 
         For a type with a derived ``groups`` attribute, each document gets ``_groups``: its
         memberships in this tenant, each with the group documents its id names (``_n``), so
-        :meth:`_resource_of` derives ``groups`` without another query.
+        :meth:`_resource_of` derives ``groups`` without another query. ``also`` are stages
+        added at the end (lookups of what the caller needs in the same round trip).
         """
         pipeline: list[dict[str, Any]] = [{"$match": match}]
         if order:
@@ -911,6 +1000,7 @@ class MongoStore:
         pipeline.append({"$project": projection})
         if resource_type.groups_attribute is not None:
             pipeline.append(self._groups_lookup(check_tenant(tenant)))
+        pipeline.extend(also)
         with _driver_errors():
             cursor = self._resources.aggregate(pipeline)
             if inspect.isawaitable(cursor):  # PyMongo's async API; motor's cursor is latent
@@ -1070,6 +1160,34 @@ class MongoStore:
         present = {document["m"]: member_from_document(document) for document in documents}
         return effective_member_delta(delta, present), None
 
+    async def _write_delta(
+        self, tenant: str, resource_type: ResourceType, group: str, delta: MemberDelta
+    ) -> MemberDelta:
+        """Write the adds and the removal of a delta; the part that took effect.
+
+        No read first: each add is an upsert with ``$setOnInsert``, which the result reports
+        only when it inserted (a present member is kept as it is), and the delete of the one
+        removed id reports whether it was there. A membership another writer inserted at the
+        same moment fails on the unique index and is that writer's change, not this one's.
+        Only for deltas :func:`_reports_its_effect` accepts.
+        """
+        forms = [member_form(member) for member in members_by_id(delta.added).values()]
+        operations: list[Any] = []
+        for member in forms:
+            document = membership_document(tenant, resource_type, group, member)
+            key = {"t": document["t"], "g": group, "m": document["m"]}
+            operations.append(UpdateOne(key, {"$setOnInsert": document}, upsert=True))
+        removed = tuple(dict.fromkeys(delta.removed))
+        if removed:
+            operations.append(
+                DeleteMany({"t": check_tenant(tenant), "g": group, "m": {"$in": list(removed)}})
+            )
+        inserted, deleted = await self._bulk(operations)
+        return MemberDelta(
+            tuple(member for index, member in enumerate(forms) if index in inserted),
+            removed if deleted else (),
+        )
+
     async def _apply_delta(
         self,
         tenant: str,
@@ -1124,17 +1242,26 @@ class MongoStore:
                 operations.append(ReplaceOne(key, document, upsert=True))
         await self._bulk(operations)
 
-    async def _bulk(self, operations: list[Any]) -> None:
+    async def _bulk(self, operations: list[Any]) -> tuple[frozenset[int], int]:
+        """Run membership writes unordered.
+
+        Returns the indexes of the upserts that inserted and the number of memberships deleted.
+        """
         if not operations:
-            return
+            return frozenset(), 0
         with _driver_errors():
             try:
-                await self._memberships.bulk_write(operations, ordered=False)
+                outcome = (
+                    await self._memberships.bulk_write(operations, ordered=False)
+                ).bulk_api_result
             except BulkWriteError as exc:
                 # Two writers upserting one membership at once: one insert loses on the
                 # unique index, and the membership exists as wanted. Anything else fails.
                 if not only_duplicate_keys(exc):
                     raise
+                outcome = exc.details
+        inserted = frozenset(entry["index"] for entry in outcome.get("upserted", ()))
+        return inserted, int(outcome.get("nRemoved", 0))
 
     async def _drop_memberships(
         self, tenant: str, id: str, resource_type: ResourceType | None = None
@@ -1277,6 +1404,16 @@ def _keep_groups(
     attribute = resource_type.groups_attribute
     if attribute is not None and patched.get(attribute.name):
         stored[attribute.name] = [dict(entry) for entry in patched[attribute.name]]
+
+
+def _reports_its_effect(delta: MemberDelta) -> bool:
+    """Whether writing ``delta`` tells which of its changes took effect (see ``_write_delta``).
+
+    Adds do (each upsert reports an insert); deleting one id does; deleting several reports
+    only how many went, and rewrites and replacements need the current forms: those read
+    the named memberships first.
+    """
+    return bool(delta) and not delta.replace and not delta.rewritten and len(delta.removed) <= 1
 
 
 def _one_or_in(values: Sequence[str]) -> Any:

@@ -535,6 +535,36 @@ class StoreContract:
         got = await store.get(T1, CONTRACT_GROUP, group["id"])
         assert _member_ids(got) == [f"u{i}" for i in range(6)]
 
+    async def test_concurrent_adds_of_one_member_change_the_version_once(
+        self, store: ResourceStore
+    ) -> None:
+        # One of them adds the member; the others find it present and change nothing.
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", "u0"))
+        stripped = {k: v for k, v in group.items() if k != "members"}
+        delta = MemberDelta(added=({"value": "u1"},))
+        result = PatchResult(stripped, True, delta, frozenset({"members"}))
+
+        async def add() -> str:
+            updated = await store.update(
+                T1, CONTRACT_GROUP, group["id"], result, expected_version=None
+            )
+            assert "members" not in updated  # the PATCH result had none
+            return str(updated["meta"]["version"])
+
+        versions = await asyncio.gather(*(add() for _ in range(6)))
+        got = await store.get(T1, CONTRACT_GROUP, group["id"])
+        assert _member_ids(got) == ["u0", "u1"]
+        assert got["meta"]["version"] != group["meta"]["version"]
+        assert set(versions) <= {group["meta"]["version"], got["meta"]["version"]}
+        # Re-adding it, or removing an absent member, without a version keeps the version.
+        again = PatchResult(stripped, True, MemberDelta(removed=("u9",)), frozenset({"members"}))
+        for unchanged in (result, again):
+            updated = await store.update(
+                T1, CONTRACT_GROUP, group["id"], unchanged, expected_version=None
+            )
+            assert updated["meta"]["version"] == got["meta"]["version"]
+        assert await store.get(T1, CONTRACT_GROUP, group["id"]) == got
+
     async def test_each_concurrent_member_change_gets_its_own_version(
         self, store: ResourceStore
     ) -> None:
@@ -624,6 +654,23 @@ class StoreContract:
         assert dict(await store.resource_types_of("never-used", [alice["id"]])) == {}
         with pytest.raises(InternalError):
             await store.resource_types_of("", [alice["id"]])
+
+    async def test_get_with_types_is_get_and_resource_types_of(self, store: ResourceStore) -> None:
+        alice, bob = await self.users(store, T1, "alice", "bob")
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"]))
+        (stranger,) = await self.users(store, T2, "stranger")
+        await store.delete(T1, CONTRACT_USER, bob["id"])
+        asked = [alice["id"], group["id"], bob["id"], stranger["id"], "nothing"]
+        got, found = await store.get_with_types(T1, CONTRACT_GROUP, group["id"], asked)
+        assert got == await store.get(T1, CONTRACT_GROUP, group["id"])
+        assert dict(found) == {alice["id"]: "User", group["id"]: "Group"}
+        bare, found = await store.get_with_types(T1, CONTRACT_GROUP, group["id"], [], members=False)
+        assert bare == await store.get(T1, CONTRACT_GROUP, group["id"], members=False)
+        assert dict(found) == {}
+        with pytest.raises(NotFound):
+            await store.get_with_types(T1, CONTRACT_GROUP, "nope", [alice["id"]])
+        with pytest.raises(NotFound):
+            await store.get_with_types(T2, CONTRACT_GROUP, group["id"], [alice["id"]])
 
     async def test_deleting_a_member_removes_its_memberships(self, store: ResourceStore) -> None:
         alice, bob = await self.users(store, T1, "alice", "bob")

@@ -516,6 +516,7 @@ async def test_a_stalled_server_is_service_unavailable_within_the_deadline(
                     T, CONTRACT_USER, "alice", PatchResult(created, True), expected_version=None
                 ),
                 store.resource_types_of(T, ["alice"]),
+                store.get_with_types(T, CONTRACT_USER, "alice", ["alice"]),
             ]
             for call in calls:
                 started = time.monotonic()
