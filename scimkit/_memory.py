@@ -198,6 +198,20 @@ class MemoryStore:
             entry = self._entry(namespace, resource_type, id)
             return self._view(namespace, plan, entry, members=members)
 
+    async def get_shared(
+        self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
+    ) -> dict[str, Any]:
+        """:meth:`get` without the copy: the values are the stored ones, never to be mutated.
+
+        Stored entries are replaced on every write, never changed in place, so what this
+        returns stays as read; the service reads with it to PATCH (``docs/storage.md``).
+        """
+        plan = self._plan(resource_type)
+        namespace = self._namespace(tenant, resource_type, id)
+        async with namespace.lock:
+            entry = self._entry(namespace, resource_type, id)
+            return self._view(namespace, plan, entry, members=members, copy=False)
+
     async def replace(
         self,
         tenant: str,
@@ -576,15 +590,20 @@ class MemoryStore:
             namespace.groups_of.setdefault(member["value"], {})[group] = resource_type.name
 
     def _view(
-        self, namespace: _Tenant, plan: _Plan, entry: _Entry, *, members: bool
+        self, namespace: _Tenant, plan: _Plan, entry: _Entry, *, members: bool, copy: bool = True
     ) -> dict[str, Any]:
-        """A deep copy of a stored resource, with members and derived groups filled in."""
-        resource: dict[str, Any] = copy_json(entry.resource)
+        """A stored resource with members and derived groups filled in, a deep copy if ``copy``.
+
+        Without ``copy`` only the top-level dict is new; the values are the stored ones.
+        """
+        resource: dict[str, Any] = copy_json(entry.resource) if copy else dict(entry.resource)
         id = resource["id"]
         if plan.members is not None and members:
             found = namespace.members.get(id)
             if found:
-                resource[plan.members.name] = [copy_json(found[m]) for m in sorted(found)]
+                resource[plan.members.name] = [
+                    copy_json(found[m]) if copy else found[m] for m in sorted(found)
+                ]
         if plan.groups is not None:
             groups = []
             for group_id, type_name in sorted(namespace.groups_of.get(id, {}).items()):

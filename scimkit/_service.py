@@ -34,11 +34,11 @@ from scimkit._filter import BoundFilter, compile_filter
 from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
 from scimkit._operation import Operation
 from scimkit._password import seal_password, seal_patch
-from scimkit._patch import PatchOperation, apply_patch, needs_members, parse_patch
+from scimkit._patch import PatchOperation, apply_patch_shared, needs_members, parse_patch
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._store import Page, ResourceStore, StoreQuery, writes_resource
 from scimkit._tolerance import STRICT, Tolerance
-from scimkit._types import Position, Resource
+from scimkit._types import Position, Resource, copy_json
 from scimkit._validation import validate_resource
 
 __all__ = ["ListResult", "PatchReply", "QueryParams", "ResourceService", "wants_members"]
@@ -300,10 +300,15 @@ class ResourceService:
         load_members = needs_members(operations, resource_type, tolerance=tolerance)
         tags, strict = self._precondition(if_match)
 
+        # A store that offers it is read without a copy: the engine copies only what the PATCH
+        # changes, and the store copies what it keeps (docs/storage.md, "Copies").
+        shared = getattr(self.store, "get_shared", None)
+        read = self.store.get if shared is None else shared
+
         async def attempt() -> Resource:
-            current = await self.store.get(tenant, resource_type, id, members=load_members)
+            current = await read(tenant, resource_type, id, members=load_members)
             self._check(current, tags, strict)
-            result = apply_patch(
+            result = apply_patch_shared(
                 current,
                 operations,
                 resource_type,
@@ -314,7 +319,7 @@ class ResourceService:
                 result, resource_type, current, change_allowed=self.config.change_password
             )
             if not result.changed:
-                return current
+                return current if shared is None else copy_json(current)
             if result.member_delta.added:
                 await self._check_members(
                     tenant, resource_type, id, {"members": result.member_delta.added}

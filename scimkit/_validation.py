@@ -22,7 +22,7 @@ from scimkit._resource_type import COMMON_ATTRIBUTES, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Schema
 from scimkit._tolerance import STRICT, Tolerance
 
-__all__ = ["parse_datetime", "validate_resource"]
+__all__ = ["parse_datetime", "validate_patched", "validate_resource"]
 
 _Checker = Callable[[Any, str], Any]
 _ABSENT: Any = object()
@@ -446,3 +446,143 @@ def validate_resource(
             raise MissingRequired(f"Extension '{extension.schema.id}' is required.")
     out["schemas"] = schemas
     return out
+
+
+def validate_patched(
+    work: Mapping[str, Any],
+    original: Mapping[str, Any],
+    resource_type: ResourceType,
+    *,
+    tolerance: Tolerance = STRICT,
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """Validate a PATCH candidate against the stored resource it was made from.
+
+    Returns what :func:`validate_resource` returns for it in the PATCH context, and the
+    top-level keys whose values differ from ``original``. Only the values the PATCH engine
+    replaced (``work[key] is not original[key]``) or removed are checked: the others are the
+    stored objects themselves, validated when they were written, and are carried over as they
+    are (shared with ``original``). A candidate the engine cannot have made (an unknown or
+    non-canonical key, a core-schema object) goes through :func:`validate_resource` whole.
+    """
+    plan = _plan(resource_type, tolerance, Operation.PATCH)
+    core = plan.core
+    out: dict[str, Any] = {}
+    touched: list[tuple[str, Any]] = []
+    touched_extensions: dict[str, Any] = {}
+    for key, value in work.items():
+        if value is original.get(key, _ABSENT):
+            if key != "schemas":
+                out[key] = value
+            continue
+        if key == "schemas":
+            continue  # the engine never writes them; rebuilt below, as the full walk does
+        if key[:4].lower() == "urn:":
+            extension = plan.extensions.get(key.lower())
+            if extension is None or extension.schema.id != key:
+                return _validated_whole(work, original, resource_type, tolerance)
+            touched_extensions[key] = value
+            out[key] = value  # keeps the key's place; replaced or dropped below
+            continue
+        field = core.fields.get(key.lower())
+        if field is None or field.attribute.name != key:
+            return _validated_whole(work, original, resource_type, tolerance)
+        touched.append((key, value))
+    for key in original.keys() - work.keys():
+        if key[:4].lower() == "urn:":
+            if plan.extensions.get(key.lower()) is None:
+                return _validated_whole(work, original, resource_type, tolerance)
+            touched_extensions[key] = None
+        elif key != "schemas":
+            touched.append((key, None))
+    changed: set[str] = set()
+    _check_touched(touched, core, plan, original, out, changed)
+    for extension in plan.extensions.values():
+        urn = extension.schema.id
+        if urn not in touched_extensions:
+            continue
+        source = touched_extensions[urn]
+        if source is not None and not isinstance(source, dict):
+            raise _invalid(urn, "a JSON object", source)
+        old = original.get(urn)
+        extension_out: dict[str, Any] = {}
+        _apply_schema(source or {}, extension, plan, urn + ":", old, extension_out)
+        if extension_out:
+            out[urn] = extension_out
+        else:
+            out.pop(urn, None)
+        if extension_out != (old if old is not None else {}):
+            changed.add(urn)
+    for required in resource_type.extensions:
+        if required.required and required.schema.id not in out:
+            raise MissingRequired(f"Extension '{required.schema.id}' is required.")
+    schemas = [resource_type.schema.id]
+    schemas += [e.schema.id for e in plan.extensions.values() if e.schema.id in out]
+    out["schemas"] = schemas
+    if schemas != original.get("schemas"):
+        changed.add("schemas")
+    return out, frozenset(changed)
+
+
+def _check_touched(
+    touched: list[tuple[str, Any]],
+    core: _SchemaPlan,
+    plan: _Plan,
+    original: Mapping[str, Any],
+    out: dict[str, Any],
+    changed: set[str],
+) -> None:
+    """The core part of :func:`validate_patched`: the changed or removed attributes only.
+
+    Checks in :func:`_apply_schema`'s order (values, then immutable, then required), so a
+    candidate with several faults reports the same one.
+    """
+    attributes = []
+    for key, value in touched:
+        attribute = core.fields[key.lower()].attribute
+        attributes.append(attribute)
+        old = original.get(key, _ABSENT)
+        if attribute.mutability is Mutability.READ_ONLY:
+            # Ignored in requests: the stored value stays (RFC 7644 §3.5.2).
+            if old is not _ABSENT:
+                out[key] = old
+            continue
+        checked = _ABSENT if value is None else core.fields[key.lower()].check(value, key)
+        if checked is _ABSENT:
+            out.pop(key, None)
+        else:
+            out[key] = checked
+        if (old is _ABSENT) != (checked is _ABSENT) or (checked is not _ABSENT and checked != old):
+            changed.add(key)
+    for attribute in attributes:
+        if attribute.mutability is not Mutability.IMMUTABLE:
+            continue
+        old = original.get(attribute.name, _ABSENT)
+        if old is not _ABSENT and out.get(attribute.name, _ABSENT) != old:
+            raise MutabilityError(
+                f"Attribute '{attribute.name}' is immutable and already has a value."
+            )
+    for attribute in attributes:
+        if (
+            attribute.required
+            and attribute.mutability is not Mutability.READ_ONLY
+            and attribute.name not in out
+        ):
+            raise MissingRequired(f"Attribute '{attribute.name}' is required.")
+
+
+def _validated_whole(
+    work: Mapping[str, Any],
+    original: Mapping[str, Any],
+    resource_type: ResourceType,
+    tolerance: Tolerance,
+) -> tuple[dict[str, Any], frozenset[str]]:
+    out = validate_resource(
+        work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
+    )
+    changed = {
+        key
+        for key in original.keys() | out.keys()
+        if out.get(key, _ABSENT) is not original.get(key, _ABSENT)
+        and out.get(key, _ABSENT) != original.get(key, _ABSENT)
+    }
+    return out, frozenset(changed)

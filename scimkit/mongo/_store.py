@@ -367,6 +367,10 @@ class MongoStore:
             await self._add_members(tenant, resource_type, [resource])
         return resource
 
+    # Every read decodes fresh documents: the uncopied read the service PATCHes from
+    # (docs/storage.md, "Copies") is get itself.
+    get_shared = get
+
     @_bounded
     async def replace(
         self,

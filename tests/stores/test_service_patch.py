@@ -1,0 +1,117 @@
+"""ResourceService.patch over each store: nothing stored changes but through the store's write.
+
+The service PATCHes from ``get_shared`` (the stored values themselves on MemoryStore) with an
+engine that copies only what it changes; these tests hold the stored resource, as read before
+the PATCH, to be unchanged after a PATCH that fails and after one that succeeds.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from scimkit import ENTRA, USER, InvalidValue, MutabilityError, ResourceService
+from scimkit._resource_type import ResourceType
+
+T = "acme"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+@pytest.fixture
+def resource_types() -> tuple[ResourceType, ...]:
+    return (USER,)
+
+
+def entra_user() -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "userName": "alice@contoso.example",
+        "externalId": "alice",
+        "active": True,
+        "name": {"givenName": "Alice", "familyName": "Jansen", "formatted": "Alice Jansen"},
+        "emails": [
+            {"value": "alice@contoso.example", "type": "work", "primary": True},
+            {"value": "alice@home.example", "type": "home"},
+        ],
+        "addresses": [{"type": "work", "locality": "Utrecht", "country": "NL"}],
+        ENTERPRISE: {"department": "Legal", "manager": {"value": "m1"}},
+    }
+
+
+def message(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": list(operations),
+    }
+
+
+def entra_default(email: str, family: str) -> dict[str, Any]:
+    return message(
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": email},
+        {"op": "Replace", "path": "name.familyName", "value": family},
+    )
+
+
+async def held(service: ResourceService, id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The store's uncopied read of the user, and a deep copy of it as it was."""
+    read = await service.store.get_shared(T, USER, id)  # type: ignore[attr-defined]
+    return read, copy.deepcopy(read)
+
+
+async def test_a_failed_patch_leaves_the_stored_resource_as_it_was(
+    service: ResourceService,
+) -> None:
+    service = ResourceService(service.store, (USER,), tolerance=ENTRA)
+    created = await service.create(T, USER, entra_user())
+    read, was = await held(service, created["id"])
+    # The first operations change the working copy (the filtered email, the name, the
+    # extension) before the last one fails validation.
+    failing = message(
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "x@contoso.example"},
+        {"op": "Replace", "path": "name.familyName", "value": "Changed"},
+        {"op": "Replace", "path": f"{ENTERPRISE}:department", "value": "Finance"},
+        {"op": "Replace", "path": "active", "value": "maybe"},
+    )
+    with pytest.raises(InvalidValue):
+        await service.patch(T, USER, created["id"], failing)
+    with pytest.raises(MutabilityError):
+        await service.patch(T, USER, created["id"], message({"op": "remove", "path": "userName"}))
+    assert read == was
+    assert await service.get(T, USER, created["id"]) == created
+
+
+async def test_a_patch_replaces_the_stored_resource_without_changing_the_one_read(
+    service: ResourceService,
+) -> None:
+    service = ResourceService(service.store, (USER,), tolerance=ENTRA)
+    created = await service.create(T, USER, entra_user())
+    read, was = await held(service, created["id"])
+    patched = await service.patch(
+        T, USER, created["id"], entra_default("new@contoso.example", "Smit")
+    )
+    assert read == was
+    assert patched["emails"][0]["value"] == "new@contoso.example"
+    assert patched["emails"][1] == was["emails"][1]
+    assert patched["name"]["familyName"] == "Smit"
+    assert patched["meta"]["version"] != was["meta"]["version"]
+    stored = await service.get(T, USER, created["id"])
+    assert stored == patched
+    # The answer is the caller's: changing it changes nothing stored.
+    patched["emails"][1]["value"] = "tampered"
+    patched[ENTERPRISE]["manager"]["value"] = "tampered"
+    patched["meta"]["version"] = "tampered"
+    assert await service.get(T, USER, created["id"]) == stored
+
+
+async def test_a_patch_that_changes_nothing_answers_a_copy(service: ResourceService) -> None:
+    service = ResourceService(service.store, (USER,), tolerance=ENTRA)
+    created = await service.create(T, USER, entra_user())
+    same = await service.patch(
+        T, USER, created["id"], entra_default("alice@contoso.example", "Jansen")
+    )
+    assert same == created
+    same["name"]["familyName"] = "tampered"
+    same["emails"][0]["value"] = "tampered"
+    assert await service.get(T, USER, created["id"]) == created
