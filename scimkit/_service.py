@@ -249,7 +249,7 @@ class ResourceService:
         the returned resource must carry them (one extra read when the PATCH did not load them).
         A PATCH that changes nothing writes nothing and keeps the version.
         """
-        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match, False)
         if members and not loaded and resource_type.members_attribute is not None:
             return await self.store.get(tenant, resource_type, id, members=True)
         return updated
@@ -269,9 +269,11 @@ class ResourceService:
 
         RFC 7644 §3.5.2 answers a PATCH with 200 and the entire resource (shaped by
         ``attributes``/``excludedAttributes``) or with 204. Users always get the resource;
-        groups follow ``ServiceConfig.group_patch_response``.
+        groups follow ``ServiceConfig.group_patch_response``. The reply's resource is made to
+        be shaped and rendered: its top-level dict is the caller's, but its values may be the
+        store's own (``docs/storage.md``, "Copies"), to be replaced, never mutated.
         """
-        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match, True)
         if resource_type.members_attribute is None:
             return PatchReply(updated, True)
         rule = self.config.group_patch_response
@@ -291,8 +293,12 @@ class ResourceService:
         id: str,
         body: Any,
         if_match: str | None,
+        shared: bool,
     ) -> tuple[Resource, bool]:
-        """The patched resource, and whether the group's members were loaded to patch it."""
+        """The patched resource, and whether the group's members were loaded to patch it.
+
+        ``shared`` lets its values be the store's own (a store with ``get_shared``).
+        """
         if not self.config.patch:
             raise NotImplementedFeature("PATCH is not supported by this service provider.")
         tolerance = self.tolerance(tenant)
@@ -302,8 +308,11 @@ class ResourceService:
 
         # A store that offers it is read without a copy: the engine copies only what the PATCH
         # changes, and the store copies what it keeps (docs/storage.md, "Copies").
-        shared = getattr(self.store, "get_shared", None)
-        read = self.store.get if shared is None else shared
+        read_shared = getattr(self.store, "get_shared", None)
+        read = self.store.get if read_shared is None else read_shared
+        shared = shared and read_shared is not None
+        # Passed only when asked, so a store without shared reads is called as before.
+        sharing = {"shared": True} if shared else {}
 
         async def attempt() -> Resource:
             current = await read(tenant, resource_type, id, members=load_members)
@@ -319,14 +328,20 @@ class ResourceService:
                 result, resource_type, current, change_allowed=self.config.change_password
             )
             if not result.changed:
-                return current if shared is None else copy_json(current)
+                if read_shared is None:
+                    return current
+                return dict(current) if shared else copy_json(current)
             if result.member_delta.added:
                 await self._check_members(
                     tenant, resource_type, id, {"members": result.member_delta.added}
                 )
             # Member deltas commute: without the client's If-Match, a PATCH that changes only
             # members holds whatever else changed meanwhile, so the store need not compare.
-            members_only = not strict and not writes_resource(result, resource_type)
+            members_only = (
+                not strict
+                and resource_type.members_attribute is not None
+                and not writes_resource(result, resource_type)
+            )
             return await self.store.update(
                 tenant,
                 resource_type,
@@ -335,6 +350,7 @@ class ResourceService:
                 expected_version=None if members_only else current["meta"].get("version"),
                 modified=self._clock(),
                 **self._record(EventType.PATCH, operations, before=current),
+                **sharing,
             )
 
         return await _retrying(attempt, strict), load_members

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -454,6 +454,7 @@ def validate_patched(
     resource_type: ResourceType,
     *,
     tolerance: Tolerance = STRICT,
+    touched: Collection[str] | None = None,
 ) -> tuple[dict[str, Any], frozenset[str]]:
     """Validate a PATCH candidate against the stored resource it was made from.
 
@@ -461,46 +462,43 @@ def validate_patched(
     top-level keys whose values differ from ``original``. Only the values the PATCH engine
     replaced (``work[key] is not original[key]``) or removed are checked: the others are the
     stored objects themselves, validated when they were written, and are carried over as they
-    are (shared with ``original``). A candidate the engine cannot have made (an unknown or
-    non-canonical key, a core-schema object) goes through :func:`validate_resource` whole.
+    are (shared with ``original``). ``touched`` names the keys the engine may have changed
+    (a superset; by default every key). A candidate the engine cannot have made (an unknown
+    or non-canonical key, a core-schema object) goes through :func:`validate_resource` whole.
     """
     plan = _plan(resource_type, tolerance, Operation.PATCH)
     core = plan.core
-    out: dict[str, Any] = {}
-    touched: list[tuple[str, Any]] = []
-    touched_extensions: dict[str, Any] = {}
-    for key, value in work.items():
-        if value is original.get(key, _ABSENT):
-            if key != "schemas":
-                out[key] = value
-            continue
-        if key == "schemas":
-            continue  # the engine never writes them; rebuilt below, as the full walk does
+    if touched is None:
+        keys: Iterable[str] = [*work, *(key for key in original if key not in work)]
+    elif len(touched) > 1:
+        # In the candidate's order, which the whole walk reports faults in.
+        keys = [*(key for key in work if key in touched), *(k for k in touched if k not in work)]
+    else:
+        keys = touched
+    out = dict(work)
+    changed: set[str] = set()
+    core_touched: list[tuple[str, Any]] = []
+    extensions_touched: dict[str, Any] = {}
+    for key in keys:
+        value = work.get(key, _ABSENT)
+        if value is original.get(key, _ABSENT) or key == "schemas":
+            continue  # schemas: the engine never writes them; rebuilt below, as the walk does
         if key[:4].lower() == "urn:":
             extension = plan.extensions.get(key.lower())
             if extension is None or extension.schema.id != key:
                 return _validated_whole(work, original, resource_type, tolerance)
-            touched_extensions[key] = value
-            out[key] = value  # keeps the key's place; replaced or dropped below
+            extensions_touched[key] = None if value is _ABSENT else value
             continue
         field = core.fields.get(key.lower())
         if field is None or field.attribute.name != key:
             return _validated_whole(work, original, resource_type, tolerance)
-        touched.append((key, value))
-    for key in original.keys() - work.keys():
-        if key[:4].lower() == "urn:":
-            if plan.extensions.get(key.lower()) is None:
-                return _validated_whole(work, original, resource_type, tolerance)
-            touched_extensions[key] = None
-        elif key != "schemas":
-            touched.append((key, None))
-    changed: set[str] = set()
-    _check_touched(touched, core, plan, original, out, changed)
+        core_touched.append((key, None if value is _ABSENT else value))
+    _check_touched(core_touched, core, original, out, changed)
     for extension in plan.extensions.values():
         urn = extension.schema.id
-        if urn not in touched_extensions:
+        source = extensions_touched.get(urn, _ABSENT)
+        if source is _ABSENT:
             continue
-        source = touched_extensions[urn]
         if source is not None and not isinstance(source, dict):
             raise _invalid(urn, "a JSON object", source)
         old = original.get(urn)
@@ -512,61 +510,63 @@ def validate_patched(
             out.pop(urn, None)
         if extension_out != (old if old is not None else {}):
             changed.add(urn)
-    for required in resource_type.extensions:
-        if required.required and required.schema.id not in out:
-            raise MissingRequired(f"Extension '{required.schema.id}' is required.")
+    if extensions_touched:
+        for required in resource_type.extensions:
+            if required.required and required.schema.id not in out:
+                raise MissingRequired(f"Extension '{required.schema.id}' is required.")
     schemas = [resource_type.schema.id]
     schemas += [e.schema.id for e in plan.extensions.values() if e.schema.id in out]
-    out["schemas"] = schemas
     if schemas != original.get("schemas"):
         changed.add("schemas")
+        out["schemas"] = schemas
+    elif "schemas" not in work:
+        out["schemas"] = original["schemas"]
     return out, frozenset(changed)
 
 
 def _check_touched(
     touched: list[tuple[str, Any]],
     core: _SchemaPlan,
-    plan: _Plan,
     original: Mapping[str, Any],
     out: dict[str, Any],
     changed: set[str],
 ) -> None:
     """The core part of :func:`validate_patched`: the changed or removed attributes only.
 
-    Checks in :func:`_apply_schema`'s order (values, then immutable, then required), so a
-    candidate with several faults reports the same one.
+    Checks in :func:`_apply_schema`'s order (values in the candidate's order, then immutable
+    and required attributes in the schema's), so a candidate with several faults reports the
+    same one.
     """
-    attributes = []
     for key, value in touched:
-        attribute = core.fields[key.lower()].attribute
-        attributes.append(attribute)
+        field = core.fields[key.lower()]
         old = original.get(key, _ABSENT)
-        if attribute.mutability is Mutability.READ_ONLY:
+        if field.attribute.mutability is Mutability.READ_ONLY:
             # Ignored in requests: the stored value stays (RFC 7644 §3.5.2).
-            if old is not _ABSENT:
+            if old is _ABSENT:
+                out.pop(key, None)
+            else:
                 out[key] = old
             continue
-        checked = _ABSENT if value is None else core.fields[key.lower()].check(value, key)
+        checked = _ABSENT if value is None else field.check(value, key)
         if checked is _ABSENT:
             out.pop(key, None)
         else:
             out[key] = checked
         if (old is _ABSENT) != (checked is _ABSENT) or (checked is not _ABSENT and checked != old):
             changed.add(key)
-    for attribute in attributes:
-        if attribute.mutability is not Mutability.IMMUTABLE:
+    if not touched:
+        return
+    names = {key for key, _ in touched}
+    for attribute in core.immutable:
+        if attribute.name not in names:
             continue
         old = original.get(attribute.name, _ABSENT)
         if old is not _ABSENT and out.get(attribute.name, _ABSENT) != old:
             raise MutabilityError(
                 f"Attribute '{attribute.name}' is immutable and already has a value."
             )
-    for attribute in attributes:
-        if (
-            attribute.required
-            and attribute.mutability is not Mutability.READ_ONLY
-            and attribute.name not in out
-        ):
+    for attribute in core.required:
+        if attribute.name in names and attribute.name not in out:
             raise MissingRequired(f"Attribute '{attribute.name}' is required.")
 
 

@@ -7,7 +7,7 @@ resource type (PATCH context) and compared with the original; any failure raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +26,7 @@ from scimkit._validation import validate_patched
 __all__ = ["apply_patch", "apply_patch_shared", "needs_members"]
 
 _ABSENT: Any = object()
+_NO_DELTA = MemberDelta()  # frozen: one serves every result without member changes
 
 
 def _assigned(value: Any) -> bool:
@@ -42,10 +43,18 @@ def _required(resource_type: ResourceType) -> tuple[AttrRef, ...]:
 
 
 def _check_required_kept(
-    before: Mapping[str, Any], after: Mapping[str, Any], resource_type: ResourceType
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    resource_type: ResourceType,
+    touched: Collection[str],
 ) -> None:
-    """A required attribute that a PATCH unassigns (e.g. replace with null) is "mutability"."""
+    """A required attribute that a PATCH unassigns (e.g. replace with null) is "mutability".
+
+    Only the top-level keys the PATCH ``touched`` can have lost one.
+    """
     for ref in _required(resource_type):
+        if (ref.schema if ref.extension else ref.attribute.name) not in touched:
+            continue
         if _assigned(_lookup(before, ref)) and not _assigned(_lookup(after, ref)):
             raise required_removal(ref.dotted)
 
@@ -132,9 +141,9 @@ def _apply(
             exc.detail = f"Operations[{index}]: {exc.detail}"
             exc.args = (exc.detail,)
             raise
-    _check_required_kept(original, working.work, resource_type)
+    _check_required_kept(original, working.work, resource_type, working.owned)
     result, changed_attributes = validate_patched(
-        working.work, original, resource_type, tolerance=tolerance
+        working.work, original, resource_type, tolerance=tolerance, touched=working.owned
     )
     if copy:
         _unshare(result, original)
@@ -145,7 +154,7 @@ def _apply(
         delta = (
             diff_members(original, result, member_attr)
             if member_attr is not None and member_attr.name in changed_attributes
-            else MemberDelta()
+            else _NO_DELTA
         )
         changed = bool(changed_attributes)
     return PatchResult(result, changed, delta, changed_attributes)

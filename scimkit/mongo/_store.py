@@ -424,6 +424,7 @@ class MongoStore:
         expected_version: str | None,
         modified: datetime | None = None,
         record: WriteRecord | None = None,
+        shared: bool = False,  # what it returns is decoded or built fresh: never shared
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 

@@ -215,7 +215,11 @@ class StoreContract:
     async def test_a_shared_read_stays_as_read_while_writes_go_on(
         self, store: ResourceStore
     ) -> None:
-        """What ``get_shared`` returned is never changed by later writes (entries are replaced)."""
+        """What ``get_shared`` and ``update(shared=True)`` returned stays as it was.
+
+        A store with ``get_shared`` takes ``shared=True`` on ``update`` too; later writes
+        replace stored values, they never change them in place.
+        """
         shared = _shared_read(store)
         alice = await store.create(
             T1,
@@ -232,7 +236,11 @@ class StoreContract:
             "emails": [{"value": "b@x", "type": "work"}],
         }
         result = PatchResult(patched, True, changed_attributes=frozenset({"name", "emails"}))
-        await store.update(T1, CONTRACT_USER, alice["id"], result, expected_version=None)
+        updated = await store.update(  # type: ignore[call-arg]
+            T1, CONTRACT_USER, alice["id"], result, expected_version=None, shared=True
+        )
+        assert updated == await store.get(T1, CONTRACT_USER, alice["id"])
+        updated_was = copy.deepcopy(updated)
         delta = MemberDelta(added=({"value": "u9"},), removed=(alice["id"],))
         without_members = {k: v for k, v in group_read.items() if k != "members"}
         await store.update(
@@ -244,9 +252,20 @@ class StoreContract:
         )
         renamed = self.group("staff", id=group["id"])
         await store.replace(T1, CONTRACT_GROUP, group["id"], renamed)
-        assert (user_read, group_read) == (user_was, group_was)
+        await store.update(
+            T1,
+            CONTRACT_USER,
+            alice["id"],
+            PatchResult(
+                {**updated, "name": {"familyName": "C"}},
+                True,
+                changed_attributes=frozenset({"name"}),
+            ),
+            expected_version=None,
+        )
+        assert (user_read, group_read, updated) == (user_was, group_was, updated_was)
         now = await store.get(T1, CONTRACT_USER, alice["id"])
-        assert now["name"] == {"familyName": "B"} and "groups" not in now
+        assert now["name"] == {"familyName": "C"} and "groups" not in now
 
     async def test_a_tenant_must_be_a_non_empty_string(self, store: ResourceStore) -> None:
         with pytest.raises(InternalError):

@@ -255,13 +255,16 @@ def check_validators_agree(
     except SCIMError as exc:
         whole = (type(exc), exc.detail)
     try:
-        touched: Any = validate_patched(working.work, stored, resource_type, tolerance=tolerance)
+        touched: Any = validate_patched(
+            working.work, stored, resource_type, tolerance=tolerance, touched=working.owned
+        )
     except SCIMError as exc:
         assert (type(exc), exc.detail) == whole
         return
     assert stored == before
     result, changed = touched
     assert result == whole
+    assert validate_patched(working.work, stored, resource_type, tolerance=tolerance) == touched
     assert changed == {k for k in stored.keys() | result.keys() if stored.get(k) != result.get(k)}
 
 

@@ -115,3 +115,19 @@ async def test_a_patch_that_changes_nothing_answers_a_copy(service: ResourceServ
     same["name"]["familyName"] = "tampered"
     same["emails"][0]["value"] = "tampered"
     assert await service.get(T, USER, created["id"]) == created
+
+
+async def test_a_patch_reply_shares_values_but_shaping_it_changes_nothing_stored(
+    service: ResourceService,
+) -> None:
+    service = ResourceService(service.store, (USER,), tolerance=ENTRA)
+    created = await service.create(T, USER, entra_user())
+    reply = await service.patch_reply(
+        T, USER, created["id"], entra_default("new@contoso.example", "Smit")
+    )
+    stored = await service.get(T, USER, created["id"])
+    assert reply.represent and reply.resource == stored
+    # What the web layer does to it: new top-level values, nested ones only read.
+    reply.resource["meta"] = {**reply.resource["meta"], "location": "https://x/Users/1"}
+    reply.resource["emails"] = [{**e, "display": "shown"} for e in reply.resource["emails"]]
+    assert await service.get(T, USER, created["id"]) == stored
