@@ -317,13 +317,7 @@ class ResourceService:
         async def attempt() -> Resource:
             current = await read(tenant, resource_type, id, members=load_members)
             self._check(current, tags, strict)
-            result = apply_patch_shared(
-                current,
-                operations,
-                resource_type,
-                tolerance=tolerance,
-                members_loaded=load_members,
-            )
+            result = apply_patch_shared(current, operations, resource_type, tolerance, load_members)
             result = await seal_patch(
                 result, resource_type, current, change_allowed=self.config.change_password
             )

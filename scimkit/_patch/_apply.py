@@ -99,16 +99,17 @@ def apply_patch(
     ``members`` and member changes come back only as ``PatchResult.member_delta``; call
     :func:`needs_members` first to know whether that is possible.
     """
-    return _apply(resource, operations, resource_type, tolerance, members_loaded, copy=True)
+    result = apply_patch_shared(resource, operations, resource_type, tolerance, members_loaded)
+    _unshare(result.resource, resource)
+    return result
 
 
 def apply_patch_shared(
     resource: Mapping[str, Any],
     operations: Sequence[PatchOperation],
     resource_type: ResourceType,
-    *,
-    tolerance: Tolerance = STRICT,
-    members_loaded: bool = True,
+    tolerance: Tolerance,
+    members_loaded: bool,
 ) -> PatchResult:
     """:func:`apply_patch` whose result shares the values it left unchanged with ``resource``.
 
@@ -117,18 +118,6 @@ def apply_patch_shared(
     result's changed attributes are its own, the others are the store's and must not be
     mutated. Spares copying what a PATCH did not touch (most of a resource) twice.
     """
-    return _apply(resource, operations, resource_type, tolerance, members_loaded, copy=False)
-
-
-def _apply(
-    resource: Mapping[str, Any],
-    operations: Sequence[PatchOperation],
-    resource_type: ResourceType,
-    tolerance: Tolerance,
-    members_loaded: bool,
-    *,
-    copy: bool,
-) -> PatchResult:
     member_attr = resource_type.members_attribute
     original: Mapping[str, Any] = resource
     if not members_loaded and member_attr is not None and member_attr.name in resource:
@@ -145,8 +134,6 @@ def _apply(
     result, changed_attributes = validate_patched(
         working.work, original, resource_type, tolerance=tolerance, touched=working.owned
     )
-    if copy:
-        _unshare(result, original)
     if working.members is not None:
         delta = working.members.delta()
         changed = bool(changed_attributes) or bool(delta)

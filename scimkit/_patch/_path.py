@@ -7,7 +7,7 @@ references, the bound value filter, the element a filter would create) is comput
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -146,6 +146,17 @@ def record_matches(target: Target, record: Mapping[str, Any]) -> bool:
 _TEXT_TYPES = frozenset({AttributeType.STRING, AttributeType.REFERENCE})
 
 
+def _conjuncts(node: Any, junction: type[Any]) -> Iterator[Any]:
+    """The operands of a chain of ``junction`` (``and``), right to left, nested chains flat."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, junction):
+            stack += (current.left, current.right)
+        else:
+            yield current
+
+
 def _equals(node: BoundFilter) -> tuple[tuple[str, str, bool], ...] | None:
     """A bound conjunction of ``eq`` on text sub-attributes as (name, text, folded) tests.
 
@@ -153,12 +164,7 @@ def _equals(node: BoundFilter) -> tuple[tuple[str, str, bool], ...] | None:
     evaluator compares; any other filter shape gives ``None`` (the evaluator decides).
     """
     tests: list[tuple[str, str, bool]] = []
-    stack: list[BoundFilter] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, BoundAnd):
-            stack += (current.right, current.left)
-            continue
+    for current in _conjuncts(node, BoundAnd):
         if not isinstance(current, BoundCompare) or current.op is not CompareOp.EQ:
             return None
         sub = current.ref.sub_attribute
@@ -179,12 +185,7 @@ def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
     """
     found: dict[str, Any] = {}
     typed: dict[str, Attribute] = {}  # the named sub-attributes that declare canonical values
-    stack: list[Filter] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, And):
-            stack += (current.left, current.right)
-            continue
+    for current in _conjuncts(node, And):
         if not isinstance(current, Compare) or current.op is not CompareOp.EQ:
             return None
         sub = attribute.sub_attribute(current.path.attribute)

@@ -54,6 +54,17 @@ def entra_default(email: str, family: str) -> dict[str, Any]:
     )
 
 
+@pytest.fixture
+def entra(service: ResourceService) -> ResourceService:
+    """The store's service with Entra's tolerance, as the reference app's tenants run."""
+    return ResourceService(service.store, (USER,), tolerance=ENTRA)
+
+
+@pytest.fixture
+async def created(entra: ResourceService) -> dict[str, Any]:
+    return await entra.create(T, USER, entra_user())
+
+
 async def held(service: ResourceService, id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The store's uncopied read of the user, and a deep copy of it as it was."""
     read = await service.store.get_shared(T, USER, id)  # type: ignore[attr-defined]
@@ -61,10 +72,9 @@ async def held(service: ResourceService, id: str) -> tuple[dict[str, Any], dict[
 
 
 async def test_a_failed_patch_leaves_the_stored_resource_as_it_was(
-    service: ResourceService,
+    entra: ResourceService, created: dict[str, Any]
 ) -> None:
-    service = ResourceService(service.store, (USER,), tolerance=ENTRA)
-    created = await service.create(T, USER, entra_user())
+    service = entra
     read, was = await held(service, created["id"])
     # The first operations change the working copy (the filtered email, the name, the
     # extension) before the last one fails validation.
@@ -83,10 +93,9 @@ async def test_a_failed_patch_leaves_the_stored_resource_as_it_was(
 
 
 async def test_a_patch_replaces_the_stored_resource_without_changing_the_one_read(
-    service: ResourceService,
+    entra: ResourceService, created: dict[str, Any]
 ) -> None:
-    service = ResourceService(service.store, (USER,), tolerance=ENTRA)
-    created = await service.create(T, USER, entra_user())
+    service = entra
     read, was = await held(service, created["id"])
     patched = await service.patch(
         T, USER, created["id"], entra_default("new@contoso.example", "Smit")
@@ -105,9 +114,10 @@ async def test_a_patch_replaces_the_stored_resource_without_changing_the_one_rea
     assert await service.get(T, USER, created["id"]) == stored
 
 
-async def test_a_patch_that_changes_nothing_answers_a_copy(service: ResourceService) -> None:
-    service = ResourceService(service.store, (USER,), tolerance=ENTRA)
-    created = await service.create(T, USER, entra_user())
+async def test_a_patch_that_changes_nothing_answers_a_copy(
+    entra: ResourceService, created: dict[str, Any]
+) -> None:
+    service = entra
     same = await service.patch(
         T, USER, created["id"], entra_default("alice@contoso.example", "Jansen")
     )
@@ -118,10 +128,9 @@ async def test_a_patch_that_changes_nothing_answers_a_copy(service: ResourceServ
 
 
 async def test_a_patch_reply_shares_values_but_shaping_it_changes_nothing_stored(
-    service: ResourceService,
+    entra: ResourceService, created: dict[str, Any]
 ) -> None:
-    service = ResourceService(service.store, (USER,), tolerance=ENTRA)
-    created = await service.create(T, USER, entra_user())
+    service = entra
     reply = await service.patch_reply(
         T, USER, created["id"], entra_default("new@contoso.example", "Smit")
     )
