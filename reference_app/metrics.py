@@ -267,6 +267,15 @@ class InstrumentedStore:
         with self._counted("get"):
             return await self.store.get(tenant, resource_type, id, members=members)
 
+    async def get_shared(
+        self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
+    ) -> dict[str, Any]:
+        # The store's uncopied read when it has one (docs/storage.md, "Copies"), else get.
+        read = getattr(self.store, "get_shared", self.store.get)
+        with self._counted("get"):
+            result: dict[str, Any] = await read(tenant, resource_type, id, members=members)
+            return result
+
     async def replace(
         self,
         tenant: str,

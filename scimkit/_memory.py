@@ -23,6 +23,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 from scimkit._errors import PreconditionFailed, UniquenessError
@@ -66,9 +67,10 @@ from scimkit._types import copy_json
 __all__ = ["MemoryStore"]
 
 _T = TypeVar("_T")
+_NO_DELTA = MemberDelta()  # frozen: shared by every write of a type without members
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class _Plan:
     """What a store keeps for one resource type: its indexes and membership attributes."""
 
@@ -80,6 +82,16 @@ class _Plan:
     @property
     def indexed(self) -> tuple[AttrRef, ...]:
         return self.unique + self.lookup
+
+    @cached_property
+    def index_keys(self) -> frozenset[str]:
+        """The top-level keys holding an indexed attribute: a write elsewhere keeps indexes."""
+        return frozenset(_index_key(ref) for ref in self.indexed)
+
+    @cached_property
+    def derived(self) -> frozenset[str]:
+        """The keys stores never keep with the resource: ``members`` and ``groups``."""
+        return frozenset(a.name for a in (self.members, self.groups) if a is not None)
 
 
 @dataclass(slots=True, eq=False)
@@ -198,6 +210,21 @@ class MemoryStore:
             entry = self._entry(namespace, resource_type, id)
             return self._view(namespace, plan, entry, members=members)
 
+    async def get_shared(
+        self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
+    ) -> dict[str, Any]:
+        """:meth:`get` without the copy: the values are the stored ones, never to be mutated.
+
+        Stored entries are replaced on every write, never changed in place, so what this
+        returns stays as read; the service reads with it to PATCH (``docs/storage.md``).
+        """
+        plan = self._plan(resource_type)
+        namespace = self._namespace(tenant, resource_type, id)
+        # No lock: nothing here awaits, and no write awaits while it holds the tenant lock, so
+        # no write is ever half done when this runs.
+        entry = self._entry(namespace, resource_type, id)
+        return self._view(namespace, plan, entry, members=members, copy=False)
+
     async def replace(
         self,
         tenant: str,
@@ -234,12 +261,14 @@ class MemoryStore:
         expected_version: str | None,
         modified: datetime | None = None,
         record: WriteRecord | None = None,
+        shared: bool = False,
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 
         Members change only through ``result.member_delta``. When the delta changes no
         membership and ``writes_resource`` says the resource itself is unchanged, nothing is
         written and the version and ``lastModified`` stay (an idempotent re-add, as Entra sends).
+        ``shared`` returns the stored values uncopied, as :meth:`get_shared` does.
         """
         plan = self._plan(resource_type)
         namespace = self._namespace(tenant, resource_type, id)
@@ -250,11 +279,11 @@ class MemoryStore:
             delta = (
                 effective_member_delta(result.member_delta, namespace.members.get(id, {}))
                 if plan.members is not None
-                else MemberDelta()
+                else _NO_DELTA
             )
             writes = writes_resource(result, resource_type)
             if not writes and not delta:
-                return self._view(namespace, plan, entry, members=with_members)
+                return self._view(namespace, plan, entry, members=with_members, copy=not shared)
             # Stored entries are replaced, never mutated: the entry before the write is the
             # events' "before" as it is, without a copy. Members are compared through the delta.
             before = entry.resource
@@ -268,7 +297,7 @@ class MemoryStore:
                 stored = _merge(entry.resource, result.resource, changed, plan)
             # Index upkeep only when an indexed attribute changed: most PATCHes (Entra's
             # attribute syncs) touch none.
-            reindex = whole or any(_index_key(ref) in changed for ref in plan.indexed)
+            reindex = whole or not plan.index_keys.isdisjoint(changed)
             if reindex:
                 self._check_unique(space, plan, stored, id)
                 self._unindex(space, plan, entry.resource, id)
@@ -281,7 +310,7 @@ class MemoryStore:
             if reindex:
                 self._index(space, plan, stored, id)
             self._apply_delta(namespace, resource_type, id, delta)
-            updated = self._view(namespace, plan, entry, members=with_members)
+            updated = self._view(namespace, plan, entry, members=with_members, copy=not shared)
             if record is not None:
                 self._record(
                     tenant,
@@ -589,15 +618,20 @@ class MemoryStore:
             namespace.groups_of.setdefault(member["value"], {})[group] = resource_type.name
 
     def _view(
-        self, namespace: _Tenant, plan: _Plan, entry: _Entry, *, members: bool
+        self, namespace: _Tenant, plan: _Plan, entry: _Entry, *, members: bool, copy: bool = True
     ) -> dict[str, Any]:
-        """A deep copy of a stored resource, with members and derived groups filled in."""
-        resource: dict[str, Any] = copy_json(entry.resource)
+        """A stored resource with members and derived groups filled in, a deep copy if ``copy``.
+
+        Without ``copy`` only the top-level dict is new; the values are the stored ones.
+        """
+        resource: dict[str, Any] = copy_json(entry.resource) if copy else dict(entry.resource)
         id = resource["id"]
         if plan.members is not None and members:
             found = namespace.members.get(id)
             if found:
-                resource[plan.members.name] = [copy_json(found[m]) for m in sorted(found)]
+                resource[plan.members.name] = [
+                    copy_json(found[m]) if copy else found[m] for m in sorted(found)
+                ]
         if plan.groups is not None:
             groups = []
             for group_id, type_name in sorted(namespace.groups_of.get(id, {}).items()):
@@ -752,7 +786,12 @@ class MemoryStore:
 
 
 def _check_version(entry: _Entry, expected: str | None) -> None:
-    if expected is not None and version_counter(expected) != entry.counter:
+    # The service passes the version it read, the stored string itself: no parsing then.
+    if (
+        expected is not None
+        and expected != entry.resource["meta"].get("version")
+        and version_counter(expected) != entry.counter
+    ):
         raise PreconditionFailed()
 
 
@@ -779,7 +818,7 @@ def _merge(
     previous entry; this skips copying the whole resource on every PATCH.
     """
     stored = dict(old)
-    derived = {a.name for a in (plan.members, plan.groups) if a is not None}
+    derived = plan.derived
     for key in changed:
         if key in derived:
             continue

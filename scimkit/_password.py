@@ -156,7 +156,12 @@ async def seal_patch(
     The same password sent again is no change: if it was the only one, the result says so and
     the store keeps the version.
     """
-    if not result.changed or await seal_password(
+    if not result.changed:
+        return result
+    changed_keys = result.changed_attributes
+    if changed_keys and _password_name(resource_type) not in changed_keys:
+        return result  # the PATCH left the stored hash as it was (most PATCHes)
+    if await seal_password(
         result.resource, resource_type, existing=current, change_allowed=change_allowed
     ):
         return result

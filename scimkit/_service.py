@@ -34,11 +34,11 @@ from scimkit._filter import BoundFilter, compile_filter
 from scimkit._meta import etag_matches, new_meta, parse_etags, utc_now
 from scimkit._operation import Operation
 from scimkit._password import seal_password, seal_patch
-from scimkit._patch import PatchOperation, apply_patch, needs_members, parse_patch
+from scimkit._patch import PatchOperation, apply_patch_shared, needs_members, parse_patch
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._store import Page, ResourceStore, StoreQuery, writes_resource
 from scimkit._tolerance import STRICT, Tolerance
-from scimkit._types import Position, Resource
+from scimkit._types import Position, Resource, copy_json
 from scimkit._validation import validate_resource
 
 __all__ = ["ListResult", "PatchReply", "QueryParams", "ResourceService", "wants_members"]
@@ -249,7 +249,7 @@ class ResourceService:
         the returned resource must carry them (one extra read when the PATCH did not load them).
         A PATCH that changes nothing writes nothing and keeps the version.
         """
-        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match, False)
         if members and not loaded and resource_type.members_attribute is not None:
             return await self.store.get(tenant, resource_type, id, members=True)
         return updated
@@ -269,9 +269,11 @@ class ResourceService:
 
         RFC 7644 §3.5.2 answers a PATCH with 200 and the entire resource (shaped by
         ``attributes``/``excludedAttributes``) or with 204. Users always get the resource;
-        groups follow ``ServiceConfig.group_patch_response``.
+        groups follow ``ServiceConfig.group_patch_response``. The reply's resource is made to
+        be shaped and rendered: its top-level dict is the caller's, but its values may be the
+        store's own (``docs/storage.md``, "Copies"), to be replaced, never mutated.
         """
-        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match)
+        updated, loaded = await self._patched(tenant, resource_type, id, body, if_match, True)
         if resource_type.members_attribute is None:
             return PatchReply(updated, True)
         rule = self.config.group_patch_response
@@ -291,8 +293,12 @@ class ResourceService:
         id: str,
         body: Any,
         if_match: str | None,
+        shared: bool,
     ) -> tuple[Resource, bool]:
-        """The patched resource, and whether the group's members were loaded to patch it."""
+        """The patched resource, and whether the group's members were loaded to patch it.
+
+        ``shared`` lets its values be the store's own (a store with ``get_shared``).
+        """
         if not self.config.patch:
             raise NotImplementedFeature("PATCH is not supported by this service provider.")
         tolerance = self.tolerance(tenant)
@@ -301,23 +307,30 @@ class ResourceService:
         tags, strict = self._precondition(if_match)
         adding = _member_ids_carried(operations, resource_type)
 
+        # A store that offers it is read without a copy: the engine copies only what the PATCH
+        # changes, and the store copies what it keeps (docs/storage.md, "Copies").
+        read_shared = getattr(self.store, "get_shared", None)
+        read = self.store.get if read_shared is None else read_shared
+        shared = shared and read_shared is not None
+        # Passed only when asked, so a store without shared reads is called as before.
+        sharing = {"shared": True} if shared else {}
+
         async def attempt() -> Resource:
-            current, known = await self._read_checking(
-                tenant, resource_type, id, adding, members=load_members
-            )
+            if adding:  # one read that also answers which of the ids exist (get_with_types)
+                current, known = await self.store.get_with_types(
+                    tenant, resource_type, id, sorted(adding), members=load_members
+                )
+            else:
+                current, known = await read(tenant, resource_type, id, members=load_members), {}
             self._check(current, tags, strict)
-            result = apply_patch(
-                current,
-                operations,
-                resource_type,
-                tolerance=tolerance,
-                members_loaded=load_members,
-            )
+            result = apply_patch_shared(current, operations, resource_type, tolerance, load_members)
             result = await seal_patch(
                 result, resource_type, current, change_allowed=self.config.change_password
             )
             if not result.changed:
-                return current
+                if read_shared is None:
+                    return current
+                return dict(current) if shared else copy_json(current)
             if result.member_delta.added:
                 await self._check_members(
                     tenant,
@@ -328,7 +341,11 @@ class ResourceService:
                 )
             # Member deltas commute: without the client's If-Match, a PATCH that changes only
             # members holds whatever else changed meanwhile, so the store need not compare.
-            members_only = not strict and not writes_resource(result, resource_type)
+            members_only = (
+                not strict
+                and resource_type.members_attribute is not None
+                and not writes_resource(result, resource_type)
+            )
             return await self.store.update(
                 tenant,
                 resource_type,
@@ -337,6 +354,7 @@ class ResourceService:
                 expected_version=None if members_only else current["meta"].get("version"),
                 modified=self._clock(),
                 **self._record(EventType.PATCH, operations, before=current),
+                **sharing,
             )
 
         return await _retrying(attempt, strict), load_members
@@ -528,25 +546,6 @@ class ResourceService:
             None,
             next_cursor,
             previous_cursor,
-        )
-
-    async def _read_checking(
-        self,
-        tenant: str,
-        resource_type: ResourceType,
-        id: str,
-        adding: frozenset[str],
-        *,
-        members: bool,
-    ) -> tuple[Resource, Mapping[str, str]]:
-        """The resource a PATCH starts from and the types of the member ids it may add.
-
-        One store call (``get_with_types``, one round trip on MongoDB) when it names members.
-        """
-        if not adding:
-            return await self.store.get(tenant, resource_type, id, members=members), {}
-        return await self.store.get_with_types(
-            tenant, resource_type, id, sorted(adding), members=members
         )
 
     async def _check_members(

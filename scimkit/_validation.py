@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from scimkit._errors import InvalidSyntax, InvalidValue, MissingRequired, MutabilityError
+from scimkit._errors import (
+    InvalidSyntax,
+    InvalidValue,
+    MissingRequired,
+    MutabilityError,
+    SCIMError,
+)
 from scimkit._operation import Operation
 from scimkit._resource_type import COMMON_ATTRIBUTES, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Schema
 from scimkit._tolerance import STRICT, Tolerance
 
-__all__ = ["parse_datetime", "validate_resource"]
+__all__ = ["parse_datetime", "validate_patched", "validate_resource"]
 
 _Checker = Callable[[Any, str], Any]
 _ABSENT: Any = object()
@@ -240,6 +246,7 @@ class _SchemaPlan:
     required: tuple[Attribute, ...]
     immutable: tuple[Attribute, ...]
     read_only: tuple[Attribute, ...]
+    by_name: Mapping[str, _Field]  # by canonical name: the keys a stored resource has
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +256,7 @@ class _Plan:
     extensions: Mapping[str, _SchemaPlan]
     tolerance: Tolerance
     operation: Operation
+    by_urn: Mapping[str, _SchemaPlan]  # extensions by canonical URN, in declaration order
 
 
 def _schema_plan(
@@ -271,11 +279,16 @@ def _schema_plan(
         ),
         immutable=tuple(a for a in attributes if a.mutability is Mutability.IMMUTABLE),
         read_only=tuple(a for a in attributes if a.mutability is Mutability.READ_ONLY),
+        by_name={field.attribute.name: field for field in fields.values()},
     )
 
 
 @lru_cache(maxsize=256)
 def _plan(resource_type: ResourceType, tolerance: Tolerance, operation: Operation) -> _Plan:
+    extensions = {
+        schema.id.lower(): _schema_plan(schema, (), tolerance, operation)
+        for schema in resource_type.extension_schemas()
+    }
     return _Plan(
         resource_type=resource_type,
         core=_schema_plan(
@@ -285,12 +298,10 @@ def _plan(resource_type: ResourceType, tolerance: Tolerance, operation: Operatio
             operation,
             resource_type.members_attribute,
         ),
-        extensions={
-            schema.id.lower(): _schema_plan(schema, (), tolerance, operation)
-            for schema in resource_type.extension_schemas()
-        },
+        extensions=extensions,
         tolerance=tolerance,
         operation=operation,
+        by_urn={plan.schema.id: plan for plan in extensions.values()},
     )
 
 
@@ -446,3 +457,134 @@ def validate_resource(
             raise MissingRequired(f"Extension '{extension.schema.id}' is required.")
     out["schemas"] = schemas
     return out
+
+
+def validate_patched(
+    work: Mapping[str, Any],
+    original: Mapping[str, Any],
+    resource_type: ResourceType,
+    *,
+    tolerance: Tolerance = STRICT,
+    touched: Iterable[str] | None = None,
+) -> tuple[dict[str, Any], frozenset[str]]:
+    """Validate a PATCH candidate against the stored resource it was made from.
+
+    Returns what :func:`validate_resource` returns for it in the PATCH context, and the
+    top-level keys whose values differ from ``original``. Only the values the PATCH engine
+    replaced (``work[key] is not original[key]``) or removed are checked: the others are the
+    stored objects themselves, validated when they were written, and are carried over as they
+    are (shared with ``original``). ``touched`` names the keys the engine may have changed
+    (a superset; by default every key). A candidate the engine cannot have made (an unknown
+    or non-canonical key) and a faulty one go through :func:`validate_resource` whole, which
+    reports the fault the whole walk meets first.
+    """
+    plan = _plan(resource_type, tolerance, Operation.PATCH)
+    if touched is None:
+        touched = [*work, *(key for key in original if key not in work)]
+    try:
+        checked = _patched(work, original, resource_type, plan, touched)
+    except SCIMError:
+        checked = None
+    if checked is None:
+        return _validated_whole(work, original, resource_type, tolerance)
+    return checked
+
+
+def _patched(
+    work: Mapping[str, Any],
+    original: Mapping[str, Any],
+    resource_type: ResourceType,
+    plan: _Plan,
+    touched: Iterable[str],
+) -> tuple[dict[str, Any], frozenset[str]] | None:
+    """:func:`validate_patched` of the ``touched`` keys; ``None`` for a key it cannot check."""
+    by_name = plan.core.by_name
+    out = dict(work)
+    changed: set[str] = set()
+    extensions: dict[str, Any] = {}
+    for key in touched:
+        value = work.get(key, _ABSENT)
+        old = original.get(key, _ABSENT)
+        if value is old or key == "schemas":
+            continue  # schemas: the engine never writes them; rebuilt below, as the walk does
+        field = by_name.get(key)
+        if field is None:
+            if key not in plan.by_urn:
+                return None
+            extensions[key] = None if value is _ABSENT else value
+            continue
+        attribute = field.attribute
+        if attribute.mutability is Mutability.READ_ONLY:
+            # Ignored in requests: the stored value stays (RFC 7644 §3.5.2).
+            if old is _ABSENT:
+                out.pop(key, None)
+            else:
+                out[key] = old
+            continue
+        new = _ABSENT if value is _ABSENT or value is None else field.check(value, key)
+        if new is _ABSENT:
+            out.pop(key, None)
+            if attribute.required:
+                raise MissingRequired(f"Attribute '{key}' is required.")
+            if old is _ABSENT:
+                continue
+        else:
+            out[key] = new
+            if new == old:
+                continue
+        if attribute.mutability is Mutability.IMMUTABLE and old is not _ABSENT:
+            raise MutabilityError(f"Attribute '{key}' is immutable and already has a value.")
+        changed.add(key)
+    if extensions:
+        _patched_extensions(extensions, original, resource_type, plan, out, changed)
+    schemas = [resource_type.schema.id, *(urn for urn in plan.by_urn if urn in out)]
+    if schemas != original.get("schemas"):
+        changed.add("schemas")
+        out["schemas"] = schemas
+    elif "schemas" not in out:
+        out["schemas"] = original["schemas"]
+    return out, frozenset(changed)
+
+
+def _patched_extensions(
+    extensions: Mapping[str, Any],
+    original: Mapping[str, Any],
+    resource_type: ResourceType,
+    plan: _Plan,
+    out: dict[str, Any],
+    changed: set[str],
+) -> None:
+    """The extension objects a PATCH changed, walked as :func:`validate_resource` walks them."""
+    for urn, source in extensions.items():
+        if source is not None and not isinstance(source, dict):
+            raise _invalid(urn, "a JSON object", source)
+        old = original.get(urn)
+        extension_out: dict[str, Any] = {}
+        _apply_schema(source or {}, plan.by_urn[urn], plan, urn + ":", old, extension_out)
+        if extension_out:
+            out[urn] = extension_out
+        else:
+            out.pop(urn, None)
+        if extension_out != (old if old is not None else {}):
+            changed.add(urn)
+    for extension in resource_type.extensions:
+        if extension.required and extension.schema.id not in out:
+            raise MissingRequired(f"Extension '{extension.schema.id}' is required.")
+
+
+def _validated_whole(
+    work: Mapping[str, Any],
+    original: Mapping[str, Any],
+    resource_type: ResourceType,
+    tolerance: Tolerance,
+) -> tuple[dict[str, Any], frozenset[str]]:
+    out = validate_resource(
+        work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
+    )
+    changed = {
+        key
+        for key in original.keys() | out.keys()
+        if out.get(key, _ABSENT) is not original.get(key, _ABSENT)
+        and out.get(key, _ABSENT) != original.get(key, _ABSENT)
+    }
+    return out, frozenset(changed)

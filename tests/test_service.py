@@ -71,8 +71,24 @@ class SpyStore(MemoryStore):
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
     ) -> dict[str, Any]:
-        self.gets.append(members)
         found = await super().get(tenant, resource_type, id, members=members)
+        return await self._spied(tenant, resource_type, id, members, found)
+
+    async def get_shared(
+        self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
+    ) -> dict[str, Any]:
+        found = await super().get_shared(tenant, resource_type, id, members=members)
+        return await self._spied(tenant, resource_type, id, members, found)
+
+    async def _spied(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        id: str,
+        members: bool,
+        found: dict[str, Any],
+    ) -> dict[str, Any]:
+        self.gets.append(members)
         if self.races:
             self.races -= 1
             # Another writer changes the resource right after this read.

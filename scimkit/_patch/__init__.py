@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from scimkit._patch._apply import apply_patch, needs_members
+from scimkit._patch._apply import apply_patch, apply_patch_shared, needs_members
 from scimkit._patch._operation import PATCH_OP_SCHEMA, PatchOperation, parse_patch
 
-__all__ = ["PATCH_OP_SCHEMA", "PatchOperation", "apply_patch", "needs_members", "parse_patch"]
+__all__ = [
+    "PATCH_OP_SCHEMA",
+    "PatchOperation",
+    "apply_patch",
+    "apply_patch_shared",
+    "needs_members",
+    "parse_patch",
+]

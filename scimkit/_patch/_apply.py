@@ -7,12 +7,11 @@ resource type (PATCH context) and compared with the original; any failure raises
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from scimkit._errors import SCIMError
-from scimkit._operation import Operation
 from scimkit._patch._members import diff_members
 from scimkit._patch._operation import PatchOperation
 from scimkit._patch._path import resolve_target
@@ -22,11 +21,12 @@ from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Mutability
 from scimkit._tolerance import STRICT, Tolerance
 from scimkit._types import copy_json
-from scimkit._validation import validate_resource
+from scimkit._validation import validate_patched
 
-__all__ = ["apply_patch", "needs_members"]
+__all__ = ["apply_patch", "apply_patch_shared", "needs_members"]
 
 _ABSENT: Any = object()
+_NO_DELTA = MemberDelta()  # frozen: one serves every result without member changes
 
 
 def _assigned(value: Any) -> bool:
@@ -43,10 +43,18 @@ def _required(resource_type: ResourceType) -> tuple[AttrRef, ...]:
 
 
 def _check_required_kept(
-    before: Mapping[str, Any], after: Mapping[str, Any], resource_type: ResourceType
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    resource_type: ResourceType,
+    touched: Collection[str],
 ) -> None:
-    """A required attribute that a PATCH unassigns (e.g. replace with null) is "mutability"."""
+    """A required attribute that a PATCH unassigns (e.g. replace with null) is "mutability".
+
+    Only the top-level keys the PATCH ``touched`` can have lost one.
+    """
     for ref in _required(resource_type):
+        if (ref.schema if ref.extension else ref.attribute.name) not in touched:
+            continue
         if _assigned(_lookup(before, ref)) and not _assigned(_lookup(after, ref)):
             raise required_removal(ref.dotted)
 
@@ -58,30 +66,22 @@ def _lookup(resource: Mapping[str, Any], ref: AttrRef) -> Any:
     return resource.get(ref.attribute.name)
 
 
-def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> frozenset[str]:
-    """Copy values the validator carried over by reference; return the keys that changed.
+def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> None:
+    """Copy the values the validator carried over from ``original`` by reference.
 
-    The validator keeps the input's own objects for what a PATCH did not touch (readOnly
-    ones such as ``meta``, and every attribute the working copy never copied), so the result
-    shares nothing with the input after this. A value carried over is unchanged by identity,
-    which spares comparing it deeply.
+    What a PATCH did not touch (readOnly values such as ``meta``, every attribute the working
+    copy never copied, readOnly values one level down in an extension object) is the input's
+    own object in the result; copied, the result shares nothing with the input.
     """
-    changed: set[str] = set()
-    for key in original.keys() | result.keys():
+    for key, new in result.items():
         old = original.get(key, _ABSENT)
-        new = result.get(key, _ABSENT)
         if new is old:
             if isinstance(old, dict | list):
                 result[key] = copy_json(old)
-            continue
-        if old != new:
-            changed.add(key)
-        if isinstance(new, dict) and isinstance(old, dict):
-            # An extension object: its readOnly attributes may be shared one level down.
+        elif isinstance(new, dict) and isinstance(old, dict):
             for inner, item in new.items():
                 if isinstance(item, dict | list) and item is old.get(inner):
                     new[inner] = copy_json(item)
-    return frozenset(changed)
 
 
 def apply_patch(
@@ -99,6 +99,25 @@ def apply_patch(
     ``members`` and member changes come back only as ``PatchResult.member_delta``; call
     :func:`needs_members` first to know whether that is possible.
     """
+    result = apply_patch_shared(resource, operations, resource_type, tolerance, members_loaded)
+    _unshare(result.resource, resource)
+    return result
+
+
+def apply_patch_shared(
+    resource: Mapping[str, Any],
+    operations: Sequence[PatchOperation],
+    resource_type: ResourceType,
+    tolerance: Tolerance,
+    members_loaded: bool,
+) -> PatchResult:
+    """:func:`apply_patch` whose result shares the values it left unchanged with ``resource``.
+
+    For a caller that reads the stored resource without a copy (``get_shared``, see
+    ``docs/storage.md``) and hands the result to the store, which copies what it keeps: the
+    result's changed attributes are its own, the others are the store's and must not be
+    mutated. Spares copying what a PATCH did not touch (most of a resource) twice.
+    """
     member_attr = resource_type.members_attribute
     original: Mapping[str, Any] = resource
     if not members_loaded and member_attr is not None and member_attr.name in resource:
@@ -111,11 +130,10 @@ def apply_patch(
             exc.detail = f"Operations[{index}]: {exc.detail}"
             exc.args = (exc.detail,)
             raise
-    _check_required_kept(original, working.work, resource_type)
-    result = validate_resource(
-        working.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=original
+    _check_required_kept(original, working.work, resource_type, working.owned)
+    result, changed_attributes = validate_patched(
+        working.work, original, resource_type, tolerance=tolerance, touched=working.owned
     )
-    changed_attributes = _unshare(result, original)
     if working.members is not None:
         delta = working.members.delta()
         changed = bool(changed_attributes) or bool(delta)
@@ -123,7 +141,7 @@ def apply_patch(
         delta = (
             diff_members(original, result, member_attr)
             if member_attr is not None and member_attr.name in changed_attributes
-            else MemberDelta()
+            else _NO_DELTA
         )
         changed = bool(changed_attributes)
     return PatchResult(result, changed, delta, changed_attributes)

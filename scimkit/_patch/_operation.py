@@ -12,6 +12,7 @@ from scimkit._tolerance import STRICT, Tolerance
 __all__ = ["PATCH_OP_SCHEMA", "PatchOperation", "parse_patch"]
 
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+_PATCH_OP_LOWER = PATCH_OP_SCHEMA.lower()
 
 OpName = Literal["add", "remove", "replace"]
 _OPS: dict[str, OpName] = {"add": "add", "remove": "remove", "replace": "replace"}
@@ -41,7 +42,22 @@ def _member(message: Mapping[str, Any], name: str) -> tuple[bool, Any]:
     return False, None
 
 
+_KEYS = frozenset({"op", "path", "value"})
+
+
 def _operation(raw: Any, index: int, tolerance: Tolerance) -> PatchOperation:
+    if type(raw) is dict and raw.keys() <= _KEYS:
+        # The shape every client sends (keys spelled as the RFC does): nothing to look up.
+        op = raw.get("op")
+        path = raw.get("path")
+        if type(op) is str and (path is None or type(path) is str):
+            name = _OPS.get(op.lower() if tolerance.patch_op_any_case else op)
+            if name is not None and (name == "remove" or "value" in raw):
+                return PatchOperation(name, path, raw.get("value"))
+    return _checked_operation(raw, index, tolerance)
+
+
+def _checked_operation(raw: Any, index: int, tolerance: Tolerance) -> PatchOperation:
     where = f"Operations[{index}]"
     if not isinstance(raw, dict):
         raise InvalidSyntax(f"{where} must be a JSON object.")
@@ -71,11 +87,12 @@ def parse_patch(body: Any, tolerance: Tolerance = STRICT) -> tuple[PatchOperatio
     if not isinstance(body, dict):
         raise InvalidSyntax("A PATCH request body must be a JSON object.")
     _, schemas = _member(body, "schemas")
-    if not isinstance(schemas, list) or not any(
-        isinstance(urn, str) and urn.lower() == PATCH_OP_SCHEMA.lower() for urn in schemas
+    if not isinstance(schemas, list) or (
+        PATCH_OP_SCHEMA not in schemas
+        and not any(isinstance(urn, str) and urn.lower() == _PATCH_OP_LOWER for urn in schemas)
     ):
         raise InvalidSyntax(f"A PATCH request must list '{PATCH_OP_SCHEMA}' in 'schemas'.")
     _, operations = _member(body, "Operations")
     if not isinstance(operations, list) or not operations:
         raise InvalidSyntax("A PATCH request needs a non-empty 'Operations' array.")
-    return tuple(_operation(raw, index, tolerance) for index, raw in enumerate(operations))
+    return tuple([_operation(raw, index, tolerance) for index, raw in enumerate(operations)])

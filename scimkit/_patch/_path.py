@@ -16,6 +16,9 @@ from scimkit._errors import InvalidPath, InvalidValue
 from scimkit._filter import (
     And,
     AttrPath,
+    BoundAnd,
+    BoundCompare,
+    BoundFilter,
     BoundValuePath,
     Compare,
     CompareOp,
@@ -23,6 +26,8 @@ from scimkit._filter import (
     Or,
     ValuePath,
     bind_filter,
+    fold_case,
+    is_folded,
     matches,
     parse_path,
 )
@@ -45,6 +50,9 @@ class Target:
     when it is a conjunction of ``eq`` on sub-attributes that names a canonical type (used to
     create a missing element, see :func:`_template`),
     and ``member_ids`` the ids when the filter is ``value eq "id"`` (or an ``or`` of those).
+    ``equals`` is the filter as (sub-attribute name, bound text, folded) tests when it is a
+    conjunction of ``eq`` on string sub-attributes (``emails[type eq "work"]``), which
+    :func:`record_matches` checks without the evaluator.
     """
 
     text: str
@@ -53,6 +61,7 @@ class Target:
     filter_sub: Attribute | None = None
     template: Mapping[str, Any] | None = None
     member_ids: tuple[str, ...] | None = None
+    equals: tuple[tuple[str, str, bool], ...] | None = None
 
 
 def schema_target(text: str, resource_type: ResourceType) -> Schema | None:
@@ -108,12 +117,24 @@ def _resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance
         filter_sub,
         _template(parsed.filter, attribute),
         _member_ids(parsed.filter, attribute),
+        _equals(bound.filter),
     )
 
 
 def record_matches(target: Target, record: Mapping[str, Any]) -> bool:
     """Whether one element of the target's multi-valued attribute satisfies its filter."""
     assert target.value_filter is not None
+    if target.equals is not None:
+        for name, value, folded in target.equals:
+            raw = record.get(name)
+            if type(raw) is not str:
+                if isinstance(raw, list):
+                    break  # a multi-valued sub-attribute: the evaluator's any-of rule
+                return False  # absent, null or not text: never equal (as in the evaluator)
+            if (fold_case(raw) if folded else raw) != value:
+                return False
+        else:
+            return True
     ref = target.ref
     # The evaluator works on resources: present the element as the attribute's only value.
     wrapped: dict[str, Any] = {ref.attribute.name: [record]}
@@ -123,6 +144,23 @@ def record_matches(target: Target, record: Mapping[str, Any]) -> bool:
 
 
 _TEXT_TYPES = frozenset({AttributeType.STRING, AttributeType.REFERENCE})
+
+
+def _equals(node: BoundFilter) -> tuple[tuple[str, str, bool], ...] | None:
+    """A bound conjunction of ``eq`` on text sub-attributes as (name, text, folded) tests.
+
+    The bound text is already folded where the sub-attribute is caseExact=false, as the
+    evaluator compares; any other filter shape gives ``None`` (the evaluator decides).
+    """
+    tests: list[tuple[str, str, bool]] = []
+    for current in _operands(node, BoundAnd):
+        if not isinstance(current, BoundCompare) or current.op is not CompareOp.EQ:
+            return None
+        sub = current.ref.sub_attribute
+        if sub is None or sub.type not in _TEXT_TYPES or not isinstance(current.value, str):
+            return None
+        tests.append((sub.name, current.value, is_folded(sub)))
+    return tuple(tests)
 
 
 def _template(node: Filter, attribute: Attribute) -> Mapping[str, Any] | None:
@@ -188,9 +226,9 @@ def _member_ids(node: Filter, attribute: Attribute) -> tuple[str, ...] | None:
     return tuple(ids)
 
 
-def _operands(node: Filter, junction: type[And | Or]) -> list[Filter]:
-    """The operands of the run of ``junction`` (``and`` or ``or``) that ``node`` is, in order."""
-    operands: list[Filter] = []
+def _operands(node: Any, junction: type[Any]) -> list[Any]:
+    """The operands, in order, of the run of ``junction`` (and, or; parsed or bound) ``node`` is."""
+    operands: list[Any] = []
     stack = [node]
     while stack:
         current = stack.pop()

@@ -38,7 +38,6 @@ from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, Mutability, Schema
 from scimkit._store import members_by_id
 from scimkit._tolerance import Tolerance
-from scimkit._types import copy_json
 
 __all__ = ["WorkingCopy", "required_removal"]
 
@@ -88,11 +87,17 @@ class WorkingCopy:
     # -- working copy -------------------------------------------------------------------------
 
     def _own(self, key: str) -> None:
-        """Copy a top-level value before its first change (copy-on-write)."""
+        """Copy a top-level object before its first change (copy-on-write).
+
+        Only an extension object is written into in place (it holds the attributes); every
+        other change builds new lists and records from the old ones, so an object is copied
+        one level deep and nothing else is copied.
+        """
         if key not in self.owned:
             self.owned.add(key)
-            if key in self.work:
-                self.work[key] = copy_json(self.work[key])
+            value = self.work.get(key)
+            if isinstance(value, dict):
+                self.work[key] = dict(value)
 
     def _holder(self, ref: AttrRef, create: bool) -> dict[str, Any] | None:
         """The dict holding ``ref.attribute``: the resource or its extension object."""
@@ -448,7 +453,9 @@ class WorkingCopy:
                 )
             else:
                 values[index] = _merged(attribute, values[index], new or {}, where)
-        self._one_primary(attribute, values, matched)
+        if sub is None or sub is attribute.sub_attribute("primary"):
+            # Only a write of primary (or of whole records) can set a second one.
+            self._one_primary(attribute, values, matched)
         values[:] = [item for item in values if item]
 
     def _create(self, op: OpName, target: Target, value: Any) -> dict[str, Any] | None:
@@ -523,9 +530,12 @@ def _merge_record(
     """
     frozen = attribute.mutability is _IMM
     for name, item in new.items():
-        sub = attribute.sub_attribute(name)
         old = record.get(name)
-        if old is not None and item != old and (frozen or (sub and sub.mutability is _IMM)):
+        if (
+            old is not None
+            and item != old
+            and (frozen or ((sub := attribute.sub_attribute(name)) and sub.mutability is _IMM))
+        ):
             raise _immutable_change(attribute, f"{where}.{name}")
         if item is None:
             record.pop(name, None)

@@ -418,6 +418,10 @@ class MongoStore:
         known = {document["a"]["id"]: document["rt"] for document in documents[0].get("_known", ())}
         return resource, known
 
+    # Every read decodes fresh documents: the uncopied read the service PATCHes from
+    # (docs/storage.md, "Copies") is get itself.
+    get_shared = get
+
     @_bounded
     async def replace(
         self,
@@ -471,6 +475,7 @@ class MongoStore:
         expected_version: str | None,
         modified: datetime | None = None,
         record: WriteRecord | None = None,
+        shared: bool = False,  # what it returns is decoded or built fresh: never shared
     ) -> dict[str, Any]:
         """Apply a PATCH result written against ``expected_version`` and return the resource.
 

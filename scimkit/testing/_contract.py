@@ -17,6 +17,7 @@ The tests are async (pytest-asyncio; in its strict mode make the fixture a
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,14 @@ def _ids(page: Page) -> list[str]:
 
 def _member_ids(resource: dict[str, Any]) -> list[str]:
     return [member["value"] for member in resource.get("members", [])]
+
+
+def _shared_read(store: ResourceStore) -> Any:
+    """The store's optional ``get_shared`` (docs/storage.md, "Copies"); skips if it has none."""
+    shared = getattr(store, "get_shared", None)
+    if shared is None:
+        pytest.skip("the store has no get_shared (optional; the service reads with get)")
+    return shared
 
 
 def _without_version(resource: dict[str, Any]) -> dict[str, Any]:
@@ -191,6 +200,72 @@ class StoreContract:
         resource["emails"][0]["value"] = "changed"
         resource["meta"]["created"] = datetime(2000, 1, 1, tzinfo=UTC)
         assert await store.get(T1, CONTRACT_USER, created["id"]) == created
+
+    async def test_a_shared_read_returns_what_get_returns(self, store: ResourceStore) -> None:
+        shared = _shared_read(store)
+        alice = (await self.users(store, T1, "alice"))[0]
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"], "u2"))
+        for resource_type, id in ((CONTRACT_USER, alice["id"]), (CONTRACT_GROUP, group["id"])):
+            for members in (True, False):
+                expected = await store.get(T1, resource_type, id, members=members)
+                assert await shared(T1, resource_type, id, members=members) == expected
+        with pytest.raises(NotFound):
+            await shared(T1, CONTRACT_USER, self.new_id())
+
+    async def test_a_shared_read_stays_as_read_while_writes_go_on(
+        self, store: ResourceStore
+    ) -> None:
+        """What ``get_shared`` and ``update(shared=True)`` returned stays as it was.
+
+        A store with ``get_shared`` takes ``shared=True`` on ``update`` too; later writes
+        replace stored values, they never change them in place.
+        """
+        shared = _shared_read(store)
+        alice = await store.create(
+            T1,
+            CONTRACT_USER,
+            self.user("alice", name={"familyName": "A"}, emails=[{"value": "a@x", "type": "work"}]),
+        )
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"]))
+        user_read = await shared(T1, CONTRACT_USER, alice["id"])
+        group_read = await shared(T1, CONTRACT_GROUP, group["id"])
+        user_was, group_was = copy.deepcopy(user_read), copy.deepcopy(group_read)
+        patched = {
+            **user_read,
+            "name": {"familyName": "B"},
+            "emails": [{"value": "b@x", "type": "work"}],
+        }
+        result = PatchResult(patched, True, changed_attributes=frozenset({"name", "emails"}))
+        updated = await store.update(  # type: ignore[call-arg]
+            T1, CONTRACT_USER, alice["id"], result, expected_version=None, shared=True
+        )
+        assert updated == await store.get(T1, CONTRACT_USER, alice["id"])
+        updated_was = copy.deepcopy(updated)
+        delta = MemberDelta(added=({"value": "u9"},), removed=(alice["id"],))
+        without_members = {k: v for k, v in group_read.items() if k != "members"}
+        await store.update(
+            T1,
+            CONTRACT_GROUP,
+            group["id"],
+            PatchResult(without_members, True, delta, frozenset({"members"})),
+            expected_version=None,
+        )
+        renamed = self.group("staff", id=group["id"])
+        await store.replace(T1, CONTRACT_GROUP, group["id"], renamed)
+        await store.update(
+            T1,
+            CONTRACT_USER,
+            alice["id"],
+            PatchResult(
+                {**updated, "name": {"familyName": "C"}},
+                True,
+                changed_attributes=frozenset({"name"}),
+            ),
+            expected_version=None,
+        )
+        assert (user_read, group_read, updated) == (user_was, group_was, updated_was)
+        now = await store.get(T1, CONTRACT_USER, alice["id"])
+        assert now["name"] == {"familyName": "C"} and "groups" not in now
 
     async def test_a_tenant_must_be_a_non_empty_string(self, store: ResourceStore) -> None:
         with pytest.raises(InternalError):

@@ -2,7 +2,8 @@
 
 Random operations over the User and Group schemas, well-formed or not, in both tolerance modes:
 no KeyError / TypeError / AttributeError / ValueError escapes, the input is unchanged whatever
-happens (atomicity), and group member deltas agree with the loaded member list.
+happens (atomicity), and group member deltas agree with the loaded member list. The PATCH
+validator, which checks only what the operations changed, agrees with the whole-resource walk.
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from scimkit import (
     STRICT,
     USER,
     MemberDelta,
+    Operation,
     PatchResult,
     SCIMError,
+    Tolerance,
     needs_members,
     parse_patch,
+    validate_resource,
 )
+from scimkit._patch._working_copy import WorkingCopy
+from scimkit._resource_type import ResourceType
+from scimkit._validation import validate_patched
 from tests.patch.support import (
     BABS,
     ENTERPRISE,
@@ -226,6 +233,41 @@ def check(stored: dict[str, Any], ops: list[dict[str, Any]], resource_type: Any,
     return result
 
 
+def check_validators_agree(
+    stored: dict[str, Any],
+    ops: list[dict[str, Any]],
+    resource_type: ResourceType,
+    tolerance: Tolerance,
+) -> None:
+    """``validate_patched`` on the working copy's candidate = ``validate_resource`` (PATCH)."""
+    try:
+        parsed = parse_patch({"schemas": [PATCH_OP], "Operations": ops}, tolerance)
+        working = WorkingCopy(stored, resource_type, tolerance, True)
+        for operation in parsed:
+            working.apply(operation)
+    except SCIMError:
+        return
+    before = frozen_copy(stored)
+    try:
+        whole: Any = validate_resource(
+            working.work, resource_type, Operation.PATCH, tolerance=tolerance, existing=stored
+        )
+    except SCIMError as exc:
+        whole = (type(exc), exc.detail)
+    try:
+        touched: Any = validate_patched(
+            working.work, stored, resource_type, tolerance=tolerance, touched=working.owned
+        )
+    except SCIMError as exc:
+        assert (type(exc), exc.detail) == whole
+        return
+    assert stored == before
+    result, changed = touched
+    assert result == whole
+    assert validate_patched(working.work, stored, resource_type, tolerance=tolerance) == touched
+    assert changed == {k for k in stored.keys() | result.keys() if stored.get(k) != result.get(k)}
+
+
 def member_ids(delta: MemberDelta, before: set[str]) -> set[str]:
     if delta.replace:
         return {m["value"] for m in delta.added}
@@ -236,7 +278,9 @@ def member_ids(delta: MemberDelta, before: set[str]) -> set[str]:
 def run_user(data: st.DataObject) -> None:
     tolerance = data.draw(st.sampled_from([STRICT, ENTRA]))
     stored = data.draw(st.sampled_from([user, bare_user]))()
-    check(stored, data.draw(operations(USER_PATHS)), USER, tolerance=tolerance)
+    ops = data.draw(operations(USER_PATHS))
+    check(stored, ops, USER, tolerance=tolerance)
+    check_validators_agree(stored, ops, USER, tolerance)
 
 
 def run_group(data: st.DataObject) -> None:
@@ -244,6 +288,7 @@ def run_group(data: st.DataObject) -> None:
     stored = group(member(BABS, "Babs"), dict(member(JAMES), type="User"))
     ops = data.draw(operations(GROUP_PATHS))
     loaded = check(stored, ops, GROUP, tolerance=tolerance)
+    check_validators_agree(stored, ops, GROUP, tolerance)
     try:
         parsed = parse_patch({"schemas": [PATCH_OP], "Operations": ops}, tolerance)
     except SCIMError:
