@@ -21,6 +21,8 @@ from enum import Enum, StrEnum
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from scimkit._patch import PATCH_OP_SCHEMA, PatchOperation
 from scimkit._patch_result import MemberDelta
 from scimkit._projection import project
@@ -278,30 +280,51 @@ class WriteRecord:
         ``keys`` the top-level keys the write changed, when the store knows them;
         ``snapshot`` as for :func:`write_events`.
         """
-        events = write_events(
-            tenant,
+        drafts = self.drafts(
             resource_type,
-            self.kind,
             id,
-            iat=self.iat,
             before=before,
             after=after,
-            operations=self.operations,
             member_delta=member_delta,
-            txn=self.txn,
+            left=left,
             keys=keys,
             snapshot=snapshot,
         )
+        return tuple(
+            _drafted_event(draft, tenant, new_event_id(), self.txn, self.iat, resource_type)
+            for draft in drafts
+        )
+
+    def drafts(
+        self,
+        resource_type: ResourceType,
+        id: str,
+        *,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        member_delta: MemberDelta | None = None,
+        left: Iterable[tuple[ResourceType, str, str | None, str | None]] = (),
+        keys: Collection[str] | None = None,
+        snapshot: bool = False,
+    ) -> list[Draft]:
+        """The write's events as :data:`Draft` tuples, for a feed that keeps them compactly.
+
+        Arguments as for :meth:`events`; the feed adds ``jti``, ``txn``, ``iat`` and positions.
+        """
+        drafts = _write_drafts(
+            resource_type,
+            self.kind,
+            id,
+            before,
+            after,
+            self.operations,
+            member_delta,
+            keys,
+            snapshot,
+        )
         for group_type, group_id, version, external_id in left:
-            events += departure_events(
-                tenant,
-                group_type,
-                id,
-                [(group_id, version, external_id)],
-                iat=self.iat,
-                txn=self.txn,
-            )
-        return events
+            drafts.append(_departure_draft(group_type, id, group_id, version, external_id))
+        return drafts
 
 
 def write_events(
@@ -339,9 +362,38 @@ def write_events(
     - The groups a deleted resource leaves are :func:`departure_events`, which the store
       derives since only it knows the memberships.
     """
+    txn = txn or new_id()
+    drafts = _write_drafts(
+        resource_type, kind, id, before, after, operations, member_delta, keys, snapshot
+    )
+    return tuple(_drafted_event(d, tenant, new_id(), txn, iat, resource_type) for d in drafts)
+
+
+# What a write's events are before they have ids and positions: (type, resource type name, id,
+# uri, version, externalId, data code, data source, attributes). ``attributes`` is None for a
+# create: its paths follow from the data source and are computed when read. The data code says
+# what the source is (see _NO_DATA...); a feed keeps the source in a compact form.
+Draft = tuple[EventType, str, str, str, str | None, str | None, int, Any, tuple[str, ...] | None]
+
+_NO_DATA = 0
+_JSON = 1  # the data itself, JSON-shaped
+_RESOURCE = 2  # a stored resource (never mutated): the data is its projection, made when read
+_OPERATIONS = 3  # PATCH operations: the data is their PatchOp message, made when read
+
+
+def _write_drafts(
+    resource_type: ResourceType,
+    kind: EventType,
+    id: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    operations: Sequence[PatchOperation],
+    member_delta: MemberDelta | None,
+    keys: Collection[str] | None,
+    snapshot: bool,
+) -> list[Draft]:
     if kind not in (EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE):
         raise ValueError(f"{kind} is not a write")
-    txn = txn or new_id()
     subject = before if kind is EventType.DELETE else after
     if subject is None:
         raise ValueError(f"a {kind.value} needs the resource {'before' if before else 'after'}")
@@ -350,29 +402,210 @@ def write_events(
     uri = f"{resource_type.endpoint}/{id}"
     name = resource_type.name
     if kind is EventType.DELETE:
-        return (Event(tenant, new_id(), txn, kind, name, id, uri, iat, None, external_id),)
+        return [(kind, name, id, uri, None, external_id, _NO_DATA, None, ())]
     assert after is not None
     version = (after.get("meta") or {}).get("version")
-    data: Any
+    code: int
+    source: Any
+    attributes: tuple[str, ...] | None
     if kind is EventType.PATCH:
-        data = _Deferred(_patch_message, operations, resource_type)
+        code, source = _OPERATIONS, tuple(operations)
     elif snapshot and resource_type.members_attribute is None:
-        data = _Deferred(project, after, resource_type)
-    else:
-        data = project(after, resource_type)
-    attributes = changed_paths(before, after, resource_type, member_delta=member_delta, keys=keys)
-    events = [
-        Event(
-            tenant, new_id(), txn, kind, name, id, uri, iat, version, external_id, data, attributes
+        # Never-returned values (a password's hash) are left out at once, not only when the
+        # data is made: a feed keeps this source for a long time.
+        hidden = _never_returned(resource_type)
+        source = (
+            {k: v for k, v in after.items() if k not in hidden} if hidden & after.keys() else after
         )
-    ]
+        code = _RESOURCE
+    else:
+        code, source = _JSON, project(after, resource_type)
+    if code == _RESOURCE and before is None and keys is None and not member_delta:
+        attributes = None  # a create's paths follow from the resource: made when read
+    else:
+        attributes = changed_paths(
+            before, after, resource_type, member_delta=member_delta, keys=keys
+        )
+    drafts: list[Draft] = [(kind, name, id, uri, version, external_id, code, source, attributes)]
     if kind is not EventType.CREATE and before is not None:
         change = _activation(resource_type, before, after)
         if change is not None:
-            events.append(
-                Event(tenant, new_id(), txn, change, name, id, uri, iat, version, external_id)
-            )
-    return tuple(events)
+            drafts.append((change, name, id, uri, version, external_id, _NO_DATA, None, ()))
+    return drafts
+
+
+def _drafted_event(
+    draft: Draft, tenant: str, jti: str, txn: str, iat: datetime, resource_type: ResourceType
+) -> Event:
+    kind, name, id, uri, version, external_id, code, source, attributes = draft
+    data: Any = None
+    if code == _JSON:
+        data = source
+    elif code == _RESOURCE:
+        data = _Deferred(project, source, resource_type)
+        if attributes is None:
+            attributes = _created_paths(source, resource_type)
+    elif code == _OPERATIONS:
+        data = _Deferred(_patch_message, source, resource_type)
+    return Event(
+        tenant, jti, txn, kind, name, id, uri, iat, version, external_id, data, attributes or ()
+    )
+
+
+def _departure_draft(
+    group_type: ResourceType,
+    member_id: str,
+    group_id: str,
+    version: str | None,
+    external_id: str | None,
+) -> Draft:
+    removal = {
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": [{"op": "remove", "path": f'members[value eq "{member_id}"]'}],
+    }
+    uri = f"{group_type.endpoint}/{group_id}"
+    return (
+        EventType.PATCH,
+        group_type.name,
+        group_id,
+        uri,
+        version,
+        external_id,
+        _JSON,
+        removal,
+        ("members",),
+    )
+
+
+# --- the form a feed retains an event in ------------------------------------------------------
+
+Retained = tuple[Any, ...]
+"""An event as :class:`~scimkit.MemoryFeed` keeps it: a plain tuple of ``str``, ``int``,
+``bytes``, ``datetime`` and ``None`` (see :func:`retain`)."""
+
+_TYPES = tuple(EventType)
+_TYPE_CODES = {kind: code for code, kind in enumerate(_TYPES)}
+_OBJECT = 4  # data kept as the object itself: it does not survive a JSON round trip
+
+
+def retain(
+    draft: Draft, jti: str, txn: str, iat: datetime, position: int, resource_type: int
+) -> Retained:
+    """An event in its retained form: a tuple the garbage collector stops tracking.
+
+    A feed keeps many events for a long time; as objects (an :class:`Event`, its payload, the
+    resource or operations it refers to) each would be several more objects every full
+    collection traverses. CPython untracks a tuple that holds only untracked values, so the
+    data source is kept as JSON bytes, the type as its number and the resource type as the
+    feed's index for it (``resource_type``), the paths as one string (attribute paths hold
+    no spaces): the tuple costs the collector nothing from the first collection that sees it.
+    """
+    kind, name, id, uri, version, external_id, code, source, attributes = draft
+    blob: Any = None
+    if code == _OPERATIONS:
+        source = [(operation.op, operation.path, operation.value) for operation in source]
+    if code != _NO_DATA:
+        try:
+            blob = orjson.dumps(source)
+        except TypeError:  # a value JSON cannot hold: keep the object (and track the tuple)
+            code, blob = _OBJECT, source
+    return (
+        position,
+        jti,
+        txn,
+        _TYPE_CODES[kind],
+        name,
+        id,
+        uri,
+        iat,
+        version,
+        external_id,
+        code,
+        blob,
+        None if attributes is None else " ".join(attributes),
+        resource_type,
+    )
+
+
+def retain_event(event: Event, position: int) -> Retained:
+    """An :class:`Event` made elsewhere in its retained form (its data kept as it reads)."""
+    data = plain(event.data)
+    code = _NO_DATA if data is None else _JSON
+    draft: Draft = (
+        event.type,
+        event.resource_type,
+        event.id,
+        event.uri,
+        event.version,
+        event.external_id,
+        code,
+        data,
+        event.attributes,
+    )
+    record = retain(draft, event.jti, event.txn, event.iat, position, -1)
+    if code == _JSON and record[10] == _JSON and orjson.loads(record[11]) != data:
+        # Not JSON-shaped (tuples, datetimes): readers get the very object back.
+        record = (*record[:10], _OBJECT, data, *record[12:])
+    if any(" " in path for path in event.attributes):  # not a path: kept as given
+        record = (*record[:12], event.attributes, record[13])
+    return record
+
+
+def retained_position(record: Retained) -> int:
+    position: int = record[0]
+    return position
+
+
+def retained_iat(record: Retained) -> datetime:
+    iat: datetime = record[7]
+    return iat
+
+
+def retained_jti(record: Retained) -> str:
+    jti: str = record[1]
+    return jti
+
+
+def restore(record: Retained, tenant: str, resource_types: Sequence[ResourceType]) -> Event:
+    """The :class:`Event` a :func:`retain` record holds (``resource_types`` by the feed's index).
+
+    A create's ``notice`` paths are computed here, from the resource: a receiver may never ask
+    for them, so the write does not.
+    """
+    (position, jti, txn, kind, name, id, uri, iat, version, external_id, code, blob) = record[:12]
+    paths, type_index = record[12], record[13]
+    attributes = tuple(paths.split(" ")) if isinstance(paths, str) and paths else paths
+    data: Any = None
+    if code == _JSON:
+        data = orjson.loads(blob)
+    elif code == _OBJECT:
+        data = blob
+    elif code == _RESOURCE:
+        resource_type = resource_types[type_index]
+        resource = orjson.loads(blob)
+        data = _Deferred(project, resource, resource_type)
+        if attributes is None:
+            attributes = _created_paths(resource, resource_type)
+    elif code == _OPERATIONS:
+        operations = tuple(
+            PatchOperation(op, path, value) for op, path, value in orjson.loads(blob)
+        )
+        data = _Deferred(_patch_message, operations, resource_types[type_index])
+    return Event(
+        tenant,
+        jti,
+        txn,
+        _TYPES[kind],
+        name,
+        id,
+        uri,
+        iat,
+        version,
+        external_id,
+        data,
+        attributes or (),
+        position,
+    )
 
 
 def departure_events(
@@ -391,24 +624,14 @@ def departure_events(
     PATCH that removes the member, as if a client had sent it, so a receiver replaying full
     events ends with the same member lists.
     """
-    removal = {
-        "schemas": [PATCH_OP_SCHEMA],
-        "Operations": [{"op": "remove", "path": f'members[value eq "{member_id}"]'}],
-    }
     return tuple(
-        Event(
-            tenant=tenant,
-            jti=new_id(),
-            txn=txn,
-            type=EventType.PATCH,
-            resource_type=group_type.name,
-            id=group_id,
-            uri=f"{group_type.endpoint}/{group_id}",
-            iat=iat,
-            version=version,
-            external_id=external_id,
-            data=removal,
-            attributes=("members",),
+        _drafted_event(
+            _departure_draft(group_type, member_id, group_id, version, external_id),
+            tenant,
+            new_id(),
+            txn,
+            iat,
+            group_type,
         )
         for group_id, version, external_id in groups
     )
@@ -499,6 +722,16 @@ def _paths_of_shape(
 ) -> tuple[str, ...]:
     after = {key: True if names is None else dict.fromkeys(names, True) for key, names in shape}
     return _diff_paths(None, after, resource_type, None, None)
+
+
+@lru_cache(maxsize=256)
+def _never_returned(resource_type: ResourceType) -> frozenset[str]:
+    """The top-level keys of a resource that are never returned (``password``)."""
+    return frozenset(
+        attribute.name
+        for attribute in resource_type.schema.attributes
+        if attribute.returned is Returned.NEVER
+    )
 
 
 class _KeyKind(Enum):

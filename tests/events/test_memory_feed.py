@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from scimkit import Checkpoint, MemoryFeed, settle
+from scimkit import (
+    ENTRA,
+    GROUP,
+    USER,
+    Checkpoint,
+    Event,
+    MemoryFeed,
+    MemoryStore,
+    ResourceService,
+    ServiceConfig,
+    settle,
+)
 from scimkit.testing import FeedContract, sample_events
 
 
@@ -57,3 +70,83 @@ def test_settle_skips_gaps_and_keeps_out_of_order_acks():
     moved = settle(moved, [3], events)
     assert (moved.position, moved.settled) == (7, frozenset())
     assert moved.is_settled(5) and not moved.is_settled(9)
+
+
+# --- the retained form: what the feed keeps costs the garbage collector nothing -----------------
+
+
+async def _recorded_writes() -> tuple[MemoryStore, ResourceService, str]:
+    store = MemoryStore()
+    service = ResourceService(
+        store, [USER, GROUP], tolerance=ENTRA, config=ServiceConfig(), record_events=True
+    )
+    user = await service.create(
+        "t",
+        USER,
+        {
+            "schemas": [USER.schema.id],
+            "userName": "ann",
+            "password": "hunter2",
+            "name": {"givenName": "Ann", "familyName": "Lee"},
+            "emails": [{"value": "ann@example.com", "type": "work"}],
+        },
+    )
+    uid = user["id"]
+    body = {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "a@example.com"}
+    await service.patch("t", USER, uid, {"schemas": [PATCH_OP], "Operations": [body]})
+    await service.patch("t", USER, uid, {"schemas": [PATCH_OP], "Operations": [_DEACTIVATE]})
+    group = await service.create("t", GROUP, {"schemas": [GROUP.schema.id], "displayName": "G"})
+    member = {"op": "Add", "path": "members", "value": [{"value": uid}]}
+    await service.patch("t", GROUP, group["id"], {"schemas": [PATCH_OP], "Operations": [member]})
+    await service.delete("t", USER, uid)
+    return store, service, uid
+
+
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+_DEACTIVATE = {"op": "Replace", "path": "active", "value": "False"}
+
+
+async def test_retained_events_are_not_tracked_by_the_garbage_collector():
+    store, _, _ = await _recorded_writes()
+    gc.collect()
+    # The feed's own records (private): each one a tuple CPython stops tracking.
+    records = list(store.feed._tenants["t"].events)
+    assert len(records) == 8
+    assert not any(gc.is_tracked(record) for record in records)
+
+
+async def test_retained_events_read_back_as_recorded():
+    store, service, uid = await _recorded_writes()
+    events = await store.feed.read("t")
+    kinds = [e.type.value for e in events]
+    assert kinds == ["create", "patch", "patch", "deactivate", "create", "patch", "delete", "patch"]
+    create = events[0]
+    # The create's data is the resource as a GET returned it then (no password), its notice
+    # paths computed when read.
+    assert create.data["userName"] == "ann" and "password" not in create.data
+    assert create.data["name"] == {"givenName": "Ann", "familyName": "Lee"}
+    assert create.attributes == ("emails", "name", "userName")
+    assert events[1].data == {
+        "schemas": [PATCH_OP],
+        "Operations": [
+            {"op": "replace", "path": 'emails[type eq "work"].value', "value": "a@example.com"}
+        ],
+    }
+    assert events[1].attributes == ("emails",)
+    assert events[7].data["Operations"] == [{"op": "remove", "path": f'members[value eq "{uid}"]'}]
+    assert list(await store.feed.read("t")) == list(events)  # each read makes equal events
+    # Never-returned values are not kept at all, not only left out when read.
+    assert not any(b"scrypt" in r[11] for r in store.feed._tenants["t"].events if r[11])
+
+
+async def test_appended_data_that_json_cannot_hold_reads_back_as_given():
+    feed = MemoryFeed()
+    (event,) = sample_events("t", 1)
+    odd = Event(**{**_fields(event), "data": {"when": datetime(2026, 1, 1, tzinfo=UTC), "t": (1,)}})
+    feed.append("t", [odd])
+    (read,) = await feed.read("t")
+    assert read.data == odd.data and read.data["t"] == (1,)
+
+
+def _fields(event: Event) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in Event.__dataclass_fields__}
