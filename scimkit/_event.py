@@ -375,6 +375,8 @@ def write_events(
 # what the source is (see _NO_DATA...); a feed keeps the source in a compact form.
 Draft = tuple[EventType, str, str, str, str | None, str | None, int, Any, tuple[str, ...] | None]
 
+_WRITES = frozenset({EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE})
+
 _NO_DATA = 0
 _JSON = 1  # the data itself, JSON-shaped
 _RESOURCE = 2  # a stored resource (never mutated): the data is its projection, made when read
@@ -392,7 +394,7 @@ def _write_drafts(
     keys: Collection[str] | None,
     snapshot: bool,
 ) -> list[Draft]:
-    if kind not in (EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE):
+    if kind not in _WRITES:
         raise ValueError(f"{kind} is not a write")
     subject = before if kind is EventType.DELETE else after
     if subject is None:
@@ -489,7 +491,7 @@ _OBJECT = 4  # data kept as the object itself: it does not survive a JSON round 
 
 
 def retain(
-    draft: Draft, jti: str, txn: str, iat: datetime, position: int, resource_type: int
+    draft: Draft, jti: str | None, txn: str, iat: datetime, position: int, resource_type: int
 ) -> Retained:
     """An event in its retained form: a tuple the garbage collector stops tracking.
 
@@ -499,6 +501,7 @@ def retain(
     data source is kept as JSON bytes, the type as its number and the resource type as the
     feed's index for it (``resource_type``), the paths as one string (attribute paths hold
     no spaces): the tuple costs the collector nothing from the first collection that sees it.
+    ``jti`` is None when it is :func:`derived_jti` of the ``txn`` and the position.
     """
     kind, name, id, uri, version, external_id, code, source, attributes = draft
     blob: Any = None
@@ -562,8 +565,35 @@ def retained_iat(record: Retained) -> datetime:
 
 
 def retained_jti(record: Retained) -> str:
-    jti: str = record[1]
+    jti: str | None = record[1]
+    return derived_jti(record[2], record[0]) if jti is None else jti
+
+
+def retained_jti_given(record: Retained) -> str | None:
+    """The record's jti when it was given (not derived from its txn and position)."""
+    jti: str | None = record[1]
     return jti
+
+
+def derived_jti(txn: str, position: int) -> str:
+    """The ``jti`` of the event at ``position`` of a write's ``txn``: unique as the txn is.
+
+    ``txn`` is 128 random bits per write and a write's events have distinct positions, so
+    the feed need not draw (or index) a random id per event; :func:`derived_position` reads
+    the position back.
+    """
+    return f"{txn}.{position:x}"
+
+
+def derived_position(jti: str) -> int | None:
+    """The position a :func:`derived_jti` names (None for any other text)."""
+    txn, dot, position = jti.rpartition(".")
+    if not dot or not txn or not position.isalnum():
+        return None
+    try:
+        return int(position, 16)
+    except ValueError:
+        return None
 
 
 def restore(record: Retained, tenant: str, resource_types: Sequence[ResourceType]) -> Event:
@@ -573,6 +603,8 @@ def restore(record: Retained, tenant: str, resource_types: Sequence[ResourceType
     for them, so the write does not.
     """
     (position, jti, txn, kind, name, id, uri, iat, version, external_id, code, blob) = record[:12]
+    if jti is None:
+        jti = derived_jti(txn, position)
     paths, type_index = record[12], record[13]
     attributes = tuple(paths.split(" ")) if isinstance(paths, str) and paths else paths
     data: Any = None

@@ -25,12 +25,13 @@ from scimkit._event import (
     Event,
     Retained,
     WriteRecord,
-    new_event_id,
+    derived_position,
     restore,
     retain,
     retain_event,
     retained_iat,
     retained_jti,
+    retained_jti_given,
     retained_position,
 )
 from scimkit._meta import utc_now
@@ -143,7 +144,7 @@ def settle(
 @dataclass(slots=True, eq=False)
 class _TenantFeed:
     events: deque[Retained] = field(default_factory=deque)
-    by_jti: dict[str, int] = field(default_factory=dict)
+    by_jti: dict[str, int] = field(default_factory=dict)  # appended events' given jtis
     last: int = 0
     dropped: int = 0
     arrived: asyncio.Event | None = None
@@ -207,7 +208,7 @@ class MemoryFeed:
         txn, iat = write.txn, write.iat
         for draft in drafts:
             feed.last += 1
-            self._keep(feed, retain(draft, new_event_id(), txn, iat, feed.last, type_index))
+            feed.events.append(retain(draft, None, txn, iat, feed.last, type_index))
         self._appended(feed, iat)
         return feed.last
 
@@ -261,7 +262,20 @@ class MemoryFeed:
         if feed is None:
             return {}
         self._expire(feed)
-        return {jti: feed.by_jti[jti] for jti in jtis if jti in feed.by_jti}
+        found: dict[str, int] = {}
+        events = feed.events
+        first = retained_position(events[0]) if events else 0
+        for jti in jtis:
+            position = feed.by_jti.get(jti)
+            if position is None:
+                # A recorded event's jti names its position: the record there confirms it.
+                named = derived_position(jti)
+                index = -1 if named is None else named - first
+                if 0 <= index < len(events) and retained_jti(events[index]) == jti:
+                    position = named
+            if position is not None:
+                found[jti] = position
+        return found
 
     async def stats(self, tenant: str) -> FeedStats:
         feed = self._tenants.get(tenant)
@@ -299,5 +313,7 @@ class MemoryFeed:
     @staticmethod
     def _drop(feed: _TenantFeed) -> None:
         gone = feed.events.popleft()
-        feed.by_jti.pop(retained_jti(gone), None)
+        given = retained_jti_given(gone)
+        if given is not None:
+            feed.by_jti.pop(given, None)
         feed.dropped += 1

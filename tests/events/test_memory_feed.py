@@ -150,3 +150,30 @@ async def test_appended_data_that_json_cannot_hold_reads_back_as_given():
 
 def _fields(event: Event) -> dict[str, Any]:
     return {name: getattr(event, name) for name in Event.__dataclass_fields__}
+
+
+async def test_recorded_jtis_are_found_by_position_in_their_own_tenant_only():
+    store, service, uid = await _recorded_writes()
+    events = await store.feed.read("t")
+    jtis = [e.jti for e in events]
+    assert len(set(jtis)) == len(jtis) and events[2].txn == events[3].txn
+    assert await store.feed.positions("t", jtis) == {e.jti: e.position for e in events}
+    await service.create("u", USER, {"schemas": [USER.schema.id], "userName": "bo"})
+    (theirs,) = await store.feed.read("u")
+    # Same position, another tenant: the jti names a position, and the record there differs.
+    assert theirs.position == events[0].position
+    assert await store.feed.positions("t", [theirs.jti]) == {}
+    bogus = [f"{events[1].txn}.1", "x.zz", "nodot", ".1", f"{events[0].jti}0", "-1"]
+    assert await store.feed.positions("t", bogus) == {}
+
+
+async def test_a_dropped_recorded_jti_is_no_longer_found():
+    store = MemoryStore(feed=MemoryFeed(max_events=2))
+    service = ResourceService(store, [USER], record_events=True)
+    await service.create("t", USER, {"schemas": [USER.schema.id], "userName": "a"})
+    (first,) = await store.feed.read("t")
+    for name in ("b", "c"):
+        await service.create("t", USER, {"schemas": [USER.schema.id], "userName": name})
+    kept = await store.feed.read("t")
+    assert [e.position for e in kept] == [2, 3]
+    assert await store.feed.positions("t", [first.jti, kept[0].jti]) == {kept[0].jti: 2}
