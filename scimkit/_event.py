@@ -371,9 +371,11 @@ def write_events(
 
 # What a write's events are before they have ids and positions: (type, resource type name, id,
 # uri, version, externalId, data code, data source, attributes). ``attributes`` is None for a
-# create: its paths follow from the data source and are computed when read. The data code says
-# what the source is (see _NO_DATA...); a feed keeps the source in a compact form.
-Draft = tuple[EventType, str, str, str, str | None, str | None, int, Any, tuple[str, ...] | None]
+# create (its paths follow from the data source and are computed when read), _Changes for a
+# write that knows its changed keys (a PATCH: the paths are computed from them when read), else
+# the paths. The data code says what the source is (see _NO_DATA...); a feed keeps the source
+# in a compact form.
+Draft = tuple[EventType, str, str, str, str | None, str | None, int, Any, Any]
 
 _WRITES = frozenset({EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE})
 
@@ -409,12 +411,16 @@ def _write_drafts(
     version = (after.get("meta") or {}).get("version")
     code: int
     source: Any
-    attributes: tuple[str, ...] | None
+    # A feed keeps the sources for a long time: never-returned values (a password, its hash)
+    # are left out of them at once, not only when the data is made. Where such values may sit
+    # deeper than the top level (``_hidden_names`` is None), the data is made at once instead.
+    hidden_names = _hidden_names(resource_type)
     if kind is EventType.PATCH:
-        code, source = _OPERATIONS, tuple(operations)
-    elif snapshot and resource_type.members_attribute is None:
-        # Never-returned values (a password's hash) are left out at once, not only when the
-        # data is made: a feed keeps this source for a long time.
+        if hidden_names is None or _mentions_hidden(operations, hidden_names):
+            code, source = _JSON, _patch_message(operations, resource_type)
+        else:
+            code, source = _OPERATIONS, tuple(operations)
+    elif snapshot and resource_type.members_attribute is None and hidden_names is not None:
         hidden = _never_returned(resource_type)
         source = (
             {k: v for k, v in after.items() if k not in hidden} if hidden & after.keys() else after
@@ -422,8 +428,11 @@ def _write_drafts(
         code = _RESOURCE
     else:
         code, source = _JSON, project(after, resource_type)
+    attributes: tuple[str, ...] | _Changes | None
     if code == _RESOURCE and before is None and keys is None and not member_delta:
         attributes = None  # a create's paths follow from the resource: made when read
+    elif keys is not None and before is not None and hidden_names is not None:
+        attributes = _Changes.of(resource_type, keys, before, after, bool(member_delta))
     else:
         attributes = changed_paths(
             before, after, resource_type, member_delta=member_delta, keys=keys
@@ -449,9 +458,63 @@ def _drafted_event(
             attributes = _created_paths(source, resource_type)
     elif code == _OPERATIONS:
         data = _Deferred(_patch_message, source, resource_type)
+    if isinstance(attributes, _Changes):
+        attributes = attributes.paths()
     return Event(
         tenant, jti, txn, kind, name, id, uri, iat, version, external_id, data, attributes or ()
     )
+
+
+class _Changes:
+    """The values of the top-level keys a write changed, before and after: its notice paths.
+
+    Comparing them costs more than keeping them, and a receiver may never ask for ``notice``;
+    so a feed keeps them (as JSON, :meth:`encode`) and the paths are computed when read.
+    """
+
+    __slots__ = ("resource_type", "keys", "old", "new", "members")
+
+    def __init__(
+        self,
+        resource_type: ResourceType,
+        keys: list[str],
+        old: list[Any],
+        new: list[Any],
+        members: bool,
+    ) -> None:
+        self.resource_type = resource_type
+        self.keys, self.old, self.new, self.members = keys, old, new, members
+
+    @classmethod
+    def of(
+        cls,
+        resource_type: ResourceType,
+        keys: Collection[str],
+        before: Mapping[str, Any],
+        after: Mapping[str, Any],
+        members: bool,
+    ) -> _Changes:
+        # Members are compared through the delta; never-returned values are not kept.
+        skipped = _never_returned(resource_type)
+        member_attribute = resource_type.members_attribute
+        if member_attribute is not None:
+            skipped = skipped | {member_attribute.name}
+        kept = [key for key in keys if key not in skipped]
+        old, new = [before.get(k) for k in kept], [after.get(k) for k in kept]
+        return cls(resource_type, kept, old, new, members)
+
+    def paths(self) -> tuple[str, ...]:
+        old = dict(zip(self.keys, self.old, strict=True))
+        new = dict(zip(self.keys, self.new, strict=True))
+        return _diff_paths(old, new, self.resource_type, self.members, self.keys)
+
+    def encode(self) -> bytes:
+        return orjson.dumps((self.keys, self.old, self.new, self.members))
+
+    @classmethod
+    def decode(cls, blob: bytes, resource_type: ResourceType) -> _Changes:
+        keys, old, new, members = orjson.loads(blob)
+        return cls(resource_type, keys, old, new, members)
 
 
 def _departure_draft(
@@ -525,9 +588,20 @@ def retain(
         external_id,
         code,
         blob,
-        None if attributes is None else " ".join(attributes),
+        _retained_paths(attributes),
         resource_type,
     )
+
+
+def _retained_paths(attributes: Any) -> str | bytes | None:
+    if attributes is None:
+        return None
+    if isinstance(attributes, _Changes):
+        try:
+            return attributes.encode()
+        except TypeError:  # a value JSON cannot hold: compare now
+            attributes = attributes.paths()
+    return " ".join(attributes)
 
 
 def retain_event(event: Event, position: int) -> Retained:
@@ -606,7 +680,12 @@ def restore(record: Retained, tenant: str, resource_types: Sequence[ResourceType
     if jti is None:
         jti = derived_jti(txn, position)
     paths, type_index = record[12], record[13]
-    attributes = tuple(paths.split(" ")) if isinstance(paths, str) and paths else paths
+    if isinstance(paths, bytes):
+        attributes: Any = _Changes.decode(paths, resource_types[type_index]).paths()
+    elif isinstance(paths, str):
+        attributes = tuple(paths.split(" ")) if paths else ()
+    else:
+        attributes = paths
     data: Any = None
     if code == _JSON:
         data = orjson.loads(blob)
@@ -687,14 +766,14 @@ def changed_paths(
     """
     if before is None and keys is None and not member_delta:
         return _created_paths(after, resource_type)
-    return _diff_paths(before, after, resource_type, member_delta, keys)
+    return _diff_paths(before, after, resource_type, bool(member_delta), keys)
 
 
 def _diff_paths(
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any],
     resource_type: ResourceType,
-    member_delta: MemberDelta | None,
+    members_changed: bool,
     keys: Collection[str] | None,
 ) -> tuple[str, ...]:
     old = before or {}
@@ -730,7 +809,7 @@ def _diff_paths(
             )
         else:
             paths.add(attribute.name)
-    if member_delta:
+    if members_changed:
         paths.add("members")
     return tuple(sorted(paths))
 
@@ -753,7 +832,7 @@ def _paths_of_shape(
     resource_type: ResourceType, shape: tuple[tuple[str, tuple[str, ...] | None], ...]
 ) -> tuple[str, ...]:
     after = {key: True if names is None else dict.fromkeys(names, True) for key, names in shape}
-    return _diff_paths(None, after, resource_type, None, None)
+    return _diff_paths(None, after, resource_type, False, None)
 
 
 @lru_cache(maxsize=256)
@@ -764,6 +843,48 @@ def _never_returned(resource_type: ResourceType) -> frozenset[str]:
         for attribute in resource_type.schema.attributes
         if attribute.returned is Returned.NEVER
     )
+
+
+@lru_cache(maxsize=256)
+def _hidden_names(resource_type: ResourceType) -> frozenset[str] | None:
+    """The lower-case names of the core attributes never returned (``password``).
+
+    None when never-returned values may sit deeper (a sub-attribute, an extension attribute):
+    then the feed is handed rendered data, not the sources to render it from.
+    """
+    names = set()
+    for attribute in resource_type.schema.attributes:
+        if attribute.returned is Returned.NEVER:
+            names.add(attribute.name.lower())
+        elif any(sub.returned is Returned.NEVER for sub in attribute.sub_attributes):
+            return None
+    for extension in resource_type.extensions:
+        for attribute in extension.schema.attributes:
+            if attribute.returned is Returned.NEVER or any(
+                sub.returned is Returned.NEVER for sub in attribute.sub_attributes
+            ):
+                return None
+    return frozenset(names)
+
+
+def _mentions_hidden(operations: Sequence[PatchOperation], hidden: frozenset[str]) -> bool:
+    """Whether an operation may set a never-returned value (by name, in any case; cautious)."""
+    if not hidden:
+        return False
+
+    def named(text: str) -> bool:
+        folded = text.lower()
+        return any(name in folded for name in hidden)
+
+    for operation in operations:
+        if operation.path is not None:
+            if named(operation.path):
+                return True
+        elif isinstance(operation.value, dict):
+            for key, value in operation.value.items():
+                if named(key) or (isinstance(value, dict) and any(named(k) for k in value)):
+                    return True
+    return False
 
 
 class _KeyKind(Enum):

@@ -177,3 +177,22 @@ async def test_a_dropped_recorded_jti_is_no_longer_found():
     kept = await store.feed.read("t")
     assert [e.position for e in kept] == [2, 3]
     assert await store.feed.positions("t", [first.jti, kept[0].jti]) == {kept[0].jti: 2}
+
+
+async def test_a_patch_keeps_its_changed_values_for_its_paths_but_no_password():
+    store = MemoryStore()
+    config = ServiceConfig(change_password=True)
+    service = ResourceService(store, [USER], tolerance=ENTRA, config=config, record_events=True)
+    user = await service.create("t", USER, {"schemas": [USER.schema.id], "userName": "ann"})
+    operations = [
+        {"op": "replace", "path": "password", "value": "new-secret"},
+        {"op": "replace", "path": "name.givenName", "value": "Ann"},
+    ]
+    await service.patch("t", USER, user["id"], {"schemas": [PATCH_OP], "Operations": operations})
+    _, patched = await store.feed.read("t")
+    assert patched.attributes == ("name.givenName",)
+    assert patched.data["Operations"] == [
+        {"op": "replace", "path": "name.givenName", "value": "Ann"}
+    ]
+    kept = store.feed._tenants["t"].events[1]
+    assert not any(b"scrypt" in value or b"new-secret" in value for value in kept[11:13])
