@@ -38,6 +38,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 from benchmarks import _entra
 from benchmarks._entra import make_users, sample_user, user_create_body
 from benchmarks._report import machine_info, run_async, show_and_write
+from benchmarks._service import TENANT
 from benchmarks._timing import clock, us
 from benchmarks.bench_asgi import TOKEN, _client, _send
 
@@ -74,17 +75,33 @@ def _summary(costs: dict[str, dict[str, float]]) -> dict[str, Any]:
 # --- in process -------------------------------------------------------------------------------
 
 
-def in_process(seeded: int = 1000, batch: int = 1000, repeat: int = 7) -> dict[str, Any]:
-    """The three apps as ASGI apps in this process; median CPU µs per request."""
-    return run_async(_in_process(seeded, batch, repeat))
+def in_process(
+    seeded: int = 1000, batch: int = 1000, repeat: int = 7, prefill: int = 0
+) -> dict[str, Any]:
+    """The three apps as ASGI apps in this process; median CPU µs per request.
+
+    ``prefill`` events are put in the events-on app's feed first (its retention, 100 000, is
+    what a long-running server keeps; a run of a few thousand writes never fills it).
+    """
+    return run_async(_in_process(seeded, batch, repeat, prefill))
 
 
-async def _in_process(seeded: int, batch: int, repeat: int) -> dict[str, Any]:
+def _prefill(app: Any, events: int) -> None:
+    from scimkit.testing import sample_events
+
+    feed = app.state.service.store.feed
+    for _ in range(events // 100):
+        feed.append(TENANT, sample_events(TENANT, 100))
+
+
+async def _in_process(seeded: int, batch: int, repeat: int, prefill: int) -> dict[str, Any]:
     from benchmarks.ceiling_app import build_app as ceiling
     from benchmarks.events_app import build_app
 
+    with_events = build_app(TOKEN, events=True)
+    _prefill(with_events, prefill)
     clients = {
-        "events-on": _client(build_app(TOKEN, events=True)),
+        "events-on": _client(with_events),
         "events-off": _client(build_app(TOKEN, events=False)),
         "ceiling": _client(ceiling(TOKEN)),
     }
@@ -135,7 +152,13 @@ async def _in_process(seeded: int, batch: int, repeat: int) -> dict[str, Any]:
                 if round_:
                     samples[name].append((clock() - started) / batch)
         costs[phase] = {name: us(statistics.median(values)) for name, values in samples.items()}
-    return {"seeded_users": seeded, "batch": batch, "repeat": repeat, **_summary(costs)}
+    return {
+        "seeded_users": seeded,
+        "batch": batch,
+        "repeat": repeat,
+        "prefilled_events": prefill,
+        **_summary(costs),
+    }
 
 
 # --- over hypercorn ---------------------------------------------------------------------------
@@ -269,6 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-users", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=1000, help="in process: requests per batch")
     parser.add_argument("--repeat", type=int, default=7, help="in process: batches per app")
+    parser.add_argument(
+        "--prefill-events",
+        type=int,
+        default=0,
+        help="in process: events put in the events-on feed first (100000: a full feed)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="http: alternating rounds")
     parser.add_argument("--duration", type=float, default=5.0, help="http: seconds per run")
     parser.add_argument("--warmup", type=float, default=1.0, help="http: warm-up seconds per run")
@@ -284,7 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.http:
         result = {"mode": "hypercorn", **over_http(args)}
     else:
-        result = {"mode": "in process", **in_process(args.seed_users, args.batch, args.repeat)}
+        result = {
+            "mode": "in process",
+            **in_process(args.seed_users, args.batch, args.repeat, args.prefill_events),
+        }
     result = {"tool": "benchmarks/bench_events_overhead.py", "machine": machine_info(), **result}
     show_and_write(result, args.out, hidden=["measurements"])
     return 0

@@ -160,7 +160,7 @@ class MemoryFeed:
     write they record. Nothing is persistent: a restart starts every feed empty.
 
     Events are kept in a compact form the garbage collector does not track (one tuple of
-    strings, numbers and JSON bytes each, see :func:`~scimkit._event.retain`) and made into
+    strings, numbers and JSON text each, see :func:`~scimkit._event.retain`) and made into
     :class:`Event` objects again when read: as objects, a full feed would add several objects
     per event to every full collection of the process.
     """
