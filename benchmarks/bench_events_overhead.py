@@ -38,7 +38,6 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 from benchmarks import _entra
 from benchmarks._entra import make_users, sample_user, user_create_body
 from benchmarks._report import machine_info, run_async, show_and_write
-from benchmarks._service import TENANT
 from benchmarks._timing import clock, us
 from benchmarks.bench_asgi import TOKEN, _client, _send
 
@@ -86,22 +85,12 @@ def in_process(
     return run_async(_in_process(seeded, batch, repeat, prefill))
 
 
-def _prefill(app: Any, events: int) -> None:
-    from scimkit.testing import sample_events
-
-    feed = app.state.service.store.feed
-    for _ in range(events // 100):
-        feed.append(TENANT, sample_events(TENANT, 100))
-
-
 async def _in_process(seeded: int, batch: int, repeat: int, prefill: int) -> dict[str, Any]:
     from benchmarks.ceiling_app import build_app as ceiling
     from benchmarks.events_app import build_app
 
-    with_events = build_app(TOKEN, events=True)
-    _prefill(with_events, prefill)
     clients = {
-        "events-on": _client(with_events),
+        "events-on": _client(build_app(TOKEN, events=True, feed_prefill=prefill)),
         "events-off": _client(build_app(TOKEN, events=False)),
         "ceiling": _client(ceiling(TOKEN)),
     }
@@ -178,7 +167,8 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-events-"))
     modules = {
         "events-on": ["benchmarks.events_app", "--events", "on", "--token", token]
-        + ["--feed-max-events", str(args.feed_max_events)],
+        + ["--feed-max-events", str(args.feed_max_events)]
+        + ["--feed-prefill", str(min(args.prefill_events, args.feed_max_events))],
         "events-off": ["benchmarks.events_app", "--events", "off", "--token", token],
         "ceiling": ["benchmarks.ceiling_app", "--token", token],
     }
@@ -270,6 +260,7 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
             "duration_s": args.duration,
             "connections": args.connections,
             "seeded_users": args.seed_users,
+            "prefilled_events": min(args.prefill_events, args.feed_max_events),
             **summary,
             "measurements": [m.__dict__ for m in measurements],
         }
@@ -295,8 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--prefill-events",
         type=int,
-        default=0,
-        help="in process: events put in the events-on feed first (100000: a full feed)",
+        default=100_000,
+        help="events put in the events-on app's feed before the run (the default fills it)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="http: alternating rounds")
     parser.add_argument("--duration", type=float, default=5.0, help="http: seconds per run")

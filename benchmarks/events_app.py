@@ -33,6 +33,7 @@ __all__ = ["EVENTS_TOKEN", "build_app", "main"]
 TOKEN_VARIABLE = "SCIMKIT_EVENTS_APP_TOKEN"
 EVENTS_VARIABLE = "SCIMKIT_EVENTS_APP_EVENTS"
 FEED_VARIABLE = "SCIMKIT_EVENTS_APP_FEED_MAX_EVENTS"
+PREFILL_VARIABLE = "SCIMKIT_EVENTS_APP_FEED_PREFILL"
 FACTORY_PATH = "benchmarks.events_app:app_from_environment"
 EVENTS_TOKEN = "bench-events"
 """The events token of the poll endpoint (the benchmarks' receiver)."""
@@ -42,12 +43,18 @@ async def _healthz(request: Request) -> Response:
     return Response(b'{"status":"ok"}', 200, media_type="application/json")
 
 
-def build_app(token: str, *, events: bool, feed_max_events: int = 100_000) -> Starlette:
+def build_app(
+    token: str, *, events: bool, feed_max_events: int = 100_000, feed_prefill: int = 0
+) -> Starlette:
     """The app: SCIM for tenant ``bench`` with ``token``; events recorded and served if asked.
 
-    ``feed_max_events`` is the feed's retention (``MemoryFeed(max_events=...)``).
+    ``feed_max_events`` is the feed's retention (``MemoryFeed(max_events=...)``);
+    ``feed_prefill`` events are put in the tenant's feed first, so a short run measures writes
+    against a feed as full as a long-running server's.
     """
     store = MemoryStore(feed=MemoryFeed(max_events=feed_max_events))
+    if events and feed_prefill > 0:
+        _prefill(store.feed, feed_prefill)
     service = ResourceService(store, resource_types(), tolerance=ENTRA, record_events=events)
     routes: list[BaseRoute] = [Route("/healthz", _healthz, methods=["GET"])]
     if events:
@@ -68,12 +75,20 @@ def build_app(token: str, *, events: bool, feed_max_events: int = 100_000) -> St
     return app
 
 
+def _prefill(feed: MemoryFeed, count: int) -> None:
+    from scimkit.testing import sample_events
+
+    for start in range(0, count, 100):
+        feed.append(TENANT, sample_events(TENANT, min(100, count - start)))
+
+
 def app_from_environment() -> Starlette:
     """The app in a server's worker process (token and switch come from the parent)."""
     return build_app(
         os.environ[TOKEN_VARIABLE],
         events=os.environ[EVENTS_VARIABLE] == "on",
         feed_max_events=int(os.environ[FEED_VARIABLE]),
+        feed_prefill=int(os.environ.get(PREFILL_VARIABLE, "0")),
     )
 
 
@@ -90,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--feed-max-events", type=int, default=100_000, help="the feed's retention (events)"
     )
+    parser.add_argument(
+        "--feed-prefill", type=int, default=0, help="events put in the feed at start-up"
+    )
     args = parser.parse_args(argv)
     from reference_app.servers import serve as serve_on
     from reference_app.settings import load_settings
@@ -102,9 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ[TOKEN_VARIABLE] = args.token
     os.environ[EVENTS_VARIABLE] = args.events
     os.environ[FEED_VARIABLE] = str(args.feed_max_events)
-    on, size = args.events == "on", args.feed_max_events
+    os.environ[PREFILL_VARIABLE] = str(args.feed_prefill)
+    on, size, prefill = args.events == "on", args.feed_max_events, args.feed_prefill
     return serve_on(
-        settings, lambda: build_app(args.token, events=on, feed_max_events=size), FACTORY_PATH
+        settings,
+        lambda: build_app(args.token, events=on, feed_max_events=size, feed_prefill=prefill),
+        FACTORY_PATH,
     )
 
 

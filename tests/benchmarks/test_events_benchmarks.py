@@ -8,7 +8,8 @@ from benchmarks import bench_events_overhead, bench_events_poll, entra_cycle_eve
 
 
 def test_overhead_in_process_measures_all_three_apps() -> None:
-    result = bench_events_overhead.in_process(seeded=5, batch=5, repeat=1)
+    result = bench_events_overhead.in_process(seeded=5, batch=5, repeat=1, prefill=200)
+    assert result["prefilled_events"] == 200
     for phase in bench_events_overhead.PHASES:
         row = result[phase]
         assert all(row[f"{app}_us"] > 0 for app in bench_events_overhead.APPS)
