@@ -141,10 +141,16 @@ def settle(
     return Checkpoint(position, frozenset(p for p in settled if p > position), checkpoint.revision)
 
 
+_RECENT = 2048
+
+
 @dataclass(slots=True, eq=False)
 class _TenantFeed:
     events: deque[Retained] = field(default_factory=deque)
     by_jti: dict[str, int] = field(default_factory=dict)  # appended events' given jtis
+    # The events last read, as objects, by position: a poller reads what it delivered again
+    # when the receiver acknowledges it, and a subscriber its batch (bounded: _RECENT).
+    recent: dict[int, Event] = field(default_factory=dict)
     last: int = 0
     dropped: int = 0
     arrived: asyncio.Event | None = None
@@ -242,7 +248,18 @@ class MemoryFeed:
         # Positions are contiguous in memory, so the first wanted event's index is computed.
         start = max(0, after - retained_position(events[0]) + 1)
         end = min(len(events), start + limit)
-        return tuple(restore(events[i], tenant, self._types) for i in range(start, end))
+        recent = feed.recent
+        read = []
+        for index in range(start, end):
+            record = events[index]
+            position = retained_position(record)
+            event = recent.get(position)
+            if event is None:
+                event = recent[position] = restore(record, tenant, self._types)
+                if len(recent) > _RECENT:
+                    del recent[next(iter(recent))]
+            read.append(event)
+        return tuple(read)
 
     async def wait(self, tenant: str, *, after: int, timeout: float) -> bool:
         feed = self._tenants.setdefault(tenant, _TenantFeed())
