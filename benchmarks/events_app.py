@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,7 +26,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._service import TENANT, resource_types
-from scimkit import ENTRA, MemoryFeed, MemoryStore, ResourceService
+from scimkit import ENTRA, EventType, MemoryFeed, MemoryStore, ResourceService, parse_patch
 from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
 
 __all__ = ["EVENTS_TOKEN", "build_app", "main"]
@@ -76,10 +77,39 @@ def build_app(
 
 
 def _prefill(feed: MemoryFeed, count: int) -> None:
-    from scimkit.testing import sample_events
+    """``count`` events as the store records them: Entra's default PATCH of one User.
 
-    for start in range(0, count, 100):
-        feed.append(TENANT, sample_events(TENANT, min(100, count - start)))
+    Recorded through ``MemoryFeed.record`` (what the store calls), so the kept events have the
+    form and size of the run's own; ``append`` would keep given jtis in an index instead.
+    """
+    from datetime import UTC, datetime
+
+    from benchmarks import _entra
+    from scimkit._event import WriteRecord
+
+    user_type = next(rt for rt in resource_types() if rt.name == "User")
+    before: dict[str, Any] = {
+        "schemas": [user_type.schema.id],
+        "id": "0" * 32,
+        "userName": "prefill@contoso.example",
+        "name": {"givenName": "Pre", "familyName": "Fill", "formatted": "Pre Fill"},
+        "emails": [{"type": "work", "value": "prefill@contoso.example", "primary": True}],
+        "meta": {"resourceType": "User", "version": 'W/"1"'},
+    }
+    after = {
+        **before,
+        "name": {**before["name"], "familyName": "Filled"},
+        "emails": [{**before["emails"][0], "value": "filled@contoso.example"}],
+        "meta": {"resourceType": "User", "version": 'W/"2"'},
+    }
+    body = _entra.replace_email_and_family("filled@contoso.example", "Filled")
+    operations = parse_patch(body, ENTRA)
+    now = datetime.now(UTC)
+    for _ in range(count):
+        write = WriteRecord(EventType.PATCH, now, operations=operations)
+        keys = frozenset({"emails", "name"})
+        drafts = write.drafts(user_type, "0" * 32, before=before, after=after, keys=keys)
+        feed.record(TENANT, write, user_type, drafts[:1])
 
 
 def app_from_environment() -> Starlette:
