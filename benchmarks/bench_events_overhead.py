@@ -150,6 +150,51 @@ async def _in_process(seeded: int, batch: int, repeat: int, prefill: int) -> dic
     }
 
 
+# --- what the garbage collector tracks ---------------------------------------------------------
+
+
+def tracked(writes: int) -> dict[str, Any]:
+    """Objects the garbage collector tracks after ``writes`` POSTs then as many PATCHes.
+
+    Per app (events on, events off; the feed keeps up to its default 100 000 events): the
+    tracked objects after a collection, those the writes added, how long one full collection
+    then takes, and the collections each generation ran during the writes.
+    """
+    return run_async(_tracked(writes))
+
+
+async def _tracked(writes: int) -> dict[str, Any]:
+    from benchmarks.events_app import build_app
+
+    out: dict[str, Any] = {"writes": writes}
+    for name, events in (("events-on", True), ("events-off", False)):
+        client = _client(build_app(TOKEN, events=events))
+        gc.collect()
+        base, before = len(gc.get_objects()), [g["collections"] for g in gc.get_stats()]
+        ids = []
+        for index in range(writes):
+            user = sample_user(20_000_000 + index)
+            answer = await _send(client, "POST", "/Users", user_create_body(user))
+            ids.append(answer.json()["id"])
+        for index, id in enumerate(ids):
+            body = _entra.replace_email_and_family(f"t{index}@contoso.example", f"T{index}")
+            await _send(client, "PATCH", f"/Users/{id}", body)
+        runs = [g["collections"] - b for g, b in zip(gc.get_stats(), before, strict=True)]
+        gc.collect()
+        objects = len(gc.get_objects())
+        started = clock()
+        gc.collect()
+        out[name] = {
+            "tracked_objects": objects,
+            "added_by_writes": objects - base,
+            "full_collection_ms": round((clock() - started) * 1000, 1),
+            "collections_by_generation": runs,
+        }
+        del client, ids
+        gc.collect()
+    return out
+
+
 # --- over hypercorn ---------------------------------------------------------------------------
 
 
@@ -299,9 +344,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--feed-max-events", type=int, default=100_000, help="http: the events-on feed's retention"
     )
+    parser.add_argument(
+        "--tracked",
+        type=int,
+        metavar="WRITES",
+        help="instead: GC-tracked objects after WRITES POSTs and WRITES PATCHes, on vs off",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    if args.http:
+    if args.tracked:
+        result = {"mode": "tracked objects", **tracked(args.tracked)}
+    elif args.http:
         result = {"mode": "hypercorn", **over_http(args)}
     else:
         result = {

@@ -38,3 +38,11 @@ async def test_entra_cycle_has_exactly_its_events_and_the_consumer_ends_in_step(
 async def test_entra_cycle_of_20k_users() -> None:
     result = await entra_cycle_events.cycle(20_000)
     assert result["errors"] == 0 and result["events_exact"] and result["table_equal"]
+
+
+def test_tracked_objects_smoke():
+    result = bench_events_overhead.tracked(20)
+    for app in ("events-on", "events-off"):
+        row = result[app]
+        assert row["tracked_objects"] > 0 and row["full_collection_ms"] >= 0
+        assert len(row["collections_by_generation"]) == 3
