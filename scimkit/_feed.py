@@ -212,10 +212,11 @@ class MemoryFeed:
         feed = self._tenants.get(tenant) or self._tenants.setdefault(tenant, _TenantFeed())
         type_index = self._type_index(resource_type)
         txn, iat = write.txn, write.iat
+        first = feed.last
         for draft in drafts:
             feed.last += 1
             feed.events.append(retain(draft, None, txn, iat, feed.last, type_index))
-        self._appended(feed, iat)
+        self._appended(feed, iat if feed.last > first else None)
         return feed.last
 
     def _type_index(self, resource_type: ResourceType) -> int:
