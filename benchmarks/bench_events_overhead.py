@@ -74,17 +74,23 @@ def _summary(costs: dict[str, dict[str, float]]) -> dict[str, Any]:
 # --- in process -------------------------------------------------------------------------------
 
 
-def in_process(seeded: int = 1000, batch: int = 1000, repeat: int = 7) -> dict[str, Any]:
-    """The three apps as ASGI apps in this process; median CPU µs per request."""
-    return run_async(_in_process(seeded, batch, repeat))
+def in_process(
+    seeded: int = 1000, batch: int = 1000, repeat: int = 7, prefill: int = 0
+) -> dict[str, Any]:
+    """The three apps as ASGI apps in this process; median CPU µs per request.
+
+    ``prefill`` events are put in the events-on app's feed first (its retention, 100 000, is
+    what a long-running server keeps; a run of a few thousand writes never fills it).
+    """
+    return run_async(_in_process(seeded, batch, repeat, prefill))
 
 
-async def _in_process(seeded: int, batch: int, repeat: int) -> dict[str, Any]:
+async def _in_process(seeded: int, batch: int, repeat: int, prefill: int) -> dict[str, Any]:
     from benchmarks.ceiling_app import build_app as ceiling
     from benchmarks.events_app import build_app
 
     clients = {
-        "events-on": _client(build_app(TOKEN, events=True)),
+        "events-on": _client(build_app(TOKEN, events=True, feed_prefill=prefill)),
         "events-off": _client(build_app(TOKEN, events=False)),
         "ceiling": _client(ceiling(TOKEN)),
     }
@@ -135,7 +141,58 @@ async def _in_process(seeded: int, batch: int, repeat: int) -> dict[str, Any]:
                 if round_:
                     samples[name].append((clock() - started) / batch)
         costs[phase] = {name: us(statistics.median(values)) for name, values in samples.items()}
-    return {"seeded_users": seeded, "batch": batch, "repeat": repeat, **_summary(costs)}
+    return {
+        "seeded_users": seeded,
+        "batch": batch,
+        "repeat": repeat,
+        "prefilled_events": prefill,
+        **_summary(costs),
+    }
+
+
+# --- what the garbage collector tracks ---------------------------------------------------------
+
+
+def tracked(writes: int) -> dict[str, Any]:
+    """Objects the garbage collector tracks after ``writes`` POSTs then as many PATCHes.
+
+    Per app (events on, events off; the feed keeps up to its default 100 000 events): the
+    tracked objects after a collection, those the writes added, how long one full collection
+    then takes, and the collections each generation ran during the writes.
+    """
+    return run_async(_tracked(writes))
+
+
+async def _tracked(writes: int) -> dict[str, Any]:
+    from benchmarks.events_app import build_app
+
+    out: dict[str, Any] = {"writes": writes}
+    for name, events in (("events-on", True), ("events-off", False)):
+        client = _client(build_app(TOKEN, events=events))
+        gc.collect()
+        base, before = len(gc.get_objects()), [g["collections"] for g in gc.get_stats()]
+        ids = []
+        for index in range(writes):
+            user = sample_user(20_000_000 + index)
+            answer = await _send(client, "POST", "/Users", user_create_body(user))
+            ids.append(answer.json()["id"])
+        for index, id in enumerate(ids):
+            body = _entra.replace_email_and_family(f"t{index}@contoso.example", f"T{index}")
+            await _send(client, "PATCH", f"/Users/{id}", body)
+        runs = [g["collections"] - b for g, b in zip(gc.get_stats(), before, strict=True)]
+        gc.collect()
+        objects = len(gc.get_objects())
+        started = clock()
+        gc.collect()
+        out[name] = {
+            "tracked_objects": objects,
+            "added_by_writes": objects - base,
+            "full_collection_ms": round((clock() - started) * 1000, 1),
+            "collections_by_generation": runs,
+        }
+        del client, ids
+        gc.collect()
+    return out
 
 
 # --- over hypercorn ---------------------------------------------------------------------------
@@ -155,7 +212,8 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-events-"))
     modules = {
         "events-on": ["benchmarks.events_app", "--events", "on", "--token", token]
-        + ["--feed-max-events", str(args.feed_max_events)],
+        + ["--feed-max-events", str(args.feed_max_events)]
+        + ["--feed-prefill", str(min(args.prefill_events, args.feed_max_events))],
         "events-off": ["benchmarks.events_app", "--events", "off", "--token", token],
         "ceiling": ["benchmarks.ceiling_app", "--token", token],
     }
@@ -247,6 +305,7 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
             "duration_s": args.duration,
             "connections": args.connections,
             "seeded_users": args.seed_users,
+            "prefilled_events": min(args.prefill_events, args.feed_max_events),
             **summary,
             "measurements": [m.__dict__ for m in measurements],
         }
@@ -269,6 +328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-users", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=1000, help="in process: requests per batch")
     parser.add_argument("--repeat", type=int, default=7, help="in process: batches per app")
+    parser.add_argument(
+        "--prefill-events",
+        type=int,
+        default=100_000,
+        help="events put in the events-on app's feed before the run (the default fills it)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="http: alternating rounds")
     parser.add_argument("--duration", type=float, default=5.0, help="http: seconds per run")
     parser.add_argument("--warmup", type=float, default=1.0, help="http: warm-up seconds per run")
@@ -279,12 +344,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--feed-max-events", type=int, default=100_000, help="http: the events-on feed's retention"
     )
+    parser.add_argument(
+        "--tracked",
+        type=int,
+        metavar="WRITES",
+        help="instead: GC-tracked objects after WRITES POSTs and WRITES PATCHes, on vs off",
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
-    if args.http:
+    if args.tracked:
+        result = {"mode": "tracked objects", **tracked(args.tracked)}
+    elif args.http:
         result = {"mode": "hypercorn", **over_http(args)}
     else:
-        result = {"mode": "in process", **in_process(args.seed_users, args.batch, args.repeat)}
+        result = {
+            "mode": "in process",
+            **in_process(args.seed_users, args.batch, args.repeat, args.prefill_events),
+        }
     result = {"tool": "benchmarks/bench_events_overhead.py", "machine": machine_info(), **result}
     show_and_write(result, args.out, hidden=["measurements"])
     return 0

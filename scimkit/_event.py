@@ -21,6 +21,8 @@ from enum import Enum, StrEnum
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from scimkit._patch import PATCH_OP_SCHEMA, PatchOperation
 from scimkit._patch_result import MemberDelta
 from scimkit._projection import project
@@ -278,30 +280,51 @@ class WriteRecord:
         ``keys`` the top-level keys the write changed, when the store knows them;
         ``snapshot`` as for :func:`write_events`.
         """
-        events = write_events(
-            tenant,
+        drafts = self.drafts(
             resource_type,
-            self.kind,
             id,
-            iat=self.iat,
             before=before,
             after=after,
-            operations=self.operations,
             member_delta=member_delta,
-            txn=self.txn,
+            left=left,
             keys=keys,
             snapshot=snapshot,
         )
+        return tuple(
+            _drafted_event(draft, tenant, new_event_id(), self.txn, self.iat, resource_type)
+            for draft in drafts
+        )
+
+    def drafts(
+        self,
+        resource_type: ResourceType,
+        id: str,
+        *,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+        member_delta: MemberDelta | None = None,
+        left: Iterable[tuple[ResourceType, str, str | None, str | None]] = (),
+        keys: Collection[str] | None = None,
+        snapshot: bool = False,
+    ) -> list[Draft]:
+        """The write's events as :data:`Draft` tuples, for a feed that keeps them compactly.
+
+        Arguments as for :meth:`events`; the feed adds ``jti``, ``txn``, ``iat`` and positions.
+        """
+        drafts = _write_drafts(
+            resource_type,
+            self.kind,
+            id,
+            before,
+            after,
+            self.operations,
+            member_delta,
+            keys,
+            snapshot,
+        )
         for group_type, group_id, version, external_id in left:
-            events += departure_events(
-                tenant,
-                group_type,
-                id,
-                [(group_id, version, external_id)],
-                iat=self.iat,
-                txn=self.txn,
-            )
-        return events
+            drafts.append(_departure_draft(group_type, id, group_id, version, external_id))
+        return drafts
 
 
 def write_events(
@@ -339,9 +362,42 @@ def write_events(
     - The groups a deleted resource leaves are :func:`departure_events`, which the store
       derives since only it knows the memberships.
     """
-    if kind not in (EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE):
-        raise ValueError(f"{kind} is not a write")
     txn = txn or new_id()
+    drafts = _write_drafts(
+        resource_type, kind, id, before, after, operations, member_delta, keys, snapshot
+    )
+    return tuple(_drafted_event(d, tenant, new_id(), txn, iat, resource_type) for d in drafts)
+
+
+# What a write's events are before they have ids and positions: (type, resource type name, id,
+# uri, version, externalId, data code, data source, attributes). ``attributes`` is None for a
+# create (its paths follow from the data source and are computed when read), _Changes for a
+# write that knows its changed keys (a PATCH: the paths are computed from them when read), else
+# the paths. The data code says what the source is (see _NO_DATA...); a feed keeps the source
+# in a compact form.
+Draft = tuple[EventType, str, str, str, str | None, str | None, int, Any, Any]
+
+_WRITES = frozenset({EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE})
+
+_NO_DATA = 0
+_JSON = 1  # the data itself, JSON-shaped
+_RESOURCE = 2  # a stored resource (never mutated): the data is its projection, made when read
+_OPERATIONS = 3  # PATCH operations: the data is their PatchOp message, made when read
+
+
+def _write_drafts(
+    resource_type: ResourceType,
+    kind: EventType,
+    id: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    operations: Sequence[PatchOperation],
+    member_delta: MemberDelta | None,
+    keys: Collection[str] | None,
+    snapshot: bool,
+) -> list[Draft]:
+    if kind not in _WRITES:
+        raise ValueError(f"{kind} is not a write")
     subject = before if kind is EventType.DELETE else after
     if subject is None:
         raise ValueError(f"a {kind.value} needs the resource {'before' if before else 'after'}")
@@ -350,29 +406,325 @@ def write_events(
     uri = f"{resource_type.endpoint}/{id}"
     name = resource_type.name
     if kind is EventType.DELETE:
-        return (Event(tenant, new_id(), txn, kind, name, id, uri, iat, None, external_id),)
+        return [(kind, name, id, uri, None, external_id, _NO_DATA, None, ())]
     assert after is not None
     version = (after.get("meta") or {}).get("version")
-    data: Any
+    code: int
+    source: Any
+    # A feed keeps the sources for a long time: never-returned values (a password, its hash)
+    # are left out of them at once, not only when the data is made. Where such values may sit
+    # deeper than the top level (``_hidden_names`` is None), the data is made at once instead.
+    hidden_names = _hidden_names(resource_type)
     if kind is EventType.PATCH:
-        data = _Deferred(_patch_message, operations, resource_type)
-    elif snapshot and resource_type.members_attribute is None:
-        data = _Deferred(project, after, resource_type)
-    else:
-        data = project(after, resource_type)
-    attributes = changed_paths(before, after, resource_type, member_delta=member_delta, keys=keys)
-    events = [
-        Event(
-            tenant, new_id(), txn, kind, name, id, uri, iat, version, external_id, data, attributes
+        if hidden_names is None or _mentions_hidden(operations, hidden_names):
+            code, source = _JSON, _patch_message(operations, resource_type)
+        else:
+            code, source = _OPERATIONS, tuple(operations)
+    elif snapshot and resource_type.members_attribute is None and hidden_names is not None:
+        hidden = _never_returned(resource_type)
+        source = (
+            {k: v for k, v in after.items() if k not in hidden} if hidden & after.keys() else after
         )
-    ]
+        code = _RESOURCE
+    else:
+        code, source = _JSON, project(after, resource_type)
+    attributes: tuple[str, ...] | _Changes | None
+    if code == _RESOURCE and before is None and keys is None and not member_delta:
+        attributes = None  # a create's paths follow from the resource: made when read
+    elif keys is not None and before is not None and hidden_names is not None:
+        attributes = _Changes.of(resource_type, keys, before, after, bool(member_delta))
+    else:
+        attributes = changed_paths(
+            before, after, resource_type, member_delta=member_delta, keys=keys
+        )
+    drafts: list[Draft] = [(kind, name, id, uri, version, external_id, code, source, attributes)]
     if kind is not EventType.CREATE and before is not None:
         change = _activation(resource_type, before, after)
         if change is not None:
-            events.append(
-                Event(tenant, new_id(), txn, change, name, id, uri, iat, version, external_id)
-            )
-    return tuple(events)
+            drafts.append((change, name, id, uri, version, external_id, _NO_DATA, None, ()))
+    return drafts
+
+
+def _drafted_event(
+    draft: Draft, tenant: str, jti: str, txn: str, iat: datetime, resource_type: ResourceType
+) -> Event:
+    kind, name, id, uri, version, external_id, code, source, attributes = draft
+    data: Any = None
+    if code == _JSON:
+        data = source
+    elif code == _RESOURCE:
+        data = _Deferred(project, source, resource_type)
+        if attributes is None:
+            attributes = _created_paths(source, resource_type)
+    elif code == _OPERATIONS:
+        data = _Deferred(_patch_message, source, resource_type)
+    if isinstance(attributes, _Changes):
+        attributes = attributes.paths()
+    return Event(
+        tenant, jti, txn, kind, name, id, uri, iat, version, external_id, data, attributes or ()
+    )
+
+
+class _Changes:
+    """The values of the top-level keys a write changed, before and after: its notice paths.
+
+    Comparing them costs more than keeping them, and a receiver may never ask for ``notice``;
+    so a feed keeps them (as JSON, :meth:`encode`) and the paths are computed when read.
+    """
+
+    __slots__ = ("resource_type", "keys", "old", "new", "members")
+
+    def __init__(
+        self,
+        resource_type: ResourceType,
+        keys: list[str],
+        old: list[Any],
+        new: list[Any],
+        members: bool,
+    ) -> None:
+        self.resource_type = resource_type
+        self.keys, self.old, self.new, self.members = keys, old, new, members
+
+    @classmethod
+    def of(
+        cls,
+        resource_type: ResourceType,
+        keys: Collection[str],
+        before: Mapping[str, Any],
+        after: Mapping[str, Any],
+        members: bool,
+    ) -> _Changes:
+        # Members are compared through the delta; never-returned values are not kept.
+        skipped = _never_returned(resource_type)
+        member_attribute = resource_type.members_attribute
+        if member_attribute is not None:
+            skipped = skipped | {member_attribute.name}
+        kept = [key for key in keys if key not in skipped]
+        old, new = [before.get(k) for k in kept], [after.get(k) for k in kept]
+        return cls(resource_type, kept, old, new, members)
+
+    def paths(self) -> tuple[str, ...]:
+        old = dict(zip(self.keys, self.old, strict=True))
+        new = dict(zip(self.keys, self.new, strict=True))
+        return _diff_paths(old, new, self.resource_type, self.members, self.keys)
+
+    def encode(self) -> str:
+        """JSON text: an array, so never taken for joined paths (which start with a name)."""
+        return _json_text((self.keys, self.old, self.new, self.members))
+
+    @classmethod
+    def decode(cls, blob: str, resource_type: ResourceType) -> _Changes:
+        keys, old, new, members = orjson.loads(blob)
+        return cls(resource_type, keys, old, new, members)
+
+
+def _departure_draft(
+    group_type: ResourceType,
+    member_id: str,
+    group_id: str,
+    version: str | None,
+    external_id: str | None,
+) -> Draft:
+    removal = {
+        "schemas": [PATCH_OP_SCHEMA],
+        "Operations": [{"op": "remove", "path": f'members[value eq "{member_id}"]'}],
+    }
+    uri = f"{group_type.endpoint}/{group_id}"
+    return (
+        EventType.PATCH,
+        group_type.name,
+        group_id,
+        uri,
+        version,
+        external_id,
+        _JSON,
+        removal,
+        ("members",),
+    )
+
+
+# --- the form a feed retains an event in ------------------------------------------------------
+
+Retained = tuple[Any, ...]
+"""An event as :class:`~scimkit.MemoryFeed` keeps it: a plain tuple of ``str``, ``int``,
+``datetime`` and ``None`` (see :func:`retain`)."""
+
+_TYPES = tuple(EventType)
+_TYPE_CODES = {kind: code for code, kind in enumerate(_TYPES)}
+_OBJECT = 4  # data kept as the object itself: it does not survive a JSON round trip
+
+
+def retain(
+    draft: Draft, jti: str | None, txn: str, iat: datetime, position: int, resource_type: int
+) -> Retained:
+    """An event in its retained form: a tuple the garbage collector stops tracking.
+
+    A feed keeps many events for a long time; as objects (an :class:`Event`, its payload, the
+    resource or operations it refers to) each would be several more objects every full
+    collection traverses. CPython untracks a tuple that holds only untracked values, so the
+    data source is kept as JSON text, the type as its number and the resource type as the
+    feed's index for it (``resource_type``), the paths as one string (attribute paths hold
+    no spaces): the tuple costs the collector nothing from the first collection that sees it.
+    ``jti`` is None when it is :func:`derived_jti` of the ``txn`` and the position.
+    """
+    kind, name, id, uri, version, external_id, code, source, attributes = draft
+    blob: Any = None
+    if code == _OPERATIONS:
+        source = [(operation.op, operation.path, operation.value) for operation in source]
+    if code != _NO_DATA:
+        try:
+            blob = _json_text(source)
+        except TypeError:  # a value JSON cannot hold: keep the object (and track the tuple)
+            code, blob = _OBJECT, source
+    return (
+        position,
+        jti,
+        txn,
+        _TYPE_CODES[kind],
+        name,
+        id,
+        uri,
+        iat,
+        version,
+        external_id,
+        code,
+        blob,
+        _retained_paths(attributes),
+        resource_type,
+    )
+
+
+def _json_text(value: Any) -> str:
+    # Text, not orjson's bytes: those are allocated outside Python's small-object allocator
+    # with room to spare and shrunk, and keeping 100,000 of them made each dumps ~8 times
+    # slower (heap growth and trimming); a str of the same JSON is a small object.
+    return orjson.dumps(value).decode()
+
+
+def _retained_paths(attributes: Any) -> str | None:
+    if attributes is None:
+        return None
+    if isinstance(attributes, _Changes):
+        try:
+            return attributes.encode()
+        except TypeError:  # a value JSON cannot hold: compare now
+            attributes = attributes.paths()
+    return " ".join(attributes)
+
+
+def retain_event(event: Event, position: int) -> Retained:
+    """An :class:`Event` made elsewhere in its retained form (its data kept as it reads)."""
+    data = plain(event.data)
+    code = _NO_DATA if data is None else _JSON
+    draft: Draft = (
+        event.type,
+        event.resource_type,
+        event.id,
+        event.uri,
+        event.version,
+        event.external_id,
+        code,
+        data,
+        event.attributes,
+    )
+    record = retain(draft, event.jti, event.txn, event.iat, position, -1)
+    if code == _JSON and record[10] == _JSON and orjson.loads(record[11]) != data:
+        # Not JSON-shaped (tuples, datetimes): readers get the very object back.
+        record = (*record[:10], _OBJECT, data, *record[12:])
+    if any(" " in path for path in event.attributes):  # not a path: kept as given
+        record = (*record[:12], event.attributes, record[13])
+    return record
+
+
+def retained_position(record: Retained) -> int:
+    position: int = record[0]
+    return position
+
+
+def retained_iat(record: Retained) -> datetime:
+    iat: datetime = record[7]
+    return iat
+
+
+def retained_jti(record: Retained) -> str:
+    jti: str | None = record[1]
+    return derived_jti(record[2], record[0]) if jti is None else jti
+
+
+def retained_jti_given(record: Retained) -> str | None:
+    """The record's jti when it was given (not derived from its txn and position)."""
+    jti: str | None = record[1]
+    return jti
+
+
+def derived_jti(txn: str, position: int) -> str:
+    """The ``jti`` of the event at ``position`` of a write's ``txn``: unique as the txn is.
+
+    ``txn`` is 128 random bits per write and a write's events have distinct positions, so
+    the feed need not draw (or index) a random id per event; :func:`derived_position` reads
+    the position back.
+    """
+    return f"{txn}.{position:x}"
+
+
+def derived_position(jti: str) -> int | None:
+    """The position a :func:`derived_jti` names (None for any other text)."""
+    txn, dot, position = jti.rpartition(".")
+    if not dot or not txn or not position.isalnum():
+        return None
+    try:
+        return int(position, 16)
+    except ValueError:
+        return None
+
+
+def restore(record: Retained, tenant: str, resource_types: Sequence[ResourceType]) -> Event:
+    """The :class:`Event` a :func:`retain` record holds (``resource_types`` by the feed's index).
+
+    A create's ``notice`` paths are computed here, from the resource: a receiver may never ask
+    for them, so the write does not.
+    """
+    (position, jti, txn, kind, name, id, uri, iat, version, external_id, code, blob) = record[:12]
+    if jti is None:
+        jti = derived_jti(txn, position)
+    paths, type_index = record[12], record[13]
+    if isinstance(paths, str) and paths.startswith("["):
+        attributes: Any = _Changes.decode(paths, resource_types[type_index]).paths()
+    elif isinstance(paths, str):
+        attributes = tuple(paths.split(" ")) if paths else ()
+    else:
+        attributes = paths
+    data: Any = None
+    if code == _JSON:
+        data = orjson.loads(blob)
+    elif code == _OBJECT:
+        data = blob
+    elif code == _RESOURCE:
+        resource_type = resource_types[type_index]
+        resource = orjson.loads(blob)
+        data = _Deferred(project, resource, resource_type)
+        if attributes is None:
+            attributes = _created_paths(resource, resource_type)
+    elif code == _OPERATIONS:
+        operations = tuple(
+            PatchOperation(op, path, value) for op, path, value in orjson.loads(blob)
+        )
+        data = _Deferred(_patch_message, operations, resource_types[type_index])
+    return Event(
+        tenant,
+        jti,
+        txn,
+        _TYPES[kind],
+        name,
+        id,
+        uri,
+        iat,
+        version,
+        external_id,
+        data,
+        attributes or (),
+        position,
+    )
 
 
 def departure_events(
@@ -391,24 +743,14 @@ def departure_events(
     PATCH that removes the member, as if a client had sent it, so a receiver replaying full
     events ends with the same member lists.
     """
-    removal = {
-        "schemas": [PATCH_OP_SCHEMA],
-        "Operations": [{"op": "remove", "path": f'members[value eq "{member_id}"]'}],
-    }
     return tuple(
-        Event(
-            tenant=tenant,
-            jti=new_id(),
-            txn=txn,
-            type=EventType.PATCH,
-            resource_type=group_type.name,
-            id=group_id,
-            uri=f"{group_type.endpoint}/{group_id}",
-            iat=iat,
-            version=version,
-            external_id=external_id,
-            data=removal,
-            attributes=("members",),
+        _drafted_event(
+            _departure_draft(group_type, member_id, group_id, version, external_id),
+            tenant,
+            new_id(),
+            txn,
+            iat,
+            group_type,
         )
         for group_id, version, external_id in groups
     )
@@ -432,14 +774,14 @@ def changed_paths(
     """
     if before is None and keys is None and not member_delta:
         return _created_paths(after, resource_type)
-    return _diff_paths(before, after, resource_type, member_delta, keys)
+    return _diff_paths(before, after, resource_type, bool(member_delta), keys)
 
 
 def _diff_paths(
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any],
     resource_type: ResourceType,
-    member_delta: MemberDelta | None,
+    members_changed: bool,
     keys: Collection[str] | None,
 ) -> tuple[str, ...]:
     old = before or {}
@@ -475,7 +817,7 @@ def _diff_paths(
             )
         else:
             paths.add(attribute.name)
-    if member_delta:
+    if members_changed:
         paths.add("members")
     return tuple(sorted(paths))
 
@@ -498,7 +840,59 @@ def _paths_of_shape(
     resource_type: ResourceType, shape: tuple[tuple[str, tuple[str, ...] | None], ...]
 ) -> tuple[str, ...]:
     after = {key: True if names is None else dict.fromkeys(names, True) for key, names in shape}
-    return _diff_paths(None, after, resource_type, None, None)
+    return _diff_paths(None, after, resource_type, False, None)
+
+
+@lru_cache(maxsize=256)
+def _never_returned(resource_type: ResourceType) -> frozenset[str]:
+    """The top-level keys of a resource that are never returned (``password``)."""
+    return frozenset(
+        attribute.name
+        for attribute in resource_type.schema.attributes
+        if attribute.returned is Returned.NEVER
+    )
+
+
+@lru_cache(maxsize=256)
+def _hidden_names(resource_type: ResourceType) -> frozenset[str] | None:
+    """The lower-case names of the core attributes never returned (``password``).
+
+    None when never-returned values may sit deeper (a sub-attribute, an extension attribute):
+    then the feed is handed rendered data, not the sources to render it from.
+    """
+    names = set()
+    for attribute in resource_type.schema.attributes:
+        if attribute.returned is Returned.NEVER:
+            names.add(attribute.name.lower())
+        elif any(sub.returned is Returned.NEVER for sub in attribute.sub_attributes):
+            return None
+    for extension in resource_type.extensions:
+        for attribute in extension.schema.attributes:
+            if attribute.returned is Returned.NEVER or any(
+                sub.returned is Returned.NEVER for sub in attribute.sub_attributes
+            ):
+                return None
+    return frozenset(names)
+
+
+def _mentions_hidden(operations: Sequence[PatchOperation], hidden: frozenset[str]) -> bool:
+    """Whether an operation may set a never-returned value (by name, in any case; cautious)."""
+    if not hidden:
+        return False
+
+    def named(text: str) -> bool:
+        folded = text.lower()
+        return any(name in folded for name in hidden)
+
+    for operation in operations:
+        if operation.path is not None:
+            if named(operation.path):
+                return True
+        elif isinstance(operation.value, dict):
+            for key, value in operation.value.items():
+                if named(key) or (isinstance(value, dict) and any(named(k) for k in value)):
+                    return True
+    return False
 
 
 class _KeyKind(Enum):

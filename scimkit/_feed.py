@@ -20,8 +20,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from scimkit._event import Event
+from scimkit._event import (
+    Draft,
+    Event,
+    Retained,
+    WriteRecord,
+    derived_position,
+    restore,
+    retain,
+    retain_event,
+    retained_iat,
+    retained_jti,
+    retained_jti_given,
+    retained_position,
+)
 from scimkit._meta import utc_now
+from scimkit._resource_type import ResourceType
 
 __all__ = ["Checkpoint", "EventFeed", "FeedStats", "MemoryFeed", "settle"]
 
@@ -127,10 +141,16 @@ def settle(
     return Checkpoint(position, frozenset(p for p in settled if p > position), checkpoint.revision)
 
 
+_RECENT = 2048
+
+
 @dataclass(slots=True, eq=False)
 class _TenantFeed:
-    events: deque[Event] = field(default_factory=deque)
-    by_jti: dict[str, int] = field(default_factory=dict)
+    events: deque[Retained] = field(default_factory=deque)
+    by_jti: dict[str, int] = field(default_factory=dict)  # appended events' given jtis
+    # The events last read, as objects, by position: a poller reads what it delivered again
+    # when the receiver acknowledges it, and a subscriber its batch (bounded: _RECENT).
+    recent: dict[int, Event] = field(default_factory=dict)
     last: int = 0
     dropped: int = 0
     arrived: asyncio.Event | None = None
@@ -141,9 +161,14 @@ class MemoryFeed:
     """The embedded :class:`EventFeed`: a bounded deque of events per tenant.
 
     Retention keeps at most ``max_events`` events per tenant and none older than
-    ``max_age``; what it removes is counted in :attr:`FeedStats.dropped`. :meth:`append` is
-    synchronous so a store can call it in the same atomic section as the write it records.
-    Nothing is persistent: a restart starts every feed empty.
+    ``max_age``; what it removes is counted in :attr:`FeedStats.dropped`. :meth:`append` and
+    :meth:`record` are synchronous so a store can call them in the same atomic section as the
+    write they record. Nothing is persistent: a restart starts every feed empty.
+
+    Events are kept in a compact form the garbage collector does not track (one tuple of
+    strings, numbers and JSON text each, see :func:`~scimkit._event.retain`) and made into
+    :class:`Event` objects again when read: as objects, a full feed would add several objects
+    per event to every full collection of the process.
     """
 
     def __init__(
@@ -159,6 +184,9 @@ class MemoryFeed:
         self.max_age = max_age
         self._clock = clock
         self._tenants: dict[str, _TenantFeed] = {}
+        # The resource types retained events render with, referred to by index from the
+        # records (a reference would make each record an object the collector tracks).
+        self._types: list[ResourceType] = []
 
     def append(self, tenant: str, events: Iterable[Event]) -> tuple[Event, ...]:
         """Append events of one write (in order) and return them with their positions."""
@@ -168,16 +196,47 @@ class MemoryFeed:
             if event.tenant != tenant:
                 raise ValueError("an event belongs to the feed of its own tenant")
             feed.last += 1
-            positioned = event.at(feed.last)
-            feed.events.append(positioned)
-            feed.by_jti[positioned.jti] = positioned.position
-            placed.append(positioned)
+            placed.append(event.at(feed.last))
+            self._keep(feed, retain_event(event, feed.last))
+        self._appended(feed, placed[-1].iat if placed else None)
+        return tuple(placed)
+
+    def record(
+        self, tenant: str, write: WriteRecord, resource_type: ResourceType, drafts: Iterable[Draft]
+    ) -> int:
+        """Append the events of one write as :meth:`WriteRecord.drafts` made them.
+
+        What a store calls on the write path: the events get their ids and positions here and
+        are kept without ever being :class:`Event` objects. Returns the last position.
+        """
+        feed = self._tenants.get(tenant) or self._tenants.setdefault(tenant, _TenantFeed())
+        type_index = self._type_index(resource_type)
+        txn, iat = write.txn, write.iat
+        first = feed.last
+        for draft in drafts:
+            feed.last += 1
+            feed.events.append(retain(draft, None, txn, iat, feed.last, type_index))
+        self._appended(feed, iat if feed.last > first else None)
+        return feed.last
+
+    def _type_index(self, resource_type: ResourceType) -> int:
+        for index, known in enumerate(self._types):
+            if known is resource_type:
+                return index
+        self._types.append(resource_type)
+        return len(self._types) - 1
+
+    @staticmethod
+    def _keep(feed: _TenantFeed, record: Retained) -> None:
+        feed.events.append(record)
+        feed.by_jti[retained_jti(record)] = retained_position(record)
+
+    def _appended(self, feed: _TenantFeed, iat: datetime | None) -> None:
         # The write's own time stands for "now": no clock read on the write path.
-        self._expire(feed, placed[-1].iat if placed else None)
-        if placed and feed.arrived is not None:
+        self._expire(feed, iat)
+        if iat is not None and feed.arrived is not None:
             feed.arrived.set()
             feed.arrived = None
-        return tuple(placed)
 
     async def read(self, tenant: str, *, after: int = 0, limit: int = 100) -> Sequence[Event]:
         feed = self._tenants.get(tenant)
@@ -185,11 +244,23 @@ class MemoryFeed:
             return ()
         self._expire(feed)
         events = feed.events
-        if not events or events[-1].position <= after:
+        if not events or retained_position(events[-1]) <= after:
             return ()
         # Positions are contiguous in memory, so the first wanted event's index is computed.
-        start = max(0, after - events[0].position + 1)
-        return tuple(events[i] for i in range(start, min(len(events), start + limit)))
+        start = max(0, after - retained_position(events[0]) + 1)
+        end = min(len(events), start + limit)
+        recent = feed.recent
+        read = []
+        for index in range(start, end):
+            record = events[index]
+            position = retained_position(record)
+            event = recent.get(position)
+            if event is None:
+                event = recent[position] = restore(record, tenant, self._types)
+                if len(recent) > _RECENT:
+                    del recent[next(iter(recent))]
+            read.append(event)
+        return tuple(read)
 
     async def wait(self, tenant: str, *, after: int, timeout: float) -> bool:
         feed = self._tenants.setdefault(tenant, _TenantFeed())
@@ -209,14 +280,27 @@ class MemoryFeed:
         if feed is None:
             return {}
         self._expire(feed)
-        return {jti: feed.by_jti[jti] for jti in jtis if jti in feed.by_jti}
+        found: dict[str, int] = {}
+        events = feed.events
+        first = retained_position(events[0]) if events else 0
+        for jti in jtis:
+            position = feed.by_jti.get(jti)
+            if position is None:
+                # A recorded event's jti names its position: the record there confirms it.
+                named = derived_position(jti)
+                index = -1 if named is None else named - first
+                if 0 <= index < len(events) and retained_jti(events[index]) == jti:
+                    position = named
+            if position is not None:
+                found[jti] = position
+        return found
 
     async def stats(self, tenant: str) -> FeedStats:
         feed = self._tenants.get(tenant)
         if feed is None:
             return FeedStats()
         self._expire(feed)
-        first = feed.events[0].position if feed.events else 0
+        first = retained_position(feed.events[0]) if feed.events else 0
         return FeedStats(first, feed.last, len(feed.events), feed.dropped)
 
     async def checkpoint(self, tenant: str, receiver: str) -> Checkpoint:
@@ -241,11 +325,13 @@ class MemoryFeed:
             self._drop(feed)
         if self.max_age is not None and events:
             oldest = (self._clock() if now is None else now) - self.max_age
-            while events and events[0].iat < oldest:
+            while events and retained_iat(events[0]) < oldest:
                 self._drop(feed)
 
     @staticmethod
     def _drop(feed: _TenantFeed) -> None:
         gone = feed.events.popleft()
-        feed.by_jti.pop(gone.jti, None)
+        given = retained_jti_given(gone)
+        if given is not None:
+            feed.by_jti.pop(given, None)
         feed.dropped += 1

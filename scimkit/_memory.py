@@ -476,8 +476,7 @@ class MemoryStore:
     ) -> None:
         # Called under the tenant lock, before it is released: nothing awaits in between, so
         # the write and its events happen together or not at all.
-        events = record.events(
-            tenant,
+        drafts = record.drafts(
             resource_type,
             id,
             before=before,
@@ -487,7 +486,7 @@ class MemoryStore:
             keys=keys,
             snapshot=snapshot,
         )
-        self.feed.append(tenant, events)
+        self.feed.record(tenant, record, resource_type, drafts)
 
     @staticmethod
     def _current_version(namespace: _Tenant, group_type: ResourceType, id: str) -> str | None:

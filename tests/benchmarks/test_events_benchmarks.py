@@ -8,7 +8,8 @@ from benchmarks import bench_events_overhead, bench_events_poll, entra_cycle_eve
 
 
 def test_overhead_in_process_measures_all_three_apps() -> None:
-    result = bench_events_overhead.in_process(seeded=5, batch=5, repeat=1)
+    result = bench_events_overhead.in_process(seeded=5, batch=5, repeat=1, prefill=200)
+    assert result["prefilled_events"] == 200
     for phase in bench_events_overhead.PHASES:
         row = result[phase]
         assert all(row[f"{app}_us"] > 0 for app in bench_events_overhead.APPS)
@@ -37,3 +38,11 @@ async def test_entra_cycle_has_exactly_its_events_and_the_consumer_ends_in_step(
 async def test_entra_cycle_of_20k_users() -> None:
     result = await entra_cycle_events.cycle(20_000)
     assert result["errors"] == 0 and result["events_exact"] and result["table_equal"]
+
+
+def test_tracked_objects_smoke():
+    result = bench_events_overhead.tracked(20)
+    for app in ("events-on", "events-off"):
+        row = result[app]
+        assert row["tracked_objects"] > 0 and row["full_collection_ms"] >= 0
+        assert len(row["collections_by_generation"]) == 3
