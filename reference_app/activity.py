@@ -21,7 +21,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
@@ -56,19 +55,15 @@ def new_record_id(moment_ns: int, suffix: int | None = None) -> str:
     return f"{moment_ns:016x}{tail}"
 
 
-@dataclass(slots=True)
-class RawRequest:
-    """What the middleware saw, before any parsing (done by the recorder, later)."""
+RawRequest = tuple[int, float, str, str, bytes, int, bytes | None, bytes, bytes]
+"""What the middleware saw, before any parsing (done by the recorder, later): the start in
+nanoseconds since the epoch, the duration in seconds, method, path, query string, status, the
+``Location`` of a 201, the request body and the response body (both cut near
+:data:`~reference_app.request_log.BODY_LIMIT`).
 
-    started_ns: int
-    duration: float
-    method: str
-    path: str
-    query: bytes
-    status: int
-    location: bytes | None
-    request_body: list[bytes]
-    response_body: list[bytes]
+A plain tuple of strings, bytes and numbers, not an object: the garbage collector stops
+tracking it at its first pass, so the requests waiting for the recorder never reach (and
+never add to the work of) the old generation's collections."""
 
 
 class ActivityMiddleware:
@@ -123,7 +118,7 @@ class ActivityMiddleware:
             await self.app(scope, receive_body, send_and_keep)
         finally:
             self.submit(
-                RawRequest(
+                (
                     started_ns,
                     time.perf_counter() - started,
                     scope["method"],
@@ -131,8 +126,8 @@ class ActivityMiddleware:
                     scope.get("query_string", b""),
                     status or 500,
                     location,
-                    request_body,
-                    response_body,
+                    b"".join(request_body),
+                    b"".join(response_body),
                 )
             )
 
@@ -231,12 +226,12 @@ class ActivityRecorder:
                 self._recorded += len(batch)
 
     async def _record(self, raw: RawRequest) -> RequestRecord | None:
-        tenant, _, rest = raw.path[len(self.prefix) :].partition("/")
+        tenant, _, rest = raw[3][len(self.prefix) :].partition("/")
         # Requests to tenants that do not exist are not kept: they have no Activity page, and
         # keeping them would let anyone grow the log with made-up names.
         if not tenant or not await self._exists(tenant):
             return None
-        id = new_record_id(raw.started_ns, next(self._suffixes))
+        id = new_record_id(raw[0], next(self._suffixes))
         return to_record(raw, tenant, "/" + rest, self.redactor, id)
 
     async def _exists(self, tenant: str) -> bool:
@@ -255,37 +250,39 @@ def to_record(
     raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str | None = None
 ) -> RequestRecord:
     """The record of ``raw`` (``path`` is below the Tenant URL)."""
+    started_ns, duration, method, _, raw_query, status, location, request_bytes, response_bytes = (
+        raw
+    )
     segments = [s for s in path.split("/") if s]
-    request, request_bytes = _parse(raw.request_body)
-    response_bytes = _joined(raw.response_body)
-    query = raw.query.decode("latin-1")
-    failed = raw.status >= 400
+    request = _loads(request_bytes) if request_bytes else None
+    query = raw_query.decode("latin-1")
+    failed = status >= 400
     name = _name(request)
     # The response is parsed only when something is read from it: an error's scimType and
     # detail, or the resource's name when the request does not give one. A list's response
     # (GET on an endpoint) never names one at its top level.
     response: Any = _UNREAD
-    listing = raw.method == "GET" and len(segments) == 1
+    listing = method == "GET" and len(segments) == 1
     if response_bytes and (failed or (name is None and not listing)):
         response = _loads(response_bytes)
     if name is None:
         name = _name(response) or _filtered_name(query)
     resource_id = segments[1] if len(segments) > 1 and not segments[1].startswith(".") else None
-    if resource_id is None and raw.location is not None:
-        resource_id = raw.location.decode("latin-1").rstrip("/").rsplit("/", 1)[-1]
+    if resource_id is None and location is not None:
+        resource_id = location.decode("latin-1").rstrip("/").rsplit("/", 1)[-1]
     scim_type = detail = None
     if failed and isinstance(response, dict):
         scim_type = _text(response.get("scimType"))
         detail = _text(response.get("detail"))
     return RequestRecord(
-        id=new_record_id(raw.started_ns) if id is None else id,
+        id=new_record_id(started_ns) if id is None else id,
         tenant=tenant,
-        time=datetime.fromtimestamp(raw.started_ns // 1_000_000 / 1000, UTC),
-        method=raw.method,
+        time=datetime.fromtimestamp(started_ns // 1_000_000 / 1000, UTC),
+        method=method,
         path=path,
         query=query,
-        status=raw.status,
-        duration_ms=round(raw.duration * 1000, 3),
+        status=status,
+        duration_ms=round(duration * 1000, 3),
         resource_type=segments[0] if segments else None,
         resource_id=resource_id,
         resource_name=name,
@@ -300,23 +297,11 @@ _UNPARSED = object()
 _UNREAD = object()
 
 
-def _joined(chunks: list[bytes]) -> bytes:
-    if not chunks:
-        return b""
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
 def _loads(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _UNPARSED
-
-
-def _parse(chunks: list[bytes]) -> tuple[Any, bytes]:
-    """The JSON value of a body and its bytes (``None`` for no body)."""
-    raw = _joined(chunks)
-    return (_loads(raw) if raw else None), raw
 
 
 def _render(value: Any, raw: bytes, redactor: Redactor, *, scan: bool = True) -> str | None:

@@ -67,6 +67,21 @@ async def test_memory_log_keeps_the_newest_per_tenant():
     ] == [4, 3, 2]
 
 
+async def test_the_memory_log_holds_nothing_the_garbage_collector_walks():
+    # Thousands of kept records must not make every collection of the old generation longer.
+    import gc
+
+    log = MemoryRequestLog(capacity=2000)
+    records = [_record(n, request_body='{"userName": "a"}', detail="x") for n in range(2000)]
+    gc.collect()
+    before = len(gc.get_objects())
+    await log.append(records)
+    del records
+    gc.collect()
+    assert len(gc.get_objects()) - before < 10
+    assert len(await log.find("acme", RequestQuery(limit=2000))) == 2000
+
+
 @pytest.mark.mongo
 async def test_mongo_log(mongodb_uri: str, mongo_db_name: str):
     from pymongo import AsyncMongoClient
