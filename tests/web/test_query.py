@@ -10,7 +10,7 @@ import pytest
 
 from scimkit import GROUP, USER, MemoryStore, ResourceService, ServiceConfig
 from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
-from tests.web.conftest import TOKENS, group_body, raw_request, user_body
+from tests.web.conftest import BASE, TOKENS, group_body, raw_request, user_body
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -259,3 +259,43 @@ async def test_empty_filter_means_no_filter(
 ) -> None:
     response = await client.get("/Users?filter=&count=0")
     assert response.status_code == 200 and response.json()["totalResults"] == 5
+
+
+async def test_rendering_a_page_leaves_the_stored_resources_as_they_were(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    """GET pages are rendered from the stored values themselves (``query_reply``).
+
+    Adding ``meta.location`` and the groups' ``$ref`` and projecting must change nothing stored.
+    """
+    alice = await client.post(
+        "/Users",
+        json=user_body(
+            "alice@example.com",
+            name={"givenName": "Alice", "familyName": "A"},
+            emails=[{"value": "alice@example.com", "type": "work", "primary": True}],
+        ),
+    )
+    alice_id = alice.json()["id"]
+    group = await client.post("/Groups", json=group_body("Sales", members=[{"value": alice_id}]))
+    group_id = group.json()["id"]
+    before_user = await store.get("acme", USER, alice_id)
+    before_group = await store.get("acme", GROUP, group_id)
+    for query in (
+        "/Users?filter=userName+eq+%22ALICE%40example.com%22",
+        "/Users?attributes=emails.value,name.givenName",
+        "/Users?excludedAttributes=emails.type,name",
+        "/Groups",
+        "/Groups?attributes=members.value",
+    ):
+        for _ in range(2):  # a second rendering sees what the first left: nothing
+            page = (await client.get(query)).json()
+            assert page["totalResults"] == 1, query
+            meta = page["Resources"][0].get("meta")
+            assert meta is None or meta["location"].startswith(BASE)
+    rendered = (await client.get("/Users")).json()["Resources"][0]
+    assert rendered["groups"][0]["$ref"] == f"{BASE}/Groups/{group_id}"
+    assert await store.get("acme", USER, alice_id) == before_user
+    assert await store.get("acme", GROUP, group_id) == before_group
+    assert "location" not in before_user["meta"]
+    assert "$ref" not in before_user["groups"][0]
