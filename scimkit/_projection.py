@@ -156,10 +156,34 @@ def _apply(source: Mapping[str, Any], actions: Mapping[str, _Action | None]) -> 
         action = actions.get(key, _KEEP_ACTION)
         if action is None:
             continue
-        shaped = _shape(value, action)
+        shaped = value if action is _KEEP_ACTION else _shape(value, action)
         if shaped or shaped is False or shaped == 0:
             out[key] = shaped
     return out
+
+
+def _fill(
+    out: dict[str, Any], resource: Mapping[str, Any], plan: _Plan, skip: tuple[str, ...]
+) -> None:
+    """Add to ``out`` what ``plan`` keeps of each top-level attribute not named in ``skip``."""
+    extensions = plan.extensions
+    core = plan.core
+    for key, value in resource.items():
+        if key in skip:
+            continue
+        extension = extensions.get(key)
+        if extension is not None:
+            shaped = _apply(value, extension)
+            if shaped:
+                out[key] = shaped
+            continue
+        action = core.get(key, _KEEP_ACTION)
+        if action is None:
+            continue
+        # Most attributes are kept whole: no call for them (this runs for every resource sent).
+        shaped = value if action is _KEEP_ACTION else _shape(value, action)
+        if shaped or shaped is False or shaped == 0:
+            out[key] = shaped
 
 
 def project(
@@ -179,30 +203,17 @@ def project(
         tuple(attributes) if attributes else None,
         tuple(excluded_attributes) if excluded_attributes and not attributes else (),
     )
-    out: dict[str, Any] = {}
     schemas = resource.get("schemas")
-    for key, value in resource.items():
-        if key == "schemas":
-            continue
-        extension = plan.extensions.get(key)
-        if extension is not None:
-            shaped = _apply(value, extension)
-            if shaped:
-                out[key] = shaped
-            continue
-        action = plan.core.get(key, _KEEP_ACTION)
-        if action is None:
-            continue
-        shaped = _shape(value, action)
-        if shaped or shaped is False or shaped == 0:
-            out[key] = shaped
+    out: dict[str, Any] = {}
     if not isinstance(schemas, list):
+        _fill(out, resource, plan, ("schemas",))
         return out
     # schemas and id lead, as in every RFC example; readers of raw responses look there first.
-    ordered: dict[str, Any] = {
-        "schemas": [urn for urn in schemas if urn == resource_type.schema.id or urn in out]
-    }
-    if "id" in out:
-        ordered["id"] = out["id"]
-    ordered.update(out)
-    return ordered
+    # The schemas slot is taken now and filled last: it lists the extensions that remain.
+    out["schemas"] = schemas
+    id = resource.get("id")
+    if "id" in resource and (id or id is False or id == 0):
+        out["id"] = id
+    _fill(out, resource, plan, ("schemas", "id"))
+    out["schemas"] = [urn for urn in schemas if urn == resource_type.schema.id or urn in out]
+    return out
