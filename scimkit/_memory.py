@@ -62,7 +62,7 @@ from scimkit._store import (
     version_counter,
     writes_resource,
 )
-from scimkit._types import copy_json
+from scimkit._types import Position, copy_json
 
 __all__ = ["MemoryStore"]
 
@@ -407,28 +407,34 @@ class MemoryStore:
         if space is None:
             return Page((), 0, ())
         by_id = query.sort_by is None and query.after is None
+        entries: list[_Entry]
+        keys: list[Position]
         if by_id and query.filter is None:
             # Every resource, in id order: a slice of the kept order, not a sort per page.
             order = space.sorted.setdefault("", _Sorted()).of(space.entries.keys())
             ids = self._slice(order, query)
-            window = [((0, None, id), space.entries[id]) for id in ids]
+            entries = [space.entries[id] for id in ids]
+            keys = [(None, id) for id in ids]
             total = len(space.entries)
         else:
             matched = list(self._matching(namespace, space, plan, resource_type, query.filter))
             total = len(matched)
             if by_id:
-                matched.sort(key=_entry_id)
-                window = [((0, None, _entry_id(e)), e) for e in self._slice(matched, query)]
+                if total > 1:
+                    matched.sort(key=_entry_id)
+                entries = self._slice(matched, query)
+                keys = [(None, _entry_id(e)) for e in entries]
             else:
                 ordered = _order(matched, query.sort_by)
                 if query.descending and query.sort_by is not None:
                     ordered.reverse()
                 window = self._window(ordered, query)
+                entries = [entry for _, entry in window]
+                keys = [(key[1], key[2]) for key, _ in window]
+        members = query.members
         resources = [
-            self._view(namespace, plan, entry, members=query.members, copy=copy)
-            for _, entry in window
+            self._view(namespace, plan, entry, members=members, copy=copy) for entry in entries
         ]
-        keys = [(key[1], key[2]) for key, _ in window]
         return Page(resources, total, keys)
 
     async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
