@@ -732,7 +732,9 @@ class MemoryStore:
         whole filter on each candidate, so a superset is harmless.
         """
         best: set[str] | None = None
-        for term in filter_terms(bound, (BoundAnd,)):
+        # A lone comparison (Entra's match query) is its own only term: no walk for it.
+        terms = (bound,) if isinstance(bound, BoundCompare) else filter_terms(bound, (BoundAnd,))
+        for term in terms:
             if not isinstance(term, BoundCompare):
                 continue
             if term.op is CompareOp.SW:
