@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 import orjson
 import pytest
+from starlette.requests import Request
 
 from scimkit import GROUP, USER, MemoryStore, ResourceService, ServiceConfig
 from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
+from scimkit.web._params import query_pairs
 from tests.web.conftest import BASE, TOKENS, group_body, raw_request, user_body
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -299,3 +302,24 @@ async def test_rendering_a_page_leaves_the_stored_resources_as_they_were(
     assert await store.get("acme", GROUP, group_id) == before_group
     assert "location" not in before_user["meta"]
     assert "$ref" not in before_user["groups"][0]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "userName+eq+%22ALICE%40example.com%22",
+        "a%20b+c",
+        "%C3%A9t%C3%A9",  # UTF-8 escapes
+        "caf\u00e9%20%E2%82%AC",  # raw non-ASCII next to escapes
+        "%E2\u00e9%82%AC",  # a broken sequence around a raw character
+        "%F0%9F",  # a truncated one
+        "100%",  # a lone percent
+        "%zz%2",  # escapes that are none
+        "%ff\u20ac%A9",
+    ],
+)
+def test_query_values_decode_as_unquote_plus(raw: str) -> None:
+    query = b"filter=" + raw.encode("utf-8")
+    request = Request({"type": "http", "query_string": query, "headers": []})
+    expected = unquote_plus(raw, encoding="utf-8", errors="replace")
+    assert query_pairs(request) == {"filter": expected}
