@@ -331,6 +331,15 @@ class InstrumentedStore:
         with self._counted("query"):
             return await self.store.query(tenant, resource_type, query)
 
+    async def query_shared(
+        self, tenant: str, resource_type: ResourceType, query: StoreQuery
+    ) -> Page:
+        # The store's uncopied query when it has one (docs/storage.md, "Copies"), else query.
+        read = getattr(self.store, "query_shared", self.store.query)
+        with self._counted("query"):
+            page: Page = await read(tenant, resource_type, query)
+            return page
+
     async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> Mapping[str, str]:
         with self._counted("query"):
             return await self.store.resource_types_of(tenant, ids)

@@ -62,7 +62,7 @@ from scimkit._store import (
     version_counter,
     writes_resource,
 )
-from scimkit._types import copy_json
+from scimkit._types import Position, copy_json
 
 __all__ = ["MemoryStore"]
 
@@ -363,38 +363,79 @@ class MemoryStore:
     async def query(self, tenant: str, resource_type: ResourceType, query: StoreQuery) -> Page:
         """Return one page of the resources matching the query, and the total."""
         plan = self._plan(resource_type)
-        if query.filter is not None:
-            reject_derived_filters(query.filter, resource_type)
-        namespace = self._tenants.get(check_tenant(tenant))
+        namespace = self._query_namespace(tenant, resource_type, query)
         if namespace is None:
             return Page((), 0, ())
         async with namespace.lock:
-            space = namespace.spaces.get(resource_type.name)
-            if space is None:
-                return Page((), 0, ())
-            by_id = query.sort_by is None and query.after is None
-            if by_id and query.filter is None:
-                # Every resource, in id order: a slice of the kept order, not a sort per page.
-                order = space.sorted.setdefault("", _Sorted()).of(space.entries.keys())
-                ids = self._slice(order, query)
-                window = [((0, None, id), space.entries[id]) for id in ids]
-                total = len(space.entries)
-            else:
-                matched = list(self._matching(namespace, space, plan, resource_type, query.filter))
-                total = len(matched)
-                if by_id:
+            return self._page(namespace, plan, resource_type, query, copy=True)
+
+    async def query_shared(
+        self, tenant: str, resource_type: ResourceType, query: StoreQuery
+    ) -> Page:
+        """:meth:`query` without the copies: the values are the stored ones, never to be mutated.
+
+        As :meth:`get_shared`: entries are replaced on every write, never changed in place;
+        the service reads with it the pages the web layer only shapes and renders
+        (``docs/storage.md``).
+        """
+        plan = self._plan(resource_type)
+        namespace = self._query_namespace(tenant, resource_type, query)
+        if namespace is None:
+            return Page((), 0, ())
+        # No lock, as in get_shared: nothing here awaits, so no write is ever half done.
+        return self._page(namespace, plan, resource_type, query, copy=False)
+
+    def _query_namespace(
+        self, tenant: str, resource_type: ResourceType, query: StoreQuery
+    ) -> _Tenant | None:
+        """The tenant's namespace for a query (``None`` if it has none), the query checked."""
+        if query.filter is not None:
+            reject_derived_filters(query.filter, resource_type)
+        return self._tenants.get(check_tenant(tenant))
+
+    def _page(
+        self,
+        namespace: _Tenant,
+        plan: _Plan,
+        resource_type: ResourceType,
+        query: StoreQuery,
+        *,
+        copy: bool,
+    ) -> Page:
+        """One page of a query, the resources deep copies if ``copy`` (see :meth:`_view`)."""
+        space = namespace.spaces.get(resource_type.name)
+        if space is None:
+            return Page((), 0, ())
+        by_id = query.sort_by is None and query.after is None
+        entries: list[_Entry]
+        keys: list[Position]
+        if by_id and query.filter is None:
+            # Every resource, in id order: a slice of the kept order, not a sort per page.
+            order = space.sorted.setdefault("", _Sorted()).of(space.entries.keys())
+            ids = self._slice(order, query)
+            entries = [space.entries[id] for id in ids]
+            keys = [(None, id) for id in ids]
+            total = len(space.entries)
+        else:
+            matched = list(self._matching(namespace, space, plan, resource_type, query.filter))
+            total = len(matched)
+            if by_id:
+                if total > 1:
                     matched.sort(key=_entry_id)
-                    window = [((0, None, _entry_id(e)), e) for e in self._slice(matched, query)]
-                else:
-                    ordered = _order(matched, query.sort_by)
-                    if query.descending and query.sort_by is not None:
-                        ordered.reverse()
-                    window = self._window(ordered, query)
-            resources = [
-                self._view(namespace, plan, entry, members=query.members) for _, entry in window
-            ]
-            keys = [(key[1], key[2]) for key, _ in window]
-            return Page(resources, total, keys)
+                entries = self._slice(matched, query)
+                keys = [(None, _entry_id(e)) for e in entries]
+            else:
+                ordered = _order(matched, query.sort_by)
+                if query.descending and query.sort_by is not None:
+                    ordered.reverse()
+                window = self._window(ordered, query)
+                entries = [entry for _, entry in window]
+                keys = [(key[1], key[2]) for key, _ in window]
+        members = query.members
+        resources = [
+            self._view(namespace, plan, entry, members=members, copy=copy) for entry in entries
+        ]
+        return Page(resources, total, keys)
 
     async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
         """The resource type name of each of ``ids`` that names a resource in the tenant."""
@@ -691,7 +732,9 @@ class MemoryStore:
         whole filter on each candidate, so a superset is harmless.
         """
         best: set[str] | None = None
-        for term in filter_terms(bound, (BoundAnd,)):
+        # A lone comparison (Entra's match query) is its own only term: no walk for it.
+        terms = (bound,) if isinstance(bound, BoundCompare) else filter_terms(bound, (BoundAnd,))
+        for term in terms:
             if not isinstance(term, BoundCompare):
                 continue
             if term.op is CompareOp.SW:

@@ -150,13 +150,33 @@ def _shape(value: Any, action: _Action) -> Any:
     return {k: v for k, v in value.items() if k not in action.subs}
 
 
-def _apply(source: Mapping[str, Any], actions: Mapping[str, _Action | None]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+_NO_EXTENSIONS: Mapping[str, Mapping[str, _Action | None]] = {}
+
+
+def _apply(
+    out: dict[str, Any],
+    source: Mapping[str, Any],
+    actions: Mapping[str, _Action | None],
+    extensions: Mapping[str, Mapping[str, _Action | None]],
+    skip: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Add to ``out`` what the actions keep of each key of ``source`` not named in ``skip``.
+
+    ``extensions`` maps an extension's URN to the actions for the attributes inside it.
+    """
     for key, value in source.items():
-        action = actions.get(key, _KEEP_ACTION)
-        if action is None:
+        if key in skip:
             continue
-        shaped = _shape(value, action)
+        extension = extensions.get(key)
+        shaped: Any
+        if extension is not None:
+            shaped = _apply({}, value, extension, _NO_EXTENSIONS)
+        else:
+            action = actions.get(key, _KEEP_ACTION)
+            if action is None:
+                continue
+            # Most attributes are kept whole: no call for them (this runs per resource sent).
+            shaped = value if action is _KEEP_ACTION else _shape(value, action)
         if shaped or shaped is False or shaped == 0:
             out[key] = shaped
     return out
@@ -179,30 +199,16 @@ def project(
         tuple(attributes) if attributes else None,
         tuple(excluded_attributes) if excluded_attributes and not attributes else (),
     )
-    out: dict[str, Any] = {}
     schemas = resource.get("schemas")
-    for key, value in resource.items():
-        if key == "schemas":
-            continue
-        extension = plan.extensions.get(key)
-        if extension is not None:
-            shaped = _apply(value, extension)
-            if shaped:
-                out[key] = shaped
-            continue
-        action = plan.core.get(key, _KEEP_ACTION)
-        if action is None:
-            continue
-        shaped = _shape(value, action)
-        if shaped or shaped is False or shaped == 0:
-            out[key] = shaped
+    out: dict[str, Any] = {}
     if not isinstance(schemas, list):
-        return out
+        return _apply(out, resource, plan.core, plan.extensions, ("schemas",))
     # schemas and id lead, as in every RFC example; readers of raw responses look there first.
-    ordered: dict[str, Any] = {
-        "schemas": [urn for urn in schemas if urn == resource_type.schema.id or urn in out]
-    }
-    if "id" in out:
-        ordered["id"] = out["id"]
-    ordered.update(out)
-    return ordered
+    # The schemas slot is taken now and filled last: it lists the extensions that remain.
+    out["schemas"] = schemas
+    id = resource.get("id")
+    if "id" in resource and (id or id is False or id == 0):
+        out["id"] = id
+    _apply(out, resource, plan.core, plan.extensions, ("schemas", "id"))
+    out["schemas"] = [urn for urn in schemas if urn == resource_type.schema.id or urn in out]
+    return out

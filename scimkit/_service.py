@@ -391,7 +391,34 @@ class ResourceService:
     async def query(
         self, tenant: str, resource_type: ResourceType, params: QueryParams
     ) -> ListResult:
-        """Run a query (RFC 7644 §3.4.2) with index or cursor (RFC 9865) paging."""
+        """Run a query (RFC 7644 §3.4.2) with index or cursor (RFC 9865) paging.
+
+        The resources are copies: the caller may keep and change them.
+        """
+        return await self._query(tenant, resource_type, params, self.store.query)
+
+    async def query_reply(
+        self, tenant: str, resource_type: ResourceType, params: QueryParams
+    ) -> ListResult:
+        """:meth:`query` made to be shaped and rendered, as :meth:`patch_reply` is.
+
+        Each resource's top-level dict is the caller's, but its values may be the store's own
+        (a store with ``query_shared``; ``docs/storage.md``, "Copies"): to be replaced, never
+        mutated. The web layer answers GET and ``.search`` with it; projection builds new
+        containers where it changes anything, so the copies of :meth:`query` would be waste.
+        """
+        read = getattr(self.store, "query_shared", None)
+        return await self._query(
+            tenant, resource_type, params, self.store.query if read is None else read
+        )
+
+    async def _query(
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        params: QueryParams,
+        read: Callable[[str, ResourceType, StoreQuery], Awaitable[Page]],
+    ) -> ListResult:
         tolerance = self.tolerance(tenant)
         self._check_features(params)
         bound = (
@@ -399,13 +426,13 @@ class ResourceService:
             if params.filter is not None
             else None
         )
-        plan = _plan(resource_type, params, bound, _sort_ref(resource_type, params.sort_by))
+        sort_by = _sort_ref(resource_type, params.sort_by)
         if params.cursor is not None:
-            return await self._cursor_page(tenant, resource_type, params, plan)
+            plan = _plan(resource_type, params, bound, sort_by)
+            return await self._cursor_page(tenant, resource_type, params, plan, read)
         start_index, count = self._index_window(params)
-        page = await self.store.query(
-            tenant, resource_type, replace(plan, start_index=start_index, count=count)
-        )
+        plan = _plan(resource_type, params, bound, sort_by, start_index, count)
+        page = await read(tenant, resource_type, plan)
         resources = list(page.resources[:count])
         return ListResult(resources, page.total, len(resources), start_index)
 
@@ -498,6 +525,7 @@ class ResourceService:
         resource_type: ResourceType,
         params: QueryParams,
         plan: StoreQuery,
+        read: Callable[[str, ResourceType, StoreQuery], Awaitable[Page]],
     ) -> ListResult:
         codec = self._cursors
         assert codec is not None  # _check_features made sure
@@ -521,7 +549,7 @@ class ResourceService:
             decoded = codec.decode(params.cursor, scope)
             after, backward = decoded.position, decoded.backward
         # One extra match tells whether there is a page beyond this one.
-        page: Page = await self.store.query(
+        page = await read(
             tenant, resource_type, replace(plan, count=count + 1, after=after, backward=backward)
         )
         resources = list(page.resources)
@@ -639,11 +667,13 @@ def _plan(
     params: QueryParams,
     bound: BoundFilter | None,
     sort_by: AttrRef | None,
+    start_index: int = 1,
+    count: int | None = None,
 ) -> StoreQuery:
-    """The store query of ``params`` on one resource type, without its page window."""
+    """The store query of ``params`` on one resource type, with the page window given."""
     descending = _descending(params.sort_order) if sort_by is not None else False
     members = wants_members(resource_type, params.attributes, params.excluded_attributes)
-    return StoreQuery(bound, sort_by, descending, members=members)
+    return StoreQuery(bound, sort_by, descending, start_index, count, members=members)
 
 
 def _member_ids_carried(

@@ -300,6 +300,24 @@ async def test_index_window_rules(service: ResourceService, store: SpyStore) -> 
     assert store.queries[-1].descending is True
 
 
+async def test_a_query_answers_copies_and_a_query_reply_the_stored_values(
+    service: ResourceService, store: SpyStore
+) -> None:
+    """``query`` is safe to mutate; ``query_reply`` (what the web renders) shares, unchanged."""
+    body = {**user("alice", emails=[{"value": "a@x", "type": "work"}]), "name": {"givenName": "A"}}
+    created = await service.create(T, USER, body)
+    params = QueryParams(filter='userName eq "ALICE"')
+    page = await service.query(T, USER, params)
+    reply = await service.query_reply(T, USER, params)
+    assert reply == page and len(page.resources) == 1
+    for resource in page.resources:
+        resource["emails"][0]["value"] = "tampered"
+        resource["name"]["givenName"] = "tampered"
+        resource["meta"]["version"] = "tampered"
+    assert await service.get(T, USER, created["id"]) == created
+    assert reply.resources[0] == created  # the shared read saw none of it
+
+
 async def test_query_errors(service: ResourceService) -> None:
     with pytest.raises(InvalidFilter):
         await service.query(T, USER, QueryParams(filter="userName eq"))

@@ -853,6 +853,10 @@ class MongoStore:
             await self._add_members(tenant, resource_type, resources)
         return Page(resources, total, keys)
 
+    # Every page decodes fresh documents: the uncopied query (docs/storage.md, "Copies") is
+    # query itself.
+    query_shared = query
+
     @_bounded
     async def resource_types_of(self, tenant: str, ids: Sequence[str]) -> dict[str, str]:
         """The resource type name of each of ``ids`` that names a resource in the tenant.

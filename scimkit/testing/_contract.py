@@ -91,6 +91,14 @@ def _shared_read(store: ResourceStore) -> Any:
     return shared
 
 
+def _shared_query(store: ResourceStore) -> Any:
+    """The store's optional ``query_shared`` (docs/storage.md, "Copies"); skips if it has none."""
+    shared = getattr(store, "query_shared", None)
+    if shared is None:
+        pytest.skip("the store has no query_shared (optional; the service queries with query)")
+    return shared
+
+
 def _without_version(resource: dict[str, Any]) -> dict[str, Any]:
     meta = {k: v for k, v in resource["meta"].items() if k != "version"}
     return {**resource, "meta": meta}
@@ -266,6 +274,77 @@ class StoreContract:
         assert (user_read, group_read, updated) == (user_was, group_was, updated_was)
         now = await store.get(T1, CONTRACT_USER, alice["id"])
         assert now["name"] == {"familyName": "C"} and "groups" not in now
+
+    async def test_a_shared_query_returns_what_query_returns(self, store: ResourceStore) -> None:
+        shared = _shared_query(store)
+        alice, bob, _ = await self.users(store, T1, "alice", "bob", "carol")
+        await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"], bob["id"]))
+        await store.create(T1, CONTRACT_GROUP, self.group("staff", bob["id"]))
+        queries = [
+            (CONTRACT_USER, StoreQuery()),
+            (CONTRACT_USER, _filter(CONTRACT_USER, 'userName eq "BOB"')),
+            (CONTRACT_USER, StoreQuery(start_index=2, count=1)),
+            (CONTRACT_USER, StoreQuery(sort_by=_ref(CONTRACT_USER, "userName"), descending=True)),
+            (CONTRACT_USER, StoreQuery(count=0)),
+            (CONTRACT_GROUP, StoreQuery()),
+            (CONTRACT_GROUP, StoreQuery(members=False)),
+            (CONTRACT_GROUP, _filter(CONTRACT_GROUP, f'members.value eq "{alice["id"]}"')),
+        ]
+        for resource_type, query in queries:
+            expected = await store.query(T1, resource_type, query)
+            assert await shared(T1, resource_type, query) == expected
+        assert (await shared(T2, CONTRACT_USER, StoreQuery())).total == 0
+        with pytest.raises(InternalError):
+            await shared("", CONTRACT_USER, StoreQuery())
+
+    async def test_a_shared_query_stays_as_read_while_writes_go_on(
+        self, store: ResourceStore
+    ) -> None:
+        """A page from ``query_shared`` stays as it was; its top-level dicts are the caller's."""
+        shared = _shared_query(store)
+        alice = await store.create(
+            T1,
+            CONTRACT_USER,
+            self.user("alice", name={"familyName": "A"}, emails=[{"value": "a@x", "type": "work"}]),
+        )
+        group = await store.create(T1, CONTRACT_GROUP, self.group("admins", alice["id"]))
+        users = await shared(T1, CONTRACT_USER, StoreQuery())
+        groups = await shared(T1, CONTRACT_GROUP, StoreQuery())
+        was = copy.deepcopy((users, groups))
+        await store.update(
+            T1,
+            CONTRACT_USER,
+            alice["id"],
+            PatchResult(
+                {**alice, "name": {"familyName": "B"}, "emails": [{"value": "b@x"}]},
+                True,
+                changed_attributes=frozenset({"name", "emails"}),
+            ),
+            expected_version=None,
+        )
+        delta = MemberDelta(added=({"value": "u9"},), removed=(alice["id"],))
+        await store.update(
+            T1,
+            CONTRACT_GROUP,
+            group["id"],
+            PatchResult(
+                {k: v for k, v in group.items() if k != "members"},
+                True,
+                delta,
+                frozenset({"members"}),
+            ),
+            expected_version=None,
+        )
+        await store.replace(T1, CONTRACT_GROUP, group["id"], self.group("staff", id=group["id"]))
+        assert (users, groups) == was
+        expected = await store.get(T1, CONTRACT_USER, alice["id"])
+        # Replacing top-level keys of a page's resource (as rendering does) changes nothing.
+        for resource in (*users.resources, *groups.resources):
+            resource["meta"] = {"location": "tampered"}
+            resource["displayName"] = "tampered"
+            resource.pop("name", None)
+        assert await store.get(T1, CONTRACT_USER, alice["id"]) == expected
+        assert (await store.get(T1, CONTRACT_GROUP, group["id"]))["displayName"] == "staff"
 
     async def test_a_tenant_must_be_a_non_empty_string(self, store: ResourceStore) -> None:
         with pytest.raises(InternalError):

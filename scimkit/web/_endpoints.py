@@ -120,7 +120,8 @@ class Endpoints:
         if resource_type is None:
             result = await self.service.query_all(tenant, params)
         else:
-            result = await self.service.query(tenant, resource_type, params)
+            # Shaped and rendered below, never kept: the store's values need no copy.
+            result = await self.service.query_reply(tenant, resource_type, params)
         return self.render.listing(
             result,
             resource_type,

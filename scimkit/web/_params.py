@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 import orjson
 from starlette.requests import Request
@@ -59,10 +59,21 @@ def query_pairs(request: Request) -> dict[str, str]:
         if name is not None and name not in found:
             if not value.isascii():  # raw UTF-8 bytes, not percent-encoded
                 value = value.encode("latin-1").decode("utf-8", "replace")
-            if "%" in value or "+" in value:
-                value = unquote_plus(value, encoding="utf-8", errors="replace")
-            found[name] = value
+            found[name] = _form_decoded(value)
     return found
+
+
+def _form_decoded(value: str) -> str:
+    """``unquote_plus(value, "utf-8", "replace")``, without its split into ASCII runs.
+
+    The same text: a raw non-ASCII character encodes to a whole UTF-8 sequence, so decoding
+    the bytes in one piece replaces exactly what decoding them run by run would.
+    """
+    if "+" in value:
+        value = value.replace("+", " ")
+    if "%" not in value:
+        return value
+    return unquote_to_bytes(value).decode("utf-8", "replace")
 
 
 def parse_attribute_list(text: str | None) -> tuple[str, ...]:

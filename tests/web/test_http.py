@@ -125,6 +125,7 @@ async def test_unexpected_failure_is_logged_500_without_internals(
         raise RuntimeError("database password is hunter2")
 
     service.store.query = broken  # type: ignore[method-assign]
+    service.store.query_shared = broken  # type: ignore[attr-defined]  # what GET reads
     app = app_factory()
     with caplog.at_level(logging.ERROR, logger="scimkit.web"):
         status, _, body = await raw_request(app, "GET", "/scim/v2/acme/Users")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 import orjson
 import pytest
+from starlette.requests import Request
 
 from scimkit import GROUP, USER, MemoryStore, ResourceService, ServiceConfig
 from scimkit.web import BearerTokenAuth, WebOptions, create_scim_app
-from tests.web.conftest import TOKENS, group_body, raw_request, user_body
+from scimkit.web._params import query_pairs
+from tests.web.conftest import BASE, TOKENS, group_body, raw_request, user_body
 
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -259,3 +262,64 @@ async def test_empty_filter_means_no_filter(
 ) -> None:
     response = await client.get("/Users?filter=&count=0")
     assert response.status_code == 200 and response.json()["totalResults"] == 5
+
+
+async def test_rendering_a_page_leaves_the_stored_resources_as_they_were(
+    client: httpx.AsyncClient, store: MemoryStore
+) -> None:
+    """GET pages are rendered from the stored values themselves (``query_reply``).
+
+    Adding ``meta.location`` and the groups' ``$ref`` and projecting must change nothing stored.
+    """
+    alice = await client.post(
+        "/Users",
+        json=user_body(
+            "alice@example.com",
+            name={"givenName": "Alice", "familyName": "A"},
+            emails=[{"value": "alice@example.com", "type": "work", "primary": True}],
+        ),
+    )
+    alice_id = alice.json()["id"]
+    group = await client.post("/Groups", json=group_body("Sales", members=[{"value": alice_id}]))
+    group_id = group.json()["id"]
+    before_user = await store.get("acme", USER, alice_id)
+    before_group = await store.get("acme", GROUP, group_id)
+    for query in (
+        "/Users?filter=userName+eq+%22ALICE%40example.com%22",
+        "/Users?attributes=emails.value,name.givenName",
+        "/Users?excludedAttributes=emails.type,name",
+        "/Groups",
+        "/Groups?attributes=members.value",
+    ):
+        for _ in range(2):  # a second rendering sees what the first left: nothing
+            page = (await client.get(query)).json()
+            assert page["totalResults"] == 1, query
+            meta = page["Resources"][0].get("meta")
+            assert meta is None or meta["location"].startswith(BASE)
+    rendered = (await client.get("/Users")).json()["Resources"][0]
+    assert rendered["groups"][0]["$ref"] == f"{BASE}/Groups/{group_id}"
+    assert await store.get("acme", USER, alice_id) == before_user
+    assert await store.get("acme", GROUP, group_id) == before_group
+    assert "location" not in before_user["meta"]
+    assert "$ref" not in before_user["groups"][0]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "userName+eq+%22ALICE%40example.com%22",
+        "a%20b+c",
+        "%C3%A9t%C3%A9",  # UTF-8 escapes
+        "caf\u00e9%20%E2%82%AC",  # raw non-ASCII next to escapes
+        "%E2\u00e9%82%AC",  # a broken sequence around a raw character
+        "%F0%9F",  # a truncated one
+        "100%",  # a lone percent
+        "%zz%2",  # escapes that are none
+        "%ff\u20ac%A9",
+    ],
+)
+def test_query_values_decode_as_unquote_plus(raw: str) -> None:
+    query = b"filter=" + raw.encode("utf-8")
+    request = Request({"type": "http", "query_string": query, "headers": []})
+    expected = unquote_plus(raw, encoding="utf-8", errors="replace")
+    assert query_pairs(request) == {"filter": expected}
