@@ -167,8 +167,15 @@ class ResourceService:
 
     # -- single resources ---------------------------------------------------------------------
 
-    async def create(self, tenant: str, resource_type: ResourceType, body: Any) -> Resource:
-        """Create a resource from a request body (RFC 7644 §3.3) and return it as stored."""
+    async def create(
+        self, tenant: str, resource_type: ResourceType, body: Any, *, shared: bool = False
+    ) -> Resource:
+        """Create a resource from a request body (RFC 7644 §3.3) and return it as stored.
+
+        With ``shared`` the answer is made to be shaped and rendered, as ``patch_reply``'s:
+        its top-level dict is the caller's, its values may be the store's own
+        (``docs/storage.md``, "Copies"), to be replaced, never mutated.
+        """
         resource = validate_resource(
             body, resource_type, Operation.CREATE, tolerance=self.tolerance(tenant)
         )
@@ -176,8 +183,10 @@ class ResourceService:
         await self._check_members(tenant, resource_type, None, resource)
         resource["id"] = self._id_factory()
         resource["meta"] = new_meta(resource_type, self._clock())
+        # Asked only of a store with shared reads, so any other is called as before.
+        sharing = {"shared": True} if shared and hasattr(self.store, "get_shared") else {}
         return await self.store.create(
-            tenant, resource_type, resource, **self._record(EventType.CREATE)
+            tenant, resource_type, resource, **self._record(EventType.CREATE), **sharing
         )
 
     async def get(

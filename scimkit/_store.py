@@ -85,7 +85,8 @@ class ResourceStore(Protocol):
     - Returned resources are copies: mutating them never changes what is stored. An optional
       ``get_shared`` (same arguments as ``get``) may return stored values uncopied, which the
       caller must not mutate and the store never changes in place; a store with it also takes
-      ``update(..., shared=True)``, answered the same way (``docs/storage.md``).
+      ``update(..., shared=True)`` and ``create(..., shared=True)``, answered the same way
+      (``docs/storage.md``).
     - ``id`` and ``meta`` are set by the caller on create and replace (``meta.created``,
       ``lastModified``, ``resourceType``); the store sets ``meta.version`` (an opaque weak ETag
       string such as ``W/"3"``) on every write that changes something, and never reuses a
