@@ -191,9 +191,15 @@ class MemoryStore:
         ``shared`` returns the stored values uncopied, as :meth:`get_shared` does.
         """
         plan = self._plan(resource_type)
-        namespace = self._tenants.setdefault(check_tenant(tenant), _Tenant())
+        # Looked up first: a new _Tenant or _Space (a lock, seven dicts) only when missing.
+        key = check_tenant(tenant)
+        namespace = self._tenants.get(key)
+        if namespace is None:
+            namespace = self._tenants[key] = _Tenant()
         async with namespace.lock:
-            space = namespace.spaces.setdefault(resource_type.name, _Space())
+            space = namespace.spaces.get(resource_type.name)
+            if space is None:
+                space = namespace.spaces[resource_type.name] = _Space()
             id = resource["id"]
             if id in space.entries:
                 raise UniquenessError(f"A {resource_type.name} with id '{id}' already exists.")

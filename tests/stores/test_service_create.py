@@ -7,6 +7,7 @@ answer's values are the stored ones, which the renderer reads and replaces, neve
 from __future__ import annotations
 
 import copy
+import uuid
 from typing import Any
 
 import orjson
@@ -98,3 +99,11 @@ async def test_a_create_answers_a_copy_by_default(entra: ResourceService) -> Non
     created["emails"][0]["value"] = "tampered"
     created[ENTERPRISE]["manager"]["value"] = "tampered"
     assert await entra.get(T, USER, created["id"]) == stored
+
+
+async def test_created_ids_are_random_uuid4_hex(entra: ResourceService) -> None:
+    ids = {(await entra.create(T, USER, entra_user(f"u{n}")))["id"] for n in range(50)}
+    assert len(ids) == 50
+    for id in ids:
+        parsed = uuid.UUID(hex=id)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, id)
