@@ -256,8 +256,18 @@ class InstrumentedStore:
     # ``**record``: the service's WriteRecord, passed on only when events are recorded, so a
     # store that records none is called exactly as before.
     async def create(
-        self, tenant: str, resource_type: ResourceType, resource: dict[str, Any], **record: Any
+        self,
+        tenant: str,
+        resource_type: ResourceType,
+        resource: dict[str, Any],
+        *,
+        shared: bool = False,
+        **record: Any,
     ) -> dict[str, Any]:
+        # A shared answer is asked of the store only if it has shared reads (as the service
+        # asks this wrapper, which always has get_shared); any other returns a copy.
+        if shared and hasattr(self.store, "get_shared"):
+            record["shared"] = True
         with self._counted("create"):
             return await self.store.create(tenant, resource_type, resource, **record)
 

@@ -184,12 +184,22 @@ class MemoryStore:
         resource: dict[str, Any],
         *,
         record: WriteRecord | None = None,
+        shared: bool = False,
     ) -> dict[str, Any]:
-        """Store a new resource (with ``id`` and ``meta``) and return it as stored."""
+        """Store a new resource (with ``id`` and ``meta``) and return it as stored.
+
+        ``shared`` returns the stored values uncopied, as :meth:`get_shared` does.
+        """
         plan = self._plan(resource_type)
-        namespace = self._tenants.setdefault(check_tenant(tenant), _Tenant())
+        # Looked up first: a new _Tenant or _Space (a lock, seven dicts) only when missing.
+        key = check_tenant(tenant)
+        namespace = self._tenants.get(key)
+        if namespace is None:
+            namespace = self._tenants[key] = _Tenant()
         async with namespace.lock:
-            space = namespace.spaces.setdefault(resource_type.name, _Space())
+            space = namespace.spaces.get(resource_type.name)
+            if space is None:
+                space = namespace.spaces[resource_type.name] = _Space()
             id = resource["id"]
             if id in space.entries:
                 raise UniquenessError(f"A {resource_type.name} with id '{id}' already exists.")
@@ -198,7 +208,9 @@ class MemoryStore:
             entry = _Entry(stored, 1)
             stored["meta"]["version"] = format_version(1)
             space.entries[id] = entry
-            return self._settle(tenant, namespace, resource_type, entry, resource, record, None)
+            return self._settle(
+                tenant, namespace, resource_type, entry, resource, record, None, shared=shared
+            )
 
     async def get(
         self, tenant: str, resource_type: ResourceType, id: str, *, members: bool = True
@@ -479,18 +491,20 @@ class MemoryStore:
         resource: dict[str, Any],
         record: WriteRecord | None,
         before: dict[str, Any] | None,
+        *,
+        shared: bool = False,
     ) -> dict[str, Any]:
         """Finish storing a whole resource (create, replace) and return it as stored.
 
         Indexes the entry, makes a group's members those of ``resource`` and records the
-        write's events, still under the tenant lock.
+        write's events, still under the tenant lock. ``shared``: the answer is not copied.
         """
         plan = self._plan(resource_type)
         id = entry.resource["id"]
         self._index(namespace.spaces[resource_type.name], plan, entry.resource, id)
         if plan.members is not None:
             self._set_members(namespace, resource_type, id, resource.get(plan.members.name))
-        written = self._view(namespace, plan, entry, members=True)
+        written = self._view(namespace, plan, entry, members=True, copy=not shared)
         if record is None:
             return written
         if before is None:

@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from scimkit._errors import MutabilityError
@@ -99,6 +100,7 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
+@lru_cache(maxsize=64)
 def _password_name(resource_type: ResourceType) -> str | None:
     attribute = resource_type.schema.attribute(_NAME)
     if attribute is None or attribute.type is not AttributeType.STRING:

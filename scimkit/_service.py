@@ -9,9 +9,9 @@ because they depend on the request. It raises only :class:`~scimkit.SCIMError` s
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import secrets
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -99,7 +99,10 @@ class PatchReply:
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    """``uuid.uuid4().hex`` without building a UUID: 122 random bits, version 4, RFC variant."""
+    bits = int.from_bytes(os.urandom(16))
+    bits = (bits & ~(0xF000 << 64) | 4 << 76) & ~(0xC000 << 48) | 0x8000 << 48
+    return f"{bits:032x}"
 
 
 class ResourceService:
@@ -167,17 +170,27 @@ class ResourceService:
 
     # -- single resources ---------------------------------------------------------------------
 
-    async def create(self, tenant: str, resource_type: ResourceType, body: Any) -> Resource:
-        """Create a resource from a request body (RFC 7644 §3.3) and return it as stored."""
+    async def create(
+        self, tenant: str, resource_type: ResourceType, body: Any, *, shared: bool = False
+    ) -> Resource:
+        """Create a resource from a request body (RFC 7644 §3.3) and return it as stored.
+
+        With ``shared`` the answer is made to be shaped and rendered, as ``patch_reply``'s:
+        its top-level dict is the caller's, its values may be the store's own
+        (``docs/storage.md``, "Copies"), to be replaced, never mutated.
+        """
         resource = validate_resource(
             body, resource_type, Operation.CREATE, tolerance=self.tolerance(tenant)
         )
         await seal_password(resource, resource_type)
         await self._check_members(tenant, resource_type, None, resource)
         resource["id"] = self._id_factory()
-        resource["meta"] = new_meta(resource_type, self._clock())
+        now = self._clock()
+        resource["meta"] = new_meta(resource_type, now)
+        # Asked only of a store with shared reads, so any other is called as before.
+        sharing = {"shared": True} if shared and hasattr(self.store, "get_shared") else {}
         return await self.store.create(
-            tenant, resource_type, resource, **self._record(EventType.CREATE)
+            tenant, resource_type, resource, **self._record(EventType.CREATE, at=now), **sharing
         )
 
     async def get(
@@ -490,15 +503,18 @@ class ResourceService:
         operations: tuple[PatchOperation, ...] = (),
         *,
         before: Resource | None = None,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
         """The ``record`` argument of a store write when events are recorded (else none).
 
         Stores that record events take it with the write and append the write's events in
-        the same atomic step (``docs/events.md``); other stores are called as before.
+        the same atomic step (``docs/events.md``); other stores are called as before. ``at``
+        is the write's time when the caller has read the clock already.
         """
         if not self.record_events:
             return {}
-        return {"record": WriteRecord(kind, self._clock(), operations=operations, before=before)}
+        when = self._clock() if at is None else at
+        return {"record": WriteRecord(kind, when, operations=operations, before=before)}
 
     def _check_features(self, params: QueryParams) -> None:
         if params.filter is not None and not self.config.filter:

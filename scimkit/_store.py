@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from scimkit._errors import InternalError, InvalidFilter, NotFound
@@ -85,8 +86,9 @@ class ResourceStore(Protocol):
     - Returned resources are copies: mutating them never changes what is stored. An optional
       ``get_shared`` (same arguments as ``get``) may return stored values uncopied, which the
       caller must not mutate and the store never changes in place; a store with it also takes
-      ``update(..., shared=True)``, answered the same way, and an optional ``query_shared``
-      (same arguments as ``query``) answers a page the same way (``docs/storage.md``).
+      ``update(..., shared=True)`` and ``create(..., shared=True)``, answered the same way, and
+      an optional ``query_shared`` (same arguments as ``query``) answers a page the same way
+      (``docs/storage.md``).
     - ``id`` and ``meta`` are set by the caller on create and replace (``meta.created``,
       ``lastModified``, ``resourceType``); the store sets ``meta.version`` (an opaque weak ETag
       string such as ``W/"3"``) on every write that changes something, and never reuses a
@@ -339,6 +341,8 @@ def _normalized(value: Any) -> Any:
     if isinstance(value, list):
         return [v if type(v) in _PLAIN else _normalized(v) for v in value if v is not None]
     if isinstance(value, datetime):
+        if value.tzinfo is UTC and not value.microsecond % 1000:
+            return value  # already as kept (the service's clock gives such values)
         moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     return value
@@ -351,16 +355,27 @@ def stored_form(resource: Mapping[str, Any], resource_type: ResourceType) -> Res
     nulls are dropped (RFC 7643 §2.5: null is unassigned) and dateTimes become UTC with
     millisecond precision, what MongoDB keeps, so every store returns the same values.
     """
-    derived = {
+    derived = _derived_names(resource_type)
+    # One pass over the top level: the derived attributes left out as the copy is made.
+    stored: Resource = {
+        key: value if type(value) in _PLAIN else _normalized(value)
+        for key, value in resource.items()
+        if value is not None and key not in derived
+    }
+    meta = stored.get("meta")
+    # A dict here is already the copy's own (made by _normalized).
+    stored["meta"] = meta if type(meta) is dict else dict(meta or {})
+    return stored
+
+
+@lru_cache(maxsize=64)
+def _derived_names(resource_type: ResourceType) -> frozenset[str]:
+    """The names of the attributes stores keep apart: group ``members``, derived ``groups``."""
+    return frozenset(
         attribute.name
         for attribute in (resource_type.members_attribute, resource_type.groups_attribute)
         if attribute is not None
-    }
-    stored: Resource = _normalized(
-        {key: value for key, value in resource.items() if key not in derived}
     )
-    stored["meta"] = dict(stored.get("meta") or {})
-    return stored
 
 
 def stored_value(value: Any) -> Any:

@@ -159,6 +159,20 @@ def _simple_checker(attribute: Attribute, tolerance: Tolerance) -> _Checker:
 class _Field:
     attribute: Attribute
     check: _Checker
+    # A value of exactly this type is valid as it is (a single string or Boolean): taken
+    # without calling ``check`` or building its path, which most of a body's values are.
+    plain: type | None = None
+
+
+def _plain_type(attribute: Attribute) -> type | None:
+    if attribute.multi_valued:
+        return None
+    kind = attribute.type
+    if kind is AttributeType.STRING or kind is AttributeType.REFERENCE:
+        return str
+    if kind is AttributeType.BOOLEAN:
+        return bool
+    return None
 
 
 def _complex_checker(
@@ -166,7 +180,7 @@ def _complex_checker(
 ) -> _Checker:
     subs: dict[str, _Field] = {}
     for sub in attribute.sub_attributes:
-        subs[sub.name.lower()] = _Field(sub, _simple_checker(sub, tolerance))
+        subs[sub.name.lower()] = _Field(sub, _simple_checker(sub, tolerance), _plain_type(sub))
     if member and tolerance.member_display_name and "display" in subs:
         subs.setdefault("displayname", subs["display"])
     required = tuple(sub for sub in attribute.sub_attributes if sub.required)
@@ -190,7 +204,10 @@ def _complex_checker(
                 continue
             if sub.name in result:  # "display" and "displayName" (or two spellings) at once
                 raise InvalidValue(f"Attribute '{path}.{sub.name}' is given twice.")
-            result[sub.name] = field.check(item, f"{path}.{sub.name}")
+            if type(item) is field.plain:
+                result[sub.name] = item
+            else:
+                result[sub.name] = field.check(item, f"{path}.{sub.name}")
         for sub in required:
             if sub.name not in result:
                 raise MissingRequired(f"Attribute '{path}.{sub.name}' is required.")
@@ -257,6 +274,8 @@ class _Plan:
     tolerance: Tolerance
     operation: Operation
     by_urn: Mapping[str, _SchemaPlan]  # extensions by canonical URN, in declaration order
+    core_urn: str  # lower-cased, as declared URNs are compared
+    required_extensions: tuple[str, ...]
 
 
 def _schema_plan(
@@ -269,7 +288,7 @@ def _schema_plan(
     fields: dict[str, _Field] = {}
     for attribute in (*extra, *schema.attributes):
         checker = _attribute_checker(attribute, tolerance, operation, member=attribute is members)
-        fields[attribute.name.lower()] = _Field(attribute, checker)
+        fields[attribute.name.lower()] = _Field(attribute, checker, _plain_type(attribute))
     attributes = [field.attribute for field in fields.values()]
     return _SchemaPlan(
         schema=schema,
@@ -302,6 +321,10 @@ def _plan(resource_type: ResourceType, tolerance: Tolerance, operation: Operatio
         tolerance=tolerance,
         operation=operation,
         by_urn={plan.schema.id: plan for plan in extensions.values()},
+        core_urn=resource_type.schema.id.lower(),
+        required_extensions=tuple(
+            extension.schema.id for extension in resource_type.extensions if extension.required
+        ),
     )
 
 
@@ -315,22 +338,21 @@ def _check_schemas(data: Mapping[str, Any], plan: _Plan) -> set[str]:
         raise InvalidValue(f"Attribute 'schemas' is required and must include '{core}'.")
     if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
         raise InvalidValue("Attribute 'schemas' must be an array of schema URNs.")
-    lowered = {urn.lower() for urn in declared}
-    for urn in declared:
-        key = urn.lower()
+    core_key = plan.core_urn
+    lowered = [urn.lower() for urn in declared]
+    for urn, key in zip(declared, lowered, strict=True):
         # Under every policy: tolerating unknown URNs (Entra's markers, a missing extension
         # URN) is not accepting a body written for another resource type.
-        if key.startswith(_CORE_NAMESPACE) and key != core.lower() and key not in plan.extensions:
+        if key.startswith(_CORE_NAMESPACE) and key != core_key and key not in plan.extensions:
             raise InvalidValue(
                 f"Schema '{urn}' is the core schema of another resource type, not of "
                 f"{plan.resource_type.name} ('{core}')."
             )
-    if core.lower() not in lowered and not plan.tolerance.unknown_schemas:
+    if core_key not in lowered and not plan.tolerance.unknown_schemas:
         raise InvalidValue(f"Attribute 'schemas' must include '{core}'.")
     extensions = set()
-    for urn in declared:
-        key = urn.lower()
-        if key == core.lower():
+    for urn, key in zip(declared, lowered, strict=True):
+        if key == core_key:
             continue
         if key in plan.extensions:
             extensions.add(key)
@@ -351,19 +373,25 @@ def _apply_schema(
 ) -> None:
     operation = plan.operation
     unchanged = existing if operation is Operation.PATCH else None
+    fields = schema_plan.fields
+    # readOnly values in requests are ignored (RFC 7644 §3.3, §3.5.1).
+    read_only = Mutability.READ_ONLY if operation is not Operation.RESPONSE else None
     for key, value in source.items():
-        field = schema_plan.fields.get(key.lower())
+        field = fields.get(key.lower())
         if field is None:
             where = f"schema {schema_plan.schema.id}" if prefix else plan.resource_type.name
             raise InvalidValue(f"Unknown attribute '{prefix}{key}' for {where}.")
         attribute = field.attribute
-        if attribute.mutability is Mutability.READ_ONLY and operation is not Operation.RESPONSE:
-            continue  # readOnly values in requests are ignored (RFC 7644 §3.3, §3.5.1)
+        if attribute.mutability is read_only:
+            continue
         if value is None:
             continue
         if unchanged is not None and unchanged.get(attribute.name, _ABSENT) is value:
             # The PATCH engine copies what it touches, so the very object already stored was
             # validated when it was written; re-checking it is the bulk of a PATCH's cost.
+            out[attribute.name] = value
+            continue
+        if type(value) is field.plain:
             out[attribute.name] = value
             continue
         checked = field.check(value, prefix + attribute.name)
@@ -416,12 +444,13 @@ def validate_resource(
             raise InvalidSyntax("Attribute names must be strings.")
         if key == "schemas":
             continue
-        if key[:4].lower() == "urn:":
+        # The ':' test first: no attribute name holds one, so most keys stop there.
+        if key[3:4] == ":" and key[:3].lower() == "urn":
             lowered = key.lower()
             if lowered in plan.extensions:
                 extension_sources[lowered] = value
                 continue
-            if lowered == resource_type.schema.id.lower():
+            if lowered == plan.core_urn:
                 if not isinstance(value, dict):
                     raise _invalid(key, "a JSON object", value)
                 core_source.update(value)
@@ -452,9 +481,9 @@ def validate_resource(
         if extension_out:
             out[urn] = extension_out
             schemas.append(urn)
-    for extension in resource_type.extensions:
-        if extension.required and extension.schema.id not in out:
-            raise MissingRequired(f"Extension '{extension.schema.id}' is required.")
+    for urn in plan.required_extensions:
+        if urn not in out:
+            raise MissingRequired(f"Extension '{urn}' is required.")
     out["schemas"] = schemas
     return out
 
@@ -567,9 +596,9 @@ def _patched_extensions(
             out.pop(urn, None)
         if extension_out != (old if old is not None else {}):
             changed.add(urn)
-    for extension in resource_type.extensions:
-        if extension.required and extension.schema.id not in out:
-            raise MissingRequired(f"Extension '{extension.schema.id}' is required.")
+    for urn in plan.required_extensions:
+        if urn not in out:
+            raise MissingRequired(f"Extension '{urn}' is required.")
 
 
 def _validated_whole(

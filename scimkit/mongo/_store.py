@@ -323,6 +323,7 @@ class MongoStore:
         resource: dict[str, Any],
         *,
         record: WriteRecord | None = None,
+        shared: bool = False,  # what it returns is built fresh: never shared
     ) -> dict[str, Any]:
         """Store a new resource (with ``id`` and ``meta``) and return it as stored.
 

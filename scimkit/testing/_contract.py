@@ -346,6 +346,25 @@ class StoreContract:
         assert await store.get(T1, CONTRACT_USER, alice["id"]) == expected
         assert (await store.get(T1, CONTRACT_GROUP, group["id"]))["displayName"] == "staff"
 
+    async def test_a_shared_create_answers_as_create_and_stays_as_read(
+        self, store: ResourceStore
+    ) -> None:
+        """``create(..., shared=True)`` answers what ``get`` reads; later writes leave it be."""
+        _shared_read(store)
+        alice = self.user("alice", name={"familyName": "A"}, emails=[{"value": "a@x"}])
+        created = await store.create(T1, CONTRACT_USER, alice, shared=True)  # type: ignore[call-arg]
+        assert created == await store.get(T1, CONTRACT_USER, created["id"])
+        group = await store.create(  # type: ignore[call-arg]
+            T1, CONTRACT_GROUP, self.group("admins", created["id"]), shared=True
+        )
+        assert group == await store.get(T1, CONTRACT_GROUP, group["id"])
+        user_was, group_was = copy.deepcopy(created), copy.deepcopy(group)
+        await store.replace(
+            T1, CONTRACT_USER, created["id"], self.user("alice", id=created["id"], nickName="Al")
+        )
+        await store.replace(T1, CONTRACT_GROUP, group["id"], self.group("staff", id=group["id"]))
+        assert (created, group) == (user_was, group_was)
+
     async def test_a_tenant_must_be_a_non_empty_string(self, store: ResourceStore) -> None:
         with pytest.raises(InternalError):
             await store.create("", CONTRACT_USER, self.user("alice"))

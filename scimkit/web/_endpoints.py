@@ -294,7 +294,7 @@ class TypeEndpoints:
             tenant, _ = await endpoints.authenticate_and_authorize(request, Action.CREATE, rt)
             body = await read_json(request, endpoints.body_limit)
             pairs = query_pairs(request)
-            resource = await endpoints.service.create(tenant, rt, body)
+            resource = await endpoints.service.create(tenant, rt, body, shared=True)
             return endpoints.render.resource(
                 resource,
                 rt,

@@ -67,12 +67,19 @@ class Renderer:
         base: str,
         attributes: Sequence[str],
         excluded: Sequence[str],
+        *,
+        here: str | None = None,
     ) -> dict[str, Any]:
-        """A stored resource as sent: ``meta.location`` added, then projected (RFC 7644 §3.9)."""
+        """A stored resource as sent: ``meta.location`` added, then projected (RFC 7644 §3.9).
+
+        ``here`` is the resource's location when the caller has made it already.
+        """
         meta = resource.get("meta")
         if meta is not None:
+            if here is None:
+                here = location(base, resource_type, resource["id"])
             # Fresh dicts throughout: the stored copy's nested values may be the store's own.
-            resource["meta"] = {**meta, "location": location(base, resource_type, resource["id"])}
+            resource["meta"] = {**meta, "location": here}
         groups = resource.get("groups")
         if groups and self._group_endpoint is not None:
             # Stores derive `groups` without `$ref`, which depends on the request's base URL.
@@ -100,11 +107,12 @@ class Renderer:
         status: int = 200,
     ) -> SCIMResponse:
         """One resource with its ``Location`` and ``ETag`` headers."""
-        headers = {"Location": location(base, resource_type, resource["id"])}
+        here = location(base, resource_type, resource["id"])
+        headers = {"Location": here}
         version = self.version(resource.get("meta", {}).get("version"))
         if version is not None:
             headers["ETag"] = version
-        body = self.shape(resource, resource_type, base, attributes, excluded)
+        body = self.shape(resource, resource_type, base, attributes, excluded, here=here)
         return SCIMResponse(body, status, headers)
 
     def listing(
