@@ -8,7 +8,9 @@ one request, with start-up and seeding cancelled out. SCIM work = app − ceilin
 
 ``python -m benchmarks.instructions patch post get`` (needs ``valgrind``; ~1.5 min per figure)
 prints instructions per request of the app, the ceiling and their difference for each kind.
-``--child KIND --app app|ceiling --requests N`` is the program callgrind runs.
+``--without events`` (or ``request_log``, repeatable) also counts the app with that part
+switched off (``serve --events off``) and prints what the part adds, as a share of the SCIM
+work without it. ``--child KIND --app APP --requests N`` is the program callgrind runs.
 """
 
 from __future__ import annotations
@@ -27,27 +29,36 @@ from benchmarks._entra import filter_query, sample_user, user_create_body
 from benchmarks.bench_asgi import TOKEN, _client, _send
 from benchmarks.run_ceiling import ROOT
 
-__all__ = ["count", "main"]
+__all__ = ["APPS", "KINDS", "PARTS", "build", "count", "main"]
 
 KINDS = ("get", "post", "patch")
+PARTS = ("events", "request_log")
+"""Parts of the reference app that ``--without`` switches off, by their settings' names."""
+APPS = ("app", "ceiling", *(f"app-without-{part}" for part in PARTS))
 _SEEDED = 100
 _WARM_UP = 50
 _COUNTS = (100, 300)
 _COLLECTED = re.compile(rb"Collected : (\d+)")
 
 
-async def _serve(app_kind: str, kind: str, requests: int) -> None:
-    logging.disable(logging.CRITICAL)
-    app: Any
-    if app_kind == "app":
-        from reference_app.app import create_app
-        from reference_app.settings import load_settings
-
-        app = create_app(load_settings({"tenants": [f"bench:{TOKEN}"]}, environ={}))
-    else:
+def build(app_kind: str) -> Any:
+    """The ASGI app ``app_kind`` names (one of :data:`APPS`)."""
+    if app_kind == "ceiling":
         from benchmarks.ceiling_app import build_app
 
-        app = build_app(TOKEN)
+        return build_app(TOKEN)
+    from reference_app.app import create_app
+    from reference_app.settings import load_settings
+
+    overrides: dict[str, Any] = {"tenants": [f"bench:{TOKEN}"]}
+    if app_kind != "app":
+        overrides[app_kind.removeprefix("app-without-")] = "off"
+    return create_app(load_settings(overrides, environ={}))
+
+
+async def _serve(app_kind: str, kind: str, requests: int) -> None:
+    logging.disable(logging.CRITICAL)
+    app = build(app_kind)
     client = _client(app)
     async with app.router.lifespan_context(app):
         ids = []
@@ -101,7 +112,7 @@ def _collected(app_kind: str, kind: str, requests: int) -> int:
 
 
 def count(app_kind: str, kind: str) -> int:
-    """Instructions one request of ``kind`` costs ``app_kind`` (app or ceiling)."""
+    """Instructions one request of ``kind`` costs ``app_kind`` (one of :data:`APPS`)."""
     low, high = (_collected(app_kind, kind, n) for n in _COUNTS)
     return (high - low) // (_COUNTS[1] - _COUNTS[0])
 
@@ -110,7 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("kinds", nargs="*", help=f"any of {', '.join(KINDS)} (default: all)")
     parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
-    parser.add_argument("--app", choices=("app", "ceiling"), default="app", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--without",
+        action="append",
+        choices=PARTS,
+        default=[],
+        help="also count the app with this part off and print what it adds (repeatable)",
+    )
+    parser.add_argument("--app", choices=APPS, default="app", help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
@@ -122,6 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kind in args.kinds or KINDS:
         app, ceiling = count("app", kind), count("ceiling", kind)
         print(f"{kind:5s} app {app:9d}  ceiling {ceiling:9d}  SCIM work {app - ceiling:9d}")
+        for part in args.without:
+            without = count(f"app-without-{part}", kind)
+            added, work = app - without, without - ceiling
+            print(
+                f"{kind:5s} app without {part} {without:9d}  {part} adds {added:9d}"
+                f"  ({100 * added / work:.1f} % of the SCIM work without it, {work})"
+            )
     return 0
 
 
