@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("on", "off"),
         help="record SCIM requests for the admin console's Activity page (default on)",
     )
+    serve.add_argument(
+        "--malloc-tuning",
+        choices=("on", "off"),
+        help="keep freed memory in the process instead of returning it at once (glibc; "
+        "default on; docs/deployment.md)",
+    )
 
     healthcheck = commands.add_parser(
         "healthcheck",
@@ -275,6 +281,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "events_push",
         "events_key",
         "request_log",
+        "malloc_tuning",
     )
     return {name: getattr(args, name, None) for name in names}
 

@@ -26,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
 import signal
 from collections.abc import Callable
 from typing import Any, cast
 
+from reference_app.allocator import allocator_environ, tune_allocator
 from reference_app.settings import SERVERS, Settings
 
 __all__ = [
@@ -84,7 +86,14 @@ def spawns_workers(settings: Settings) -> bool:
 
 
 def serve(settings: Settings, build: AppBuilder, factory: str) -> int:
-    """Serve the app on ``settings.server`` until SIGTERM/SIGINT; the exit status."""
+    """Serve the app on ``settings.server`` until SIGTERM/SIGINT; the exit status.
+
+    With ``settings.malloc_tuning`` glibc's allocator keeps freed memory, in this process and
+    in the worker processes it starts (``reference_app.allocator``).
+    """
+    if settings.malloc_tuning:
+        tune_allocator()
+        os.environ.update(allocator_environ())
     if settings.server == "granian":
         granian_server(settings, factory).serve()
         return 0

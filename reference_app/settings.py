@@ -29,6 +29,7 @@ variable                    meaning
 ``SCIMKIT_EVENTS_PUSH``     ``tenant:url,...`` push receivers (RFC 8935) of process tenants
 ``SCIMKIT_EVENTS_KEY``      PEM file of the SET signing key (generated there when absent)
 ``SCIMKIT_REQUEST_LOG``     ``on`` (default) or ``off``: the console's SCIM request log (Activity)
+``SCIMKIT_MALLOC_TUNING``   ``on`` (default) or ``off``: keep freed memory in the process (glibc)
 ==========================  ==========================================================
 
 ``SCIMKIT_WORKER_SETTINGS`` is internal: ``serve --workers N`` sets it to the resolved settings
@@ -209,6 +210,8 @@ class Settings:
     session_secret: str | None = field(default=None, repr=False)
     request_log: bool = True
     """Record each SCIM request for the admin console's Activity page."""
+    malloc_tuning: bool = True
+    """Tell glibc's allocator to keep freed memory (``reference_app.allocator``)."""
     log_format: str = "text"
     metrics_port: int | None = None
     metrics_tenant_labels: int = 0
@@ -359,9 +362,10 @@ def load_settings(
     server = pick("server")
     if server is not None:
         values["server"] = server.lower()
-    request_log = pick("request_log")
-    if request_log is not None:
-        values["request_log"] = _switch("request_log", request_log)
+    for switch in ("request_log", "malloc_tuning"):
+        word = pick(switch)
+        if word is not None:
+            values[switch] = _switch(switch, word)
     return Settings(**values)
 
 

@@ -89,6 +89,7 @@ def test_wildcard_host_prints_a_usable_url():
         ({}, {"SCIMKIT_MONGODB_DATABASE": ""}, None),
         ({"mongodb_database": ""}, {}, "database name"),
         ({}, {"SCIMKIT_REQUEST_LOG": "maybe"}, "request_log must be on or off"),
+        ({"malloc_tuning": "sometimes"}, {}, "malloc_tuning must be on or off"),
     ],
 )
 def test_invalid_values_are_refused_with_the_setting_named(overrides, environ, message):
@@ -117,10 +118,11 @@ def test_worker_environment_rebuilds_the_same_settings():
             "server": "uvicorn",
             "cursor_secret": "0123456789abcdef0123",
             "request_log": "off",
+            "malloc_tuning": "off",
         },
         environ={},
     )
-    assert not settings.request_log
+    assert not settings.request_log and not settings.malloc_tuning
     assert load_settings({}, worker_environ(settings)) == settings
 
 
@@ -137,6 +139,18 @@ def test_worker_environment_rebuilds_the_same_settings():
 )
 def test_the_request_log_is_switched_on_or_off(overrides, environ, expected):
     assert load_settings(overrides, environ).request_log is expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "environ", "expected"),
+    [
+        ({}, {}, True),
+        ({}, {"SCIMKIT_MALLOC_TUNING": "off"}, False),
+        ({"malloc_tuning": "on"}, {"SCIMKIT_MALLOC_TUNING": "off"}, True),
+    ],
+)
+def test_the_allocator_tuning_is_switched_on_or_off(overrides, environ, expected):
+    assert load_settings(overrides, environ).malloc_tuning is expected
 
 
 def test_console_admins_and_session_secret():
