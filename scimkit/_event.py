@@ -438,7 +438,9 @@ def _write_drafts(
             before, after, resource_type, member_delta=member_delta, keys=keys
         )
     drafts: list[Draft] = [(kind, name, id, uri, version, external_id, code, source, attributes)]
-    if kind is not EventType.CREATE and before is not None:
+    # ``keys`` holds every top-level key the write changed: without ``active`` there is no
+    # activation to compare.
+    if kind is not EventType.CREATE and before is not None and (keys is None or "active" in keys):
         change = _activation(resource_type, before, after)
         if change is not None:
             drafts.append((change, name, id, uri, version, external_id, _NO_DATA, None, ()))
@@ -879,20 +881,24 @@ def _mentions_hidden(operations: Sequence[PatchOperation], hidden: frozenset[str
     """Whether an operation may set a never-returned value (by name, in any case; cautious)."""
     if not hidden:
         return False
-
-    def named(text: str) -> bool:
-        folded = text.lower()
-        return any(name in folded for name in hidden)
-
     for operation in operations:
         if operation.path is not None:
-            if named(operation.path):
+            if _names_hidden(operation.path, hidden):
                 return True
         elif isinstance(operation.value, dict):
             for key, value in operation.value.items():
-                if named(key) or (isinstance(value, dict) and any(named(k) for k in value)):
+                if _names_hidden(key, hidden) or (
+                    isinstance(value, dict) and any(_names_hidden(k, hidden) for k in value)
+                ):
                     return True
     return False
+
+
+@lru_cache(maxsize=4096)
+def _names_hidden(text: str, hidden: frozenset[str]) -> bool:
+    # Cached: an IdP sends the same few paths and keys in every PATCH.
+    folded = text.lower()
+    return any(name in folded for name in hidden)
 
 
 class _KeyKind(Enum):
@@ -954,8 +960,7 @@ def _changed_subs(old: Any, new: Any) -> set[str]:
 def _activation(
     resource_type: ResourceType, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> EventType | None:
-    attribute = resource_type.schema.attribute("active")
-    if attribute is None or attribute.type.value != "boolean":
+    if not _has_activation(resource_type):
         return None
     # Unassigned counts as active: SCIM leaves the default to the service provider, and an
     # account nobody deactivated is one the application lets log in.
@@ -964,6 +969,13 @@ def _activation(
     if was == now:
         return None
     return EventType.ACTIVATE if now else EventType.DEACTIVATE
+
+
+@lru_cache(maxsize=256)
+def _has_activation(resource_type: ResourceType) -> bool:
+    """Whether the type has a Boolean core ``active`` (resource types compare by identity)."""
+    attribute = resource_type.schema.attribute("active")
+    return attribute is not None and attribute.type.value == "boolean"
 
 
 def _patch_message(

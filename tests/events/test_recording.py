@@ -230,3 +230,28 @@ async def test_positions_strictly_increase_and_follow_versions_per_resource(serv
     assert positions == sorted(set(positions))
     assert [e.version for e in events] == [f'W/"{n}"' for n in range(1, 7)]
     assert len({e.jti for e in events}) == len(events)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "Replace", "path": "ACTIVE", "value": "False"},
+        {"op": "replace", "value": {"Active": False}},
+        {"op": "Replace", "value": {"active": "False", "displayName": "Ann"}},
+        {"op": "remove", "path": "active"},
+    ],
+)
+async def test_a_deactivation_is_seen_in_every_dialect_and_spelling(service, store, operation):
+    user = await service.create(
+        T, USER, {"schemas": [USER.schema.id], "userName": "ann", "active": True}
+    )
+    await service.patch(T, USER, user["id"], patch(operation))
+    if operation["op"] == "remove":
+        # Unassigned counts as active (docs/events.md): removing it deactivates nothing.
+        assert await kinds(store) == [("create", user["id"]), ("patch", user["id"])]
+    else:
+        assert await kinds(store) == [
+            ("create", user["id"]),
+            ("patch", user["id"]),
+            ("deactivate", user["id"]),
+        ]
