@@ -894,11 +894,20 @@ def _mentions_hidden(operations: Sequence[PatchOperation], hidden: frozenset[str
     return False
 
 
-@lru_cache(maxsize=4096)
 def _names_hidden(text: str, hidden: frozenset[str]) -> bool:
-    # Cached: an IdP sends the same few paths and keys in every PATCH.
+    # An IdP sends the same few short paths and keys in every PATCH: those answers are cached;
+    # a long text is not, so a client cannot fill the cache with large strings.
+    check = _names_cached if len(text) <= _CACHED_TEXT else _names
+    return check(text, hidden)
+
+
+def _names(text: str, hidden: frozenset[str]) -> bool:
     folded = text.lower()
     return any(name in folded for name in hidden)
+
+
+_CACHED_TEXT = 200
+_names_cached = lru_cache(maxsize=4096)(_names)
 
 
 class _KeyKind(Enum):

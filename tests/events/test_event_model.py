@@ -259,3 +259,25 @@ async def test_json_round_trip(service):
 def test_write_events_refuses_non_writes():
     with pytest.raises(ValueError):
         write_events(T, USER, EventType.ACTIVATE, "x", iat=NOW, after={})
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("password", True),
+        ("PassWord", True),
+        ('emails[type eq "work"].value', False),
+        # Longer than the texts whose answers are cached: checked, not cached.
+        ('emails[value eq "' + "x" * 300 + '"].display', False),
+        ('emails[value eq "' + "x" * 300 + '"].password', True),
+    ],
+)
+def test_an_operation_naming_a_never_returned_attribute_is_found_in_any_case_and_length(
+    path, named
+):
+    from scimkit._event import _mentions_hidden
+    from scimkit._patch import PatchOperation
+
+    hidden = frozenset({"password"})
+    assert _mentions_hidden([PatchOperation("replace", path, "v")], hidden) is named
+    assert _mentions_hidden([PatchOperation("replace", None, {path: "v"})], hidden) is named
