@@ -18,12 +18,14 @@ from __future__ import annotations
 import signal
 import socket
 import time
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 import trustme
 
+from reference_app.allocator import allocator_environ
 from reference_app.servers import KEEP_ALIVE_TIMEOUT, MAX_HEAD_BYTES, SERVERS
 from tests.reference_app.process import SHUTDOWN_DEADLINE, free_port, served, trusting_context
 
@@ -48,6 +50,41 @@ def _exchange(port: int, request: bytes, timeout: float = 10.0) -> bytes:
             return sock.recv(65536)
         except ConnectionError:
             return b""  # refused by closing: also not a success
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (Linux ``/proc``)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            parents[int(entry.name)] = int(stat.rpartition(")")[2].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _environ(pid: int) -> dict[str, str]:
+    """The environment ``pid`` was started with."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (item.decode(errors="replace").partition("=") for item in raw.split(b"\0") if item)
+    return {name: value for name, _, value in pairs}
 
 
 def _status(response: bytes) -> int | None:
@@ -182,6 +219,13 @@ def test_workers_share_the_port_and_the_data(server: str, mongodb_uri: str, mong
         with httpx.Client(base_url=f"{running.base_url}/scim/v2/t", timeout=10) as client:
             listed = client.get("/Users", params={"count": "10"}, headers=AUTH)
             assert listed.json()["totalResults"] == 4
+        # Workers started afresh get glibc told to keep freed memory through the environment
+        # (docs/deployment.md); granian forks its workers, which inherit the parent's setting.
+        parent = _command_line(running.process.pid)
+        started = [p for p in _descendants(running.process.pid) if _command_line(p) != parent]
+        assert len(started) >= (0 if server == "granian" else 2), started
+        for pid in started:
+            assert allocator_environ().items() <= _environ(pid).items(), pid
     # Each worker opened the store in its own lifespan (text log lines: date time pid ...).
     opened = [line for line in running.stderr.splitlines() if "Storing data in MongoDB" in line]
     assert len({line.split()[2] for line in opened}) == 2, opened
