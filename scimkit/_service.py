@@ -230,10 +230,11 @@ class ResourceService:
                 return existing
             await self._check_members(tenant, resource_type, id, resource)
             meta = existing["meta"]
+            now = self._clock()  # one reading for lastModified and the event's iat
             resource["meta"] = {
                 "resourceType": meta["resourceType"],
                 "created": meta["created"],
-                "lastModified": self._clock(),
+                "lastModified": now,
             }
             return await self.store.replace(
                 tenant,
@@ -241,7 +242,7 @@ class ResourceService:
                 id,
                 resource,
                 expected_version=meta.get("version"),
-                **self._record(EventType.PUT, before=existing),
+                **self._record(EventType.PUT, before=existing, at=now),
             )
 
         return await _retrying(attempt, strict)
@@ -365,8 +366,8 @@ class ResourceService:
                 id,
                 result,
                 expected_version=None if members_only else current["meta"].get("version"),
-                modified=self._clock(),
-                **self._record(EventType.PATCH, operations, before=current),
+                modified=(now := self._clock()),  # one reading for lastModified and the iat
+                **self._record(EventType.PATCH, operations, before=current, at=now),
                 **sharing,
             )
 

@@ -255,3 +255,29 @@ async def test_a_deactivation_is_seen_in_every_dialect_and_spelling(service, sto
             ("patch", user["id"]),
             ("deactivate", user["id"]),
         ]
+
+
+async def test_each_event_is_issued_at_its_write_s_last_modified(store):
+    from datetime import UTC, datetime, timedelta
+
+    # Near now: the feeds keep 30 days. Whole seconds: both stores keep milliseconds.
+    start = datetime.now(UTC).replace(microsecond=0)
+    ticks = iter(start + timedelta(seconds=n) for n in range(100))
+    service = ResourceService(
+        store, [USER, GROUP], tolerance=ENTRA, record_events=True, clock=lambda: next(ticks)
+    )
+    user = await service.create(T, USER, {"schemas": [USER.schema.id], "userName": "ann"})
+    uid = user["id"]
+    written = [user["meta"]["lastModified"]]
+    replaced = await service.replace(
+        T, USER, uid, {"schemas": [USER.schema.id], "userName": "ann2", "active": True}
+    )
+    written.append(replaced["meta"]["lastModified"])
+    patched = await service.patch(
+        T, USER, uid, patch({"op": "Replace", "path": "active", "value": "False"})
+    )
+    written.append(patched["meta"]["lastModified"])
+    events = await read_feed(store)
+    assert [e.type.value for e in events] == ["create", "put", "patch", "deactivate"]
+    assert [e.iat for e in events] == [*written, written[-1]]
+    assert len(set(written)) == 3  # the clock ticks on every reading: one reading per write
