@@ -57,7 +57,6 @@ def build(app_kind: str) -> Any:
 
 
 async def _serve(app_kind: str, kind: str, requests: int) -> None:
-    logging.disable(logging.CRITICAL)
     app = build(app_kind)
     client = _client(app)
     async with app.router.lifespan_context(app):
@@ -132,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
+        logging.disable(logging.CRITICAL)  # the counted program logs nothing
         asyncio.run(_serve(args.app, args.child, args.requests))
         return 0
     unknown = set(args.kinds) - set(KINDS)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
 
 from tests.mongo_fixtures import mongo_db_name, mongo_server, mongodb_uri
@@ -15,3 +18,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("slow") is not None:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_enabled() -> Iterator[None]:
+    """A test that switches logging off (``logging.disable``) breaks every later ``caplog``."""
+    yield
+    assert logging.root.manager.disable == logging.NOTSET, "this test left logging disabled"
