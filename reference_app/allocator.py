@@ -7,9 +7,9 @@ turning over (the embedded events feed and request log evict an old entry for ea
 then takes fresh zeroed pages from the kernel again and again: page faults and ``brk``/``mmap``
 calls charged to every request. Measured on the 2-core VM of ``benchmarks/README.md``
 ("Final quiet run"), events on vs off over hypercorn with the feed full (100 000 events):
-without this, recording added 36 µs per POST and 41 µs per PATCH; with it, 12 and 20 µs, close
-to what the same code costs in process; every server's own cost per request fell too (the bare
-ceiling app 212 → 183 µs per POST).
+without this, recording added 36 µs per POST and 41 µs per PATCH; with it, 12-17 and 20-36 µs
+in four runs (±15 µs between rounds), near what the same code costs in process; every server's
+own cost per request fell too (the bare ceiling app 212 → 183 µs per POST).
 
 The price: a process keeps up to :data:`TRIM_THRESHOLD` of freed heap instead of returning it,
 and its heap grows in steps of :data:`TOP_PAD` (address space, not resident memory, until
