@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
+import pytest
+
 from benchmarks import bench_console_pages, request_log_http
 
 
@@ -13,9 +16,15 @@ async def test_console_pages_are_fetched_and_checked_on_the_embedded_store() -> 
     assert "met" in result["target"]
 
 
-def test_request_log_over_http_runs_both_apps(tmp_path: Path) -> None:
+@pytest.mark.parametrize("part", sorted(request_log_http.PARTS))
+def test_a_part_over_http_runs_both_apps(tmp_path: Path, part: str) -> None:
     out = tmp_path / "request_log_http.json"
     argv = ["--rounds", "1", "--duration", "0.5", "--warmup", "0.2", "--seed-users", "20"]
-    argv += ["--get-paths", "50", "--phases", "get", "--quiet-wait", "0", "--python-client"]
+    argv += ["--get-paths", "50", "--phases", "post", "--quiet-wait", "0", "--python-client"]
+    argv += ["--part", part, "--ceiling"]
     assert request_log_http.main([*argv, "--out", str(out)]) == 0
-    assert out.stat().st_size > 0
+    result = orjson.loads(out.read_bytes())
+    assert result["part"] == part
+    post = result["phases"]["post"]
+    assert post["log-on"]["requests"] > 0 and post["log-off"]["requests"] > 0
+    assert "met_as_share_of_scim_work" in result["phases"]["target"]
