@@ -280,7 +280,9 @@ class MemoryStore:
         Members change only through ``result.member_delta``. When the delta changes no
         membership and ``writes_resource`` says the resource itself is unchanged, nothing is
         written and the version and ``lastModified`` stay (an idempotent re-add, as Entra sends).
-        ``shared`` returns the stored values uncopied, as :meth:`get_shared` does.
+        ``shared`` returns the stored values uncopied, as :meth:`get_shared` does, and keeps the
+        result's changed values as they are: the caller hands the result over (the service's
+        come from the PATCH engine, built new and validated, so already in stored form).
         """
         plan = self._plan(resource_type)
         namespace = self._namespace(tenant, resource_type, id)
@@ -306,7 +308,7 @@ class MemoryStore:
             if whole:
                 stored = stored_form({**result.resource, "id": id}, resource_type)
             else:
-                stored = _merge(entry.resource, result.resource, changed, plan)
+                stored = _merge(entry.resource, result.resource, changed, plan, copy=not shared)
             # Index upkeep only when an indexed attribute changed: most PATCHes (Entra's
             # attribute syncs) touch none.
             reindex = whole or not plan.index_keys.isdisjoint(changed)
@@ -321,7 +323,8 @@ class MemoryStore:
             entry.resource = stored
             if reindex:
                 self._index(space, plan, stored, id)
-            self._apply_delta(namespace, resource_type, id, delta)
+            if delta is not _NO_DELTA:
+                self._apply_delta(namespace, resource_type, id, delta)
             updated = self._view(namespace, plan, entry, members=with_members, copy=not shared)
             if record is not None:
                 self._record(
@@ -866,12 +869,18 @@ def _index_key(ref: AttrRef) -> str:
 
 
 def _merge(
-    old: dict[str, Any], new: Mapping[str, Any], changed: frozenset[str], plan: _Plan
+    old: dict[str, Any],
+    new: Mapping[str, Any],
+    changed: frozenset[str],
+    plan: _Plan,
+    *,
+    copy: bool = True,
 ) -> dict[str, Any]:
     """The stored form of a PATCH result: ``old`` with only the changed keys replaced.
 
     Stored entries are replaced, never mutated, so the unchanged values can be shared with the
-    previous entry; this skips copying the whole resource on every PATCH.
+    previous entry; this skips copying the whole resource on every PATCH. Without ``copy`` the
+    changed values are kept as they are (a result handed over in stored form).
     """
     stored = dict(old)
     derived = plan.derived
@@ -882,7 +891,7 @@ def _merge(
         if value is None:
             stored.pop(key, None)
         else:
-            stored[key] = stored_value(value)
+            stored[key] = stored_value(value) if copy else value
     stored["meta"] = dict(stored.get("meta") or {})
     return stored
 

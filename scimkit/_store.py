@@ -86,9 +86,10 @@ class ResourceStore(Protocol):
     - Returned resources are copies: mutating them never changes what is stored. An optional
       ``get_shared`` (same arguments as ``get``) may return stored values uncopied, which the
       caller must not mutate and the store never changes in place; a store with it also takes
-      ``update(..., shared=True)`` and ``create(..., shared=True)``, answered the same way, and
-      an optional ``query_shared`` (same arguments as ``query``) answers a page the same way
-      (``docs/storage.md``).
+      ``update(..., shared=True)`` (which also hands the result over: its changed values, in
+      stored form, may be kept uncopied) and ``create(..., shared=True)``, answered the same way,
+      and an optional ``query_shared`` (same arguments as ``query``) answers a page the same
+      way (``docs/storage.md``).
     - ``id`` and ``meta`` are set by the caller on create and replace (``meta.created``,
       ``lastModified``, ``resourceType``); the store sets ``meta.version`` (an opaque weak ETag
       string such as ``W/"3"``) on every write that changes something, and never reuses a

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -28,7 +28,7 @@ from scimkit._resource_type import COMMON_ATTRIBUTES, ResourceType
 from scimkit._schema import Attribute, AttributeType, Mutability, Schema
 from scimkit._tolerance import STRICT, Tolerance
 
-__all__ = ["parse_datetime", "validate_patched", "validate_resource"]
+__all__ = ["leaf_type", "parse_datetime", "validate_patched", "validate_resource"]
 
 _Checker = Callable[[Any, str], Any]
 _ABSENT: Any = object()
@@ -173,6 +173,23 @@ def _plain_type(attribute: Attribute) -> type | None:
     if kind is AttributeType.BOOLEAN:
         return bool
     return None
+
+
+def leaf_type(attribute: Attribute, sub: Attribute) -> type | None:
+    """The type of a value for ``sub`` of ``attribute`` that a PATCH needs no check of.
+
+    A record of the complex core ``attribute`` that differs from a stored (validated) one only
+    in ``sub``, set to a value of this type, is what ``check_complex`` returns unchanged: it
+    takes such a value as it is, and with no readOnly or required sub-attribute and ``sub`` not
+    ``primary`` (one per attribute, counted over the records) nothing else it checks can
+    differ. The PATCH engine checks the values it writes with it (``validate_patched``'s
+    ``checked``); ``None`` leaves the attribute to the validator.
+    """
+    if sub is attribute.sub_attribute("primary") or any(
+        s.required or s.mutability is Mutability.READ_ONLY for s in attribute.sub_attributes
+    ):
+        return None
+    return _plain_type(sub)
 
 
 def _complex_checker(
@@ -495,6 +512,7 @@ def validate_patched(
     *,
     tolerance: Tolerance = STRICT,
     touched: Iterable[str] | None = None,
+    checked: Container[str] = (),
 ) -> tuple[dict[str, Any], frozenset[str]]:
     """Validate a PATCH candidate against the stored resource it was made from.
 
@@ -503,20 +521,22 @@ def validate_patched(
     replaced (``work[key] is not original[key]``) or removed are checked: the others are the
     stored objects themselves, validated when they were written, and are carried over as they
     are (shared with ``original``). ``touched`` names the keys the engine may have changed
-    (a superset; by default every key). A candidate the engine cannot have made (an unknown
-    or non-canonical key) and a faulty one go through :func:`validate_resource` whole, which
-    reports the fault the whole walk meets first.
+    (a superset; by default every key); ``checked`` the core attributes among them whose values
+    the engine changed only in sub-attributes it checked itself (see :func:`leaf_type`), taken
+    as they are: the rest of such a value is the stored one. A candidate the engine cannot
+    have made (an unknown or non-canonical key) and a faulty one go through
+    :func:`validate_resource` whole, which reports the fault the whole walk meets first.
     """
     plan = _plan(resource_type, tolerance, Operation.PATCH)
     if touched is None:
         touched = [*work, *(key for key in original if key not in work)]
     try:
-        checked = _patched(work, original, resource_type, plan, touched)
+        patched = _patched(work, original, resource_type, plan, touched, checked)
     except SCIMError:
-        checked = None
-    if checked is None:
+        patched = None
+    if patched is None:
         return _validated_whole(work, original, resource_type, tolerance)
-    return checked
+    return patched
 
 
 def _patched(
@@ -525,6 +545,7 @@ def _patched(
     resource_type: ResourceType,
     plan: _Plan,
     touched: Iterable[str],
+    checked: Container[str],
 ) -> tuple[dict[str, Any], frozenset[str]] | None:
     """:func:`validate_patched` of the ``touched`` keys; ``None`` for a key it cannot check."""
     by_name = plan.core.by_name
@@ -550,7 +571,10 @@ def _patched(
             else:
                 out[key] = old
             continue
-        new = _ABSENT if value is _ABSENT or value is None else field.check(value, key)
+        if value is _ABSENT or value is None:
+            new = _ABSENT
+        else:
+            new = value if key in checked else field.check(value, key)
         if new is _ABSENT:
             out.pop(key, None)
             if attribute.required:

@@ -70,8 +70,9 @@ def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> None:
     """Copy the values the validator carried over from ``original`` by reference.
 
     What a PATCH did not touch (readOnly values such as ``meta``, every attribute the working
-    copy never copied, readOnly values one level down in an extension object) is the input's
-    own object in the result; copied, the result shares nothing with the input.
+    copy never copied, readOnly values one level down in an extension object, the records of a
+    list it only wrote sub-attributes of) is the input's own object in the result; copied, the
+    result shares nothing with the input.
     """
     for key, new in result.items():
         old = original.get(key, _ABSENT)
@@ -82,6 +83,12 @@ def _unshare(result: dict[str, Any], original: Mapping[str, Any]) -> None:
             for inner, item in new.items():
                 if isinstance(item, dict | list) and item is old.get(inner):
                     new[inner] = copy_json(item)
+        elif isinstance(new, list) and isinstance(old, list):
+            # Records a PATCH left in a list it wrote sub-attributes of (validate_patched's
+            # ``checked``) are the input's own.
+            kept = {id(item) for item in old if isinstance(item, dict)}
+            if kept:
+                new[:] = [copy_json(item) if id(item) in kept else item for item in new]
 
 
 def apply_patch(
@@ -132,7 +139,12 @@ def apply_patch_shared(
             raise
     _check_required_kept(original, working.work, resource_type, working.owned)
     result, changed_attributes = validate_patched(
-        working.work, original, resource_type, tolerance=tolerance, touched=working.owned
+        working.work,
+        original,
+        resource_type,
+        tolerance=tolerance,
+        touched=working.owned,
+        checked=working.checked,
     )
     if working.members is not None:
         delta = working.members.delta()

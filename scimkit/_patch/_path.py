@@ -34,6 +34,7 @@ from scimkit._filter import (
 from scimkit._resource_type import AttrRef, ResourceType
 from scimkit._schema import Attribute, AttributeType, Schema
 from scimkit._tolerance import Tolerance
+from scimkit._validation import leaf_type
 
 __all__ = ["Target", "record_matches", "resolve_key", "resolve_target", "schema_target"]
 
@@ -52,7 +53,9 @@ class Target:
     and ``member_ids`` the ids when the filter is ``value eq "id"`` (or an ``or`` of those).
     ``equals`` is the filter as (sub-attribute name, bound text, folded) tests when it is a
     conjunction of ``eq`` on string sub-attributes (``emails[type eq "work"]``), which
-    :func:`record_matches` checks without the evaluator.
+    :func:`record_matches` checks without the evaluator. ``leaf`` is the type a value written
+    to the trailing sub-attribute (``name.givenName``, ``emails[...].value``) may have for the
+    engine to take it as checked (:func:`~scimkit._validation.leaf_type`), else ``None``.
     """
 
     text: str
@@ -62,6 +65,7 @@ class Target:
     template: Mapping[str, Any] | None = None
     member_ids: tuple[str, ...] | None = None
     equals: tuple[tuple[str, str, bool], ...] | None = None
+    leaf: type | None = None
 
 
 def schema_target(text: str, resource_type: ResourceType) -> Schema | None:
@@ -92,7 +96,8 @@ def _resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance
     if ref is None:
         raise InvalidPath(f"Path '{text}' names no attribute of {resource_type.name}.")
     if parsed.filter is None:
-        return Target(text, ref)
+        sub = ref.sub_attribute
+        return Target(text, ref, leaf=None if sub is None else _leaf(ref, sub, resource_type))
     attribute = ref.attribute
     if ref.sub_attribute is not None or not (attribute.multi_valued and attribute.is_complex):
         raise InvalidPath(
@@ -118,7 +123,19 @@ def _resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance
         _template(parsed.filter, attribute),
         _member_ids(parsed.filter, attribute),
         _equals(bound.filter),
+        None if filter_sub is None else _leaf(ref, filter_sub, resource_type),
     )
+
+
+def _leaf(ref: AttrRef, sub: Attribute, resource_type: ResourceType) -> type | None:
+    """:attr:`Target.leaf` for ``sub``: core attributes other than group ``members`` only.
+
+    (The validator walks extension objects on their own, and the engine writes members
+    through their own checks.)
+    """
+    if ref.extension or ref.attribute is resource_type.members_attribute:
+        return None
+    return leaf_type(ref.attribute, sub)
 
 
 def record_matches(target: Target, record: Mapping[str, Any]) -> bool:

@@ -3,6 +3,11 @@
 The working copy is copy-on-write: only the top-level keys an operation touches are copied, so
 a PATCH of ``active`` never copies a large ``members`` list. With the member list not loaded,
 ``members`` operations are folded into a :class:`MemberChanges` instead.
+
+A sub-attribute value written into a stored record (``name.familyName``,
+``emails[type eq "work"].value``) is checked here when the validator would take it as it is
+(``Target.leaf``); an attribute changed only by such writes is left out of the validator's
+walk (``checked``), which would otherwise re-check every record of it.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class WorkingCopy:
         "owned",
         "resource_type",
         "tolerance",
+        "unchecked",
         "work",
     )
 
@@ -77,6 +83,8 @@ class WorkingCopy:
         self.original = original
         self.work: dict[str, Any] = dict(original)
         self.owned: set[str] = set()
+        # Owned keys written other than by checked sub-attribute writes: validated as a whole.
+        self.unchecked: set[str] = set()
         self.resource_type = resource_type
         self.tolerance = tolerance
         self.member_attr = resource_type.members_attribute
@@ -86,8 +94,13 @@ class WorkingCopy:
 
     # -- working copy -------------------------------------------------------------------------
 
+    @property
+    def checked(self) -> set[str]:
+        """The owned keys changed only by sub-attribute values checked here (``Target.leaf``)."""
+        return self.owned - self.unchecked
+
     def _own(self, key: str) -> None:
-        """Copy a top-level object before its first change (copy-on-write).
+        """Copy an extension object before its first change (copy-on-write).
 
         Only an extension object is written into in place (it holds the attributes); every
         other change builds new lists and records from the old ones, so an object is copied
@@ -99,12 +112,25 @@ class WorkingCopy:
             if isinstance(value, dict):
                 self.work[key] = dict(value)
 
-    def _holder(self, ref: AttrRef, create: bool) -> dict[str, Any] | None:
-        """The dict holding ``ref.attribute``: the resource or its extension object."""
+    def _unchecked(self, ref: AttrRef) -> None:
+        self.unchecked.add(ref.schema if ref.extension else ref.attribute.name)
+
+    def _holder(self, ref: AttrRef, create: bool, checked: bool = False) -> dict[str, Any] | None:
+        """The dict holding ``ref.attribute``: the resource or its extension object.
+
+        The caller writes there; unless it says it checks what it writes (``checked``), the
+        key is left to the validator.
+        """
         if not ref.extension:
-            self._own(ref.attribute.name)
+            # A core value is replaced, never written into: nothing to copy.
+            name = ref.attribute.name
+            self.owned.add(name)
+            if not checked:
+                self.unchecked.add(name)
             return self.work
         self._own(ref.schema)
+        if not checked:
+            self.unchecked.add(ref.schema)
         holder = self.work.get(ref.schema)
         if not isinstance(holder, dict):
             if not create:
@@ -119,17 +145,18 @@ class WorkingCopy:
     # -- dispatch -----------------------------------------------------------------------------
 
     def apply(self, operation: PatchOperation) -> None:
-        op, value = operation.op, operation.value
-        if operation.path is None:
+        op, value, path = operation.op, operation.value, operation.path
+        if path is None:
             if op == "remove":
                 raise NoTarget("A 'remove' operation needs a 'path' (RFC 7644 §3.5.2.2).")
             self._apply_pathless(op, value)
             return
-        schema = schema_target(operation.path, self.resource_type)
+        # A schema URN holds colons; most paths hold none and need not be compared.
+        schema = schema_target(path, self.resource_type) if ":" in path else None
         if schema is not None:
             self._apply_schema(op, schema, value)
             return
-        target = resolve_target(operation.path, self.resource_type, self.tolerance)
+        target = resolve_target(path, self.resource_type, self.tolerance)
         ref = target.ref
         sub = ref.sub_attribute or target.filter_sub
         if ref.attribute.mutability is _RO or (sub is not None and sub.mutability is _RO):
@@ -137,7 +164,7 @@ class WorkingCopy:
         if target.value_filter is not None:
             self._apply_filtered(op, target, value)
         elif ref.sub_attribute is not None:
-            self._apply_sub(op, ref, value)
+            self._apply_sub(op, ref, value, target.leaf)
         else:
             self._apply_attribute(op, ref, value)
 
@@ -345,7 +372,7 @@ class WorkingCopy:
 
     # -- attr.sub -----------------------------------------------------------------------------
 
-    def _apply_sub(self, op: OpName, ref: AttrRef, value: Any) -> None:
+    def _apply_sub(self, op: OpName, ref: AttrRef, value: Any, leaf: type | None = None) -> None:
         parent = ref.attribute
         sub = ref.sub_attribute
         assert sub is not None
@@ -355,23 +382,30 @@ class WorkingCopy:
                 f"'{where}' names a sub-attribute of the multi-valued '{parent.name}'; "
                 f'select values with a filter, e.g. {parent.name}[type eq "work"].{sub.name}.'
             )
-        holder = self._holder(ref, create=op != "remove")
+        holder = self._holder(ref, create=op != "remove", checked=True)
         if holder is None:
             return
         old = holder.get(parent.name)
         record = dict(old) if isinstance(old, dict) else {}
         if op == "remove":
+            self._unchecked(ref)
             if sub.required:
                 raise required_removal(where)
             _merge_record(parent, record, {sub.name: None}, where.rpartition(".")[0])
         else:
             new = simple_value(sub, value, self.tolerance, where)
-            _merge_record(parent, record, {sub.name: new}, where.rpartition(".")[0])
+            if new is not None and type(new) is leaf:
+                _check_leaf(parent, sub, record.get(sub.name), new, where.rpartition(".")[0])
+                record[sub.name] = new
+            else:
+                self._unchecked(ref)
+                _merge_record(parent, record, {sub.name: new}, where.rpartition(".")[0])
         if record:
             holder[parent.name] = record
         else:
             holder.pop(parent.name, None)
-        self._tidy(ref)
+        if ref.extension:
+            self._tidy(ref)
 
     # -- attr[filter] and attr[filter].sub ----------------------------------------------------
 
@@ -385,7 +419,7 @@ class WorkingCopy:
             raise InternalError(
                 "This PATCH needs the member list loaded (see scimkit needs_members())."
             )
-        holder = self._holder(ref, create=op != "remove")
+        holder = self._holder(ref, create=op != "remove", checked=True)
         current = holder.get(attribute.name) if holder is not None else None
         values = list(current) if isinstance(current, list) else []
         if target.member_ids is not None:
@@ -403,6 +437,7 @@ class WorkingCopy:
                 if isinstance(item, dict) and record_matches(target, item)
             ]
         if op == "remove":
+            self._unchecked(ref)
             if not matched:
                 if attribute is self.member_attr:
                     return  # as with the delta form: removing an absent member changes nothing
@@ -411,6 +446,7 @@ class WorkingCopy:
         elif matched:
             self._write_matched(op, target, values, matched, value)
         else:
+            self._unchecked(ref)
             created = self._create(op, target, value)
             if created is None:
                 return
@@ -419,7 +455,8 @@ class WorkingCopy:
             self._one_primary(attribute, values, matched)
         assert holder is not None
         _store_list(holder, attribute, values)
-        self._tidy(ref)
+        if ref.extension:
+            self._tidy(ref)
 
     def _remove_matched(self, target: Target, values: list[Any], matched: list[int]) -> list[Any]:
         sub = target.filter_sub
@@ -439,9 +476,18 @@ class WorkingCopy:
         attribute = target.ref.attribute
         sub = target.filter_sub
         where = target.text
+        new: dict[str, Any] | None
         if sub is not None:
-            new: dict[str, Any] | None = {sub.name: simple_value(sub, value, self.tolerance, where)}
+            written = simple_value(sub, value, self.tolerance, where)
+            if written is not None and type(written) is target.leaf:
+                # A checked value set in the matched records (not primary: Target.leaf): no
+                # record empties, and no other record's primary changes.
+                _set_in(attribute, sub, values, matched, written, where)
+                return
+            self._unchecked(target.ref)
+            new = {sub.name: written}
         else:
+            self._unchecked(target.ref)
             new = complex_value(attribute, value, self.tolerance, where, keep_nulls=op == "add")
         for index in matched:
             if sub is None and op == "replace":
@@ -541,6 +587,32 @@ def _merge_record(
             record.pop(name, None)
         else:
             record[name] = item
+
+
+def _check_leaf(attribute: Attribute, sub: Attribute, old: Any, value: Any, where: str) -> None:
+    """:func:`_merge_record`'s rule for one sub-attribute value: an immutable one stays."""
+    if (
+        old is not None
+        and value != old
+        and (attribute.mutability is _IMM or sub.mutability is _IMM)
+    ):
+        raise _immutable_change(attribute, f"{where}.{sub.name}")
+
+
+def _set_in(
+    attribute: Attribute,
+    sub: Attribute,
+    values: list[Any],
+    matched: list[int],
+    value: Any,
+    where: str,
+) -> None:
+    """:func:`_merged` of ``{sub.name: value}`` into the matched records, ``value`` not null."""
+    name = sub.name
+    for index in matched:
+        record = values[index]
+        _check_leaf(attribute, sub, record.get(name), value, where)
+        values[index] = {**record, name: value}
 
 
 def _merged(
