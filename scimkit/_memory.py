@@ -689,9 +689,10 @@ class MemoryStore:
                 resource[plan.members.name] = [
                     copy_json(found[m]) if copy else found[m] for m in sorted(found)
                 ]
-        if plan.groups is not None:
+        # Most resources are in no group: nothing to sort then.
+        if plan.groups is not None and id in namespace.groups_of:
             groups = []
-            for group_id, type_name in sorted(namespace.groups_of.get(id, {}).items()):
+            for group_id, type_name in sorted(namespace.groups_of[id].items()):
                 space = namespace.spaces.get(type_name)
                 group = space.entries.get(group_id) if space is not None else None
                 if group is not None:

@@ -345,6 +345,24 @@ def _plan(resource_type: ResourceType, tolerance: Tolerance, operation: Operatio
     )
 
 
+_last_patch_plan: tuple[ResourceType, Tolerance, _Plan] | None = None
+
+
+def _patch_plan(resource_type: ResourceType, tolerance: Tolerance) -> _Plan:
+    """``_plan(..., Operation.PATCH)``, the last one kept by identity.
+
+    The cache's key hashes the tolerance field by field, which costs more than the rest of
+    the lookup; a service's PATCHes mostly repeat one resource type and tolerance.
+    """
+    global _last_patch_plan
+    last = _last_patch_plan
+    if last is not None and last[0] is resource_type and last[1] is tolerance:
+        return last[2]
+    plan = _plan(resource_type, tolerance, Operation.PATCH)
+    _last_patch_plan = (resource_type, tolerance, plan)
+    return plan
+
+
 def _check_schemas(data: Mapping[str, Any], plan: _Plan) -> set[str]:
     """Validate ``schemas``; return the lower-cased extension URNs it declares."""
     declared = data.get("schemas")
@@ -527,7 +545,7 @@ def validate_patched(
     have made (an unknown or non-canonical key) and a faulty one go through
     :func:`validate_resource` whole, which reports the fault the whole walk meets first.
     """
-    plan = _plan(resource_type, tolerance, Operation.PATCH)
+    plan = _patch_plan(resource_type, tolerance)
     if touched is None:
         touched = [*work, *(key for key in original if key not in work)]
     try:
@@ -590,7 +608,10 @@ def _patched(
         changed.add(key)
     if extensions:
         _patched_extensions(extensions, original, resource_type, plan, out, changed)
-    schemas = [resource_type.schema.id, *(urn for urn in plan.by_urn if urn in out)]
+    schemas = [resource_type.schema.id]
+    for urn in plan.by_urn:
+        if urn in out:
+            schemas.append(urn)
     if schemas != original.get("schemas"):
         changed.add("schemas")
         out["schemas"] = schemas

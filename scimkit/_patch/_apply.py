@@ -8,6 +8,7 @@ resource type (PATCH context) and compared with the original; any failure raises
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import fields
 from functools import lru_cache
 from typing import Any
 
@@ -28,18 +29,35 @@ __all__ = ["apply_patch", "apply_patch_shared", "needs_members"]
 _ABSENT: Any = object()
 _NO_DELTA = MemberDelta()  # frozen: one serves every result without member changes
 
+# A frozen dataclass sets its fields through object.__setattr__, one call each; the slots' own
+# setters cost about half as much, spent on every PATCH (as parse_patch does for operations).
+_new = object.__new__
+_SLOTS: Any = vars(PatchResult)
+_set_resource = _SLOTS["resource"].__set__
+_set_changed = _SLOTS["changed"].__set__
+_set_member_delta = _SLOTS["member_delta"].__set__
+_set_changed_attributes = _SLOTS["changed_attributes"].__set__
+assert [f.name for f in fields(PatchResult)] == [
+    "resource",
+    "changed",
+    "member_delta",
+    "changed_attributes",
+], "every field of PatchResult is set above"
+
 
 def _assigned(value: Any) -> bool:
     return value is not None and value != [] and value != {}
 
 
 @lru_cache(maxsize=64)
-def _required(resource_type: ResourceType) -> tuple[AttrRef, ...]:
-    return tuple(
+def _required(resource_type: ResourceType) -> tuple[tuple[AttrRef, ...], frozenset[str]]:
+    """The required writable attributes, and the top-level keys that hold them."""
+    refs = tuple(
         ref
         for ref in resource_type.attributes()
         if ref.attribute.required and ref.attribute.mutability is not Mutability.READ_ONLY
     )
+    return refs, frozenset(ref.schema if ref.extension else ref.attribute.name for ref in refs)
 
 
 def _check_required_kept(
@@ -52,7 +70,10 @@ def _check_required_kept(
 
     Only the top-level keys the PATCH ``touched`` can have lost one.
     """
-    for ref in _required(resource_type):
+    refs, keys = _required(resource_type)
+    if keys.isdisjoint(touched):
+        return  # most PATCHes touch no required attribute
+    for ref in refs:
         if (ref.schema if ref.extension else ref.attribute.name) not in touched:
             continue
         if _assigned(_lookup(before, ref)) and not _assigned(_lookup(after, ref)):
@@ -144,7 +165,7 @@ def apply_patch_shared(
         resource_type,
         tolerance=tolerance,
         touched=working.owned,
-        checked=working.checked,
+        checked=working.owned - working.unchecked,
     )
     if working.members is not None:
         delta = working.members.delta()
@@ -156,7 +177,12 @@ def apply_patch_shared(
             else _NO_DELTA
         )
         changed = bool(changed_attributes)
-    return PatchResult(result, changed, delta, changed_attributes)
+    patched = _new(PatchResult)
+    _set_resource(patched, result)
+    _set_changed(patched, changed)
+    _set_member_delta(patched, delta)
+    _set_changed_attributes(patched, changed_attributes)
+    return patched
 
 
 def needs_members(

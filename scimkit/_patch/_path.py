@@ -78,13 +78,12 @@ def schema_target(text: str, resource_type: ResourceType) -> Schema | None:
     return resource_type.schema_for(text) if text[:4].lower() == "urn:" else None
 
 
-def resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Target:
-    """Resolve a PATCH ``path``; raises ``InvalidPath`` (or ``InvalidFilter`` for the filter)."""
-    return _resolve_target(text, resource_type, tolerance)
-
-
 @lru_cache(maxsize=_CACHE_SIZE)
-def _resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Target:
+def resolve_target(text: str, resource_type: ResourceType, tolerance: Tolerance) -> Target:
+    """Resolve a PATCH ``path``; raises ``InvalidPath`` (or ``InvalidFilter`` for the filter).
+
+    Cached as it is (no wrapper: every operation with a path calls it).
+    """
     parsed = parse_path(text)
     path = parsed.path
     ref = resource_type.resolve(
@@ -148,7 +147,10 @@ def record_matches(target: Target, record: Mapping[str, Any]) -> bool:
                 if isinstance(raw, list):
                     break  # a multi-valued sub-attribute: the evaluator's any-of rule
                 return False  # absent, null or not text: never equal (as in the evaluator)
-            if (fold_case(raw) if folded else raw) != value:
+            if folded:
+                # fold_case's own ASCII shortcut, without the call for the usual value.
+                raw = raw.lower() if raw.isascii() else fold_case(raw)
+            if raw != value:
                 return False
         else:
             return True

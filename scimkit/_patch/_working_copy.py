@@ -393,7 +393,8 @@ class WorkingCopy:
                 raise required_removal(where)
             _merge_record(parent, record, {sub.name: None}, where.rpartition(".")[0])
         else:
-            new = simple_value(sub, value, self.tolerance, where)
+            # A value of the checked type is a single value: simple_value would return it.
+            new = value if type(value) is leaf else simple_value(sub, value, self.tolerance, where)
             if new is not None and type(new) is leaf:
                 _check_leaf(parent, sub, record.get(sub.name), new, where.rpartition(".")[0])
                 record[sub.name] = new
@@ -431,11 +432,10 @@ class WorkingCopy:
                 if isinstance(item, dict) and item.get("value") in ids
             ]
         else:
-            matched = [
-                index
-                for index, item in enumerate(values)
-                if isinstance(item, dict) and record_matches(target, item)
-            ]
+            matched = []
+            for index, item in enumerate(values):  # a loop: no comprehension's frame to make
+                if isinstance(item, dict) and record_matches(target, item):
+                    matched.append(index)
         if op == "remove":
             self._unchecked(ref)
             if not matched:
@@ -478,8 +478,12 @@ class WorkingCopy:
         where = target.text
         new: dict[str, Any] | None
         if sub is not None:
-            written = simple_value(sub, value, self.tolerance, where)
-            if written is not None and type(written) is target.leaf:
+            leaf = target.leaf
+            # A value of the checked type is a single value: simple_value would return it.
+            written = (
+                value if type(value) is leaf else simple_value(sub, value, self.tolerance, where)
+            )
+            if written is not None and type(written) is leaf:
                 # A checked value set in the matched records (not primary: Target.leaf): no
                 # record empties, and no other record's primary changes.
                 _set_in(attribute, sub, values, matched, written, where)
@@ -609,9 +613,11 @@ def _set_in(
 ) -> None:
     """:func:`_merged` of ``{sub.name: value}`` into the matched records, ``value`` not null."""
     name = sub.name
+    frozen = attribute.mutability is _IMM or sub.mutability is _IMM
     for index in matched:
         record = values[index]
-        _check_leaf(attribute, sub, record.get(name), value, where)
+        if frozen:
+            _check_leaf(attribute, sub, record.get(name), value, where)
         values[index] = {**record, name: value}
 
 
