@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -32,6 +32,8 @@ __all__ = [
     "RequestLog",
     "RequestQuery",
     "RequestRecord",
+    "Row",
+    "record_of",
 ]
 
 BODY_LIMIT = 16 * 1024
@@ -141,8 +143,19 @@ class LogCounts:
     """Newest first; at most the number asked for."""
 
 
+Row = tuple[Any, ...]
+"""A record as a plain tuple of its fields, in field order (:func:`record_of` makes it one).
+
+A body may still be the bytes sent (valid UTF-8 JSON, within :data:`BODY_LIMIT`, already known
+to hold no secret): the recorder keeps them as they are, and they are decoded only when read."""
+
+
 class RequestLog(Protocol):
     async def append(self, records: Sequence[RequestRecord]) -> None: ...
+
+    async def append_rows(self, rows: Sequence[Row]) -> None:
+        """:meth:`append` of the records these rows are (the recorder builds rows, not records)."""
+        ...
 
     async def find(self, tenant: str, query: RequestQuery) -> list[RequestRecord]: ...
 
@@ -152,12 +165,30 @@ class RequestLog(Protocol):
 
 
 _FIELDS = tuple(f.name for f in fields(RequestRecord))
-_ID, _TIME, _METHOD, _STATUS = (_FIELDS.index(name) for name in ("id", "time", "method", "status"))
+_ID, _TENANT, _TIME, _METHOD, _STATUS = (
+    _FIELDS.index(name) for name in ("id", "tenant", "time", "method", "status")
+)
 _TYPE, _RESOURCE_ID, _NAME = (
     _FIELDS.index(name) for name in ("resource_type", "resource_id", "resource_name")
 )
+_BODIES = (_FIELDS.index("request_body"), _FIELDS.index("response_body"))
 _row = operator.attrgetter(*_FIELDS)
 """A record as a plain tuple of its fields, in field order."""
+
+
+def record_of(row: Row) -> RequestRecord:
+    """The record a row is, its bodies decoded."""
+    if any(isinstance(row[i], bytes) for i in _BODIES):
+        row = _decoded(row)
+    return RequestRecord(*row)
+
+
+def _decoded(row: Row) -> Row:
+    fields = list(row)
+    for i in _BODIES:
+        if isinstance(fields[i], bytes):
+            fields[i] = fields[i].decode("utf-8")
+    return tuple(fields)
 
 
 class MemoryRequestLog:
@@ -168,7 +199,8 @@ class MemoryRequestLog:
     objects, every full collection visited each record and every string it holds: with 3 000
     records that was 12 % more instructions per full collection (3 % as tuples), and with full
     collections switched off the log's cost per POST over HTTP fell from +25 % to +6 %
-    (``benchmarks/README.md``). A page's records are rebuilt from the rows it shows.
+    (``benchmarks/README.md``). The recorder hands over rows (:meth:`append_rows`), and a
+    page's records are rebuilt from the rows it shows.
     """
 
     def __init__(self, capacity: int = MEMORY_CAPACITY) -> None:
@@ -176,11 +208,15 @@ class MemoryRequestLog:
         self._tenants: dict[str, deque[tuple[Any, ...]]] = {}
 
     async def append(self, records: Sequence[RequestRecord]) -> None:
-        for record in records:
-            log = self._tenants.get(record.tenant)
+        await self.append_rows([_row(record) for record in records])
+
+    async def append_rows(self, rows: Sequence[Row]) -> None:
+        tenants = self._tenants
+        for row in rows:
+            log = tenants.get(row[_TENANT])
             if log is None:
-                log = self._tenants[record.tenant] = deque(maxlen=self.capacity)
-            log.append(_row(record))
+                log = tenants[row[_TENANT]] = deque(maxlen=self.capacity)
+            log.append(row)
 
     async def find(self, tenant: str, query: RequestQuery) -> list[RequestRecord]:
         found: list[RequestRecord] = []
@@ -195,14 +231,14 @@ class MemoryRequestLog:
                 row[_RESOURCE_ID],
                 row[_NAME],
             ):
-                found.append(RequestRecord(*row))
+                found.append(record_of(row))
                 if len(found) >= query.limit:
                     break
         return found
 
     async def get(self, tenant: str, id: str) -> RequestRecord | None:
         row = next((r for r in self._tenants.get(tenant, ()) if r[_ID] == id), None)
-        return None if row is None else RequestRecord(*row)
+        return None if row is None else record_of(row)
 
     async def counts(self, tenant: str, since: datetime, times: int) -> LogCounts:
         total = failed = 0
@@ -238,13 +274,17 @@ class MongoRequestLog:
         await self._collection.create_index([("tenant", 1), ("time", 1), ("status", 1)])
 
     async def append(self, records: Sequence[RequestRecord]) -> None:
+        await self.append_rows([_row(record) for record in records])
+
+    async def append_rows(self, rows: Sequence[Row]) -> None:
         documents = []
-        for record in records:
-            document = asdict(record)
+        for row in rows:
+            document = dict(zip(_FIELDS, _decoded(row), strict=True))
             document["_id"] = document.pop("id")
-            if record.resource_name is not None:
-                document["resource_name"] = record.resource_name.casefold()
-                document["display_name"] = record.resource_name
+            name = row[_NAME]
+            if name is not None:
+                document["resource_name"] = name.casefold()
+                document["display_name"] = name
             documents.append(document)
         if documents:
             await self._collection.insert_many(documents, ordered=False)
