@@ -18,19 +18,25 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import re
 import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus, unquote_to_bytes
 
 import orjson
 
 from reference_app.redaction import Redactor
-from reference_app.request_log import BODY_LIMIT, RequestLog, RequestRecord, Row, record_of
+from reference_app.request_log import (
+    BODY_LIMIT,
+    NAME_LATER,
+    RequestLog,
+    RequestRecord,
+    Row,
+    body_name,
+    filtered_name,
+    record_of,
+)
 
 __all__ = [
     "ActivityRecorder",
@@ -49,11 +55,6 @@ BATCH = 500
 DRAIN_DELAY = 0.02
 """Seconds requests gather before the recorder wakes: one wake-up per batch, not per request."""
 _TENANT_CACHE_SECONDS = 60.0
-# The quoted value as an unrolled loop (runs of plain characters between escapes), not one
-# alternation per character: a third of the work on Entra's lookups.
-_NAME_FILTER = re.compile(
-    r'\s*(?:userName|displayName)\s+eq\s+"([^"\\]*(?:\\.[^"\\]*)*)"\s*$', re.I
-)
 
 
 def new_record_id(moment_ns: int, suffix: int | None = None) -> str:
@@ -220,16 +221,22 @@ def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str)
     request = _loads(request_bytes) if request_bytes else None
     query = raw_query.decode("latin-1")
     failed = status >= 400
-    name = _name(request)
+    name: Any = body_name(request)
     # The response is parsed only when something is read from it: an error's scimType and
     # detail, or the resource's name when the request does not give one. A list's response
     # (GET on an endpoint) never names one at its top level.
     response: Any = _UNREAD
-    listing = method == "GET" and len(segments) == 1
-    if response_bytes and (failed or (name is None and not listing)):
+    if response_bytes and failed:
         response = _loads(response_bytes)
     if name is None:
-        name = _name(response) or (_filtered_name(query) if query else None)
+        if not failed and redactor.responses_clean and len(response_bytes) <= BODY_LIMIT:
+            # The response is kept whole and as sent, and the query is kept: the name is read
+            # from them when a page needs it, not for every request.
+            name = NAME_LATER
+        else:
+            if response is _UNREAD and response_bytes and not _listing(method, segments):
+                response = _loads(response_bytes)
+            name = body_name(response) or (filtered_name(query) if query else None)
     resource_id = segments[1] if len(segments) > 1 and not segments[1].startswith(".") else None
     if resource_id is None and location is not None:
         resource_id = location.decode("latin-1").rstrip("/").rsplit("/", 1)[-1]
@@ -240,7 +247,7 @@ def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str)
     return (
         id,
         tenant,
-        datetime.fromtimestamp(started_ns // 1_000_000 / 1000, UTC),
+        started_ns // 1_000_000 * 1000,  # to the millisecond, in microseconds (see Row)
         method,
         path,
         query,
@@ -259,6 +266,10 @@ def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str)
 
 _UNPARSED = object()
 _UNREAD = object()
+
+
+def _listing(method: str, segments: list[str]) -> bool:
+    return method == "GET" and len(segments) == 1
 
 
 def _loads(raw: bytes) -> Any:
@@ -301,32 +312,6 @@ def _response_text(value: Any, raw: bytes, redactor: Redactor) -> str | bytes | 
             except UnicodeDecodeError:
                 value = _UNPARSED
     return _render(value, raw, redactor, scan=False)
-
-
-def _name(body: Any) -> str | None:
-    if isinstance(body, dict):
-        for key in ("userName", "displayName"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return None
-
-
-def _filtered_name(query: str) -> str | None:
-    # Entra's lookups: filter=userName eq "x" (form-encoded, quotes raw or %22). One split, not
-    # parse_qs: this runs for every logged GET.
-    for part in query.split("&"):
-        if part.startswith("filter="):
-            value = part[7:]
-            # unquote_plus, without its split into ASCII runs when there is only one.
-            if value.isascii():
-                value = unquote_to_bytes(value.replace("+", " ")).decode("utf-8", "replace")
-            else:
-                value = unquote_plus(value)
-            match = _NAME_FILTER.match(value)
-            if match:
-                return match.group(1).replace('\\"', '"')
-    return None
 
 
 def _text(value: Any) -> str | None:
