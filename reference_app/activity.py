@@ -4,12 +4,14 @@ The access-log middleware (:class:`~reference_app.access_log.AccessLog`, given `
 keeps references to the body chunks it passes on while a SCIM request runs; after the response
 is sent it hands the raw request to :meth:`ActivityRecorder.submit`, which queues it.
 :class:`ActivityRecorder` drains that queue in a background task, in batches a short moment
-apart: it parses and redacts the bodies (:mod:`reference_app.redaction`) and appends the
-records, as rows of their fields (:func:`to_row`), to the tenant's
-:class:`~reference_app.request_log.RequestLog`. Bodies are kept as compact JSON; a body without
-any secret name is kept as sent, without being re-encoded, and a response is parsed only when
-something is read from it. Headers are never read into a record, so the ``Authorization``
-header cannot reach the log.
+apart: it scans the bodies for secret names, redacts those that hold one
+(:mod:`reference_app.redaction`), and appends the records, as rows of their fields
+(:func:`to_row`), to the tenant's :class:`~reference_app.request_log.RequestLog`. Bodies are
+kept as compact JSON; a body without any secret name is kept as sent, without being
+re-encoded. A body is parsed only when something must be read from it now: whether it is JSON
+at all (not needed after a 2xx answer to a POST, PUT or PATCH, which the service gives only to
+JSON), an error's scimType and detail, or a name the kept bodies cannot give later. Headers
+are never read into a record, so the ``Authorization`` header cannot reach the log.
 """
 
 from __future__ import annotations
@@ -218,10 +220,28 @@ def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str)
     segments = path[1:].split("/")
     if "" in segments:  # ``/Users/`` or ``//Users``: as if the empty segments were not there
         segments = [s for s in segments if s]
-    request = _loads(request_bytes) if request_bytes else None
     query = raw_query.decode("latin-1")
     failed = status >= 400
-    name: Any = body_name(request)
+    # The response is kept whole and as sent, and the query is kept: a name the request body
+    # does not give can be read from them when a page needs it, not for every request.
+    later = not failed and redactor.responses_clean and len(response_bytes) <= BODY_LIMIT
+    request: Any = None
+    if (
+        later
+        and 200 <= status < 300
+        and method in _READ_AS_JSON
+        and 0 < len(request_bytes) < BODY_LIMIT  # kept whole
+        and not redactor.may_hold_secrets(request_bytes)
+    ):
+        # Answered 2xx, the body was read as JSON (scimkit's read_json: orjson, or a 400),
+        # so it needs no parse to be shown; without a secret name it is kept as sent, and
+        # even its name is read later.
+        name: Any = NAME_LATER
+        request_body: str | bytes | None = request_bytes
+    else:
+        request = _loads(request_bytes) if request_bytes else None
+        name = body_name(request)
+        request_body = _render(request, request_bytes, redactor)
     # The response is parsed only when something is read from it: an error's scimType and
     # detail, or the resource's name when the request does not give one. A list's response
     # (GET on an endpoint) never names one at its top level.
@@ -229,9 +249,7 @@ def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str)
     if response_bytes and failed:
         response = _loads(response_bytes)
     if name is None:
-        if not failed and redactor.responses_clean and len(response_bytes) <= BODY_LIMIT:
-            # The response is kept whole and as sent, and the query is kept: the name is read
-            # from them when a page needs it, not for every request.
+        if later:
             name = NAME_LATER
         else:
             if response is _UNREAD and response_bytes and not _listing(method, segments):
@@ -259,13 +277,15 @@ def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str)
         name,
         scim_type,
         detail,
-        _render(request, request_bytes, redactor),
+        request_body,
         _response_text(response, response_bytes, redactor),
     )
 
 
 _UNPARSED = object()
 _UNREAD = object()
+_READ_AS_JSON = frozenset({"POST", "PUT", "PATCH"})
+"""Methods whose body the SCIM service parses before it can answer 2xx (every such route)."""
 
 
 def _listing(method: str, segments: list[str]) -> bool:

@@ -160,12 +160,13 @@ Three fields are kept in a cheaper form, made into the record's only when read: 
 ``int``, microseconds since the epoch (an aware ``datetime`` costs the recorder more to make
 than the rest of the row's fields together); a body may still be the bytes sent (valid UTF-8
 JSON, within :data:`BODY_LIMIT`, already known to hold no secret); and ``resource_name`` may
-be :data:`NAME_LATER`: read, when a page needs it, from the response kept whole or the query.
+be :data:`NAME_LATER`: read, when a page needs it, from the bodies kept as sent or the query.
 """
 NAME_LATER = ...
-"""A row's ``resource_name`` not read yet: the request gives none, and the response, the
-service's own JSON and kept whole, or the query's ``eq`` filter will (:func:`row_name`).
-Parsing a PATCH's response for its name cost the recorder a tenth of its work per request."""
+"""A row's ``resource_name`` not read yet: a body kept as sent (the request's, or the response,
+the service's own JSON, kept whole) or the query's ``eq`` filter gives it (:func:`row_name`).
+Parsing bodies and decoding filters for names was a fifth to two fifths of the recorder's work
+per request."""
 _NAME_FILTER = re.compile(
     # The quoted value as an unrolled loop (runs of plain characters between escapes), not
     # one alternation per character: a third of the work on Entra's lookups.
@@ -206,17 +207,19 @@ def row_name(row: Row) -> str | None:
     name = row[_NAME]
     if name is not NAME_LATER:
         return name  # type: ignore[no-any-return]
-    response, query = row[_RESPONSE], row[_QUERY]
-    # A list's response (GET on an endpoint) never names a resource at its top level.
+    # The request's body names it, else the response (a list's, from a GET on an endpoint,
+    # never does at its top level), else the lookup's filter.
     listing = row[_METHOD] == "GET" and sum(1 for s in row[_PATH].split("/") if s) == 1
-    if response and not listing:
-        try:
-            name = body_name(orjson.loads(response))
-        except orjson.JSONDecodeError:
-            name = None
-    else:
-        name = None
-    return name or (filtered_name(query) if query else None)
+    for body in (row[_REQUEST], None if listing else row[_RESPONSE]):
+        if body:
+            try:
+                name = body_name(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                continue
+            if name is not None:
+                return name
+    query = row[_QUERY]
+    return filtered_name(query) if query else None
 
 
 class RequestLog(Protocol):
@@ -241,7 +244,9 @@ _TYPE, _RESOURCE_ID, _NAME = (
     _FIELDS.index(name) for name in ("resource_type", "resource_id", "resource_name")
 )
 _BODIES = (_FIELDS.index("request_body"), _FIELDS.index("response_body"))
-_PATH, _QUERY, _RESPONSE = (_FIELDS.index(name) for name in ("path", "query", "response_body"))
+_PATH, _QUERY, _REQUEST, _RESPONSE = (
+    _FIELDS.index(name) for name in ("path", "query", "request_body", "response_body")
+)
 _row = operator.attrgetter(*_FIELDS)
 """A record as a plain tuple of its fields, in field order."""
 
@@ -286,16 +291,20 @@ def _may_name(row: Row, plain: bytes | None) -> bool:
     r"""False only if the name of ``row`` (left for later) surely does not casefold to ``plain``.
 
     ``plain`` is the casefolded name asked for, if it matches :data:`_PLAIN_NAME`. Without a
-    query, the name is the response's (or none), and a response without ``\u`` escapes holds
-    a name that casefolds to ``plain`` as ``plain`` spelled in some case (an ASCII name
-    casefolds as it lowers): it is then in the lowered response. Anything else is read.
+    query, the name is a body's (or none), and a body without ``\u`` escapes holds a name that
+    casefolds to ``plain`` as ``plain`` spelled in some case (an ASCII name casefolds as it
+    lowers): it is then in the lowered body. Anything else is read.
     """
     if plain is None or row[_QUERY]:
         return True
-    response = row[_RESPONSE]
-    if not isinstance(response, bytes) or response.find(b"\\u") != -1:
-        return response is not None
-    return response.lower().find(plain) != -1
+    for body in (row[_REQUEST], row[_RESPONSE]):
+        if body is None:
+            continue
+        if not isinstance(body, bytes) or body.find(b"\\u") != -1:
+            return True
+        if body.lower().find(plain) != -1:
+            return True
+    return False
 
 
 class MemoryRequestLog:

@@ -185,3 +185,21 @@ async def test_a_body_sent_in_chunks_is_kept_whole():
         await client.post("/scim/v2/acme/Users", content=chunks())
     (raw,) = waiting
     assert raw[5] == 200 and raw[7] == raw[8] == b'{"userName":"ada"}'
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+async def test_a_body_the_service_cannot_read_as_json_is_never_shown(
+    app: Starlette, acme: httpx.AsyncClient, method: str
+):
+    # The recorder shows a 2xx answer's body without parsing it: the service parses the body
+    # of every POST, PUT and PATCH before it can answer 2xx. Anything else is only its size.
+    created = await acme.post("/Users", **scim_json({"schemas": [USER], "userName": "eve"}))
+    path = "/Users" if method == "POST" else f"/Users/{created.json()['id']}"
+    headers = {"Content-Type": "application/scim+json"}
+    answer = await acme.request(method, path, content=b"userName=eve&secret-ish", headers=headers)
+    assert answer.status_code == 400
+    failed, create = await _records(app)
+    assert failed.request_body is not None and "secret-ish" not in failed.request_body
+    assert failed.request_body.startswith("[23 bytes, not shown")
+    assert create.request_body == created.request.content.decode()  # as sent
+    assert create.resource_name == "eve"
