@@ -291,16 +291,17 @@ def _may_name(row: Row, plain: bytes | None) -> bool:
     r"""False only if the name of ``row`` (left for later) surely does not casefold to ``plain``.
 
     ``plain`` is the casefolded name asked for, if it matches :data:`_PLAIN_NAME`. Without a
-    query, the name is a body's (or none), and a body without ``\u`` escapes holds a name that
-    casefolds to ``plain`` as ``plain`` spelled in some case (an ASCII name casefolds as it
-    lowers): it is then in the lowered body. Anything else is read.
+    query, the name is a body's (or none). An ASCII body without ``\u`` escapes holds only
+    ASCII names, each as it stands in the text; one that casefolds to ``plain`` lowers to it
+    (``ſ`` casefolds to ``s``, which is why non-ASCII bodies are read), so it is then in the
+    lowered body. Anything else is read.
     """
     if plain is None or row[_QUERY]:
         return True
     for body in (row[_REQUEST], row[_RESPONSE]):
         if body is None:
             continue
-        if not isinstance(body, bytes) or body.find(b"\\u") != -1:
+        if not isinstance(body, bytes) or not body.isascii() or body.find(b"\\u") != -1:
             return True
         if body.lower().find(plain) != -1:
             return True

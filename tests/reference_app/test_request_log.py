@@ -163,3 +163,18 @@ async def test_mongo_log_stores_names_read_from_rows(mongodb_uri: str, mongo_db_
         await _names_read_later(log)
     finally:
         await client.close()
+
+
+async def test_a_name_read_later_is_found_by_what_it_casefolds_to():
+    from reference_app.activity import RawRequest, to_row
+    from reference_app.redaction import Redactor
+    from reference_app.schemas import RESOURCE_TYPES
+
+    ns = int(T0.timestamp() * 1e9)
+    # A long s casefolds to "s": a body that is not ASCII is read, not ruled out by its text.
+    body = '{"userName":"\u017fam"}'.encode()
+    raw: RawRequest = (ns, 0.001, "GET", "/scim/v2/acme/Users/u1", b"", 200, None, b"", body)
+    log = MemoryRequestLog()
+    await log.append_rows([to_row(raw, "acme", "/Users/u1", Redactor(RESOURCE_TYPES), "0" * 24)])
+    (found,) = await log.find("acme", RequestQuery(resource_id="other", resource_name="SAM"))
+    assert found.resource_name == "\u017fam"
