@@ -7,6 +7,10 @@ set in :data:`reference_app.logs.REQUEST_ID` while the request is served.
 When the request is done, each observer receives a :class:`RequestRecord`: method, path (never
 the query string), tenant, status, duration and, for an error answer, the SCIM ``scimType``
 read from the error body. Headers, tokens and bodies are never part of it.
+
+The console's request log rides on the same middleware (``keep``): for each SCIM request it
+also keeps the body chunks passed on, and hands them over with this middleware's timing and
+status once the request is answered (:mod:`reference_app.activity` makes records of them).
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_app.logs import REQUEST_ID
+from reference_app.request_log import BODY_LIMIT
 from reference_app.settings import TENANT_NAME_PATTERN
+
+if TYPE_CHECKING:
+    from reference_app.activity import RawRequest
 
 __all__ = [
     "ACCESS_LOGGER",
@@ -80,7 +88,15 @@ def log_request(record: RequestRecord) -> None:
 
 
 class AccessLog:
-    """The middleware: ids requests, times them, and hands each observer a record."""
+    """The middleware: ids requests, times them, and hands each observer a record.
+
+    With ``keep`` (the request log's :meth:`~reference_app.activity.ActivityRecorder.submit`),
+    each request under ``tenant_prefix`` but ``/Events`` (an event receiver's polls are not
+    Entra's requests, and would crowd them out of the log) is also handed to it once answered,
+    as a :data:`~reference_app.activity.RawRequest`. The request log has no middleware of its
+    own: a layer around every request cost a fifth of the log's work, for a timing and a status
+    this one already has.
+    """
 
     def __init__(
         self,
@@ -88,10 +104,12 @@ class AccessLog:
         *,
         observers: Sequence[RequestObserver] = (log_request,),
         tenant_prefix: str = "/scim/v2/",
+        keep: Callable[[RawRequest], None] | None = None,
     ) -> None:
         self.app = app
         self.observers = tuple(observers)
         self.tenant_prefix = tenant_prefix
+        self.keep = keep
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,6 +121,16 @@ class AccessLog:
         content_type = b""
         error_body: list[bytes] = []
         error_size = 0
+        path = str(scope["path"])
+        keep = self.keep
+        kept = None
+        if (
+            keep is not None
+            and path.startswith(self.tenant_prefix)
+            and not path.endswith("/Events")
+        ):
+            kept = _Kept(receive)
+            receive = kept.receive
 
         async def observed_send(message: Message) -> None:
             nonlocal status, content_type, error_size
@@ -110,13 +138,20 @@ class AccessLog:
                 status = int(message["status"])
                 headers = list(message.get("headers", ()))
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if kept is not None and status == 201:
+                    kept.location = next((v for k, v in headers if k.lower() == b"location"), None)
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body" and status >= 400:
-                chunk = message.get("body", b"")
-                error_size += len(chunk)
-                if error_size <= _MAX_ERROR_BODY:
-                    error_body.append(chunk)
+            elif message["type"] == "http.response.body":
+                if status >= 400:
+                    chunk = message.get("body", b"")
+                    error_size += len(chunk)
+                    if error_size <= _MAX_ERROR_BODY:
+                        error_body.append(chunk)
+                if kept is not None and len(kept.response) < BODY_LIMIT:
+                    chunk = message.get("body", b"")
+                    if chunk:
+                        kept.response = kept.response + chunk if kept.response else chunk
             await send(message)
 
         token = REQUEST_ID.set(request_id)
@@ -124,16 +159,31 @@ class AccessLog:
             await self.app(scope, receive, observed_send)
         finally:
             REQUEST_ID.reset(token)
+            duration = time.perf_counter() - started
+            if kept is not None and keep is not None:
+                keep(
+                    (
+                        kept.started_ns,
+                        duration,
+                        scope["method"],
+                        path,
+                        scope.get("query_string", b""),
+                        status,
+                        kept.location,
+                        kept.request,
+                        kept.response,
+                    )
+                )
             scim_type = None
             if status >= 400 and error_size <= _MAX_ERROR_BODY and b"json" in content_type:
                 scim_type = _scim_type(b"".join(error_body))
             record = RequestRecord(
                 request_id=request_id,
                 method=str(scope["method"]),
-                path=str(scope["path"])[:_MAX_PATH],
-                tenant=self._tenant(str(scope["path"])),
+                path=path[:_MAX_PATH],
+                tenant=self._tenant(path),
                 status=status,
-                duration=time.perf_counter() - started,
+                duration=duration,
                 scim_type=scim_type,
             )
             for observe in self.observers:
@@ -144,6 +194,32 @@ class AccessLog:
             return None
         name = path[len(self.tenant_prefix) :].lstrip("/").split("/", 1)[0]
         return name if TENANT_NAME_PATTERN.fullmatch(name) else None
+
+
+class _Kept:
+    """What the request log keeps of one request: its start, bodies and ``Location``.
+
+    A body is almost always one chunk, kept as it is (a reference, not a copy); more chunks are
+    joined, and none past the first one that reaches
+    :data:`~reference_app.request_log.BODY_LIMIT`.
+    """
+
+    __slots__ = ("_receive", "location", "request", "response", "started_ns")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.started_ns = time.time_ns()
+        self.location: bytes | None = None
+        self.request = b""
+        self.response = b""
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request" and len(self.request) < BODY_LIMIT:
+            chunk = message.get("body", b"")
+            if chunk:
+                self.request = self.request + chunk if self.request else chunk
+        return message
 
 
 def _request_id(scope: Scope) -> str:

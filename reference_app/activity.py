@@ -1,13 +1,17 @@
 """Recording every SCIM request of a tenant for the console's Activity page.
 
-:class:`ActivityMiddleware` is a pure ASGI middleware around the SCIM routes. While the request
-runs it only keeps references to the body chunks it passes on; after the response is sent it
-queues the raw request. :class:`ActivityRecorder` drains that queue in a background task, in
-batches a short moment apart: it parses and redacts the bodies (:mod:`reference_app.redaction`)
-and appends the records to the tenant's :class:`~reference_app.request_log.RequestLog`. Bodies
-are kept as compact JSON; a body without any secret name is kept as sent, without being
-re-encoded, and a response is parsed only when something is read from it. Headers are never
-read into a record, so the ``Authorization`` header cannot reach the log.
+The access-log middleware (:class:`~reference_app.access_log.AccessLog`, given ``keep``) only
+keeps references to the body chunks it passes on while a SCIM request runs; after the response
+is sent it hands the raw request to :meth:`ActivityRecorder.submit`, which queues it.
+:class:`ActivityRecorder` drains that queue in a background task, in batches a short moment
+apart: it scans the bodies for secret names, redacts those that hold one
+(:mod:`reference_app.redaction`), and appends the records, as rows of their fields
+(:func:`to_row`), to the tenant's :class:`~reference_app.request_log.RequestLog`. Bodies are
+kept as compact JSON; a body without any secret name is kept as sent, without being
+re-encoded. A body is parsed only when something must be read from it now: whether it is JSON
+at all (not needed after a 2xx answer to a POST, PUT or PATCH, which the service gives only to
+JSON), an error's scimType and detail, or a name the kept bodies cannot give later. Headers
+are never read into a record, so the ``Authorization`` header cannot reach the log.
 """
 
 from __future__ import annotations
@@ -16,22 +20,33 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import re
 import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_app.redaction import Redactor
-from reference_app.request_log import BODY_LIMIT, RequestLog, RequestRecord
+from reference_app.request_log import (
+    BODY_LIMIT,
+    NAME_LATER,
+    RequestLog,
+    RequestRecord,
+    Row,
+    body_name,
+    filtered_name,
+    record_of,
+)
 
-__all__ = ["ActivityMiddleware", "ActivityRecorder", "RawRequest", "new_record_id"]
+__all__ = [
+    "ActivityRecorder",
+    "RawRequest",
+    "new_record_id",
+    "to_record",
+    "to_row",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +57,6 @@ BATCH = 500
 DRAIN_DELAY = 0.02
 """Seconds requests gather before the recorder wakes: one wake-up per batch, not per request."""
 _TENANT_CACHE_SECONDS = 60.0
-_NAME_FILTER = re.compile(r'^\s*(?:userName|displayName)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.I)
 
 
 def new_record_id(moment_ns: int, suffix: int | None = None) -> str:
@@ -56,7 +70,7 @@ def new_record_id(moment_ns: int, suffix: int | None = None) -> str:
 
 
 RawRequest = tuple[int, float, str, str, bytes, int, bytes | None, bytes, bytes]
-"""What the middleware saw, before any parsing (done by the recorder, later): the start in
+"""What the access log saw, before any parsing (done by the recorder, later): the start in
 nanoseconds since the epoch, the duration in seconds, method, path, query string, status, the
 ``Location`` of a 201, the request body and the response body (both cut near
 :data:`~reference_app.request_log.BODY_LIMIT`).
@@ -64,72 +78,6 @@ nanoseconds since the epoch, the duration in seconds, method, path, query string
 A plain tuple of strings, bytes and numbers, not an object: the garbage collector stops
 tracking it at its first pass, so the requests waiting for the recorder never reach (and
 never add to the work of) the old generation's collections."""
-
-
-class ActivityMiddleware:
-    """Hands each request under ``prefix`` (``/scim/v2/``) to ``submit`` once answered."""
-
-    def __init__(
-        self, app: ASGIApp, *, submit: Callable[[RawRequest], None], prefix: str = "/scim/v2/"
-    ) -> None:
-        self.app = app
-        self.submit = submit
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        # Event receivers' polls are not Entra's requests (and would crowd them out of the log).
-        if scope["type"] != "http" or not path.startswith(self.prefix) or path.endswith("/Events"):
-            await self.app(scope, receive, send)
-            return
-        started_ns = time.time_ns()
-        started = time.perf_counter()
-        request_body: list[bytes] = []
-        response_body: list[bytes] = []
-        status = 0
-        location: bytes | None = None
-        kept = [0, 0]  # bytes kept of the request and the response body
-
-        async def receive_body() -> Message:
-            message = await receive()
-            if message["type"] == "http.request" and kept[0] < BODY_LIMIT:
-                chunk = message.get("body", b"")
-                if chunk:
-                    request_body.append(chunk)
-                    kept[0] += len(chunk)
-            return message
-
-        async def send_and_keep(message: Message) -> None:
-            nonlocal status, location
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                if status == 201:
-                    for key, value in message.get("headers", ()):
-                        if key.lower() == b"location":
-                            location = value
-            elif message["type"] == "http.response.body" and kept[1] < BODY_LIMIT:
-                chunk = message.get("body", b"")
-                if chunk:
-                    response_body.append(chunk)
-                    kept[1] += len(chunk)
-            await send(message)
-
-        try:
-            await self.app(scope, receive_body, send_and_keep)
-        finally:
-            self.submit(
-                (
-                    started_ns,
-                    time.perf_counter() - started,
-                    scope["method"],
-                    scope["path"],
-                    scope.get("query_string", b""),
-                    status or 500,
-                    location,
-                    b"".join(request_body),
-                    b"".join(response_body),
-                )
-            )
 
 
 class ActivityRecorder:
@@ -212,33 +160,38 @@ class ActivityRecorder:
                 continue
             batch = [pending.popleft() for _ in range(min(BATCH, len(pending)))]
             try:
-                records = []
-                for raw in batch:
-                    record = await self._record(raw)
-                    if record is not None:
-                        records.append(record)
-                await self.log.append(records)
-                self.stored += len(records)
+                rows = await self._rows(batch)
+                await self.log.append_rows(rows)
+                self.stored += len(rows)
             except Exception:  # the log must never take the service down
                 self.failed += len(batch)
                 logger.exception("Could not record %d SCIM requests", len(batch))
             finally:
                 self._recorded += len(batch)
 
-    async def _record(self, raw: RawRequest) -> RequestRecord | None:
-        tenant, _, rest = raw[3][len(self.prefix) :].partition("/")
-        # Requests to tenants that do not exist are not kept: they have no Activity page, and
-        # keeping them would let anyone grow the log with made-up names.
-        if not tenant or not await self._exists(tenant):
-            return None
-        id = new_record_id(raw[0], next(self._suffixes))
-        return to_record(raw, tenant, "/" + rest, self.redactor, id)
-
-    async def _exists(self, tenant: str) -> bool:
-        known = self._known.get(tenant)
+    async def _rows(self, batch: list[RawRequest]) -> list[Row]:
+        rows = []
+        skip = len(self.prefix)
+        known = self._known
         now = time.monotonic()
-        if known is not None and now - known[1] < _TENANT_CACHE_SECONDS:
-            return known[0]
+        redactor = self.redactor
+        suffixes = self._suffixes
+        for raw in batch:
+            tenant, _, rest = raw[3][skip:].partition("/")
+            # Requests to tenants that do not exist are not kept: they have no Activity page,
+            # and keeping them would let anyone grow the log with made-up names. The verdict
+            # is remembered a while, so a batch waits on the registry only for new names.
+            verdict = known.get(tenant)
+            if verdict is not None and now - verdict[1] < _TENANT_CACHE_SECONDS:
+                exists = verdict[0]
+            else:
+                exists = bool(tenant) and await self._exists(tenant, now)
+            if exists:
+                id = f"{raw[0]:016x}{next(suffixes) & 0xFFFFFFFF:08x}"
+                rows.append(to_row(raw, tenant, "/" + rest, redactor, id))
+        return rows
+
+    async def _exists(self, tenant: str, now: float) -> bool:
         exists = await self._tenant_exists(tenant)
         if len(self._known) > 10_000:
             self._known.clear()
@@ -250,23 +203,58 @@ def to_record(
     raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str | None = None
 ) -> RequestRecord:
     """The record of ``raw`` (``path`` is below the Tenant URL)."""
+    id = new_record_id(raw[0]) if id is None else id
+    return record_of(to_row(raw, tenant, path, redactor, id))
+
+
+def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str) -> Row:
+    """:func:`to_record` as the log keeps it: a tuple of the record's fields, in field order.
+
+    A tuple, not the frozen record: building one is a fifth of the work of building the other,
+    and the embedded log keeps tuples anyway. A body kept as sent stays bytes (see
+    :data:`~reference_app.request_log.Row`).
+    """
     started_ns, duration, method, _, raw_query, status, location, request_bytes, response_bytes = (
         raw
     )
-    segments = [s for s in path.split("/") if s]
-    request = _loads(request_bytes) if request_bytes else None
+    segments = path[1:].split("/")
+    if "" in segments:  # ``/Users/`` or ``//Users``: as if the empty segments were not there
+        segments = [s for s in segments if s]
     query = raw_query.decode("latin-1")
     failed = status >= 400
-    name = _name(request)
+    # The response is kept whole and as sent, and the query is kept: a name the request body
+    # does not give can be read from them when a page needs it, not for every request.
+    later = not failed and redactor.responses_clean and len(response_bytes) <= BODY_LIMIT
+    request: Any = None
+    if (
+        later
+        and 200 <= status < 300
+        and method in _READ_AS_JSON
+        and 0 < len(request_bytes) < BODY_LIMIT  # kept whole
+        and not redactor.may_hold_secrets(request_bytes)
+    ):
+        # Answered 2xx, the body was read as JSON (scimkit's read_json: orjson, or a 400),
+        # so it needs no parse to be shown; without a secret name it is kept as sent, and
+        # even its name is read later.
+        name: Any = NAME_LATER
+        request_body: str | bytes | None = request_bytes
+    else:
+        request = _loads(request_bytes) if request_bytes else None
+        name = body_name(request)
+        request_body = _render(request, request_bytes, redactor)
     # The response is parsed only when something is read from it: an error's scimType and
     # detail, or the resource's name when the request does not give one. A list's response
     # (GET on an endpoint) never names one at its top level.
     response: Any = _UNREAD
-    listing = method == "GET" and len(segments) == 1
-    if response_bytes and (failed or (name is None and not listing)):
+    if response_bytes and failed:
         response = _loads(response_bytes)
     if name is None:
-        name = _name(response) or _filtered_name(query)
+        if later:
+            name = NAME_LATER
+        else:
+            if response is _UNREAD and response_bytes and not _listing(method, segments):
+                response = _loads(response_bytes)
+            name = body_name(response) or (filtered_name(query) if query else None)
     resource_id = segments[1] if len(segments) > 1 and not segments[1].startswith(".") else None
     if resource_id is None and location is not None:
         resource_id = location.decode("latin-1").rstrip("/").rsplit("/", 1)[-1]
@@ -274,27 +262,34 @@ def to_record(
     if failed and isinstance(response, dict):
         scim_type = _text(response.get("scimType"))
         detail = _text(response.get("detail"))
-    return RequestRecord(
-        id=new_record_id(started_ns) if id is None else id,
-        tenant=tenant,
-        time=datetime.fromtimestamp(started_ns // 1_000_000 / 1000, UTC),
-        method=method,
-        path=path,
-        query=query,
-        status=status,
-        duration_ms=round(duration * 1000, 3),
-        resource_type=segments[0] if segments else None,
-        resource_id=resource_id,
-        resource_name=name,
-        scim_type=scim_type,
-        detail=detail,
-        request_body=_render(request, request_bytes, redactor),
-        response_body=_response_text(response, response_bytes, redactor),
+    return (
+        id,
+        tenant,
+        started_ns // 1_000_000 * 1000,  # to the millisecond, in microseconds (see Row)
+        method,
+        path,
+        query,
+        status,
+        # Microseconds, truncated: round() costs as much as the rest of these fields together.
+        int(duration * 1_000_000) / 1000,
+        segments[0] if segments else None,
+        resource_id,
+        name,
+        scim_type,
+        detail,
+        request_body,
+        _response_text(response, response_bytes, redactor),
     )
 
 
 _UNPARSED = object()
 _UNREAD = object()
+_READ_AS_JSON = frozenset({"POST", "PUT", "PATCH"})
+"""Methods whose body the SCIM service parses before it can answer 2xx (every such route)."""
+
+
+def _listing(method: str, segments: list[str]) -> bool:
+    return method == "GET" and len(segments) == 1
 
 
 def _loads(raw: bytes) -> Any:
@@ -304,7 +299,7 @@ def _loads(raw: bytes) -> Any:
         return _UNPARSED
 
 
-def _render(value: Any, raw: bytes, redactor: Redactor, *, scan: bool = True) -> str | None:
+def _render(value: Any, raw: bytes, redactor: Redactor, *, scan: bool = True) -> str | bytes | None:
     """The body as kept: compact JSON (the Activity page indents it when shown)."""
     if value is None:
         return None
@@ -313,13 +308,16 @@ def _render(value: Any, raw: bytes, redactor: Redactor, *, scan: bool = True) ->
         return f"[{len(raw)} bytes, not shown: not JSON or longer than {BODY_LIMIT} bytes]"
     if scan and redactor.may_hold_secrets(raw):
         text = orjson.dumps(redactor.redact(value)).decode("utf-8")
+    elif len(raw) <= BODY_LIMIT:
+        # Valid UTF-8 JSON without a secret name: the bytes as sent are safe to keep, with no
+        # copy; the log decodes them when a page shows them.
+        return raw
     else:
-        # Valid JSON without a secret name: the text as sent is safe to keep, and no copy is made.
         text = raw.decode("utf-8")
     return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + "\n… [cut]"
 
 
-def _response_text(value: Any, raw: bytes, redactor: Redactor) -> str | None:
+def _response_text(value: Any, raw: bytes, redactor: Redactor) -> str | bytes | None:
     if not raw:
         return None
     if not redactor.responses_clean:
@@ -334,26 +332,6 @@ def _response_text(value: Any, raw: bytes, redactor: Redactor) -> str | None:
             except UnicodeDecodeError:
                 value = _UNPARSED
     return _render(value, raw, redactor, scan=False)
-
-
-def _name(body: Any) -> str | None:
-    if isinstance(body, dict):
-        for key in ("userName", "displayName"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-    return None
-
-
-def _filtered_name(query: str) -> str | None:
-    # Entra's lookups: filter=userName eq "x" (form-encoded, quotes raw or %22). One split, not
-    # parse_qs: this runs for every logged GET.
-    for part in query.split("&"):
-        if part.startswith("filter="):
-            match = _NAME_FILTER.match(unquote_plus(part[7:]))
-            if match:
-                return match.group(1).replace('\\"', '"')
-    return None
 
 
 def _text(value: Any) -> str | None:

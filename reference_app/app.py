@@ -323,8 +323,10 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    # Outermost of the app's middleware: it sees every request and the final status.
-    app.add_middleware(AccessLog, observers=observers, tenant_prefix="/scim/v2/")
+    # Outermost of the app's middleware: it sees every request and the final status. It also
+    # hands each SCIM request to the request log (the log has no middleware of its own).
+    keep = console.recorder.submit if console.recorder is not None else None
+    app.add_middleware(AccessLog, observers=observers, tenant_prefix="/scim/v2/", keep=keep)
     app.state.metrics = metrics
     app.state.tenants = tenants
     app.state.service = service

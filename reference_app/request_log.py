@@ -10,11 +10,15 @@ A :class:`RequestRecord` is one request as the admin may see it: never a header 
 from __future__ import annotations
 
 import operator
+import re
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote_plus, unquote_to_bytes
+
+import orjson
 
 from scimkit import ServiceUnavailable
 
@@ -32,6 +36,14 @@ __all__ = [
     "RequestLog",
     "RequestQuery",
     "RequestRecord",
+    "NAME_LATER",
+    "Row",
+    "body_name",
+    "filtered_name",
+    "micros",
+    "moment_of",
+    "record_of",
+    "row_of",
 ]
 
 BODY_LIMIT = 16 * 1024
@@ -141,8 +153,81 @@ class LogCounts:
     """Newest first; at most the number asked for."""
 
 
+Row = tuple[Any, ...]
+"""A record as a plain tuple of its fields, in field order (:func:`record_of` makes it one).
+
+Three fields are kept in a cheaper form, made into the record's only when read: ``time`` is an
+``int``, microseconds since the epoch (an aware ``datetime`` costs the recorder more to make
+than the rest of the row's fields together); a body may still be the bytes sent (valid UTF-8
+JSON, within :data:`BODY_LIMIT`, already known to hold no secret); and ``resource_name`` may
+be :data:`NAME_LATER`: read, when a page needs it, from the bodies kept as sent or the query.
+"""
+NAME_LATER = ...
+"""A row's ``resource_name`` not read yet: a body kept as sent (the request's, or the response,
+the service's own JSON, kept whole) or the query's ``eq`` filter gives it (:func:`row_name`).
+Parsing bodies and decoding filters for names was a fifth to two fifths of the recorder's work
+per request."""
+_NAME_FILTER = re.compile(
+    # The quoted value as an unrolled loop (runs of plain characters between escapes), not
+    # one alternation per character: a third of the work on Entra's lookups.
+    r'\s*(?:userName|displayName)\s+eq\s+"([^"\\]*(?:\\.[^"\\]*)*)"\s*$',
+    re.I,
+)
+
+
+def body_name(body: Any) -> str | None:
+    """The ``userName`` or ``displayName`` a parsed body gives at its top level."""
+    if isinstance(body, dict):
+        for key in ("userName", "displayName"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def filtered_name(query: str) -> str | None:
+    """The name an ``eq`` lookup asks for: ``filter=userName eq "x"`` (form-encoded)."""
+    # Quotes raw or %22. One split, not parse_qs: this runs for every logged GET.
+    for part in query.split("&"):
+        if part.startswith("filter="):
+            value = part[7:]
+            # unquote_plus, without its split into ASCII runs when there is only one.
+            if value.isascii():
+                value = unquote_to_bytes(value.replace("+", " ")).decode("utf-8", "replace")
+            else:
+                value = unquote_plus(value)
+            match = _NAME_FILTER.match(value)
+            if match:
+                return match.group(1).replace('\\"', '"')
+    return None
+
+
+def row_name(row: Row) -> str | None:
+    """A row's ``resource_name``, read now if it was left for later."""
+    name = row[_NAME]
+    if name is not NAME_LATER:
+        return name  # type: ignore[no-any-return]
+    # The request's body names it, else the response (a list's, from a GET on an endpoint,
+    # never does at its top level), else the lookup's filter.
+    listing = row[_METHOD] == "GET" and sum(1 for s in row[_PATH].split("/") if s) == 1
+    for body in (row[_REQUEST], None if listing else row[_RESPONSE]):
+        if body:
+            try:
+                name = body_name(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                continue
+            if name is not None:
+                return name
+    query = row[_QUERY]
+    return filtered_name(query) if query else None
+
+
 class RequestLog(Protocol):
     async def append(self, records: Sequence[RequestRecord]) -> None: ...
+
+    async def append_rows(self, rows: Sequence[Row]) -> None:
+        """:meth:`append` of the records these rows are (the recorder builds rows, not records)."""
+        ...
 
     async def find(self, tenant: str, query: RequestQuery) -> list[RequestRecord]: ...
 
@@ -152,23 +237,87 @@ class RequestLog(Protocol):
 
 
 _FIELDS = tuple(f.name for f in fields(RequestRecord))
-_ID, _TIME, _METHOD, _STATUS = (_FIELDS.index(name) for name in ("id", "time", "method", "status"))
+_ID, _TENANT, _TIME, _METHOD, _STATUS = (
+    _FIELDS.index(name) for name in ("id", "tenant", "time", "method", "status")
+)
 _TYPE, _RESOURCE_ID, _NAME = (
     _FIELDS.index(name) for name in ("resource_type", "resource_id", "resource_name")
+)
+_BODIES = (_FIELDS.index("request_body"), _FIELDS.index("response_body"))
+_PATH, _QUERY, _REQUEST, _RESPONSE = (
+    _FIELDS.index(name) for name in ("path", "query", "request_body", "response_body")
 )
 _row = operator.attrgetter(*_FIELDS)
 """A record as a plain tuple of its fields, in field order."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """An aware ``datetime`` as a row keeps it: microseconds since the epoch."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def moment_of(micros: int) -> datetime:
+    """The aware ``datetime`` of a row's ``time``."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def row_of(record: RequestRecord) -> Row:
+    """The row of a record."""
+    row = list(_row(record))
+    row[_TIME] = micros(record.time)
+    return tuple(row)
+
+
+def record_of(row: Row) -> RequestRecord:
+    """The record a row is: its time made a ``datetime``, its name read, its bodies decoded."""
+    fields = list(row)
+    fields[_TIME] = moment_of(row[_TIME])
+    fields[_NAME] = row_name(row)
+    for i in _BODIES:
+        if isinstance(fields[i], bytes):
+            fields[i] = fields[i].decode("utf-8")
+    return RequestRecord(*fields)
+
+
+_PLAIN_NAME = re.compile(rb"[ -!#-.0-[\]-~]*")
+"""ASCII without what JSON escapes (or may: ``/``): such a name stands verbatim in its text."""
+
+
+def _may_name(row: Row, plain: bytes | None) -> bool:
+    r"""False only if the name of ``row`` (left for later) surely does not casefold to ``plain``.
+
+    ``plain`` is the casefolded name asked for, if it matches :data:`_PLAIN_NAME`. Without a
+    query, the name is a body's (or none). An ASCII body without ``\u`` escapes holds only
+    ASCII names, each as it stands in the text; one that casefolds to ``plain`` lowers to it
+    (``ſ`` casefolds to ``s``, which is why non-ASCII bodies are read), so it is then in the
+    lowered body. Anything else is read.
+    """
+    if plain is None or row[_QUERY]:
+        return True
+    for body in (row[_REQUEST], row[_RESPONSE]):
+        if body is None:
+            continue
+        if not isinstance(body, bytes) or not body.isascii() or body.find(b"\\u") != -1:
+            return True
+        if body.lower().find(plain) != -1:
+            return True
+    return False
+
+
 class MemoryRequestLog:
     """The newest ``capacity`` records of each tenant, in the process.
 
-    Records are kept as plain tuples of their fields (strings, numbers, ``None`` and an aware
-    ``datetime``), which the garbage collector stops tracking at its first pass. Kept as
+    Records are kept as plain tuples of their fields (strings, bytes, numbers and ``None``: a
+    :data:`Row`), which the garbage collector stops tracking at its first pass. Kept as
     objects, every full collection visited each record and every string it holds: with 3 000
     records that was 12 % more instructions per full collection (3 % as tuples), and with full
     collections switched off the log's cost per POST over HTTP fell from +25 % to +6 %
-    (``benchmarks/README.md``). A page's records are rebuilt from the rows it shows.
+    (``benchmarks/README.md``). The recorder hands over rows (:meth:`append_rows`), and a
+    page's records are rebuilt from the rows it shows.
     """
 
     def __init__(self, capacity: int = MEMORY_CAPACITY) -> None:
@@ -176,42 +325,61 @@ class MemoryRequestLog:
         self._tenants: dict[str, deque[tuple[Any, ...]]] = {}
 
     async def append(self, records: Sequence[RequestRecord]) -> None:
-        for record in records:
-            log = self._tenants.get(record.tenant)
+        await self.append_rows([row_of(record) for record in records])
+
+    async def append_rows(self, rows: Sequence[Row]) -> None:
+        tenants = self._tenants
+        for row in rows:
+            log = tenants.get(row[_TENANT])
             if log is None:
-                log = self._tenants[record.tenant] = deque(maxlen=self.capacity)
-            log.append(_row(record))
+                log = tenants[row[_TENANT]] = deque(maxlen=self.capacity)
+            log.append(row)
 
     async def find(self, tenant: str, query: RequestQuery) -> list[RequestRecord]:
         found: list[RequestRecord] = []
-        accepts = query.accepts
+        # Times are compared as the rows keep them, in microseconds.
+        since = None if query.since is None else micros(query.since)
+        until = None if query.until is None else micros(query.until)
+        accepts = replace(query, since=None, until=None).accepts
+        # A name left for later is read only when the query asks for one (a user's page), and
+        # not when the response plainly does not hold it: a row's name cannot match then.
+        wanted = query.resource_name
+        folded = None if wanted is None else wanted.casefold().encode()
+        plain = folded if folded is not None and _PLAIN_NAME.fullmatch(folded) else None
         for row in reversed(self._tenants.get(tenant, ())):
+            moment = row[_TIME]
+            if (since is not None and moment < since) or (until is not None and moment > until):
+                continue
+            name = row[_NAME]
+            if name is NAME_LATER:
+                name = row_name(row) if folded is not None and _may_name(row, plain) else None
             if accepts(
                 row[_ID],
-                row[_TIME],
+                _EPOCH,
                 row[_METHOD],
                 row[_STATUS],
                 row[_TYPE],
                 row[_RESOURCE_ID],
-                row[_NAME],
+                name,
             ):
-                found.append(RequestRecord(*row))
+                found.append(record_of(row))
                 if len(found) >= query.limit:
                     break
         return found
 
     async def get(self, tenant: str, id: str) -> RequestRecord | None:
         row = next((r for r in self._tenants.get(tenant, ()) if r[_ID] == id), None)
-        return None if row is None else RequestRecord(*row)
+        return None if row is None else record_of(row)
 
     async def counts(self, tenant: str, since: datetime, times: int) -> LogCounts:
         total = failed = 0
         newest: list[datetime] = []
+        start = micros(since)
         for row in reversed(self._tenants.get(tenant, ())):
             moment = row[_TIME]
             if len(newest) < times:
-                newest.append(moment)
-            if moment < since:
+                newest.append(moment_of(moment))
+            if moment < start:
                 if len(newest) >= times:
                     break
                 continue
@@ -238,13 +406,17 @@ class MongoRequestLog:
         await self._collection.create_index([("tenant", 1), ("time", 1), ("status", 1)])
 
     async def append(self, records: Sequence[RequestRecord]) -> None:
+        await self.append_rows([row_of(record) for record in records])
+
+    async def append_rows(self, rows: Sequence[Row]) -> None:
         documents = []
-        for record in records:
-            document = asdict(record)
+        for row in rows:
+            document = asdict(record_of(row))
             document["_id"] = document.pop("id")
-            if record.resource_name is not None:
-                document["resource_name"] = record.resource_name.casefold()
-                document["display_name"] = record.resource_name
+            name = document["resource_name"]
+            if name is not None:
+                document["resource_name"] = name.casefold()
+                document["display_name"] = name
             documents.append(document)
         if documents:
             await self._collection.insert_many(documents, ordered=False)

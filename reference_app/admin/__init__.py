@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reference_app.activity import ActivityMiddleware, ActivityRecorder
+from reference_app.activity import ActivityRecorder
 from reference_app.admin.accounts import (
     AdminDirectory,
     AdminRegistry,
@@ -58,9 +58,7 @@ class ConsoleParts:
         self.console.events = events
 
     def install(self, app: Starlette) -> None:
-        """Record the SCIM requests of ``app`` (outermost, so it times the whole answer)."""
-        if self.recorder is not None:
-            app.add_middleware(ActivityMiddleware, submit=self.recorder.submit)
+        """Expose the console's parts on ``app.state`` (the access log feeds the recorder)."""
         app.state.admins = self.admins
         app.state.request_log = self.request_log
         app.state.activity = self.recorder

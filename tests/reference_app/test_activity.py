@@ -120,7 +120,8 @@ async def test_waiting_requests_are_no_work_for_the_garbage_collector():
     from starlette.responses import JSONResponse
     from starlette.types import Receive, Scope, Send
 
-    from reference_app.activity import ActivityMiddleware, RawRequest
+    from reference_app.access_log import AccessLog
+    from reference_app.activity import RawRequest
 
     async def create(scope: Scope, receive: Receive, send: Send) -> None:
         name = (await Request(scope, receive).json())["userName"]
@@ -128,7 +129,7 @@ async def test_waiting_requests_are_no_work_for_the_garbage_collector():
         await answer(scope, receive, send)
 
     waiting: list[RawRequest] = []
-    app = ActivityMiddleware(create, submit=waiting.append)
+    app = AccessLog(create, observers=(), keep=waiting.append)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         await client.post("/scim/v2/acme/Users", json={"userName": "gc", "password": "x"})
@@ -137,3 +138,68 @@ async def test_waiting_requests_are_no_work_for_the_garbage_collector():
     assert b"password" in raw[7] and raw[8] == b'{"userName":"gc"}'
     gc.collect(0)
     assert not gc.is_tracked(raw)
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        (b"filter=userName+eq+%22ada%40x.example%22", "ada@x.example"),
+        (b"count=1&filter=displayName%20EQ%20%22a%5C%22b%22", 'a"b'),
+        (b'filter=userName eq "j\xc3\xbcrgen"', "j\xc3\xbcrgen"),  # raw bytes, read as Latin-1
+        (b"filter=userName+eq+%22j%C3%BCrgen%22", "j\u00fcrgen"),
+        (b'filter=userName eq "a\\\\"', "a\\\\"),
+        (b'filter=userName eq "a"b"', None),
+        (b'filter=userName sw "a"', None),
+    ],
+)
+def test_the_name_of_a_lookup_comes_from_its_filter(query: bytes, name: str | None):
+    from reference_app.activity import RawRequest, to_record
+    from reference_app.redaction import Redactor
+    from reference_app.schemas import RESOURCE_TYPES
+
+    raw: RawRequest = (0, 0.001, "GET", "/scim/v2/acme/Users", query, 200, None, b"", b"{}")
+    assert to_record(raw, "acme", "/Users", Redactor(RESOURCE_TYPES)).resource_name == name
+
+
+async def test_a_body_sent_in_chunks_is_kept_whole():
+    from starlette.requests import Request
+    from starlette.types import Receive, Scope, Send
+
+    from reference_app.access_log import AccessLog
+    from reference_app.activity import RawRequest
+
+    async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+        body = await Request(scope, receive).body()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body[:4], "more_body": True})
+        await send({"type": "http.response.body", "body": body[4:]})
+
+    async def chunks():
+        yield b'{"userName":'
+        yield b'"ada"}'
+
+    waiting: list[RawRequest] = []
+    app = AccessLog(echo, observers=(), keep=waiting.append)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        await client.post("/scim/v2/acme/Users", content=chunks())
+    (raw,) = waiting
+    assert raw[5] == 200 and raw[7] == raw[8] == b'{"userName":"ada"}'
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+async def test_a_body_the_service_cannot_read_as_json_is_never_shown(
+    app: Starlette, acme: httpx.AsyncClient, method: str
+):
+    # The recorder shows a 2xx answer's body without parsing it: the service parses the body
+    # of every POST, PUT and PATCH before it can answer 2xx. Anything else is only its size.
+    created = await acme.post("/Users", **scim_json({"schemas": [USER], "userName": "eve"}))
+    path = "/Users" if method == "POST" else f"/Users/{created.json()['id']}"
+    headers = {"Content-Type": "application/scim+json"}
+    answer = await acme.request(method, path, content=b"userName=eve&secret-ish", headers=headers)
+    assert answer.status_code == 400
+    failed, create = await _records(app)
+    assert failed.request_body is not None and "secret-ish" not in failed.request_body
+    assert failed.request_body.startswith("[23 bytes, not shown")
+    assert create.request_body == created.request.content.decode()  # as sent
+    assert create.resource_name == "eve"

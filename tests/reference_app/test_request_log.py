@@ -98,3 +98,83 @@ async def test_mongo_log(mongodb_uri: str, mongo_db_name: str):
         await _exercise(log)
     finally:
         await client.close()
+
+
+def _recorded_rows() -> list[Any]:
+    # What the recorder keeps of a PATCH and a lookup: names it reads only when asked.
+    from reference_app.activity import to_row
+    from reference_app.redaction import Redactor
+    from reference_app.request_log import NAME_LATER
+    from reference_app.schemas import RESOURCE_TYPES
+
+    redactor = Redactor(RESOURCE_TYPES)
+    ns = int(T0.timestamp() * 1e9)
+    patch = (
+        ns,
+        0.002,
+        "PATCH",
+        "/scim/v2/acme/Users/u9",
+        b"",
+        200,
+        None,
+        b"{}",
+        b'{"userName":"Zo\\u00eb"}',
+    )
+    lookup = (
+        ns + 10**9,
+        0.001,
+        "GET",
+        "/scim/v2/acme/Users",
+        b"filter=userName+eq+%22ZOE%22",
+        200,
+        None,
+        b"",
+        b'{"Resources":[]}',
+    )
+    rows = [
+        to_row(patch, "acme", "/Users/u9", redactor, new_record_id(ns)),
+        to_row(lookup, "acme", "/Users", redactor, new_record_id(ns + 10**9)),
+    ]
+    assert [row[10] for row in rows] == [NAME_LATER, NAME_LATER]
+    return rows
+
+
+async def _names_read_later(log) -> None:
+    await log.append_rows(_recorded_rows())
+    assert [r.resource_name for r in await log.find("acme", RequestQuery())] == ["ZOE", "Zoë"]
+    mine = await log.find("acme", RequestQuery(resource_id="nobody", resource_name="zoë"))
+    assert [r.method for r in mine] == ["PATCH"]
+    assert [r.method for r in await log.find("acme", RequestQuery(resource_name="zoe"))] == ["GET"]
+    assert (await log.get("acme", mine[0].id)).resource_name == "Zoë"
+
+
+async def test_memory_log_reads_names_when_asked():
+    await _names_read_later(MemoryRequestLog())
+
+
+@pytest.mark.mongo
+async def test_mongo_log_stores_names_read_from_rows(mongodb_uri: str, mongo_db_name: str):
+    from pymongo import AsyncMongoClient
+
+    client = AsyncMongoClient[dict[str, Any]](mongodb_uri, tz_aware=True)
+    try:
+        log = MongoRequestLog(client[mongo_db_name]["request_log"])
+        await log.ensure_indexes()
+        await _names_read_later(log)
+    finally:
+        await client.close()
+
+
+async def test_a_name_read_later_is_found_by_what_it_casefolds_to():
+    from reference_app.activity import RawRequest, to_row
+    from reference_app.redaction import Redactor
+    from reference_app.schemas import RESOURCE_TYPES
+
+    ns = int(T0.timestamp() * 1e9)
+    # A long s casefolds to "s": a body that is not ASCII is read, not ruled out by its text.
+    body = '{"userName":"\u017fam"}'.encode()
+    raw: RawRequest = (ns, 0.001, "GET", "/scim/v2/acme/Users/u1", b"", 200, None, b"", body)
+    log = MemoryRequestLog()
+    await log.append_rows([to_row(raw, "acme", "/Users/u1", Redactor(RESOURCE_TYPES), "0" * 24)])
+    (found,) = await log.find("acme", RequestQuery(resource_id="other", resource_name="SAM"))
+    assert found.resource_name == "\u017fam"
