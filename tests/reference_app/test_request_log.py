@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,22 +83,27 @@ async def test_the_memory_log_holds_nothing_the_garbage_collector_walks():
     assert len(await log.find("acme", RequestQuery(limit=2000))) == 2000
 
 
-@pytest.mark.mongo
-async def test_mongo_log(mongodb_uri: str, mongo_db_name: str):
+@pytest.fixture
+async def mongo_collection(mongodb_uri: str, mongo_db_name: str) -> AsyncIterator[Any]:
     from pymongo import AsyncMongoClient
 
     client = AsyncMongoClient[dict[str, Any]](mongodb_uri, tz_aware=True)
     try:
-        log = MongoRequestLog(client[mongo_db_name]["request_log"])
-        await log.ensure_indexes()
-        indexes = await client[mongo_db_name]["request_log"].index_information()
-        keys = [index["key"] for index in indexes.values()]
-        # Every query of the console starts with the tenant, the counts with its time range.
-        assert [("tenant", 1), ("time", 1), ("status", 1)] in keys
-        assert [("tenant", 1), ("_id", -1)] in keys
-        await _exercise(log)
+        yield client[mongo_db_name]["request_log"]
     finally:
         await client.close()
+
+
+@pytest.mark.mongo
+async def test_mongo_log(mongo_collection: Any):
+    log = MongoRequestLog(mongo_collection)
+    await log.ensure_indexes()
+    indexes = await mongo_collection.index_information()
+    keys = [index["key"] for index in indexes.values()]
+    # Every query of the console starts with the tenant, the counts with its time range.
+    assert [("tenant", 1), ("time", 1), ("status", 1)] in keys
+    assert [("tenant", 1), ("_id", -1)] in keys
+    await _exercise(log)
 
 
 def _recorded_rows() -> list[Any]:
@@ -153,16 +159,10 @@ async def test_memory_log_reads_names_when_asked():
 
 
 @pytest.mark.mongo
-async def test_mongo_log_stores_names_read_from_rows(mongodb_uri: str, mongo_db_name: str):
-    from pymongo import AsyncMongoClient
-
-    client = AsyncMongoClient[dict[str, Any]](mongodb_uri, tz_aware=True)
-    try:
-        log = MongoRequestLog(client[mongo_db_name]["request_log"])
-        await log.ensure_indexes()
-        await _names_read_later(log)
-    finally:
-        await client.close()
+async def test_mongo_log_stores_names_read_from_rows(mongo_collection: Any):
+    log = MongoRequestLog(mongo_collection)
+    await log.ensure_indexes()
+    await _names_read_later(log)
 
 
 async def test_a_name_read_later_is_found_by_what_it_casefolds_to():
