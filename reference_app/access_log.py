@@ -44,6 +44,7 @@ __all__ = [
 
 ACCESS_LOGGER = "reference_app.access"
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.encode()
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=-]{1,128}")
 # An error body bigger than this is not a SCIM Error body; its type is not looked for.
 _MAX_ERROR_BODY = 16 * 1024
@@ -137,10 +138,15 @@ class AccessLog:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = list(message.get("headers", ()))
-                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                if kept is not None and status == 201:
-                    kept.location = next((v for k, v in headers if k.lower() == b"location"), None)
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                # One plain loop for both headers: a generator per header looked for costs
+                # more than the loop itself.
+                for key, value in headers:
+                    name = key.lower()
+                    if name == b"content-type":
+                        content_type = value
+                    elif name == b"location" and kept is not None and status == 201:
+                        kept.location = value
+                headers.append((_REQUEST_ID_KEY, request_id.encode()))
                 message = {**message, "headers": headers}
             elif message["type"] == "http.response.body":
                 if status >= 400:
@@ -224,7 +230,7 @@ class _Kept:
 
 def _request_id(scope: Scope) -> str:
     for key, value in scope["headers"]:
-        if key == REQUEST_ID_HEADER.encode():
+        if key == _REQUEST_ID_KEY:
             text = bytes(value).decode("latin-1")
             if _CLIENT_REQUEST_ID.fullmatch(text):
                 return text

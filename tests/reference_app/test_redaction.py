@@ -49,9 +49,11 @@ def test_only_bodies_without_any_secret_name_skip_redaction():
         # Escaped or non-ASCII spellings that decode or casefold to a secret name.
         b'{"p\\u0061ssword":"p"}',
         '{"pa\u017f\u017fword":"p"}'.encode(),
+        b'{"displayName":"say \\"hi\\"","p\\u0061ssword":"p"}',  # after another escape
     ]
     for raw in holding:
         assert redactor.may_hold_secrets(raw), raw
+    assert not redactor.may_hold_secrets(b'{"displayName":"say \\"hi\\""}')
     assert redactor.is_secret("pa\u017f\u017fword")
 
 
