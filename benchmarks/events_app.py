@@ -58,6 +58,7 @@ def build_app(
         _prefill(store.feed, feed_prefill)
     service = ResourceService(store, resource_types(), tolerance=ENTRA, record_events=events)
     routes: list[BaseRoute] = [Route("/healthz", _healthz, methods=["GET"])]
+    late: list[BaseRoute] = []  # tried after the SCIM routes, as the reference app does
     if events:
         from scimkit.events import EventPoller, EventSigner
         from scimkit.web import event_routes, jwks_route
@@ -69,9 +70,9 @@ def build_app(
             issuer=lambda tenant: f"http://127.0.0.1/scim/v2/{tenant}",
         )
         events_auth = BearerTokenAuth.from_tokens({TENANT: [EVENTS_TOKEN]})
-        routes += [*event_routes(poller, authenticate=events_auth), jwks_route(signer)]
+        late += [*event_routes(poller, authenticate=events_auth), jwks_route(signer)]
     options = WebOptions(authenticate=BearerTokenAuth.from_tokens({TENANT: [token]}))
-    app = create_scim_app(service, options, routes=routes)
+    app = create_scim_app(service, options, routes=routes, routes_after_scim=late)
     app.state.service = service  # for benchmarks that fill the store without HTTP
     return app
 

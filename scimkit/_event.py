@@ -242,7 +242,9 @@ def new_event_id() -> str:
 # --- deriving the events of a write ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, unlike the other value objects: a frozen dataclass sets each field through
+# object.__setattr__, and one is made per write (nothing changes it once made).
+@dataclass(slots=True)
 class WriteRecord:
     """What the service hands a store with a write so the store records its events.
 
@@ -252,12 +254,13 @@ class WriteRecord:
 
     ``before`` is the resource as the service read it for a write that compares its version
     (PUT, PATCH): exactly the resource the write replaces, so a store whose write is one
-    compare-and-set need not read it again to derive the events (MongoStore).
+    compare-and-set need not read it again to derive the events (MongoStore). A store reads
+    the record and never changes it.
     """
 
     kind: EventType
     iat: datetime
-    txn: str = field(default_factory=lambda: new_event_id())
+    txn: str = field(default_factory=new_event_id)
     operations: tuple[PatchOperation, ...] = ()
     before: Mapping[str, Any] | None = field(default=None, compare=False)
 
@@ -377,12 +380,15 @@ def write_events(
 # in a compact form.
 Draft = tuple[EventType, str, str, str, str | None, str | None, int, Any, Any]
 
-_WRITES = frozenset({EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE})
+# EventType's members, read through the enum's class (whose metaclass has a __getattr__), cost
+# about ten times a module name; the write path names them several times per write.
+_CREATE, _PUT, _PATCH, _DELETE = EventType.CREATE, EventType.PUT, EventType.PATCH, EventType.DELETE
+_WRITES = (_CREATE, _PUT, _PATCH, _DELETE)
 
 _NO_DATA = 0
 _JSON = 1  # the data itself, JSON-shaped
 _RESOURCE = 2  # a stored resource (never mutated): the data is its projection, made when read
-_OPERATIONS = 3  # PATCH operations: the data is their PatchOp message, made when read
+_OPERATIONS = 3  # PATCH operations as (op, path, value) rows: the data is their PatchOp message
 
 
 def _write_drafts(
@@ -398,41 +404,42 @@ def _write_drafts(
 ) -> list[Draft]:
     if kind not in _WRITES:
         raise ValueError(f"{kind} is not a write")
-    subject = before if kind is EventType.DELETE else after
+    subject = before if kind is _DELETE else after
     if subject is None:
         raise ValueError(f"a {kind.value} needs the resource {'before' if before else 'after'}")
     raw_external_id = subject.get("externalId")
     external_id = raw_external_id if isinstance(raw_external_id, str) else None
     uri = f"{resource_type.endpoint}/{id}"
     name = resource_type.name
-    if kind is EventType.DELETE:
+    if kind is _DELETE:
         return [(kind, name, id, uri, None, external_id, _NO_DATA, None, ())]
     assert after is not None
-    version = (after.get("meta") or {}).get("version")
+    meta = after.get("meta")
+    version = meta.get("version") if meta else None
+    facts = _facts(resource_type)
     code: int
     source: Any
     # A feed keeps the sources for a long time: never-returned values (a password, its hash)
     # are left out of them at once, not only when the data is made. Where such values may sit
-    # deeper than the top level (``_hidden_names`` is None), the data is made at once instead.
-    hidden_names = _hidden_names(resource_type)
-    if kind is EventType.PATCH:
-        if hidden_names is None or _mentions_hidden(operations, hidden_names):
-            code, source = _JSON, _patch_message(operations, resource_type)
+    # deeper than the top level (``hidden_names`` is None), the data is made at once instead.
+    hidden_names = facts.hidden_names
+    if kind is _PATCH:
+        rows = None if hidden_names is None else _operation_rows(operations, hidden_names)
+        if rows is None:
+            code, source = _JSON, _patch_message(_rows(operations), resource_type)
         else:
-            code, source = _OPERATIONS, tuple(operations)
-    elif snapshot and resource_type.members_attribute is None and hidden_names is not None:
-        hidden = _never_returned(resource_type)
-        source = (
-            {k: v for k, v in after.items() if k not in hidden} if hidden & after.keys() else after
-        )
-        code = _RESOURCE
+            code, source = _OPERATIONS, rows
+    elif snapshot and facts.snapshots:
+        code, source = _RESOURCE, _without(after, facts.never_returned)
     else:
         code, source = _JSON, project(after, resource_type)
     attributes: tuple[str, ...] | _Changes | None
     if code == _RESOURCE and before is None and keys is None and not member_delta:
         attributes = None  # a create's paths follow from the resource: made when read
     elif keys is not None and before is not None and hidden_names is not None:
-        attributes = _Changes.of(resource_type, keys, before, after, bool(member_delta))
+        attributes = _Changes.of(
+            resource_type, facts.unreported, keys, before, after, bool(member_delta)
+        )
     else:
         attributes = changed_paths(
             before, after, resource_type, member_delta=member_delta, keys=keys
@@ -440,11 +447,79 @@ def _write_drafts(
     drafts: list[Draft] = [(kind, name, id, uri, version, external_id, code, source, attributes)]
     # ``keys`` holds every top-level key the write changed: without ``active`` there is no
     # activation to compare.
-    if kind is not EventType.CREATE and before is not None and (keys is None or "active" in keys):
+    if kind is not _CREATE and before is not None and (keys is None or "active" in keys):
         change = _activation(resource_type, before, after)
         if change is not None:
             drafts.append((change, name, id, uri, version, external_id, _NO_DATA, None, ()))
     return drafts
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What drafting a write's events needs to know of its resource type, worked out once.
+
+    ``hidden_names`` as :func:`_hidden_names`; ``never_returned`` the top-level keys never
+    returned; ``unreported`` those and the members, which :class:`_Changes` does not keep;
+    ``snapshots``: a create's data may be its stored resource (a type without members whose
+    never-returned values are all top-level).
+    """
+
+    hidden_names: frozenset[str] | None
+    never_returned: frozenset[str]
+    unreported: frozenset[str]
+    snapshots: bool
+
+
+@lru_cache(maxsize=256)
+def _facts(resource_type: ResourceType) -> _Facts:
+    hidden_names = _hidden_names(resource_type)
+    never_returned = _never_returned(resource_type)
+    members = resource_type.members_attribute
+    return _Facts(
+        hidden_names,
+        never_returned,
+        never_returned if members is None else never_returned | {members.name},
+        members is None and hidden_names is not None,
+    )
+
+
+def _without(resource: Mapping[str, Any], keys: frozenset[str]) -> Mapping[str, Any]:
+    """``resource`` without ``keys`` (itself when it has none of them, as it usually has)."""
+    for key in keys:
+        if key in resource:
+            return {k: v for k, v in resource.items() if k not in keys}
+    return resource
+
+
+PatchRow = tuple[str, str | None, Any]
+"""A PATCH operation as a feed keeps it: ``(op, path, value)``."""
+
+
+def _rows(operations: Sequence[PatchOperation]) -> list[PatchRow]:
+    return [(operation.op, operation.path, operation.value) for operation in operations]
+
+
+def _operation_rows(
+    operations: Sequence[PatchOperation], hidden: frozenset[str]
+) -> list[PatchRow] | None:
+    """The operations as rows, or None when one may set a never-returned value.
+
+    ``hidden`` holds the never-returned names (lower case), looked for in each path and each
+    key of a path-less value, in any case (cautious: such a PATCH has its data rendered at
+    once instead). One pass does both, as every recorded PATCH needs both.
+    """
+    rows: list[PatchRow] = []
+    for operation in operations:
+        path, value = operation.path, operation.value
+        if hidden:
+            if path is not None:
+                # _names_hidden, its choice made here: one function call less per operation.
+                if (_names_cached if len(path) <= _CACHED_TEXT else _names)(path, hidden):
+                    return None
+            elif isinstance(value, dict) and _fragment_names_hidden(value, hidden):
+                return None
+        rows.append((operation.op, path, value))
+    return rows
 
 
 def _drafted_event(
@@ -459,7 +534,7 @@ def _drafted_event(
         if attributes is None:
             attributes = _created_paths(source, resource_type)
     elif code == _OPERATIONS:
-        data = _Deferred(_patch_message, source, resource_type)
+        data = _Deferred(_patch_message, tuple(source), resource_type)
     if isinstance(attributes, _Changes):
         attributes = attributes.paths()
     return Event(
@@ -472,52 +547,54 @@ class _Changes:
 
     Comparing them costs more than keeping them, and a receiver may never ask for ``notice``;
     so a feed keeps them (as JSON, :meth:`encode`) and the paths are computed when read.
+    ``kept`` is what is kept: the keys, their values before and after (in the keys' order),
+    and whether the members changed (compared through the member delta, not here).
     """
 
-    __slots__ = ("resource_type", "keys", "old", "new", "members")
+    __slots__ = ("resource_type", "kept")
 
     def __init__(
-        self,
-        resource_type: ResourceType,
-        keys: list[str],
-        old: list[Any],
-        new: list[Any],
-        members: bool,
+        self, resource_type: ResourceType, kept: tuple[list[str], list[Any], list[Any], bool]
     ) -> None:
         self.resource_type = resource_type
-        self.keys, self.old, self.new, self.members = keys, old, new, members
+        self.kept = kept
 
     @classmethod
     def of(
         cls,
         resource_type: ResourceType,
+        unreported: frozenset[str],
         keys: Collection[str],
         before: Mapping[str, Any],
         after: Mapping[str, Any],
         members: bool,
     ) -> _Changes:
-        # Members are compared through the delta; never-returned values are not kept.
-        skipped = _never_returned(resource_type)
-        member_attribute = resource_type.members_attribute
-        if member_attribute is not None:
-            skipped = skipped | {member_attribute.name}
-        kept = [key for key in keys if key not in skipped]
-        old, new = [before.get(k) for k in kept], [after.get(k) for k in kept]
-        return cls(resource_type, kept, old, new, members)
+        """The changes of ``keys`` but those ``unreported`` (never returned, or the members)."""
+        # One loop: three comprehensions (or maps) over the few keys cost about twice as much.
+        kept: list[str] = []
+        old: list[Any] = []
+        new: list[Any] = []
+        for key in keys:
+            if key not in unreported:
+                kept.append(key)
+                old.append(before.get(key))
+                new.append(after.get(key))
+        return cls(resource_type, (kept, old, new, members))
 
     def paths(self) -> tuple[str, ...]:
-        old = dict(zip(self.keys, self.old, strict=True))
-        new = dict(zip(self.keys, self.new, strict=True))
-        return _diff_paths(old, new, self.resource_type, self.members, self.keys)
+        keys, old, new, members = self.kept
+        before = dict(zip(keys, old, strict=True))
+        after = dict(zip(keys, new, strict=True))
+        return _diff_paths(before, after, self.resource_type, members, keys)
 
     def encode(self) -> str:
         """JSON text: an array, so never taken for joined paths (which start with a name)."""
-        return _json_text((self.keys, self.old, self.new, self.members))
+        return _json_text(self.kept)
 
     @classmethod
     def decode(cls, blob: str, resource_type: ResourceType) -> _Changes:
         keys, old, new, members = orjson.loads(blob)
-        return cls(resource_type, keys, old, new, members)
+        return cls(resource_type, (keys, old, new, members))
 
 
 def _departure_draft(
@@ -571,13 +648,21 @@ def retain(
     """
     kind, name, id, uri, version, external_id, code, source, attributes = draft
     blob: Any = None
-    if code == _OPERATIONS:
-        source = [(operation.op, operation.path, operation.value) for operation in source]
+    # Once per recorded event: the JSON is made here rather than through _json_text and
+    # _retained_paths (the same text), one function call less each.
     if code != _NO_DATA:
         try:
-            blob = _json_text(source)
+            blob = orjson.dumps(source).decode()
         except TypeError:  # a value JSON cannot hold: keep the object (and track the tuple)
             code, blob = _OBJECT, source
+    paths: str | None
+    if type(attributes) is _Changes:
+        try:
+            paths = orjson.dumps(attributes.kept).decode()
+        except TypeError:  # a value JSON cannot hold: compare now
+            paths = " ".join(attributes.paths())
+    else:
+        paths = _retained_paths(attributes)
     return (
         position,
         jti,
@@ -591,7 +676,7 @@ def retain(
         external_id,
         code,
         blob,
-        _retained_paths(attributes),
+        paths,
         resource_type,
     )
 
@@ -708,10 +793,8 @@ def restore(record: Retained, tenant: str, resource_types: Sequence[ResourceType
         if attributes is None:
             attributes = _created_paths(resource, resource_type)
     elif code == _OPERATIONS:
-        operations = tuple(
-            PatchOperation(op, path, value) for op, path, value in orjson.loads(blob)
-        )
-        data = _Deferred(_patch_message, operations, resource_types[type_index])
+        rows = tuple(tuple(row) for row in orjson.loads(blob))
+        data = _Deferred(_patch_message, rows, resource_types[type_index])
     return Event(
         tenant,
         jti,
@@ -877,20 +960,16 @@ def _hidden_names(resource_type: ResourceType) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def _mentions_hidden(operations: Sequence[PatchOperation], hidden: frozenset[str]) -> bool:
-    """Whether an operation may set a never-returned value (by name, in any case; cautious)."""
-    if not hidden:
-        return False
-    for operation in operations:
-        if operation.path is not None:
-            if _names_hidden(operation.path, hidden):
-                return True
-        elif isinstance(operation.value, dict):
-            for key, value in operation.value.items():
-                if _names_hidden(key, hidden) or (
-                    isinstance(value, dict) and any(_names_hidden(k, hidden) for k in value)
-                ):
-                    return True
+def _fragment_names_hidden(value: Mapping[str, Any], hidden: frozenset[str]) -> bool:
+    """Whether a path-less PATCH value may set a never-returned value (cautious).
+
+    By name in any case: its keys, and the keys of an extension's object.
+    """
+    for key, item in value.items():
+        if _names_hidden(key, hidden) or (
+            isinstance(item, dict) and any(_names_hidden(k, hidden) for k in item)
+        ):
+            return True
     return False
 
 
@@ -987,44 +1066,42 @@ def _has_activation(resource_type: ResourceType) -> bool:
     return attribute is not None and attribute.type.value == "boolean"
 
 
-def _patch_message(
-    operations: Sequence[PatchOperation], resource_type: ResourceType
-) -> dict[str, Any]:
-    """The applied operations as a PatchOp message, never-returned values removed."""
+def _patch_message(rows: Sequence[PatchRow], resource_type: ResourceType) -> dict[str, Any]:
+    """The applied operations (as rows) as a PatchOp message, never-returned values removed."""
     shown = []
-    for operation in operations:
-        rendered = _shown_operation(operation, resource_type)
+    for op, path, value in rows:
+        rendered = _shown_operation(op, path, value, resource_type)
         if rendered is not None:
             shown.append(rendered)
     return {"schemas": [PATCH_OP_SCHEMA], "Operations": shown}
 
 
 def _shown_operation(
-    operation: PatchOperation, resource_type: ResourceType
+    op: str, path: str | None, value: Any, resource_type: ResourceType
 ) -> dict[str, Any] | None:
-    rendered: dict[str, Any] = {"op": operation.op}
-    value = operation.value
-    if operation.path is None:
+    rendered: dict[str, Any] = {"op": op}
+    shown = value
+    if path is None:
         if isinstance(value, dict):
-            value = _shown_fragment(value, resource_type, None)
-        if operation.value is not None:
-            rendered["value"] = value
+            shown = _shown_fragment(value, resource_type, None)
+        if value is not None:
+            rendered["value"] = shown
         return rendered
-    rendered["path"] = operation.path
+    rendered["path"] = path
     # The attribute a path targets is named before any value filter: members[value eq "x"].
-    head = operation.path.split("[", 1)[0].strip()
+    head = path.split("[", 1)[0].strip()
     ref = resource_type.resolve_path(head)
     if ref is not None:
         if ref.attribute.returned is Returned.NEVER or (
             ref.sub_attribute is not None and ref.sub_attribute.returned is Returned.NEVER
         ):
             return None
-        if value is not None and ref.sub_attribute is None and "[" not in operation.path:
-            value = _shown_value(
+        if value is not None and ref.sub_attribute is None and "[" not in path:
+            shown = _shown_value(
                 value, resource_type, ref.schema, ref.attribute.name, ref.extension
             )
-    if operation.value is not None:
-        rendered["value"] = value
+    if value is not None:
+        rendered["value"] = shown
     return rendered
 
 

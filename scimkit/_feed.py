@@ -187,6 +187,7 @@ class MemoryFeed:
         # The resource types retained events render with, referred to by index from the
         # records (a reference would make each record an object the collector tracks).
         self._types: list[ResourceType] = []
+        self._type_indexes: dict[ResourceType, int] = {}  # by identity (eq=False)
 
     def append(self, tenant: str, events: Iterable[Event]) -> tuple[Event, ...]:
         """Append events of one write (in order) and return them with their positions."""
@@ -210,21 +211,37 @@ class MemoryFeed:
         are kept without ever being :class:`Event` objects. Returns the last position.
         """
         feed = self._tenants.get(tenant) or self._tenants.setdefault(tenant, _TenantFeed())
-        type_index = self._type_index(resource_type)
+        type_index = self._type_indexes.get(resource_type)
+        if type_index is None:
+            type_index = self._type_index(resource_type)
         txn, iat = write.txn, write.iat
-        first = feed.last
+        events = feed.events
+        first = position = feed.last
         for draft in drafts:
-            feed.last += 1
-            feed.events.append(retain(draft, None, txn, iat, feed.last, type_index))
-        self._appended(feed, iat if feed.last > first else None)
-        return feed.last
+            position += 1
+            events.append(retain(draft, None, txn, iat, position, type_index))
+        feed.last = position
+        if position == first:
+            self._appended(feed, None)
+        else:
+            # What _appended does, its checks made here: once per write, and most writes
+            # expire nothing.
+            max_age = self.max_age
+            if len(events) > self.max_events or (
+                max_age is not None and retained_iat(events[0]) < iat - max_age
+            ):
+                self._expire(feed, iat)
+            if feed.arrived is not None:
+                feed.arrived.set()
+                feed.arrived = None
+        return position
 
     def _type_index(self, resource_type: ResourceType) -> int:
-        for index, known in enumerate(self._types):
-            if known is resource_type:
-                return index
-        self._types.append(resource_type)
-        return len(self._types) - 1
+        index = self._type_indexes.get(resource_type)
+        if index is None:
+            index = self._type_indexes[resource_type] = len(self._types)
+            self._types.append(resource_type)
+        return index
 
     @staticmethod
     def _keep(feed: _TenantFeed, record: Retained) -> None:

@@ -334,7 +334,8 @@ class MemoryStore:
                     record,
                     before,
                     updated,
-                    delta=delta,
+                    # None rather than the shared empty delta: cheaper to test on every write.
+                    delta=None if delta is _NO_DELTA else delta,
                     keys=None if whole else changed,
                 )
             return updated

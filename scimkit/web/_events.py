@@ -53,7 +53,8 @@ def event_routes(
     ``authenticate(request, tenant)`` identifies the receiver (use a
     :class:`~scimkit.web.BearerTokenAuth` over the tenant's events tokens, never its SCIM
     tokens); the principal's ``name`` names the receiver's checkpoint. Pass the routes to
-    :func:`~scimkit.web.create_scim_app` as ``routes`` to serve them beside SCIM.
+    :func:`~scimkit.web.create_scim_app` as ``routes_after_scim`` to serve them beside SCIM (as
+    ``routes`` they would be tried, and missed, before every SCIM request's own route).
     """
 
     async def events(request: Request) -> Response:

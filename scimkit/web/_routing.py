@@ -77,13 +77,17 @@ def create_scim_app(
     options: WebOptions,
     *,
     routes: Sequence[BaseRoute] = (),
+    routes_after_scim: Sequence[BaseRoute] = (),
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
     debug: bool = False,
 ) -> Starlette:
     """A Starlette app serving SCIM 2.0 for ``service`` as ``options`` say (see ``WebOptions``).
 
-    ``routes`` are extra routes of the application (``/healthz``); ``lifespan`` is passed to
-    Starlette (open and close a database client there).
+    ``routes`` are extra routes of the application (``/healthz``), tried before the SCIM
+    routes; ``routes_after_scim`` are tried after them, so a SCIM request never pays for
+    matching them (Starlette tries routes in order): routes no SCIM path matches, such as
+    ``event_routes`` and ``jwks_route``. ``lifespan`` is passed to Starlette (open and close a
+    database client there).
 
     Unknown paths answer a SCIM 404, wrong methods a SCIM 405, and unexpected failures a SCIM 500
     (logged on the ``scimkit.web`` logger, never detailed to the client).
@@ -91,7 +95,7 @@ def create_scim_app(
     scim = scim_routes(service, options)
     return Starlette(
         debug=debug,
-        routes=[*routes, *scim],
+        routes=[*routes, *scim, *routes_after_scim],
         exception_handlers={
             HTTPException: http_exception_handler,
             Exception: server_error_handler,

@@ -275,9 +275,17 @@ def test_write_events_refuses_non_writes():
 def test_an_operation_naming_a_never_returned_attribute_is_found_in_any_case_and_length(
     path, named
 ):
-    from scimkit._event import _mentions_hidden
+    from scimkit._event import _operation_rows
     from scimkit._patch import PatchOperation
 
     hidden = frozenset({"password"})
-    assert _mentions_hidden([PatchOperation("replace", path, "v")], hidden) is named
-    assert _mentions_hidden([PatchOperation("replace", None, {path: "v"})], hidden) is named
+    values: list[Any] = ["v", {"k": "v"}]
+    for value in values:
+        operations = [PatchOperation("replace", path, value)]
+        assert (_operation_rows(operations, hidden) is None) is named
+        if not named:
+            assert _operation_rows(operations, hidden) == [("replace", path, value)]
+    fragments: list[Any] = [{path: "v"}, {"urn:x": {path: "v"}}]
+    for value in fragments:
+        operations = [PatchOperation("replace", None, value)]
+        assert (_operation_rows(operations, hidden) is None) is named

@@ -54,7 +54,7 @@ async def http(service, signer, form) -> AsyncIterator[httpx.AsyncClient]:
     app = create_scim_app(
         service,
         WebOptions(authenticate=BearerTokenAuth.from_tokens({TENANT: [SCIM_TOKEN]})),
-        routes=[
+        routes_after_scim=[
             *event_routes(
                 poller, authenticate=BearerTokenAuth.from_tokens({TENANT: [EVENTS_TOKEN]})
             ),

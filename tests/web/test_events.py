@@ -39,7 +39,7 @@ async def client(feed, signer) -> AsyncIterator[httpx.AsyncClient]:
     app = create_scim_app(
         service,
         WebOptions(authenticate=BearerTokenAuth.from_tokens(SCIM)),
-        routes=[
+        routes_after_scim=[
             *event_routes(poller, authenticate=BearerTokenAuth.from_tokens(EVENTS)),
             jwks_route(signer),
         ],

@@ -181,3 +181,29 @@ async def test_scim_routes_compose_into_another_app(service: ResourceService) ->
         response = await client.get("/Users")
     assert response.status_code == 200
     assert response.json()["totalResults"] == 0
+
+
+async def test_routes_after_scim_are_tried_after_the_scim_routes(
+    service: ResourceService,
+) -> None:
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def extra(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("extra")
+
+    # A path a SCIM route serves: the SCIM route answers. Any other: the later route.
+    late = [Route("/scim/v2/{tenant}/Users", extra), Route("/scim/v2/{tenant}/Extra", extra)]
+    options = WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS))
+    app = create_scim_app(service, options, routes_after_scim=late)
+    assert app.router.routes[-2:] == late
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://scim.test/scim/v2/acme",
+        headers={"Authorization": "Bearer acme-primary"},
+    ) as client:
+        listed = await client.get("/Users")
+        extra_answer = await client.get("/Extra")
+    assert listed.json()["totalResults"] == 0
+    assert extra_answer.text == "extra"
