@@ -168,9 +168,10 @@ class CeilingApp:
                 Route(f"/{endpoint}/{{id}}", self.delete, methods=["DELETE"]),
             ]
         return Starlette(
+            # /healthz after the SCIM routes, as in the reference app (reference_app/app.py).
             routes=[
-                Route("/healthz", self.healthz, methods=["GET"]),
                 Mount("/scim/v2/{tenant}", routes=resource_routes),
+                Route("/healthz", self.healthz, methods=["GET"]),
             ]
         )
 
