@@ -546,7 +546,7 @@ class _Changes:
     """The values of the top-level keys a write changed, before and after: its notice paths.
 
     Comparing them costs more than keeping them, and a receiver may never ask for ``notice``;
-    so a feed keeps them (as JSON, :meth:`encode`) and the paths are computed when read.
+    so a feed keeps them (as JSON, see :func:`retain`) and the paths are computed when read.
     ``kept`` is what is kept: the keys, their values before and after (in the keys' order),
     and whether the members changed (compared through the member delta, not here).
     """
@@ -586,10 +586,6 @@ class _Changes:
         before = dict(zip(keys, old, strict=True))
         after = dict(zip(keys, new, strict=True))
         return _diff_paths(before, after, self.resource_type, members, keys)
-
-    def encode(self) -> str:
-        """JSON text: an array, so never taken for joined paths (which start with a name)."""
-        return _json_text(self.kept)
 
     @classmethod
     def decode(cls, blob: str, resource_type: ResourceType) -> _Changes:
@@ -648,21 +644,23 @@ def retain(
     """
     kind, name, id, uri, version, external_id, code, source, attributes = draft
     blob: Any = None
-    # Once per recorded event: the JSON is made here rather than through _json_text and
-    # _retained_paths (the same text), one function call less each.
+    # Text, not orjson's bytes: those are allocated outside Python's small-object allocator
+    # with room to spare and shrunk, and keeping 100,000 of them made each dumps ~8 times
+    # slower (heap growth and trimming); a str of the same JSON is a small object.
     if code != _NO_DATA:
         try:
             blob = orjson.dumps(source).decode()
         except TypeError:  # a value JSON cannot hold: keep the object (and track the tuple)
             code, blob = _OBJECT, source
-    paths: str | None
+    paths: str | None = None
     if type(attributes) is _Changes:
+        # JSON text of an array, so never taken for joined paths (which start with a name).
         try:
             paths = orjson.dumps(attributes.kept).decode()
         except TypeError:  # a value JSON cannot hold: compare now
             paths = " ".join(attributes.paths())
-    else:
-        paths = _retained_paths(attributes)
+    elif attributes is not None:
+        paths = " ".join(attributes)
     return (
         position,
         jti,
@@ -679,24 +677,6 @@ def retain(
         paths,
         resource_type,
     )
-
-
-def _json_text(value: Any) -> str:
-    # Text, not orjson's bytes: those are allocated outside Python's small-object allocator
-    # with room to spare and shrunk, and keeping 100,000 of them made each dumps ~8 times
-    # slower (heap growth and trimming); a str of the same JSON is a small object.
-    return orjson.dumps(value).decode()
-
-
-def _retained_paths(attributes: Any) -> str | None:
-    if attributes is None:
-        return None
-    if isinstance(attributes, _Changes):
-        try:
-            return attributes.encode()
-        except TypeError:  # a value JSON cannot hold: compare now
-            attributes = attributes.paths()
-    return " ".join(attributes)
 
 
 def retain_event(event: Event, position: int) -> Retained:
