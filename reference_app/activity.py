@@ -32,12 +32,15 @@ from reference_app.redaction import Redactor
 from reference_app.request_log import (
     BODY_LIMIT,
     NAME_LATER,
+    RESOURCE_LATER,
     RequestLog,
     RequestRecord,
     Row,
     body_name,
     filtered_name,
     record_of,
+    resource_of,
+    unshown,
 )
 
 __all__ = [
@@ -213,35 +216,68 @@ def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str)
     """:func:`to_record` as the log keeps it: a tuple of the record's fields, in field order.
 
     A tuple, not the frozen record: building one is a fifth of the work of building the other,
-    and the embedded log keeps tuples anyway. A body kept as sent stays bytes (see
+    and the embedded log keeps tuples anyway. Nearly every request Entra sends is answered
+    2xx with a body the service wrote and, for a write, a body the service read as JSON; once
+    the request body is known to hold no secret name, such a request's row is what the access
+    log saw, every other field left for when a page reads it (see
     :data:`~reference_app.request_log.Row`).
+    """
+    started_ns, duration, method, _, query, status, location, request_bytes, response_bytes = raw
+    if (
+        status < 400
+        and redactor.responses_clean
+        and len(response_bytes) <= BODY_LIMIT
+        and (
+            not request_bytes
+            or (
+                # Answered 2xx, the body was read as JSON (scimkit's read_json: orjson, or a
+                # 400), so it needs no parse to be shown, and it was kept whole.
+                200 <= status < 300
+                and method in _READ_AS_JSON
+                and len(request_bytes) < BODY_LIMIT
+                and not redactor.may_hold_secrets(request_bytes)
+            )
+        )
+    ):
+        return (
+            id,
+            tenant,
+            started_ns // 1_000_000 * 1000,  # to the millisecond, in microseconds (see Row)
+            method,
+            path,
+            query,
+            status,
+            duration,
+            RESOURCE_LATER,
+            location,
+            NAME_LATER,
+            None,
+            None,
+            request_bytes or None,
+            response_bytes or None,
+        )
+    return _settled_row(raw, tenant, path, redactor, id)
+
+
+def _settled_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str) -> Row:
+    """The row of a request :func:`to_row` cannot take as it came: every field read now.
+
+    A failed request (its scimType and detail), a body that may hold a secret (redacted), one
+    that may not be JSON or was cut, or a response that may hold a secret.
     """
     started_ns, duration, method, _, raw_query, status, location, request_bytes, response_bytes = (
         raw
     )
-    segments = path[1:].split("/")
-    if "" in segments:  # ``/Users/`` or ``//Users``: as if the empty segments were not there
-        segments = [s for s in segments if s]
     query = raw_query.decode("latin-1") if raw_query else ""
+    resource_type, resource_id = resource_of(path, location)
     failed = status >= 400
     # The response is kept whole and as sent, and the query is kept: a name the request body
-    # does not give can be read from them when a page needs it, not for every request.
+    # does not give can be read from them when a page needs it.
     later = not failed and redactor.responses_clean and len(response_bytes) <= BODY_LIMIT
     request: Any = None
-    if (
-        later
-        and 200 <= status < 300
-        and method in _READ_AS_JSON
-        and 0 < len(request_bytes) < BODY_LIMIT  # kept whole
-        and not redactor.may_hold_secrets(request_bytes)
-    ):
-        # Answered 2xx, the body was read as JSON (scimkit's read_json: orjson, or a 400),
-        # so it needs no parse to be shown; without a secret name it is kept as sent, and
-        # even its name is read later.
-        name: Any = NAME_LATER
-        request_body: str | bytes | None = request_bytes
-    elif not request_bytes:
-        name = request_body = None
+    if not request_bytes:
+        name: Any = None
+        request_body: str | bytes | None = None
     else:
         request = _loads(request_bytes)
         name = body_name(request)
@@ -256,45 +292,30 @@ def to_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id: str)
         if later:
             name = NAME_LATER
         else:
-            if response is _UNREAD and response_bytes and not _listing(method, segments):
+            listing = method == "GET" and resource_type is not None and resource_id is None
+            if response is _UNREAD and response_bytes and not listing:
                 response = _loads(response_bytes)
             name = body_name(response) or (filtered_name(query) if query else None)
-    resource_id = segments[1] if len(segments) > 1 and not segments[1].startswith(".") else None
-    if resource_id is None and location is not None:
-        resource_id = location.decode("latin-1").rstrip("/").rpartition("/")[2]
     scim_type = detail = None
     if failed and isinstance(response, dict):
         scim_type = _text(response.get("scimType"))
         detail = _text(response.get("detail"))
-    if (
-        later
-        and response is _UNREAD
-        and response_bytes[:1] in _OPENERS
-        and response_bytes.isascii()
-        and response_bytes.rstrip()[-1:] in _CLOSERS
-    ):
-        # What _response_text keeps of the service's own ASCII JSON, kept whole: the bytes as
-        # sent (two calls fewer for nearly every answer).
-        response_body: str | bytes | None = response_bytes
-    else:
-        response_body = _response_text(response, response_bytes, redactor)
     return (
         id,
         tenant,
-        started_ns // 1_000_000 * 1000,  # to the millisecond, in microseconds (see Row)
+        started_ns // 1_000_000 * 1000,
         method,
         path,
         query,
         status,
-        # Microseconds, truncated: round() costs as much as the rest of these fields together.
-        int(duration * 1_000_000) / 1000,
-        segments[0] if segments else None,
+        duration,
+        resource_type,
         resource_id,
         name,
         scim_type,
         detail,
         request_body,
-        response_body,
+        _response_text(response, response_bytes, redactor),
     )
 
 
@@ -304,10 +325,6 @@ _CLOSERS = (b"}", b"]")
 _UNREAD = object()
 _READ_AS_JSON = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose body the SCIM service parses before it can answer 2xx (every such route)."""
-
-
-def _listing(method: str, segments: list[str]) -> bool:
-    return method == "GET" and len(segments) == 1
 
 
 def _loads(raw: bytes) -> Any:
@@ -323,12 +340,13 @@ def _render(value: Any, raw: bytes, redactor: Redactor, *, scan: bool = True) ->
         return None
     if value is _UNPARSED:
         # Not JSON (or cut at the limit): it may hold anything, so only its size is shown.
-        return f"[{len(raw)} bytes, not shown: not JSON or longer than {BODY_LIMIT} bytes]"
+        return unshown(raw)
     if scan and redactor.may_hold_secrets(raw):
         text = orjson.dumps(redactor.redact(value)).decode("utf-8")
-    elif len(raw) <= BODY_LIMIT:
+    elif len(raw) <= BODY_LIMIT and (value is raw or isinstance(value, dict | list)):
         # Valid UTF-8 JSON without a secret name: the bytes as sent are safe to keep, with no
-        # copy; the log decodes them when a page shows them.
+        # copy; the log decodes them when a page shows them (an object or an array: a bare
+        # scalar would not look like JSON to it).
         return raw
     else:
         text = raw.decode("utf-8")

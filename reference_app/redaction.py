@@ -84,20 +84,16 @@ class Redactor:
         the text, unless spelled with a ``\u`` escape or non-ASCII letters that casefold to
         ASCII ones (``ſ``): such bodies, and any other non-ASCII ones, are always redacted.
         """
-        if not self._all_ascii:
+        if not self._all_ascii or not raw.isascii():
             return True
-        # Searched as text, not bytes: ``in`` on a str needs no argument parsing (bytes.find
-        # does; ``in`` on bytes first tries the needle as a byte value and formats the error),
-        # and the ASCII decode is the check that the body is ASCII.
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError:
-            return True
+        # Lowered as bytes (ASCII only: half the work of lowering text), then searched as
+        # text: ``in`` on a str needs no argument parsing (bytes.find does; ``in`` on bytes
+        # first tries the needle as a byte value and formats the error).
+        text = raw.lower().decode("ascii")
         # ``\u`` looked for only past the first backslash: a one-character search runs as
         # memchr, a two-character one character by character, and most bodies escape nothing.
         if "\\" in text and text.find("\\u", text.index("\\")) != -1:
             return True
-        text = text.lower()
         for needle in self._needles:
             if needle in text:
                 return True

@@ -37,13 +37,19 @@ __all__ = [
     "RequestQuery",
     "RequestRecord",
     "NAME_LATER",
+    "RESOURCE_LATER",
     "Row",
     "body_name",
+    "duration_of",
     "filtered_name",
     "micros",
     "moment_of",
     "record_of",
+    "resource_of",
     "row_of",
+    "row_resource",
+    "shown_body",
+    "unshown",
 ]
 
 BODY_LIMIT = 16 * 1024
@@ -156,17 +162,24 @@ class LogCounts:
 Row = tuple[Any, ...]
 """A record as a plain tuple of its fields, in field order (:func:`record_of` makes it one).
 
-Three fields are kept in a cheaper form, made into the record's only when read: ``time`` is an
-``int``, microseconds since the epoch (an aware ``datetime`` costs the recorder more to make
-than the rest of the row's fields together); a body may still be the bytes sent (valid UTF-8
-JSON, within :data:`BODY_LIMIT`, already known to hold no secret); and ``resource_name`` may
-be :data:`NAME_LATER`: read, when a page needs it, from the bodies kept as sent or the query.
+The recorder builds a row per request, so several fields are kept in the form it already has
+and made into the record's only when a page reads them: ``time`` is an ``int``, microseconds
+since the epoch (an aware ``datetime`` costs more to make than the rest of the row); the query
+may still be the bytes sent; ``duration_ms`` holds seconds (:func:`duration_of`); a body may
+still be the bytes sent (within :data:`BODY_LIMIT`, already known to hold no secret: a request
+body the service read as JSON, or the service's own response, shown only if it is UTF-8 JSON);
+``resource_name`` may be :data:`NAME_LATER`; and ``resource_type`` may be
+:data:`RESOURCE_LATER`, ``resource_id`` then holding the ``Location`` of a 201 (or ``None``).
 """
 NAME_LATER = ...
 """A row's ``resource_name`` not read yet: a body kept as sent (the request's, or the response,
 the service's own JSON, kept whole) or the query's ``eq`` filter gives it (:func:`row_name`).
 Parsing bodies and decoding filters for names was a fifth to two fifths of the recorder's work
 per request."""
+RESOURCE_LATER = NotImplemented
+"""A row's ``resource_type`` (and ``resource_id``) not read yet from its path and ``Location``
+(:func:`row_resource`). A singleton, as :data:`NAME_LATER` is, so that a row stays plain data
+the garbage collector stops tracking."""
 _NAME_FILTER = re.compile(
     # The quoted value as an unrolled loop (runs of plain characters between escapes), not
     # one alternation per character: a third of the work on Entra's lookups.
@@ -219,7 +232,59 @@ def row_name(row: Row) -> str | None:
             if name is not None:
                 return name
     query = row[_QUERY]
+    if isinstance(query, bytes):
+        query = query.decode("latin-1")
     return filtered_name(query) if query else None
+
+
+def resource_of(path: str, location: bytes | None) -> tuple[str | None, str | None]:
+    """The resource type and id a request names.
+
+    They are its path's first two segments (an id never starts with a dot: ``/Users/.search``),
+    else the id ends the ``Location`` of what it created.
+    """
+    segments = path[1:].split("/")
+    if "" in segments:  # ``/Users/`` or ``//Users``: as if the empty segments were not there
+        segments = [s for s in segments if s]
+    resource_id = segments[1] if len(segments) > 1 and not segments[1].startswith(".") else None
+    if resource_id is None and location is not None:
+        resource_id = location.decode("latin-1").rstrip("/").rpartition("/")[2]
+    return (segments[0] if segments else None), resource_id
+
+
+def row_resource(row: Row) -> tuple[str | None, str | None]:
+    """A row's ``resource_type`` and ``resource_id``, read now if they were left for later."""
+    if row[_TYPE] is RESOURCE_LATER:
+        return resource_of(row[_PATH], row[_RESOURCE_ID])
+    return row[_TYPE], row[_RESOURCE_ID]
+
+
+def duration_of(seconds: float) -> float:
+    """A row's duration (seconds) as the record's ``duration_ms``: to the microsecond."""
+    return round(seconds * 1000, 3)
+
+
+def shown_body(body: bytes) -> str:
+    """A body kept as sent, as the Activity page shows it: only UTF-8 JSON text is."""
+    text = None
+    shape = body.strip()  # the body itself when nothing is stripped: no copy
+    if shape[:1] in _OPENERS and shape[-1:] in _CLOSERS:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    if text is None:
+        return unshown(body)
+    return text
+
+
+def unshown(body: bytes) -> str:
+    """What is shown of a body that is not JSON (or was cut at the limit): only its size."""
+    return f"[{len(body)} bytes, not shown: not JSON or longer than {BODY_LIMIT} bytes]"
+
+
+_OPENERS = (b"{", b"[")
+_CLOSERS = (b"}", b"]")
 
 
 class RequestLog(Protocol):
@@ -244,8 +309,9 @@ _TYPE, _RESOURCE_ID, _NAME = (
     _FIELDS.index(name) for name in ("resource_type", "resource_id", "resource_name")
 )
 _BODIES = (_FIELDS.index("request_body"), _FIELDS.index("response_body"))
-_PATH, _QUERY, _REQUEST, _RESPONSE = (
-    _FIELDS.index(name) for name in ("path", "query", "request_body", "response_body")
+_PATH, _QUERY, _DURATION, _REQUEST, _RESPONSE = (
+    _FIELDS.index(name)
+    for name in ("path", "query", "duration_ms", "request_body", "response_body")
 )
 _row = operator.attrgetter(*_FIELDS)
 """A record as a plain tuple of its fields, in field order."""
@@ -269,17 +335,22 @@ def row_of(record: RequestRecord) -> Row:
     """The row of a record."""
     row = list(_row(record))
     row[_TIME] = micros(record.time)
+    row[_DURATION] = record.duration_ms / 1000
     return tuple(row)
 
 
 def record_of(row: Row) -> RequestRecord:
-    """The record a row is: its time made a ``datetime``, its name read, its bodies decoded."""
+    """The record a row is: every field left for later read now (see :data:`Row`)."""
     fields = list(row)
     fields[_TIME] = moment_of(row[_TIME])
+    fields[_DURATION] = duration_of(row[_DURATION])
     fields[_NAME] = row_name(row)
+    fields[_TYPE], fields[_RESOURCE_ID] = row_resource(row)
+    if isinstance(fields[_QUERY], bytes):
+        fields[_QUERY] = fields[_QUERY].decode("latin-1")
     for i in _BODIES:
         if isinstance(fields[i], bytes):
-            fields[i] = fields[i].decode("utf-8")
+            fields[i] = shown_body(fields[i])
     return RequestRecord(*fields)
 
 
@@ -346,6 +417,7 @@ class MemoryRequestLog:
         wanted = query.resource_name
         folded = None if wanted is None else wanted.casefold().encode()
         plain = folded if folded is not None and _PLAIN_NAME.fullmatch(folded) else None
+        resources = query.resource_type is not None or query.resource_id is not None
         for row in reversed(self._tenants.get(tenant, ())):
             moment = row[_TIME]
             if (since is not None and moment < since) or (until is not None and moment > until):
@@ -353,13 +425,17 @@ class MemoryRequestLog:
             name = row[_NAME]
             if name is NAME_LATER:
                 name = row_name(row) if folded is not None and _may_name(row, plain) else None
+            resource_type, resource_id = row[_TYPE], row[_RESOURCE_ID]
+            if resource_type is RESOURCE_LATER:
+                # Read only when the query asks for a resource (the list alone does not).
+                resource_type, resource_id = row_resource(row) if resources else (None, None)
             if accepts(
                 row[_ID],
                 _EPOCH,
                 row[_METHOD],
                 row[_STATUS],
-                row[_TYPE],
-                row[_RESOURCE_ID],
+                resource_type,
+                resource_id,
                 name,
             ):
                 found.append(record_of(row))

@@ -111,6 +111,15 @@ def test_a_response_that_is_not_json_is_not_shown():
     assert record.response_body.startswith("[4 bytes, not shown")
 
 
+def test_a_json_body_that_is_a_bare_value_is_shown():
+    from reference_app.activity import RawRequest, to_record
+    from reference_app.redaction import Redactor
+    from reference_app.schemas import RESOURCE_TYPES
+
+    raw: RawRequest = (0, 0.001, "POST", "/scim/v2/acme/Users", b"", 400, None, b'"ada"', b"")
+    assert to_record(raw, "acme", "/Users", Redactor(RESOURCE_TYPES)).request_body == '"ada"'
+
+
 async def test_waiting_requests_are_no_work_for_the_garbage_collector():
     # What the middleware queues holds only strings, bytes and numbers, so the collector
     # stops tracking it at its first pass and the old generation never holds it.

@@ -178,3 +178,58 @@ async def test_a_name_read_later_is_found_by_what_it_casefolds_to():
     await log.append_rows([to_row(raw, "acme", "/Users/u1", Redactor(RESOURCE_TYPES), "0" * 24)])
     (found,) = await log.find("acme", RequestQuery(resource_id="other", resource_name="SAM"))
     assert found.resource_name == "\u017fam"
+
+
+def _rows_as_they_came() -> list[Any]:
+    # A create and a read answered 2xx: rows of what the access log saw, nothing parsed yet.
+    from reference_app.activity import to_row
+    from reference_app.redaction import Redactor
+    from reference_app.request_log import RESOURCE_LATER
+    from reference_app.schemas import RESOURCE_TYPES
+
+    redactor = Redactor(RESOURCE_TYPES)
+    ns = int(T0.timestamp() * 1e9)
+    create = (
+        ns,
+        0.0012345,
+        "POST",
+        "/scim/v2/acme/Users",
+        b"",
+        201,
+        b"https://h.example/scim/v2/acme/Users/u7/",
+        b'  {"userName":"ada"}\n',  # as the service read it: whitespace around is JSON too
+        b'{"id":"u7","userName":"ada"}',
+    )
+    read = (ns + 10**9, 0.0005, "GET", "/scim/v2/acme/Groups/g1", b"attributes=id", 200, None)
+    read += (b"", b'{"id":"g1","displayName":"\xff"}')  # not UTF-8: not shown
+    rows = [
+        to_row(create, "acme", "/Users", redactor, new_record_id(ns)),
+        to_row(read, "acme", "/Groups/g1", redactor, new_record_id(ns + 10**9)),
+    ]
+    assert [row[8] for row in rows] == [RESOURCE_LATER, RESOURCE_LATER]
+    return rows
+
+
+async def _fields_read_later(log) -> None:
+    await log.append_rows(_rows_as_they_came())
+    read, create = await log.find("acme", RequestQuery())
+    assert (create.resource_type, create.resource_id, create.resource_name) == ("Users", "u7", "ada")
+    assert (create.duration_ms, create.query) == (1.234, "")
+    assert create.request_body == '  {"userName":"ada"}\n'
+    assert create.response_body == '{"id":"u7","userName":"ada"}'
+    assert (read.resource_type, read.resource_id, read.query) == ("Groups", "g1", "attributes=id")
+    assert read.response_body is not None and read.response_body.startswith("[29 bytes, not shown")
+    assert [r.id for r in await log.find("acme", RequestQuery(resource_id="u7"))] == [create.id]
+    assert [r.id for r in await log.find("acme", RequestQuery(resource_type="Groups"))] == [read.id]
+    assert await log.get("acme", create.id) == create
+
+
+async def test_memory_log_reads_fields_left_for_later_when_a_page_does():
+    await _fields_read_later(MemoryRequestLog())
+
+
+@pytest.mark.mongo
+async def test_mongo_log_stores_fields_read_from_rows(mongo_collection: Any):
+    log = MongoRequestLog(mongo_collection)
+    await log.ensure_indexes()
+    await _fields_read_later(log)
