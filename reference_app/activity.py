@@ -179,21 +179,37 @@ class ActivityRecorder:
         now = time.monotonic()
         redactor = self.redactor
         suffixes = self._suffixes
+        # The last tenant's path prefix (``/scim/v2/acme/``) and its name: a batch is nearly
+        # always one tenant's, whose paths need no split and whose verdict no look-up.
+        current, cut, current_tenant = "\0", 0, ""
         for raw in batch:
-            tenant, _, rest = raw[3][skip:].partition("/")
-            # Requests to tenants that do not exist are not kept: they have no Activity page,
-            # and keeping them would let anyone grow the log with made-up names. The verdict
-            # is remembered a while, so a batch waits on the registry only for new names.
-            verdict = known.get(tenant)
-            if verdict is not None and now - verdict[1] < _TENANT_CACHE_SECONDS:
-                exists = verdict[0]
+            path = raw[3]
+            if path.startswith(current):
+                tenant, rest = current_tenant, path[cut:]
             else:
-                exists = bool(tenant) and await self._exists(tenant, now)
-            if exists:
-                # new_record_id's text as one hex() of 12 bytes, not two format specs (each
-                # parsed, with a look-up of the locale's grouping).
-                id = ((raw[0] << 32) | (next(suffixes) & 0xFFFFFFFF)).to_bytes(12).hex()
-                rows.append(to_row(raw, tenant, "/" + rest, redactor, id))
+                tenant, slash, rest = path[skip:].partition("/")
+                # Requests to tenants that do not exist are not kept: they have no Activity
+                # page, and keeping them would let anyone grow the log with made-up names. The
+                # verdict is remembered a while, so a batch waits on the registry only for new
+                # names.
+                verdict = known.get(tenant)
+                if verdict is not None and now - verdict[1] < _TENANT_CACHE_SECONDS:
+                    exists = verdict[0]
+                else:
+                    exists = bool(tenant) and await self._exists(tenant, now)
+                if not exists:
+                    current = "\0"
+                    continue
+                if slash:
+                    current = path[: skip + len(tenant) + 1]
+                    cut, current_tenant = len(current) - 1, tenant
+                else:  # ``/scim/v2/acme``: no prefix that ends the name
+                    current = "\0"
+                rest = "/" + rest
+            # new_record_id's text as one hex() of 12 bytes, not two format specs (each parsed,
+            # with a look-up of the locale's grouping).
+            id = ((raw[0] << 32) | (next(suffixes) & 0xFFFFFFFF)).to_bytes(12).hex()
+            rows.append(to_row(raw, tenant, rest, redactor, id))
         return rows
 
     async def _exists(self, tenant: str, now: float) -> bool:

@@ -59,6 +59,33 @@ async def test_requests_to_unknown_tenants_are_not_kept(app: Starlette):
     assert await _records(app, "ghost") == []
 
 
+async def test_a_batch_tells_tenants_apart_whose_names_share_a_prefix():
+    from reference_app.activity import ActivityRecorder, RawRequest
+    from reference_app.redaction import Redactor
+    from reference_app.request_log import MemoryRequestLog
+    from reference_app.schemas import RESOURCE_TYPES
+
+    async def exists(tenant: str) -> bool:
+        return tenant in {"acme", "acme2"}
+
+    log = MemoryRequestLog()
+    recorder = ActivityRecorder(log, Redactor(RESOURCE_TYPES), exists)
+    paths = ["/acme", "/acmeX/Users", "/acme/Users", "/acme2/Users/u1", "/acme/Groups", "/acme"]
+    batch: list[RawRequest] = [
+        (n, 0.001, "GET", "/scim/v2" + path, b"", 200, None, b"", b"{}")
+        for n, path in enumerate(paths)
+    ]
+    await log.append_rows(await recorder._rows(batch))
+    assert [r.path for r in await log.find("acme", RequestQuery())] == [
+        "/",
+        "/Groups",
+        "/Users",
+        "/",
+    ]
+    assert [r.path for r in await log.find("acme2", RequestQuery())] == ["/Users/u1"]
+    assert await log.find("acmeX", RequestQuery()) == []
+
+
 async def test_the_console_and_health_are_not_scim_requests(app: Starlette, root):
     await root.get("/healthz")
     await root.get("/admin/")
