@@ -1,8 +1,9 @@
 """Recording every SCIM request of a tenant for the console's Activity page.
 
 The access-log middleware (:class:`~reference_app.access_log.AccessLog`, given ``keep``) only
-keeps references to the body chunks it passes on while a SCIM request runs; after the response
-is sent it hands the raw request to :meth:`ActivityRecorder.submit`, which queues it.
+keeps references to the response chunks it passes on while a SCIM request runs, and to the
+request body scimkit read; after the response is sent it hands the raw request to
+:meth:`ActivityRecorder.submit`, which queues it.
 :class:`ActivityRecorder` drains that queue in a background task, in batches a short moment
 apart: it scans the bodies for secret names, redacts those that hold one
 (:mod:`reference_app.redaction`), and appends the records, as rows of their fields

@@ -24,6 +24,7 @@ from scimkit.web._auth import (
 )
 from scimkit.web._events import event_routes, jwks_route
 from scimkit.web._options import WebOptions
+from scimkit.web._params import REQUEST_BODY_KEY
 from scimkit.web._responses import SCIM_MEDIA_TYPE, SCIMResponse
 from scimkit.web._routing import create_scim_app, scim_routes
 
@@ -34,6 +35,7 @@ __all__ = [
     "BearerTokenAuth",
     "CurrentUser",
     "Principal",
+    "REQUEST_BODY_KEY",
     "SCIMResponse",
     "SCIM_MEDIA_TYPE",
     "WebOptions",

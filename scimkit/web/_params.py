@@ -13,6 +13,7 @@ from scimkit._message import message_fields
 from scimkit._service import QueryParams
 
 __all__ = [
+    "REQUEST_BODY_KEY",
     "SEARCH_REQUEST_SCHEMA",
     "check_content_type",
     "parse_attribute_list",
@@ -24,6 +25,14 @@ __all__ = [
 ]
 
 SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+REQUEST_BODY_KEY = "scimkit.request_body"
+"""The ASGI scope key under which scimkit leaves each request body it has read, whole.
+
+For middleware that logs bodies: reading it from the scope once the response is sent costs
+nothing per request, where wrapping ``receive`` cost every write about 3,000 instructions.
+A body scimkit refused before reading it (415, 401, a ``Content-Length`` over the limit) or
+while reading it (413) is not there.
+"""
 
 # Parameter names are matched case-insensitively; anything else (such as Entra's
 # ``aadOptscim062020`` flag) is ignored.
@@ -173,7 +182,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it is known to exceed ``limit`` bytes.
 
     A Content-Length over the limit fails before anything is read; otherwise bytes are counted
-    as they stream in, so a body without (or lying about) its length is cut off too.
+    as they stream in, so a body without (or lying about) its length is cut off too. The body
+    read is also left in the scope, under :data:`REQUEST_BODY_KEY`.
     """
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -190,7 +200,9 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes.")
         chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request.scope[REQUEST_BODY_KEY] = body
+    return body
 
 
 async def read_json(request: Request, limit: int) -> Any:

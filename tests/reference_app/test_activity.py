@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 import pytest
 from starlette.applications import Starlette
 
@@ -158,9 +159,12 @@ async def test_waiting_requests_are_no_work_for_the_garbage_collector():
 
     from reference_app.access_log import AccessLog
     from reference_app.activity import RawRequest
+    from scimkit.web import REQUEST_BODY_KEY
 
     async def create(scope: Scope, receive: Receive, send: Send) -> None:
-        name = (await Request(scope, receive).json())["userName"]
+        body = await Request(scope, receive).body()
+        scope[REQUEST_BODY_KEY] = body  # as scimkit leaves the body it read
+        name = orjson.loads(body)["userName"]
         answer = JSONResponse({"userName": name}, status_code=201, headers={"Location": "/x/1"})
         await answer(scope, receive, send)
 
@@ -197,30 +201,37 @@ def test_the_name_of_a_lookup_comes_from_its_filter(query: bytes, name: str | No
     assert to_record(raw, "acme", "/Users", Redactor(RESOURCE_TYPES)).resource_name == name
 
 
-async def test_a_body_sent_in_chunks_is_kept_whole():
-    from starlette.requests import Request
+async def test_bodies_sent_in_chunks_are_kept_whole(app: Starlette, acme: httpx.AsyncClient):
+    async def chunks():
+        yield b'{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],'
+        yield b'"userName":"chunky"}'
+
+    headers = {"Content-Type": "application/scim+json"}
+    created = await acme.post("/Users", content=chunks(), headers=headers)
+    assert created.status_code == 201
+    (record,) = await _records(app)
+    assert record.request_body == f'{{"schemas":["{USER}"],"userName":"chunky"}}'
+    assert record.response_body == created.text
+
+
+async def test_a_response_sent_in_chunks_is_kept_whole():
     from starlette.types import Receive, Scope, Send
 
     from reference_app.access_log import AccessLog
     from reference_app.activity import RawRequest
 
-    async def echo(scope: Scope, receive: Receive, send: Send) -> None:
-        body = await Request(scope, receive).body()
+    async def chunked(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": body[:4], "more_body": True})
-        await send({"type": "http.response.body", "body": body[4:]})
-
-    async def chunks():
-        yield b'{"userName":'
-        yield b'"ada"}'
+        await send({"type": "http.response.body", "body": b'{"user', "more_body": True})
+        await send({"type": "http.response.body", "body": b'Name":"ada"}'})
 
     waiting: list[RawRequest] = []
-    app = AccessLog(echo, observers=(), keep=waiting.append)
+    app = AccessLog(chunked, observers=(), keep=waiting.append)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        await client.post("/scim/v2/acme/Users", content=chunks())
+        await client.get("/scim/v2/acme/Users/u1")
     (raw,) = waiting
-    assert raw[5] == 200 and raw[7] == raw[8] == b'{"userName":"ada"}'
+    assert raw[5] == 200 and raw[7] == b"" and raw[8] == b'{"userName":"ada"}'
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])

@@ -10,7 +10,13 @@ import orjson
 import pytest
 
 from scimkit import GROUP, USER, MemoryStore, ResourceService, ServiceConfig
-from scimkit.web import BearerTokenAuth, SCIMResponse, WebOptions, create_scim_app
+from scimkit.web import (
+    REQUEST_BODY_KEY,
+    BearerTokenAuth,
+    SCIMResponse,
+    WebOptions,
+    create_scim_app,
+)
 from tests.web.conftest import BASE, TOKENS, raw_request, user_body
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -116,6 +122,29 @@ async def test_body_size_limit_is_413_before_reading() -> None:
     )
     assert status == 413
     assert orjson.loads(body)["status"] == "413"
+
+
+async def test_the_body_read_is_left_in_the_scope_for_middleware() -> None:
+    service = ResourceService(MemoryStore(), [USER, GROUP], config=ServiceConfig(max_body_size=99))
+    scim = create_scim_app(service, WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS)))
+    seen: list[Any] = []
+
+    async def logging_middleware(scope: Any, receive: Any, send: Any) -> None:
+        await scim(scope, receive, send)
+        seen.append(scope.get(REQUEST_BODY_KEY))
+
+    body = orjson.dumps(user_body("s@example.com"))
+    status, _, _ = await raw_request(
+        logging_middleware, "POST", "/scim/v2/acme/Users", chunks=[body[:9], body[9:]]
+    )
+    assert status == 201 and seen == [body]  # whole, the chunks joined
+    status, _, _ = await raw_request(logging_middleware, "POST", "/scim/v2/acme/Users", body=b"{")
+    assert status == 400 and seen[-1] == b"{"  # read, then refused: still there
+    too_long = [b"{" + b" " * 60, b" " * 60 + b"}"]
+    users = "/scim/v2/acme/Users"
+    status, _, _ = await raw_request(logging_middleware, "POST", users, chunks=too_long)
+    status_get, _, _ = await raw_request(logging_middleware, "GET", users)
+    assert (status, status_get) == (413, 200) and seen[-2:] == [None, None]
 
 
 async def test_unexpected_failure_is_logged_500_without_internals(
