@@ -154,17 +154,6 @@ async def _names_read_later(log) -> None:
     assert (await log.get("acme", mine[0].id)).resource_name == "Zoë"
 
 
-async def test_memory_log_reads_names_when_asked():
-    await _names_read_later(MemoryRequestLog())
-
-
-@pytest.mark.mongo
-async def test_mongo_log_stores_names_read_from_rows(mongo_collection: Any):
-    log = MongoRequestLog(mongo_collection)
-    await log.ensure_indexes()
-    await _names_read_later(log)
-
-
 async def test_a_name_read_later_is_found_by_what_it_casefolds_to():
     from reference_app.activity import RawRequest, to_row
     from reference_app.redaction import Redactor
@@ -227,12 +216,18 @@ async def _fields_read_later(log) -> None:
     assert await log.get("acme", create.id) == create
 
 
-async def test_memory_log_reads_fields_left_for_later_when_a_page_does():
-    await _fields_read_later(MemoryRequestLog())
+# Rows the recorder left fields of for later: names, and everything a 2xx request kept as sent.
+_LATER = [_names_read_later, _fields_read_later]
+
+
+@pytest.mark.parametrize("exercise", _LATER)
+async def test_memory_log_reads_what_rows_left_for_later_when_a_page_does(exercise):
+    await exercise(MemoryRequestLog())
 
 
 @pytest.mark.mongo
-async def test_mongo_log_stores_fields_read_from_rows(mongo_collection: Any):
+@pytest.mark.parametrize("exercise", _LATER)
+async def test_mongo_log_stores_what_rows_left_for_later(mongo_collection: Any, exercise):
     log = MongoRequestLog(mongo_collection)
     await log.ensure_indexes()
-    await _fields_read_later(log)
+    await exercise(log)
