@@ -417,7 +417,8 @@ class MemoryRequestLog:
         wanted = query.resource_name
         folded = None if wanted is None else wanted.casefold().encode()
         plain = folded if folded is not None and _PLAIN_NAME.fullmatch(folded) else None
-        resources = query.resource_type is not None or query.resource_id is not None
+        wanted_id = query.resource_id
+        wanted_location = None if wanted_id is None else wanted_id.encode()
         for row in reversed(self._tenants.get(tenant, ())):
             moment = row[_TIME]
             if (since is not None and moment < since) or (until is not None and moment > until):
@@ -427,8 +428,18 @@ class MemoryRequestLog:
                 name = row_name(row) if folded is not None and _may_name(row, plain) else None
             resource_type, resource_id = row[_TYPE], row[_RESOURCE_ID]
             if resource_type is RESOURCE_LATER:
-                # Read only when the query asks for a resource (the list alone does not).
-                resource_type, resource_id = row_resource(row) if resources else (None, None)
+                # Read only when the query asks for a resource (the list alone does not), and
+                # for an id only when the path or Location holds it: a row's id is part of one.
+                if query.resource_type is not None or (
+                    wanted_id is not None
+                    and (
+                        wanted_id in row[_PATH]
+                        or (resource_id is not None and wanted_location in resource_id)
+                    )
+                ):
+                    resource_type, resource_id = row_resource(row)
+                else:
+                    resource_type = resource_id = None
             if accepts(
                 row[_ID],
                 _EPOCH,
