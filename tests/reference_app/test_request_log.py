@@ -212,6 +212,8 @@ async def _fields_read_later(log) -> None:
     assert (read.resource_type, read.resource_id, read.query) == ("Groups", "g1", "attributes=id")
     assert read.response_body is not None and read.response_body.startswith("[29 bytes, not shown")
     assert [r.id for r in await log.find("acme", RequestQuery(resource_id="u7"))] == [create.id]
+    assert [r.id for r in await log.find("acme", RequestQuery(resource_id="g1"))] == [read.id]
+    assert await log.find("acme", RequestQuery(resource_id="g")) == []  # in the path, not the id
     assert [r.id for r in await log.find("acme", RequestQuery(resource_type="Groups"))] == [read.id]
     assert await log.get("acme", create.id) == create
 
