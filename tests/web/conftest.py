@@ -82,14 +82,18 @@ def app(app_factory: Callable[..., Any]) -> Any:
     return app_factory()
 
 
-@pytest.fixture
-async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport,
+def acme_client(app: Any) -> httpx.AsyncClient:
+    """An HTTP client of tenant ``acme`` (its primary token) on an app, in process."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
         base_url=BASE,
         headers={"Authorization": "Bearer acme-primary", "Content-Type": SCIM_JSON},
-    ) as http:
+    )
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with acme_client(app) as http:
         yield http
 
 

@@ -17,7 +17,7 @@ from scimkit.web import (
     WebOptions,
     create_scim_app,
 )
-from tests.web.conftest import BASE, TOKENS, raw_request, user_body
+from tests.web.conftest import BASE, TOKENS, acme_client, raw_request, user_body
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -202,11 +202,7 @@ async def test_scim_routes_compose_into_another_app(service: ResourceService) ->
 
     routes = scim_routes(service, WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS)))
     app = Starlette(routes=routes)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://scim.test/scim/v2/acme",
-        headers={"Authorization": "Bearer acme-primary"},
-    ) as client:
+    async with acme_client(app) as client:
         response = await client.get("/Users")
     assert response.status_code == 200
     assert response.json()["totalResults"] == 0
@@ -227,11 +223,7 @@ async def test_routes_after_scim_are_tried_after_the_scim_routes(
     options = WebOptions(authenticate=BearerTokenAuth.from_tokens(TOKENS))
     app = create_scim_app(service, options, routes_after_scim=late)
     assert app.router.routes[-2:] == late
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://scim.test/scim/v2/acme",
-        headers={"Authorization": "Bearer acme-primary"},
-    ) as client:
+    async with acme_client(app) as client:
         listed = await client.get("/Users")
         extra_answer = await client.get("/Extra")
     assert listed.json()["totalResults"] == 0
