@@ -41,6 +41,7 @@ from reference_app.request_log import (
     filtered_name,
     record_of,
     resource_of,
+    shown_body,
     unshown,
 )
 
@@ -337,8 +338,6 @@ def _settled_row(raw: RawRequest, tenant: str, path: str, redactor: Redactor, id
 
 
 _UNPARSED = object()
-_OPENERS = (b"{", b"[")
-_CLOSERS = (b"}", b"]")
 _UNREAD = object()
 _READ_AS_JSON = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose body the SCIM service parses before it can answer 2xx (every such route)."""
@@ -360,13 +359,17 @@ def _render(value: Any, raw: bytes, redactor: Redactor, *, scan: bool = True) ->
         return unshown(raw)
     if scan and redactor.may_hold_secrets(raw):
         text = orjson.dumps(redactor.redact(value)).decode("utf-8")
-    elif len(raw) <= BODY_LIMIT and (value is raw or isinstance(value, dict | list)):
+    elif len(raw) <= BODY_LIMIT and isinstance(value, dict | list):
         # Valid UTF-8 JSON without a secret name: the bytes as sent are safe to keep, with no
         # copy; the log decodes them when a page shows them (an object or an array: a bare
         # scalar would not look like JSON to it).
         return raw
     else:
         text = raw.decode("utf-8")
+    return _cut(text)
+
+
+def _cut(text: str) -> str:
     return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + "\n… [cut]"
 
 
@@ -376,14 +379,9 @@ def _response_text(value: Any, raw: bytes, redactor: Redactor) -> str | bytes | 
     if not redactor.responses_clean:
         return _render(_loads(raw) if value is _UNREAD else value, raw, redactor)
     if value is _UNREAD:
-        # Not parsed: the service's own JSON, unless the body is not JSON-shaped at all.
-        shaped = raw[:1] in _OPENERS and raw.rstrip()[-1:] in _CLOSERS
-        value = raw if shaped else _UNPARSED
-        if shaped and not raw.isascii():
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                value = _UNPARSED
+        # Not parsed: the service's own output, kept as sent and shown only if it is UTF-8
+        # JSON (shown_body, when a page reads it); past the limit, as that text cut there.
+        return raw if len(raw) <= BODY_LIMIT else _cut(shown_body(raw))
     return _render(value, raw, redactor, scan=False)
 
 
