@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 __all__ = [
     "BODY_LIMIT",
     "MEMORY_CAPACITY",
+    "NAME_LATER",
     "REQUESTS_COLLECTION",
+    "RESOURCE_LATER",
     "RETENTION",
     "LogCounts",
     "MemoryRequestLog",
@@ -36,8 +38,6 @@ __all__ = [
     "RequestLog",
     "RequestQuery",
     "RequestRecord",
-    "NAME_LATER",
-    "RESOURCE_LATER",
     "Row",
     "body_name",
     "duration_of",
