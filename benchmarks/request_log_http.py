@@ -17,7 +17,14 @@ Target (issue 14): the log adds at most 10 % server CPU per request. On a shared
 verdict uses the median on/off ratio of the rounds where neither run shared the server core
 with other processes (``overhead_pct_quiet_pairs_median``); ``overhead_pct`` pools all runs.
 
+``--one-process`` serves the three apps from one hypercorn process (:mod:`benchmarks.one_process`),
+each on its own port, so they share one interpreter and heap. ``--slices CYCLES`` (which implies
+it) replaces the rounds of seconds-long runs by many sub-second slices cycling through the three
+apps (:mod:`benchmarks.slices`): on a virtual machine whose speed drifts within seconds, only
+differences taken within a cycle of about 1.7 s settle a cost of a few per cent.
+
 ``python -m benchmarks.request_log_http --rounds 3 --duration 4 --out request_log_http.json``
+``python -m benchmarks.request_log_http --slices 120 --out request_log_slices.json``
 """
 
 from __future__ import annotations
@@ -31,12 +38,14 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import slices
 from benchmarks._entra import make_users
 from benchmarks._report import machine_info, run_async, write_result
 from benchmarks.run_ceiling import (
@@ -45,7 +54,10 @@ from benchmarks.run_ceiling import (
     SERVER_CORE,
     TENANT,
     Measurement,
+    PythonGenerator,
     Server,
+    Workload,
+    free_port,
     make_workload,
     measure,
     seed,
@@ -63,6 +75,9 @@ PARTS = {
 QUIET = 0.1
 """Share of the server core other processes may have used in a run that counts as quiet."""
 SIDES = ("off", "on")
+GC_LOG = "full-collections.log"
+SETTLE = 0.05
+"""Seconds a slice waits after its last answer: the request log's batch (20 ms) runs in it."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -84,10 +99,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--part", choices=sorted(PARTS), default="request_log", help="what is switched on and off"
     )
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="the three apps in one hypercorn process (benchmarks.one_process; implies --ceiling)",
+    )
+    parser.add_argument(
+        "--slices",
+        type=int,
+        default=0,
+        metavar="CYCLES",
+        help="measure in CYCLES cycles of short interleaved slices per phase (benchmarks.slices; "
+        "implies --one-process; replaces --rounds)",
+    )
+    parser.add_argument("--slice-seconds", type=float, default=0.5, help="seconds per slice")
     parser.add_argument("--python-client", action="store_true", help="not wrk, even if installed")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     args.wrk = None if args.python_client else shutil.which("wrk")
+    if args.slices:
+        args.one_process = True
+    if args.one_process:
+        if args.server != "hypercorn":
+            parser.error("--one-process runs hypercorn only")
+        args.ceiling = True
     return args
 
 
@@ -165,6 +200,84 @@ def summarize(
     return out
 
 
+def _sliced(
+    args: argparse.Namespace,
+    servers: dict[str, Server],
+    workloads: dict[str, Workload],
+    token: str,
+    label: str,
+    workdir: Path,
+) -> int:
+    """Each phase in interleaved slices (:mod:`benchmarks.slices`); prints and writes them."""
+    pid = servers["off"].process.pid
+    phases: dict[str, Any] = {}
+    every: dict[str, list[dict[str, Any]]] = {}
+    for phase in args.phases:
+        targets = {
+            name: slices.Target(
+                server.base_url,
+                PythonGenerator(workloads[name], token).request_maker(phase, f"{name}{phase}"),
+            )
+            for name, server in servers.items()
+        }
+        common = {"seconds": args.slice_seconds, "settle": SETTLE, "connections": args.connections}
+        run_async(slices.run_slices(pid, SERVER_CORE, targets, token, cycles=1, **common))
+        measured = run_async(
+            slices.run_slices(pid, SERVER_CORE, targets, token, cycles=args.slices, **common)
+        )
+        collections = slices.read_collections(workdir / GC_LOG)
+        phases[phase] = slices.summarize(measured, "on", "off", "ceiling", collections)
+        every[phase] = [m.__dict__ for m in measured]
+        row = phases[phase]
+        share = row.get("share_of_scim_work_pct", {})
+        print(
+            f"{phase:<6} {row['cycles_counted']}/{row['cycles']} cycles "
+            f"(full collections in {row['full_collections_in']})  "
+            f"off {row['off_us_median']} µs  on {row['on_us_median']} µs  "
+            f"ceiling {row['ceiling_us_median']} µs  {label} {row['part_us']}  "
+            f"SCIM work {row.get('scim_work_us')}  share {share}",
+            file=sys.stderr,
+        )
+    result = {
+        "tool": "benchmarks/request_log_http.py --slices",
+        "part": args.part,
+        "machine": machine_info(),
+        "asgi_server": args.server,
+        "generator": "python raw-asyncio client, interleaved slices",
+        "connections": args.connections,
+        "cycles": args.slices,
+        "slice_seconds": args.slice_seconds,
+        "settle_seconds": SETTLE,
+        "seeded_users": args.seed_users,
+        "phases": phases,
+        "slices": every,
+    }
+    if args.out:
+        write_result(result, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def start_one_process(
+    part: str, label: str, token: str, workdir: Path, cores: set[int]
+) -> dict[str, Server]:
+    """One process serving the part off, on and the ceiling, each on a port of its own.
+
+    The three :class:`Server` values share the process, so each reads the same CPU counter;
+    runs never overlap, so each run's CPU is its own app's.
+    """
+    on, ceiling = free_port(), free_port()
+    command = ["benchmarks.one_process", "--token", token, "--part", part]
+    command += ["--port-on", str(on), "--port-ceiling", str(ceiling)]
+    command += ["--gc-log", str(workdir / GC_LOG)]
+    off = start_server(f"{label}-off", "hypercorn", command, workdir, cores)
+    return {
+        "off": off,
+        "on": replace(off, kind=f"{label}-on", port=on),
+        "ceiling": replace(off, kind="ceiling", port=ceiling),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cores = os.sched_getaffinity(0)
@@ -177,13 +290,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     servers: dict[str, Server] = {}
     try:
         label, option, target_pct = PARTS[args.part]
-        for side in SIDES:
+        if args.one_process:
+            servers = start_one_process(args.part, label, token, workdir, server_cores)
+        for side in SIDES if not args.one_process else ():
             command = ["reference_app", "serve", "--tenant", f"{TENANT}:{token}"]
             command += ["--log-level", "warning", option, side]
             servers[side] = start_server(
                 f"{label}-{side}", args.server, command, workdir, server_cores
             )
-        if args.ceiling:
+        if args.ceiling and not args.one_process:
             command = ["benchmarks.ceiling_app", "--token", token]
             servers["ceiling"] = start_server(
                 "ceiling", args.server, command, workdir, server_cores
@@ -199,6 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 run_async(seed(server, token, users))
             workloads[name] = make_workload(users, args.get_paths)
+        if args.slices:
+            return _sliced(args, servers, workloads, token, label, workdir)
         measurements: list[Measurement] = []
         names = list(servers)
         for round_ in range(args.rounds):
@@ -230,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "machine": machine_info(),
             "asgi_server": args.server,
             "generator": f"wrk ({args.wrk})" if args.wrk else "python raw-asyncio client",
+            "one_process": args.one_process,
             "connections": args.connections,
             "rounds": args.rounds,
             "duration_s": args.duration,

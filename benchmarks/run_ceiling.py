@@ -352,15 +352,10 @@ class PythonGenerator:
         self.workload = workload
         self.headers = _entra.headers(token)
 
-    async def run(
-        self, phase: str, server: Server, duration: float, connections: int, run: str
-    ) -> tuple[dict[str, Any], float]:
-        client = RawClient(server.base_url, self.headers, connections, timeout=10)
+    def request_maker(self, phase: str, run: str) -> Callable[[], tuple[str, str, bytes | None]]:
+        """The phase's next request each call: method, target below the base URL, body."""
         seeded = self.workload.seeded
         counter = 0
-        errors: dict[str, int] = {}
-        latencies: list[float] = []
-        stop = time.monotonic() + duration
         a, b, c = self.workload.post_template
         pa, pb, pc = self.workload.patch_template
 
@@ -376,6 +371,17 @@ class PythonGenerator:
             user = seeded[counter % len(seeded)]
             mail = f"p{run}.{counter}@contoso.example"
             return "PATCH", f"/Users/{user.id}", (pa + mail + pb + f"F{counter}" + pc).encode()
+
+        return next_request
+
+    async def run(
+        self, phase: str, server: Server, duration: float, connections: int, run: str
+    ) -> tuple[dict[str, Any], float]:
+        client = RawClient(server.base_url, self.headers, connections, timeout=10)
+        errors: dict[str, int] = {}
+        latencies: list[float] = []
+        stop = time.monotonic() + duration
+        next_request = self.request_maker(phase, run)
 
         async def worker() -> None:
             while time.monotonic() < stop:

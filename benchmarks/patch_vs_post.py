@@ -1,0 +1,149 @@
+"""SCIM work of Entra's default PATCH against its POST over hypercorn, in interleaved slices.
+
+Issue 16's target: the SCIM work (server CPU per request of the reference app − that of the
+ceiling app, :mod:`benchmarks.ceiling_app`) of Entra's default PATCH is no more than its POST's,
+over the server as in process. Runs of seconds each, one after another, could not settle it on
+a virtual machine whose speed drifts within seconds (PATCH 216 vs POST 174 µs in one run, 189 vs
+184 in the next). Here the reference app as served by default (request log and events on) and
+the ceiling share one hypercorn process (:mod:`benchmarks.one_process`), and each cycle runs one
+sub-second slice of each (app, request) pair (:mod:`benchmarks.slices`): POST on the app, POST
+on the ceiling, PATCH on the app, PATCH on the ceiling. Per cycle, PATCH's SCIM work minus
+POST's; the target is met when the 95 % interval of its mean lies at or below zero.
+
+``python -m benchmarks.patch_vs_post --cycles 150 --out benchmarks/results/patch_vs_post.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import slices
+from benchmarks._entra import make_users
+from benchmarks._report import machine_info, run_async, write_result
+from benchmarks.request_log_http import GC_LOG, SETTLE, start_one_process
+from benchmarks.run_ceiling import (
+    CLIENT_CORE,
+    SERVER_CORE,
+    PythonGenerator,
+    make_workload,
+    seed,
+    wait_healthy,
+)
+
+PHASES = ("post", "patch")
+
+
+def per_cycle_work(
+    measured: Sequence[slices.Slice], collections: Sequence[tuple[float, float]]
+) -> dict[str, Any]:
+    """Each phase's SCIM work per cycle, and PATCH's minus POST's, over the cycles that count.
+
+    Cycles are left out as :func:`benchmarks.slices.sort_cycles` leaves them out.
+    """
+    counted, _ = slices.sort_cycles(measured, collections)
+    work = {
+        phase: [
+            c[f"app-{phase}"].us_per_request - c[f"ceiling-{phase}"].us_per_request for c in counted
+        ]
+        for phase in PHASES
+    }
+    difference = [patch - post for post, patch in zip(work["post"], work["patch"], strict=True)]
+    out: dict[str, Any] = {
+        "cycles": len({s.cycle for s in measured}),
+        "cycles_counted": len(counted),
+    }
+    for phase in PHASES:
+        out[f"{phase}_scim_work_us"] = slices.stats(work[phase])
+        out[f"{phase}_app_us_median"] = (
+            round(statistics.median(c[f"app-{phase}"].us_per_request for c in counted), 1)
+            if counted
+            else None
+        )
+    out["patch_minus_post_us"] = slices.stats(difference)
+    if len(difference) >= 2:
+        low, high = out["patch_minus_post_us"]["mean_95"]
+        out["verdict"] = "met" if high <= 0 else "missed" if low > 0 else "not settled"
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.patch_vs_post", description=__doc__)
+    parser.add_argument("--cycles", type=int, default=150)
+    parser.add_argument("--slice-seconds", type=float, default=0.5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seed-users", type=int, default=1000)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    cores = os.sched_getaffinity(0)
+    split = len(cores) >= 2 and {SERVER_CORE, CLIENT_CORE} <= cores
+    if split:
+        os.sched_setaffinity(0, {CLIENT_CORE})
+    token = secrets.token_urlsafe(24)
+    workdir = Path(tempfile.mkdtemp(prefix="scimkit-patch-vs-post-"))
+    servers = start_one_process(
+        "request_log", "log", token, workdir, {SERVER_CORE} if split else set(cores)
+    )
+    try:
+        app, ceiling = servers["on"], servers["ceiling"]  # "on": the app as served by default
+        for server in (app, ceiling):
+            run_async(wait_healthy(server))
+        users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
+        run_async(seed(app, token, users))
+        ceiling_users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
+        for n, user in enumerate(ceiling_users):
+            user.id = f"{n:020x}"
+        workloads = {"app": make_workload(users, 1), "ceiling": make_workload(ceiling_users, 1)}
+        targets = {
+            f"{name}-{phase}": slices.Target(
+                server.base_url,
+                PythonGenerator(workloads[name], token).request_maker(phase, f"{name}{phase}"),
+            )
+            for phase in PHASES
+            for name, server in (("app", app), ("ceiling", ceiling))
+        }
+        common = {"seconds": args.slice_seconds, "settle": SETTLE, "connections": args.connections}
+        pid = app.process.pid
+        run_async(slices.run_slices(pid, SERVER_CORE, targets, token, cycles=1, **common))
+        measured = run_async(
+            slices.run_slices(pid, SERVER_CORE, targets, token, cycles=args.cycles, **common)
+        )
+        summary = per_cycle_work(measured, slices.read_collections(workdir / GC_LOG))
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+        if args.out:
+            write_result(
+                {
+                    "tool": "benchmarks/patch_vs_post.py",
+                    "machine": machine_info(),
+                    "asgi_server": "hypercorn",
+                    "generator": "python raw-asyncio client, interleaved slices",
+                    "connections": args.connections,
+                    "cycles": args.cycles,
+                    "slice_seconds": args.slice_seconds,
+                    "summary": summary,
+                    "slices": [m.__dict__ for m in measured],
+                },
+                args.out,
+            )
+            print(f"wrote {args.out}")
+        return 0
+    finally:
+        servers["off"].stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
