@@ -120,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         measured = run_async(
             slices.run_slices(pid, SERVER_CORE, targets, token, cycles=args.cycles, **common)
         )
-        summary = per_cycle_work(measured, slices.read_collections(workdir / GC_LOG))
+        collections = slices.read_collections(workdir / GC_LOG)
+        summary = per_cycle_work(measured, collections)
         for key, value in summary.items():
             print(f"{key}: {value}")
         if args.out:
@@ -135,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "slice_seconds": args.slice_seconds,
                     "summary": summary,
                     "slices": [m.__dict__ for m in measured],
+                    "full_collections": collections,
                 },
                 args.out,
             )

@@ -251,6 +251,8 @@ def _sliced(
         "seeded_users": args.seed_users,
         "phases": phases,
         "slices": every,
+        # So that a later reading can leave the same cycles out.
+        "full_collections": slices.read_collections(workdir / GC_LOG),
     }
     if args.out:
         write_result(result, args.out)

@@ -1,10 +1,11 @@
 """Server CPU per request of several apps in one process, measured in short interleaved slices.
 
 Why: on the project's virtual machines the CPU time one request costs drifts by 10-20 % within
-seconds (a neighbour on the host, not in this VM). Runs of a few seconds each, one app after
-another, then differ by more than a request log costs: in one such run the pairs of the same
-code differed by −120 to +112 µs per request around a median of +35 µs. Sub-second slices,
-cycling through the apps many times, put every app under the same drift.
+seconds, from outside the VM (other processes in it use the server's core under 1 % of the
+time). Runs of a few seconds each, one app after another, then differ by more than a request
+log costs: in one such run the pairs of the same code differed by −120 to +112 µs per request
+around a median of +35 µs. Sub-second slices, cycling through the apps many times, put every
+app under the same drift.
 
 A cycle sends one slice of requests to each app in turn (the order reversed every other
 cycle). A slice is closed-loop on ``connections`` kept-alive connections per app for
@@ -16,7 +17,7 @@ slice's start and end, so nothing is attributed to the wrong app. A cycle is lef
 verdict when, in one of its slices, other processes used more than a tenth of the server's
 core, or the server ran a full garbage collection (see :func:`summarize`).
 
-Used by ``python -m benchmarks.request_log_http --slices N``.
+Used by ``python -m benchmarks.request_log_http --slices N`` and :mod:`benchmarks.patch_vs_post`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ class Target:
     """One app as the slices see it: where to send, and how to make its next request."""
 
     base_url: str
-    next_request: Any  # Callable[[], tuple[method, target, body]]
+    next_request: Callable[[], tuple[str, str, bytes | None]]  # method, target, body
 
 
 async def run_slices(
