@@ -116,7 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         common = {"seconds": args.slice_seconds, "settle": SETTLE, "connections": args.connections}
         pid = app.process.pid
-        run_async(slices.run_slices(pid, SERVER_CORE, targets, token, cycles=1, **common))
         measured = run_async(
             slices.run_slices(pid, SERVER_CORE, targets, token, cycles=args.cycles, **common)
         )

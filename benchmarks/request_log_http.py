@@ -221,7 +221,6 @@ def _sliced(
             for name, server in servers.items()
         }
         common = {"seconds": args.slice_seconds, "settle": SETTLE, "connections": args.connections}
-        run_async(slices.run_slices(pid, SERVER_CORE, targets, token, cycles=1, **common))
         measured = run_async(
             slices.run_slices(pid, SERVER_CORE, targets, token, cycles=args.slices, **common)
         )
