@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
 import secrets
 import shutil
@@ -202,11 +201,7 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
     """The three apps on hypercorn side by side; server CPU µs per request (run_ceiling's way)."""
     from benchmarks import run_ceiling as rc
 
-    cores = os.sched_getaffinity(0)
-    split = len(cores) >= 2 and {rc.SERVER_CORE, rc.CLIENT_CORE} <= cores
-    server_cores = {rc.SERVER_CORE} if split else set(cores)
-    if split:
-        os.sched_setaffinity(0, {rc.CLIENT_CORE})
+    server_cores = rc.split_cores()
     args.wrk = shutil.which("wrk") if args.generator in ("auto", "wrk") else None
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-events-"))

@@ -16,7 +16,6 @@ POST's; the target is met when the 95 % interval of its mean lies at or below ze
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import secrets
 import shutil
@@ -35,11 +34,11 @@ from benchmarks._entra import make_users
 from benchmarks._report import machine_info, run_async, write_result
 from benchmarks.request_log_http import GC_LOG, SETTLE, start_one_process
 from benchmarks.run_ceiling import (
-    CLIENT_CORE,
     SERVER_CORE,
     PythonGenerator,
     make_workload,
     seed,
+    split_cores,
     wait_healthy,
 )
 
@@ -87,15 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed-users", type=int, default=1000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    cores = os.sched_getaffinity(0)
-    split = len(cores) >= 2 and {SERVER_CORE, CLIENT_CORE} <= cores
-    if split:
-        os.sched_setaffinity(0, {CLIENT_CORE})
+    server_cores = split_cores()
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-patch-vs-post-"))
-    servers = start_one_process(
-        "request_log", "log", token, workdir, {SERVER_CORE} if split else set(cores)
-    )
+    servers = start_one_process("request_log", "log", token, workdir, server_cores)
     try:
         app, ceiling = servers["on"], servers["ceiling"]  # "on": the app as served by default
         for server in (app, ceiling):

@@ -30,7 +30,6 @@ differences taken within a cycle of about 1.7 s settle a cost of a few per cent.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import secrets
 import shutil
@@ -49,7 +48,6 @@ from benchmarks import slices
 from benchmarks._entra import make_users
 from benchmarks._report import machine_info, run_async, write_result
 from benchmarks.run_ceiling import (
-    CLIENT_CORE,
     PHASES,
     SERVER_CORE,
     TENANT,
@@ -61,6 +59,7 @@ from benchmarks.run_ceiling import (
     make_workload,
     measure,
     seed,
+    split_cores,
     start_server,
     wait_for_quiet,
     wait_healthy,
@@ -281,11 +280,7 @@ def start_one_process(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    cores = os.sched_getaffinity(0)
-    split = len(cores) >= 2 and {SERVER_CORE, CLIENT_CORE} <= cores
-    server_cores = {SERVER_CORE} if split else set(cores)
-    if split:
-        os.sched_setaffinity(0, {CLIENT_CORE})
+    server_cores = split_cores()
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-request-log-"))
     servers: dict[str, Server] = {}

@@ -681,15 +681,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def split_cores() -> set[int]:
+    """Pin this process (the load generator) to :data:`CLIENT_CORE`; the servers' cores.
+
+    With fewer than two cores (or without these two) nothing is pinned and the servers get
+    every core this process may use.
+    """
+    cores = os.sched_getaffinity(0)
+    if len(cores) >= 2 and {SERVER_CORE, CLIENT_CORE} <= cores:
+        os.sched_setaffinity(0, {CLIENT_CORE})
+        return {SERVER_CORE}
+    print("fewer than 2 cores: server and generator share them", file=sys.stderr)
+    return set(cores)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    cores = os.sched_getaffinity(0)
-    split = len(cores) >= 2 and {SERVER_CORE, CLIENT_CORE} <= cores
-    server_cores = {SERVER_CORE} if split else set(cores)
-    if split:
-        os.sched_setaffinity(0, {CLIENT_CORE})
-    else:
-        print("fewer than 2 cores: server and generator share them", file=sys.stderr)
+    server_cores = split_cores()
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-ceiling-"))
     servers: dict[tuple[str, str], Server] = {}
