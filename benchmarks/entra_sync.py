@@ -270,6 +270,8 @@ class Simulator:
         self.users = make_users(args.users, self.run, self.rng)
         self.groups = self._make_groups()
         self.phases: list[Phase] = []
+        self.methods: Counter[str] = Counter()
+        """Requests sent, by HTTP method: the cycle's mix, which a server's cost is weighed by."""
         self._phase: Phase | None = None
         self._progress: Progress | None = None
         self.progress_enabled = not args.no_progress and sys.stderr.isatty()
@@ -309,6 +311,7 @@ class Simulator:
         phase = self._phase
         assert phase is not None
         stats = phase.op(op)
+        self.methods[method] += 1
         payload = orjson.dumps(body) if body is not None else None
         started = time.perf_counter()
         try:
@@ -874,6 +877,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         "client_cpu_us_per_request": (
             round(total_cpu / total_requests * 1e6, 1) if total_requests else 0.0
         ),
+        "requests_by_method": dict(sorted(simulator.methods.items())),
         "phases": phases,
     }
 

@@ -353,7 +353,11 @@ class PythonGenerator:
         self.headers = _entra.headers(token)
 
     def request_maker(self, phase: str, run: str) -> Callable[[], tuple[str, str, bytes | None]]:
-        """The phase's next request each call: method, target below the base URL, body."""
+        """The phase's next request each call: method, target below the base URL, body.
+
+        ``phase`` is one of :data:`PHASES`, or ``delete`` (a ``DELETE`` of a seeded user each
+        time, for a ceiling app, which deletes nothing: the Entra cycle's mix needs its cost).
+        """
         seeded = self.workload.seeded
         counter = 0
         a, b, c = self.workload.post_template
@@ -369,6 +373,8 @@ class PythonGenerator:
                 uname = f"w{run}.{counter}@contoso.example"
                 return "POST", "/Users", (a + uname + b + uname + c).encode()
             user = seeded[counter % len(seeded)]
+            if phase == "delete":  # only the ceiling is driven with it: it deletes nothing
+                return "DELETE", f"/Users/{user.id}", None
             mail = f"p{run}.{counter}@contoso.example"
             return "PATCH", f"/Users/{user.id}", (pa + mail + pb + f"F{counter}" + pc).encode()
 

@@ -6,6 +6,14 @@ worker) runs pinned to core 0 and ``benchmarks.entra_sync`` to core 1, one after
 after the cycle; requests per core is the cycle's requests divided by those CPU seconds, what
 one saturated core would serve. ``--repeat`` runs the servers in alternating order (ABBA).
 
+Then (``--ceiling-rounds``, 0 to skip) the ceiling app (:mod:`benchmarks.ceiling_app`) on each
+server answers each kind of request the cycle sends (the filtered GET, POST, PATCH, DELETE) in
+turn, servers interleaved per kind, and each server's cycle is split in two: what the cycle
+would cost per request with no SCIM work at all (the ceiling's cost of each kind, weighed by the
+cycle's own mix of methods, which entra_sync reports) and the rest, the SCIM work. From the
+same figures: the ratio to hypercorn a server would reach with no SCIM work, and the most SCIM
+work per request (the same on both servers) with which issue 16's 2.5x is still reachable.
+
 ``python -m benchmarks.sync_servers --servers granian hypercorn --users 20000 --repeat 3``
 (extra arguments after ``--`` go to entra_sync).
 """
@@ -15,25 +23,48 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.run_ceiling import ROOT, TENANT, pin, start_server, wait_healthy
+from benchmarks._entra import make_users
+from benchmarks._report import run_async
+from benchmarks.run_ceiling import (
+    ROOT,
+    TENANT,
+    PythonGenerator,
+    Server,
+    make_workload,
+    pin,
+    split_cores,
+    start_server,
+    wait_healthy,
+)
 
-__all__ = ["main", "run_once"]
+__all__ = ["KINDS", "TARGET", "bound", "ceiling_costs", "main", "mix_cost", "run_once"]
 
 TOKEN = "sync-servers-token-0123456789abcdef"
+TARGET = 2.5
+"""Issue 16: the best server serves this many times hypercorn's requests per core in the cycle."""
+KINDS = {"GET": "get", "POST": "post", "PATCH": "patch", "DELETE": "delete"}
+"""The cycle's methods and the ceiling request each is measured by (a GET is a filter query)."""
 
 
-def run_once(server_kind: str, users: int, extra: Sequence[str], workdir: Path) -> dict[str, Any]:
-    """One entra_sync cycle against one freshly started server; its numbers."""
+def run_once(
+    server_kind: str,
+    users: int,
+    extra: Sequence[str],
+    workdir: Path,
+    cores: set[int] | None = None,
+) -> dict[str, Any]:
+    """One entra_sync cycle against one freshly started server (on core 0, or ``cores``)."""
     module = ["reference_app", "serve", "--tenant", f"{TENANT}:{TOKEN}"]
-    server = start_server("app", server_kind, module, workdir, {0})
+    server = start_server("app", server_kind, module, workdir, {0} if cores is None else cores)
     try:
         asyncio.run(wait_healthy(server))
         out = workdir / f"sync-{server_kind}.json"
@@ -68,6 +99,97 @@ def run_once(server_kind: str, users: int, extra: Sequence[str], workdir: Path) 
         "seconds": float(result["seconds"]),
         "server_cpu_s": round(cpu, 2),
         "requests_per_core_s": round(requests / cpu, 1) if cpu else None,
+        "requests_by_method": result.get("requests_by_method", {}),
+    }
+
+
+def ceiling_costs(
+    server_kinds: Sequence[str],
+    workdir: Path,
+    cores: set[int],
+    *,
+    rounds: int,
+    duration: float,
+    connections: int,
+) -> dict[str, dict[str, float]]:
+    """Server CPU µs per request of the ceiling app, per server and kind: medians over rounds.
+
+    All the ceilings run at once on ``cores`` (an idle one costs nothing); each round measures
+    every kind on every server in turn, so a drift of the machine's speed falls on all servers
+    alike. A run with a failed request raises: the ceiling app never fails one.
+    """
+    servers: dict[str, Server] = {}
+    try:
+        for kind in server_kinds:
+            module = ["benchmarks.ceiling_app", "--token", TOKEN]
+            servers[kind] = start_server("ceiling", kind, module, workdir, cores)
+        for server in servers.values():
+            run_async(wait_healthy(server))
+        users = make_users(1000, "bound", random.Random(11))
+        for n, user in enumerate(users):
+            user.id = f"{n:020x}"
+        generator = PythonGenerator(make_workload(users, 20000), TOKEN)
+        samples: dict[str, dict[str, list[float]]] = {
+            kind: {request: [] for request in KINDS.values()} for kind in servers
+        }
+        for round_ in range(rounds):
+            for request in KINDS.values():
+                for kind, server in servers.items():
+                    run = f"b{round_}{request}{kind[0]}"
+                    run_async(generator.run(request, server, 0.5, connections, run + "w"))
+                    before = server.cpu()
+                    summary, _ = run_async(
+                        generator.run(request, server, duration, connections, run)
+                    )
+                    cpu = server.cpu() - before
+                    failed = summary["status"] + summary["read"]
+                    if failed or not summary["requests"]:
+                        raise RuntimeError(f"ceiling on {kind}: {failed} failed {request} requests")
+                    samples[kind][request].append(cpu / summary["requests"] * 1e6)
+        return {
+            kind: {request: round(statistics.median(values), 1) for request, values in by.items()}
+            for kind, by in samples.items()
+        }
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def mix_cost(costs: Mapping[str, float], mix: Mapping[str, int]) -> float:
+    """Mean µs per request of a cycle sending ``mix`` (requests by method) at ``costs`` per kind."""
+    total = sum(mix.values())
+    if not total:
+        raise ValueError("the cycle sent no requests")
+    unknown = set(mix) - set(KINDS)
+    if unknown:
+        raise ValueError(f"no ceiling request for the method(s) {sorted(unknown)}")
+    return sum(costs[KINDS[method]] * count for method, count in mix.items()) / total
+
+
+def bound(
+    app_us: Mapping[str, float], ceiling_us: Mapping[str, float], *, target: float = TARGET
+) -> dict[str, dict[str, float]]:
+    """Each server against hypercorn, from its cycle's µs per request and its ceiling's.
+
+    ``ratio`` is what the cycle measured; ``ratio_without_scim_work`` what it would be if no
+    request did any SCIM work (the ceilings' costs alone); ``break_even_scim_work_us`` the most
+    SCIM work per request, the same on both servers, at which the ratio still reaches
+    ``target``: (hypercorn's ceiling − target × this server's) / (target − 1), below zero when
+    not even a server doing no SCIM work would reach it.
+    """
+    base_app, base_ceiling = app_us["hypercorn"], ceiling_us["hypercorn"]
+    return {
+        kind: {
+            "app_us": round(app_us[kind], 1),
+            "ceiling_us": round(ceiling_us[kind], 1),
+            "scim_work_us": round(app_us[kind] - ceiling_us[kind], 1),
+            "ratio": round(base_app / app_us[kind], 3),
+            "ratio_without_scim_work": round(base_ceiling / ceiling_us[kind], 3),
+            "break_even_scim_work_us": round(
+                (base_ceiling - target * ceiling_us[kind]) / (target - 1), 1
+            ),
+        }
+        for kind in app_us
     }
 
 
@@ -77,16 +199,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--ceiling-rounds",
+        type=int,
+        default=3,
+        help="rounds of the ceiling's cost per kind of request (0: not measured)",
+    )
+    parser.add_argument("--ceiling-duration", type=float, default=3.0, help="seconds per run")
+    parser.add_argument(
+        "--connections", type=int, default=16, help="the ceiling's load (entra_sync's default)"
+    )
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
     runs: list[dict[str, Any]] = []
+    costs: dict[str, dict[str, float]] = {}
+    server_cores = split_cores()
     with tempfile.TemporaryDirectory() as directory:
         for round_number in range(args.repeat):
             order = args.servers if round_number % 2 == 0 else list(reversed(args.servers))
             for kind in order:
-                row = run_once(kind, args.users, extra, Path(directory))
+                row = run_once(kind, args.users, extra, Path(directory), server_cores)
                 print(json.dumps(row), flush=True)
                 runs.append(row)
+        if args.ceiling_rounds > 0:
+            costs = ceiling_costs(
+                args.servers,
+                Path(directory),
+                server_cores,
+                rounds=args.ceiling_rounds,
+                duration=args.ceiling_duration,
+                connections=args.connections,
+            )
     medians = {
         kind: statistics.median(
             r["requests_per_core_s"]
@@ -99,9 +242,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kind, value in medians.items():
         ratio = f", {value / baseline:.2f}x hypercorn" if baseline else ""
         print(f"{kind}: median {value:.0f} requests per core-second{ratio}")
+    report: dict[str, Any] = {
+        "users": args.users,
+        "runs": runs,
+        "median_requests_per_core_s": medians,
+    }
+    if costs and baseline:
+        mixes = {
+            kind: next(r["requests_by_method"] for r in runs if r["server"] == kind)
+            for kind in args.servers
+        }
+        report["ceiling_us_by_kind"] = costs
+        report["requests_by_method"] = mixes
+        split = bound(
+            {kind: 1e6 / value for kind, value in medians.items()},
+            {kind: mix_cost(costs[kind], mixes[kind]) for kind in args.servers},
+        )
+        report["against_hypercorn"] = split
+        for kind, row in split.items():
+            print(
+                f"{kind}: cycle {row['app_us']:.0f} µs/request = ceiling {row['ceiling_us']:.0f}"
+                f" + SCIM work {row['scim_work_us']:.0f}; {row['ratio']:.2f}x hypercorn, "
+                f"{row['ratio_without_scim_work']:.2f}x without SCIM work; {TARGET}x needs "
+                f"SCIM work ≤ {row['break_even_scim_work_us']:.0f} µs/request"
+            )
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        report = {"users": args.users, "runs": runs, "median_requests_per_core_s": medians}
         args.out.write_text(json.dumps(report, indent=2) + "\n")
     return 1 if any(r["errors"] for r in runs) else 0
 
