@@ -3,7 +3,11 @@
 Its routes sit where the reference app's do (``/scim/v2/{tenant}/Users`` ...), check the bearer
 token, parse request bodies with orjson and answer the same JSON shapes (a ListResponse with one
 User for a filter query, the POSTed body echoed with ``id`` and ``meta``, a User for PATCH, 204
-for DELETE), rendered with orjson. No validation, no filter parsing, no store, no projection.
+for DELETE) with the same SCIM headers (``Location``, ``ETag``), rendered with orjson. No
+validation, no filter parsing, no store, no projection. ``tests/benchmarks/test_ceiling_app.py``
+holds it to the reference app's answers, so that a difference in what is sent is never counted
+as SCIM work. (The reference app's ``X-Request-Id``, its access log's, is not mirrored: making
+it is the app's work.)
 
 Whatever the reference app spends per request beyond this app, on the same ASGI server with the
 same settings, is the SCIM work.
@@ -34,6 +38,7 @@ if __package__ in (None, ""):  # run as a file: make `benchmarks` importable
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+FCC = "urn:ietf:params:scim:schemas:extension:fcc:2.0:User"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 MEDIA_TYPE = "application/scim+json"
@@ -46,10 +51,13 @@ def _now() -> datetime:
 
 
 def _user(id: str, user_name: str, location: str) -> dict[str, Any]:
-    """A User as the reference app renders one (same keys, nesting and value types)."""
+    """A User as the reference app renders one (same keys, nesting and value types).
+
+    The reference app is a Fortes tenant: its users carry the FCC extension's two Booleans.
+    """
     now = _now()
     return {
-        "schemas": [CORE_USER, ENTERPRISE],
+        "schemas": [CORE_USER, ENTERPRISE, FCC],
         "id": id,
         "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
         "userName": user_name,
@@ -57,6 +65,7 @@ def _user(id: str, user_name: str, location: str) -> dict[str, Any]:
         "emails": [{"value": user_name, "type": "work", "primary": True}],
         "name": {"formatted": "Given Family", "familyName": "Family", "givenName": "Given"},
         ENTERPRISE: {"department": "Sales", "employeeNumber": "1"},
+        FCC: {"administrator": False, "loginDisabled": False},
         "meta": {
             "resourceType": "User",
             "created": now,
@@ -138,14 +147,17 @@ class CeilingApp:
         return self._user_response(request, "someone@example.com", 'W/"1"')
 
     def _user_response(self, request: Request, user_name: str, etag: str) -> Response:
-        """A 200 with a fixed User at the requested id, as the app answers GET and PATCH."""
+        """A 200 with a fixed User at the requested id, as the app answers GET and PATCH.
+
+        With the app's headers: every answer carrying one resource has its ``Location``.
+        """
         id = request.path_params["id"]
-        user = _user(id, user_name, f"{self._base(request)}/Users/{id}")
+        location = f"{self._base(request)}/Users/{id}"
         return Response(
-            orjson.dumps(user, option=_OPTIONS),
+            orjson.dumps(_user(id, user_name, location), option=_OPTIONS),
             200,
             media_type=MEDIA_TYPE,
-            headers={"ETag": etag},
+            headers={"Location": location, "ETag": etag},
         )
 
     async def delete(self, request: Request) -> Response:
