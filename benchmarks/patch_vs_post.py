@@ -10,6 +10,11 @@ sub-second slice of each (app, request) pair (:mod:`benchmarks.slices`): POST on
 on the ceiling, PATCH on the app, PATCH on the ceiling. Per cycle, PATCH's SCIM work minus
 POST's; the target is met when the 95 % interval of its mean lies at or below zero.
 
+``--ceiling-apart`` also serves the ceiling from a hypercorn process of its own (as
+:mod:`benchmarks.run_ceiling` does), on the same core, with a slice of each phase in every
+cycle: it shows whether sharing the app's process (interpreter, heap, memory layout) moves the
+ceiling's cost, and with it the app/ceiling ratios these slices give.
+
 ``python -m benchmarks.patch_vs_post --cycles 150 --out benchmarks/results/patch_vs_post.json``
 """
 
@@ -39,6 +44,7 @@ from benchmarks.run_ceiling import (
     make_workload,
     seed,
     split_cores,
+    start_server,
     wait_healthy,
 )
 
@@ -78,6 +84,27 @@ def per_cycle_work(
     return out
 
 
+def ceilings_compared(counted: Sequence[dict[str, slices.Slice]]) -> dict[str, Any]:
+    """Per phase: the ceiling apart against the ceiling in the app's process, per cycle.
+
+    ``apart_minus_shared_us``: the apart ceiling's CPU per request minus the shared one's;
+    ``ratio_shared`` and ``ratio_apart``: the ceiling's CPU per request over the app's.
+    """
+    out: dict[str, Any] = {}
+    for phase in PHASES:
+        app = [c[f"app-{phase}"].us_per_request for c in counted]
+        shared = [c[f"ceiling-{phase}"].us_per_request for c in counted]
+        apart = [c[f"apart-{phase}"].us_per_request for c in counted]
+        out[phase] = {
+            "apart_minus_shared_us": slices.stats(
+                [a - s for a, s in zip(apart, shared, strict=True)]
+            ),
+            "ratio_shared": slices.stats([s / a for s, a in zip(shared, app, strict=True)], 3),
+            "ratio_apart": slices.stats([s / a for s, a in zip(apart, app, strict=True)], 3),
+        }
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.patch_vs_post", description=__doc__)
     parser.add_argument("--cycles", type=int, default=150)
@@ -85,14 +112,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seed-users", type=int, default=1000)
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--ceiling-apart",
+        action="store_true",
+        help="also slice a ceiling served by a process of its own, on the same core",
+    )
     args = parser.parse_args(argv)
     server_cores = split_cores()
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-patch-vs-post-"))
     servers = start_one_process("request_log", "log", token, workdir, server_cores)
+    apart = None
     try:
         app, ceiling = servers["on"], servers["ceiling"]  # "on": the app as served by default
-        for server in (app, ceiling):
+        if args.ceiling_apart:
+            command = ["benchmarks.ceiling_app", "--token", token]
+            apart = start_server("ceiling-apart", "hypercorn", command, workdir, server_cores)
+        for server in (app, ceiling) if apart is None else (app, ceiling, apart):
             run_async(wait_healthy(server))
         users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
         run_async(seed(app, token, users))
@@ -108,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             for phase in PHASES
             for name, server in (("app", app), ("ceiling", ceiling))
         }
+        if apart is not None:
+            for phase in PHASES:
+                targets[f"apart-{phase}"] = slices.Target(
+                    apart.base_url,
+                    PythonGenerator(workloads["ceiling"], token).request_maker(
+                        phase, f"apart{phase}"
+                    ),
+                    pid=apart.process.pid,
+                )
         common = {"seconds": args.slice_seconds, "settle": SETTLE, "connections": args.connections}
         pid = app.process.pid
         measured = run_async(
@@ -115,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         collections = slices.read_collections(workdir / GC_LOG)
         summary = per_cycle_work(measured, collections)
+        if apart is not None:
+            summary["ceilings"] = ceilings_compared(slices.sort_cycles(measured, collections)[0])
         for key, value in summary.items():
             print(f"{key}: {value}")
         if args.out:
@@ -137,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     finally:
         servers["off"].stop()
+        if apart is not None:
+            apart.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -71,10 +71,14 @@ class Slice:
 
 @dataclass(frozen=True)
 class Target:
-    """One app as the slices see it: where to send, and how to make its next request."""
+    """One app as the slices see it: where to send, and how to make its next request.
+
+    ``pid``: the process serving it, when it is not the run's (its CPU is read instead).
+    """
 
     base_url: str
     next_request: Callable[[], tuple[str, str, bytes | None]]  # method, target, body
+    pid: int | None = None
 
 
 async def run_slices(
@@ -128,6 +132,8 @@ async def _slice(
 ) -> Slice:
     answered = errors = 0
     next_request = target.next_request
+    if target.pid is not None:
+        pid = target.pid
 
     async def worker() -> None:
         nonlocal answered, errors
@@ -246,14 +252,15 @@ def summarize(
     return out
 
 
-def stats(values: Sequence[float]) -> dict[str, Any]:
+def stats(values: Sequence[float], digits: int = 1) -> dict[str, Any]:
+    """Median, mean and the mean's 95 % interval (normal approximation), ``digits`` kept."""
     if len(values) < 2:
         return {"n": len(values)}
     mean = statistics.fmean(values)
     half = 1.96 * statistics.stdev(values) / math.sqrt(len(values))
     return {
         "n": len(values),
-        "median": round(statistics.median(values), 1),
-        "mean": round(mean, 1),
-        "mean_95": [round(mean - half, 1), round(mean + half, 1)],
+        "median": round(statistics.median(values), digits),
+        "mean": round(mean, digits),
+        "mean_95": [round(mean - half, digits), round(mean + half, digits)],
     }

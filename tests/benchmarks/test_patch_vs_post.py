@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.patch_vs_post import per_cycle_work
+from benchmarks.patch_vs_post import ceilings_compared, per_cycle_work
 from benchmarks.slices import Slice
 
 
@@ -44,3 +44,18 @@ def test_work_is_taken_against_the_ceiling_of_the_same_cycle() -> None:
     # the first cycle's speed, scaled by each cycle's own.
     assert result["patch_minus_post_us"]["median"] == pytest.approx(-10 * 1.2)
     assert result["post_scim_work_us"]["median"] == pytest.approx(100 * 1.2)
+
+
+def test_the_ceiling_apart_is_compared_with_the_shared_one_cycle_by_cycle() -> None:
+    cycles = []
+    for cycle in range(4):
+        us = {"app-post": 700, "ceiling-post": 520, "apart-post": 440 + cycle}
+        us |= {"app-patch": 690, "ceiling-patch": 515, "apart-patch": 430}
+        cycles.append(
+            {app: Slice(cycle, app, 1000, 0.5, int(v * 1e6), 0.0, 0) for app, v in us.items()}
+        )
+    result = ceilings_compared(cycles)
+    assert result["post"]["apart_minus_shared_us"]["median"] == pytest.approx(-78.5)
+    assert result["patch"]["apart_minus_shared_us"]["mean"] == pytest.approx(-85.0)
+    assert result["patch"]["ratio_shared"]["mean"] == pytest.approx(round(515 / 690, 3))
+    assert result["patch"]["ratio_apart"]["mean"] == pytest.approx(round(430 / 690, 3))
