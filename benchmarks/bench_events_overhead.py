@@ -222,8 +222,7 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
         for name in APPS:
             users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
             if name == "ceiling":
-                for n, user in enumerate(users):
-                    user.id = f"{n:020x}"
+                rc.ceiling_ids(users)
             else:
                 run_async(rc.seed(servers[name], token, users))
             workloads[name] = rc.make_workload(users, 1)

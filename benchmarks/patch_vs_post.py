@@ -41,6 +41,7 @@ from benchmarks.request_log_http import GC_LOG, SETTLE, start_one_process
 from benchmarks.run_ceiling import (
     SERVER_CORE,
     PythonGenerator,
+    ceiling_ids,
     make_workload,
     seed,
     split_cores,
@@ -133,8 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
         run_async(seed(app, token, users))
         ceiling_users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
-        for n, user in enumerate(ceiling_users):
-            user.id = f"{n:020x}"
+        ceiling_ids(ceiling_users)
         workloads = {"app": make_workload(users, 1), "ceiling": make_workload(ceiling_users, 1)}
         targets = {
             f"{name}-{phase}": slices.Target(

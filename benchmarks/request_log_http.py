@@ -55,6 +55,7 @@ from benchmarks.run_ceiling import (
     PythonGenerator,
     Server,
     Workload,
+    ceiling_ids,
     free_port,
     make_workload,
     measure,
@@ -305,8 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, server in servers.items():
             users = make_users(args.seed_users, secrets.token_hex(4), random.Random(11))
             if name == "ceiling":
-                for n, user in enumerate(users):
-                    user.id = f"{n:020x}"
+                ceiling_ids(users)
             else:
                 run_async(seed(server, token, users))
             workloads[name] = make_workload(users, args.get_paths)

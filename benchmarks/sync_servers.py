@@ -39,6 +39,7 @@ from benchmarks.run_ceiling import (
     TENANT,
     PythonGenerator,
     Server,
+    ceiling_ids,
     make_workload,
     pin,
     split_cores,
@@ -126,8 +127,7 @@ def ceiling_costs(
         for server in servers.values():
             run_async(wait_healthy(server))
         users = make_users(1000, "bound", random.Random(11))
-        for n, user in enumerate(users):
-            user.id = f"{n:020x}"
+        ceiling_ids(users)
         generator = PythonGenerator(make_workload(users, 20000), TOKEN)
         samples: dict[str, dict[str, list[float]]] = {
             kind: {request: [] for request in KINDS.values()} for kind in servers
