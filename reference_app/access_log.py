@@ -80,7 +80,8 @@ class RequestRecord(NamedTuple):
             "method": self.method,
             "path": self.path,
             "status": self.status,
-            "duration_ms": round(self.duration * 1000, 3),
+            # Milliseconds to 3 places: round(x, 3) formats through dtoa, 3x the time of this.
+            "duration_ms": round(self.duration * 1_000_000) / 1000,
             "scim_type": self.scim_type,
         }
 
