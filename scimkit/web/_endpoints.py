@@ -22,6 +22,7 @@ from scimkit.web._auth import Action, Principal
 from scimkit.web._errors import answers_scim_errors, logger
 from scimkit.web._options import WebOptions
 from scimkit.web._params import (
+    header,
     parse_attribute_list,
     parse_query,
     parse_search,
@@ -173,7 +174,7 @@ class Endpoints:
                 id,
                 members=wants_members(resource_type, attributes, excluded),
             )
-            if_none_match = request.headers.get("if-none-match")
+            if_none_match = header(request, b"if-none-match")
             if if_none_match is not None and self._etag:
                 version = resource["meta"].get("version")
                 if etag_matches(version, parse_etags(if_none_match)):
@@ -182,7 +183,7 @@ class Endpoints:
         return self.render.resource(resource, resource_type, base, attributes, excluded)
 
     def _if_match(self, request: Request) -> str | None:
-        return request.headers.get("if-match") if self._etag else None
+        return header(request, b"if-match") if self._etag else None
 
     # -- root endpoints -----------------------------------------------------------------------
 

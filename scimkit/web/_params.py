@@ -16,6 +16,7 @@ __all__ = [
     "REQUEST_BODY_KEY",
     "SEARCH_REQUEST_SCHEMA",
     "check_content_type",
+    "header",
     "parse_attribute_list",
     "parse_query",
     "parse_search",
@@ -157,16 +158,28 @@ def _names(fields: dict[str, Any], name: str) -> tuple[str, ...]:
     raise InvalidValue(f"'{name}' must be a list of attribute names.")
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of the header ``name`` (lower-case, as ASGI servers give names).
+
+    Read from the scope as sent: ``request.headers`` builds a Headers object and its ``get``
+    runs through three Python calls, and a write looks up three headers.
+    """
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
 def check_content_type(request: Request) -> None:
     """Accept SCIM or plain JSON bodies (any letter case, UTF-8 only); else 415.
 
     A body without a Content-Type is accepted and must parse as JSON: RFC 7644 asks clients
     to send one, and refusing a well-formed body for its absence helps nobody.
     """
-    header = request.headers.get("content-type")
-    if header is None:
+    value = header(request, b"content-type")
+    if value is None:
         return
-    media, _, rest = header.partition(";")
+    media, _, rest = value.partition(";")
     if media.strip().lower() not in _JSON_TYPES:
         raise UnsupportedMediaType()
     for parameter in rest.split(";"):
@@ -185,7 +198,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     as they stream in, so a body without (or lying about) its length is cut off too. The body
     read is also left in the scope, under :data:`REQUEST_BODY_KEY`.
     """
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     if declared is not None:
         try:
             too_large = int(declared) > limit
