@@ -115,6 +115,11 @@ def _selection(
 class _Plan:
     core: Mapping[str, _Action | None]
     extensions: Mapping[str, Mapping[str, _Action | None]]
+    whole: frozenset[str] | None = None
+    """When every attribute is kept whole or dropped whole (the plan of a request without
+    ``attributes`` or ``excludedAttributes`` whose schemas have no sub-attribute ``returned``
+    never): the top-level keys to leave out, ``schemas`` and ``id`` (placed first) among them.
+    ``None`` otherwise."""
 
 
 @lru_cache(maxsize=512)
@@ -133,7 +138,13 @@ def _plan(
             core[ref.attribute.name] = action
     # id is always returned (RFC 7643 §3.1), whatever the parameters say.
     core["id"] = _KEEP_ACTION
-    return _Plan(core, extensions)
+    whole = None
+    if all(action is None or action is _KEEP_ACTION for action in core.values()) and all(
+        action is _KEEP_ACTION for actions in extensions.values() for action in actions.values()
+    ):
+        whole = frozenset(name for name, action in core.items() if action is None)
+        whole |= {"schemas", "id"}
+    return _Plan(core, extensions, whole)
 
 
 def _shape(value: Any, action: _Action) -> Any:
@@ -209,6 +220,20 @@ def project(
     id = resource.get("id")
     if "id" in resource and (id or id is False or id == 0):
         out["id"] = id
-    _apply(out, resource, plan.core, plan.extensions, ("schemas", "id"))
+    left_out = plan.whole
+    if left_out is None:
+        _apply(out, resource, plan.core, plan.extensions, ("schemas", "id"))
+    else:
+        # What _apply does when every action keeps or drops a whole attribute, in one loop
+        # and a comprehension per extension: an Entra user in 2.7 us against 3.6 (timeit),
+        # and every response without attributes/excludedAttributes takes this way.
+        extensions = plan.extensions
+        for key, value in resource.items():
+            if key in left_out:
+                continue
+            if key in extensions:
+                value = {k: v for k, v in value.items() if v or v is False or v == 0}
+            if value or value is False or value == 0:
+                out[key] = value
     out["schemas"] = [urn for urn in schemas if urn == resource_type.schema.id or urn in out]
     return out

@@ -83,3 +83,30 @@ def test_projection_does_not_mutate_input():
     before = repr(RESOURCE)
     project(RESOURCE, USER, attributes=["name.givenName"])
     assert repr(RESOURCE) == before
+
+
+def test_without_parameters_empty_values_go_and_the_rest_is_kept_as_it_is():
+    """The no-parameter path (every attribute kept or dropped whole) shapes as the general one.
+
+    ``excludedAttributes`` naming a sub-attribute the resource lacks takes the general path
+    with the same outcome, so the two are compared on values that test their edges.
+    """
+    resource = {
+        **RESOURCE,
+        "nickName": "",
+        "x509Certificates": [],
+        "title": None,
+        "unknownKey": 0,
+        ENTERPRISE: {"employeeNumber": "7", "department": "", "division": None, "costCenter": 0},
+        "urn:example:unknown": {"a": 1},
+    }
+    fast = project(resource, USER)
+    general = project(resource, USER, excluded_attributes=["emails.display"])
+    assert fast == general
+    assert list(fast) == list(general)
+    assert fast[ENTERPRISE] == {"employeeNumber": "7", "costCenter": 0}
+    assert "nickName" not in fast and "x509Certificates" not in fast and "title" not in fast
+    assert fast["unknownKey"] == 0 and fast["urn:example:unknown"] == {"a": 1}
+    assert "password" not in fast
+    only_empty = project({**RESOURCE, ENTERPRISE: {"department": ""}}, USER)
+    assert ENTERPRISE not in only_empty and only_empty["schemas"] == [CORE]
