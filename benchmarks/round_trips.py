@@ -13,7 +13,8 @@ writes them to the outbox in the written document and its drainer task moves the
 feed), so the same cycle shows what recording costs: nothing on the request path, the drain in
 the background column.
 
-``python -m benchmarks.round_trips [--mongodb-uri URI] [--events] [--out results/round_trips.json]``
+``python -m benchmarks.round_trips [--mongodb-uri URI] [--events] [--stored-tenant]
+[--out results/round_trips.json]``
 (without a URI it starts the stand-in from ``.venv-mongoeco``, built by scripts/mongoeco-env).
 """
 
@@ -39,8 +40,9 @@ from pymongo.monitoring import (
 )
 
 from benchmarks import _entra
-from reference_app.app import create_app
+from reference_app.app import TENANTS_COLLECTION, create_app
 from reference_app.settings import Settings, TenantSeed
+from reference_app.tenants import MongoTenantRegistry
 from scimkit.testing import ASGIClient, ASGIResponse
 from scimkit.testing._mongo_server import MongoServer
 
@@ -264,17 +266,28 @@ class _Driver:
         )
 
 
-async def count(mongodb_uri: str, database: str, *, events: bool = False) -> dict[str, Count]:
+async def count(
+    mongodb_uri: str, database: str, *, events: bool = False, stored_tenant: bool = False
+) -> dict[str, Count]:
     """The commands each of :data:`OPERATIONS` sends, in the reference app on ``database``.
 
     One warm-up cycle runs first (index creation, first-use checks), then the counted one.
-    ``events`` switches event recording on in the app's service.
+    ``events`` switches event recording on in the app's service. ``stored_tenant`` serves a
+    tenant kept in MongoDB (as the console and ``reference-app tenant create`` make them)
+    instead of a ``--tenant`` one kept in the process.
     """
     counter = RoundTripCounter()
+    if stored_tenant:
+        creator: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri)
+        try:
+            registry = MongoTenantRegistry(creator[database][TENANTS_COLLECTION])
+            await registry.create(TENANT, token=TOKEN)
+        finally:
+            await creator.close()
     settings = Settings(
         mongodb_uri=mongodb_uri,
         mongodb_database=database,
-        tenants=(TenantSeed(TENANT, TOKEN),),
+        tenants=() if stored_tenant else (TenantSeed(TENANT, TOKEN),),
     )
     app = create_app(settings, command_listeners=[counter])
     # The service checked at construction that its store records events (MongoStore does);
@@ -327,13 +340,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--events", action="store_true", help="with provisioning events recorded on every write"
     )
+    parser.add_argument(
+        "--stored-tenant",
+        action="store_true",
+        help="serve a tenant kept in MongoDB (made in the console) instead of a --tenant one",
+    )
     args = parser.parse_args(argv)
     database = f"scimkit_round_trips_{uuid.uuid4().hex[:12]}"
+    options = {"events": args.events, "stored_tenant": args.stored_tenant}
     if args.mongodb_uri:
-        counts = asyncio.run(count(args.mongodb_uri, database, events=args.events))
+        counts = asyncio.run(count(args.mongodb_uri, database, **options))
     else:
         with MongoServer() as server:
-            counts = asyncio.run(count(server.uri, database, events=args.events))
+            counts = asyncio.run(count(server.uri, database, **options))
     print(table(counts))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

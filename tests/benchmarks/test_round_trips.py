@@ -61,3 +61,19 @@ async def test_recording_events_adds_no_round_trip_to_a_request(
     # The drain happens, but in the drainer's task, after the response.
     drained = [c for c in recorded["POST user"].commands if c.collection == "scim_events"]
     assert drained and not any(c.on_request_path for c in drained)
+
+
+async def test_a_tenant_kept_in_mongodb_is_read_on_every_request(
+    mongodb_uri: str, mongo_db_name: str
+) -> None:
+    # Not a target met but a cost stated (benchmarks/README.md, round trips): a tenant made in
+    # the console is looked up per request, so that a token rotated or revoked through any
+    # instance stops at once on all of them (docs/deployment.md). A cache would change that
+    # promise; this test fails the day the lookup goes or grows.
+    plain = await count(mongodb_uri, mongo_db_name)
+    stored = await count(mongodb_uri, f"{mongo_db_name}_stored", stored_tenant=True)
+    for name in OPERATIONS:
+        assert stored[name].request_path == plain[name].request_path + 1, name
+        first = stored[name].commands[0]
+        assert (first.name, first.collection) == ("find", "tenants"), name
+        assert first.on_request_path and first.origin[0] == "MongoTenantRegistry.get", name
