@@ -33,7 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +56,19 @@ from benchmarks.run_ceiling import (
     wait_healthy,
 )
 
-__all__ = ["KINDS", "Count", "count_server", "dumped", "main", "ratios", "send", "server_command"]
+__all__ = [
+    "KINDS",
+    "Count",
+    "Window",
+    "count_server",
+    "drive",
+    "dumped",
+    "main",
+    "ratios",
+    "send",
+    "server_command",
+    "start",
+]
 
 KINDS = ("get", "post", "patch")
 _SUMMARY = re.compile(rb"^summary: (\d+)$", re.MULTILINE)
@@ -122,59 +134,92 @@ async def send(
     return errors
 
 
-def count_server(
-    app: str,
-    kinds: Sequence[str],
-    *,
-    server: str = "hypercorn",
-    requests: int = 300,
-    warmup: int = 50,
-    connections: int = 16,
-    seeded: int = 200,
-    workdir: Path,
-) -> list[Count]:
-    """Serve ``app`` under callgrind and count ``requests`` of each of ``kinds``, in order."""
-    token = secrets.token_urlsafe(24)
+@dataclass(frozen=True)
+class Window:
+    """What to do around each counted window: the counters zeroed before, dumped after."""
+
+    before: Callable[[], None]
+    after: Callable[[], int]  # the instructions of the window just sent
+
+
+def start(app: str, server: str, token: str, log: Path, prefix: Sequence[str] = ()) -> Server:
+    """``app`` served by ``server`` on a free port, its command after ``prefix`` (callgrind's)."""
     port = free_port()
-    out = workdir / f"{app}.callgrind"
-    log = workdir / f"{app}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-            + server_command(app, server, port, token),
+            [*prefix, *server_command(app, server, port, token)],
             cwd=ROOT,
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    handle = Server(app, server, process, port, log, f"/scim/v2/{TENANT}")
+    return Server(app, server, process, port, log, f"/scim/v2/{TENANT}")
+
+
+async def drive(
+    handle: Server,
+    token: str,
+    kinds: Sequence[str],
+    window: Window | None = None,
+    *,
+    requests: int = 300,
+    warmup: int = 50,
+    connections: int = 16,
+    seeded: int = 200,
+    healthy_within: float = 600,
+) -> list[Count]:
+    """Seed ``handle``'s app, then per kind: warm up, and send ``requests`` inside ``window``.
+
+    Without a window (a server not under callgrind) the counts hold the failures only.
+    """
+    await wait_healthy(handle, limit=healthy_within)
+    users = make_users(seeded, secrets.token_hex(4), random.Random(11))
+    if handle.kind == "app":
+        await seed(handle, token, users)
+    else:
+        ceiling_ids(users)
+    generator = PythonGenerator(make_workload(users, seeded * 20), token)
+    client = RawClient(handle.base_url, _entra.headers(token), connections, timeout=600)
     counts: list[Count] = []
-
-    async def drive() -> None:
-        await wait_healthy(handle, limit=600)
-        users = make_users(seeded, secrets.token_hex(4), random.Random(11))
-        if app == "app":
-            await seed(handle, token, users)
-        else:
-            ceiling_ids(users)
-        generator = PythonGenerator(make_workload(users, seeded * 20), token)
-        client = RawClient(handle.base_url, _entra.headers(token), connections, timeout=600)
-        try:
-            for kind in kinds:
-                await send(client, generator, kind, f"{kind}w", warmup, connections)
-                _control("--zero", process.pid)
-                errors = await send(client, generator, kind, kind, requests, connections)
-                _control("--dump", process.pid)
-                instructions = dumped(out)
-                counts.append(Count(app, kind, requests, instructions, errors))
-        finally:
-            await client.aclose()
-
     try:
-        asyncio.run(drive())
+        for kind in kinds:
+            await send(client, generator, kind, f"{kind}w", warmup, connections)
+            if window is not None:
+                window.before()
+            errors = await send(client, generator, kind, kind, requests, connections)
+            instructions = window.after() if window is not None else 0
+            counts.append(Count(handle.kind, kind, requests, instructions, errors))
+    finally:
+        await client.aclose()
+    return counts
+
+
+def count_server(
+    app: str,
+    kinds: Sequence[str],
+    *,
+    server: str = "hypercorn",
+    workdir: Path,
+    **options: Any,
+) -> list[Count]:
+    """Serve ``app`` under callgrind and count the requests of each of ``kinds``, in order.
+
+    ``options`` are :func:`drive`'s (requests, warm-up, connections, seeded users).
+    """
+    token = secrets.token_urlsafe(24)
+    out = workdir / f"{app}.callgrind"
+    prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+    handle = start(app, server, token, workdir / f"{app}.log", prefix)
+
+    def dump() -> int:
+        _control("--dump", handle.process.pid)
+        return dumped(out)
+
+    window = Window(lambda: _control("--zero", handle.process.pid), dump)
+    try:
+        return asyncio.run(drive(handle, token, kinds, window, **options))
     finally:
         handle.stop()
-    return counts
 
 
 def ratios(counts: Sequence[Count]) -> dict[str, dict[str, float]]:
@@ -210,16 +255,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("needs valgrind (apt-get install -y valgrind)")
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-server-instructions-"))
     options: dict[str, Any] = {
-        "server": args.server,
         "requests": args.requests,
         "warmup": args.warmup,
         "connections": args.connections,
         "seeded": args.seed_users,
-        "workdir": workdir,
     }
     try:
         with ThreadPoolExecutor(2) as pool:  # a count does not depend on the load
-            found = pool.map(lambda app: count_server(app, kinds, **options), ("app", "ceiling"))
+
+            def counted(app: str) -> list[Count]:
+                return count_server(app, kinds, server=args.server, workdir=workdir, **options)
+
+            found = pool.map(counted, ("app", "ceiling"))
             counts = [count for per_app in found for count in per_app]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -237,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.write_bytes(
             orjson.dumps(
                 {
-                    "options": {**options, "workdir": None},
+                    "options": {**options, "server": args.server},
                     "counts": [vars(c) for c in counts],
                     "ratios": table,
                 },

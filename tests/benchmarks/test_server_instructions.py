@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from benchmarks import _entra
-from benchmarks._entra import make_users
-from benchmarks._http import RawClient
-from benchmarks.run_ceiling import (
-    TENANT,
-    PythonGenerator,
-    Server,
-    ceiling_ids,
-    free_port,
-    make_workload,
-    seed,
-    wait_healthy,
-)
-from benchmarks.server_instructions import KINDS, Count, dumped, ratios, send, server_command
+from benchmarks.server_instructions import KINDS, Count, Window, drive, dumped, ratios, start
 
 
 def test_the_ratio_is_the_ceilings_instructions_over_the_apps() -> None:
@@ -49,34 +34,23 @@ def test_the_newest_dump_is_read(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("app", ["app", "ceiling"])
-def test_the_served_app_answers_every_kind_without_a_failure(app: str, tmp_path: Path) -> None:
+def test_the_served_app_answers_every_kind_inside_its_window(app: str, tmp_path: Path) -> None:
     token = secrets.token_urlsafe(12)
-    port = free_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            server_command(app, "hypercorn", port, token),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    server = Server(app, "hypercorn", process, port, log, f"/scim/v2/{TENANT}")
+    handle = start(app, "hypercorn", token, tmp_path / "server.log")
+    calls: list[str] = []
 
-    async def drive() -> list[int]:
-        await wait_healthy(server)
-        users = make_users(4, "t", random.Random(1))
-        if app == "app":
-            await seed(server, token, users)
-        else:
-            ceiling_ids(users)
-        generator = PythonGenerator(make_workload(users, 8), token)
-        client = RawClient(server.base_url, _entra.headers(token), 2, timeout=30)
-        try:
-            return [await send(client, generator, kind, kind, 6, 2) for kind in KINDS]
-        finally:
-            await client.aclose()
+    def after() -> int:
+        calls.append("after")
+        return 42
 
+    window = Window(lambda: calls.append("before"), after)
+    options = {"requests": 6, "warmup": 2, "connections": 2, "seeded": 4, "healthy_within": 30}
     try:
-        assert asyncio.run(drive()) == [0, 0, 0]
+        counts = asyncio.run(drive(handle, token, KINDS, window, **options))
     finally:
-        server.stop()
+        handle.stop()
+    assert [(c.app, c.kind, c.requests, c.instructions) for c in counts] == [
+        (app, kind, 6, 42) for kind in KINDS
+    ]
+    assert all(c.errors == 0 for c in counts)
+    assert calls == ["before", "after"] * len(KINDS)
