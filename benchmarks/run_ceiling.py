@@ -136,10 +136,21 @@ class Server:
                 self.process.wait(5)
 
 
-def start_server(kind: str, asgi: str, module: list[str], workdir: Path, cores: set[int]) -> Server:
-    """``python -m <module...> --server ASGI`` on a free loopback port, pinned to ``cores``."""
+def start_server(
+    kind: str,
+    asgi: str,
+    module: list[str],
+    workdir: Path,
+    cores: set[int],
+    *,
+    prefix: Sequence[str] = (),
+) -> Server:
+    """``python -m <module...> --server ASGI`` on a free loopback port, pinned to ``cores``.
+
+    ``prefix`` runs it under another program (``valgrind --tool=callgrind ...``).
+    """
     port = free_port()
-    command = [sys.executable, "-m", *module, "--host", "127.0.0.1", "--port", str(port)]
+    command = [*prefix, sys.executable, "-m", *module, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--server", asgi]
     log = workdir / f"{kind}-{asgi}.log"
     with log.open("wb") as out:

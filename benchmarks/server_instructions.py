@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import re
 import secrets
@@ -45,14 +46,13 @@ from benchmarks import _entra
 from benchmarks._entra import make_users
 from benchmarks._http import RawClient
 from benchmarks.run_ceiling import (
-    ROOT,
     TENANT,
     PythonGenerator,
     Server,
     ceiling_ids,
-    free_port,
     make_workload,
     seed,
+    start_server,
     wait_healthy,
 )
 
@@ -66,7 +66,6 @@ __all__ = [
     "main",
     "ratios",
     "send",
-    "server_command",
     "start",
 ]
 
@@ -87,17 +86,6 @@ class Count:
     @property
     def per_request(self) -> float:
         return self.instructions / self.requests
-
-
-def server_command(app: str, server: str, port: int, token: str) -> list[str]:
-    """The command that serves ``app`` ("app" or "ceiling") on ``server``, without callgrind."""
-    if app == "app":
-        module = ["reference_app", "serve", "--tenant", f"{TENANT}:{token}"]
-        module += ["--log-level", "warning"]
-    else:
-        module = ["benchmarks.ceiling_app", "--token", token]
-    address = ["--host", "127.0.0.1", "--port", str(port), "--server", server]
-    return [sys.executable, "-m", *module, *address]
 
 
 def _control(action: str, pid: int) -> None:
@@ -142,18 +130,17 @@ class Window:
     after: Callable[[], int]  # the instructions of the window just sent
 
 
-def start(app: str, server: str, token: str, log: Path, prefix: Sequence[str] = ()) -> Server:
-    """``app`` served by ``server`` on a free port, its command after ``prefix`` (callgrind's)."""
-    port = free_port()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*prefix, *server_command(app, server, port, token)],
-            cwd=ROOT,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    return Server(app, server, process, port, log, f"/scim/v2/{TENANT}")
+def start(app: str, server: str, token: str, workdir: Path, prefix: Sequence[str] = ()) -> Server:
+    """``app`` ("app" or "ceiling") served by ``server`` as ``run_ceiling`` serves it.
+
+    ``prefix`` is callgrind's command; the server may run on any core.
+    """
+    if app == "app":
+        module = ["reference_app", "serve", "--tenant", f"{TENANT}:{token}"]
+        module += ["--log-level", "warning"]
+    else:
+        module = ["benchmarks.ceiling_app", "--token", token]
+    return start_server(app, server, module, workdir, os.sched_getaffinity(0), prefix=prefix)
 
 
 async def drive(
@@ -209,7 +196,7 @@ def count_server(
     token = secrets.token_urlsafe(24)
     out = workdir / f"{app}.callgrind"
     prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-    handle = start(app, server, token, workdir / f"{app}.log", prefix)
+    handle = start(app, server, token, workdir, prefix)
 
     def dump() -> int:
         _control("--dump", handle.process.pid)
