@@ -51,6 +51,8 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=-]{1,128}")
 # An error body bigger than this is not a SCIM Error body; its type is not looked for.
 _MAX_ERROR_BODY = 16 * 1024
 _MAX_PATH = 1024
+_MAX_NAMES = 4096
+_MAX_NAME = 63  # TENANT_NAME_PATTERN's longest name
 
 logger = logging.getLogger(ACCESS_LOGGER)
 
@@ -118,6 +120,9 @@ class AccessLog:
         self.observers = tuple(observers)
         self.tenant_prefix = tenant_prefix
         self.keep = keep
+        # Each path segment seen where a tenant name goes, and whether it is one: a dict
+        # look-up per request instead of the name pattern (bounded: names are made up freely).
+        self._names: dict[str, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,6 +130,7 @@ class AccessLog:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
+        request_id_bytes = request_id.encode()
         status = 500  # what the client gets when the app fails before answering
         content_type = b""
         error_body: list[bytes] = []
@@ -147,29 +153,27 @@ class AccessLog:
             nonlocal status, content_type, error_size
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers = list(message.get("headers", ()))
-                # One plain loop for both headers: a generator per header looked for costs
-                # more than the loop itself.
+                headers = message.get("headers", ())
+                # One plain loop for both headers, names compared as sent: ASGI has
+                # applications send them lower-cased (a lower() per header cost more than the
+                # rest of the loop).
                 for key, value in headers:
-                    name = key.lower()
-                    if name == b"content-type":
+                    if key == b"content-type":
                         content_type = value
-                    elif name == b"location" and kept is not None and status == 201:
+                    elif key == b"location" and kept is not None and status == 201:
                         kept[1] = value
-                headers.append((_REQUEST_ID_KEY, request_id.encode()))
-                message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body":
+                # A new list and message, the application's own left as they are.
+                message = {**message, "headers": [*headers, (_REQUEST_ID_KEY, request_id_bytes)]}
+            elif status >= 400 or kept is not None:  # a 2xx body is not looked at otherwise
+                chunk = message.get("body", b"")
                 if status >= 400:
-                    chunk = message.get("body", b"")
                     error_size += len(chunk)
                     if error_size <= _MAX_ERROR_BODY:
                         error_body.append(chunk)
-                if kept is not None and len(kept[2]) < BODY_LIMIT:
-                    # Almost always one chunk, kept as it is (a reference, not a copy); more
-                    # are joined, and none past the first one that reaches BODY_LIMIT.
-                    chunk = message.get("body", b"")
-                    if chunk:
-                        kept[2] = kept[2] + chunk if kept[2] else chunk
+                # Almost always one chunk, kept as it is (a reference, not a copy); more are
+                # joined, and none past the first one that reaches BODY_LIMIT.
+                if kept is not None and chunk and len(kept[2]) < BODY_LIMIT:
+                    kept[2] = kept[2] + chunk if kept[2] else chunk
             await send(message)
 
         token = REQUEST_ID.set(request_id)
@@ -211,10 +215,19 @@ class AccessLog:
                 observe(record)
 
     def _tenant(self, path: str) -> str | None:
-        if not path.startswith(self.tenant_prefix):
+        prefix = self.tenant_prefix
+        if not path.startswith(prefix):
             return None
-        name = path[len(self.tenant_prefix) :].lstrip("/").split("/", 1)[0]
-        return name if TENANT_NAME_PATTERN.fullmatch(name) else None
+        name = path[len(prefix) :].lstrip("/").partition("/")[0]
+        if len(name) > _MAX_NAME:  # never a tenant name, and not to be kept
+            return None
+        names = self._names
+        verdict = names.get(name)
+        if verdict is None:
+            if len(names) >= _MAX_NAMES:
+                names.clear()
+            verdict = names[name] = TENANT_NAME_PATTERN.fullmatch(name) is not None
+        return name if verdict else None
 
 
 def _request_id(scope: Scope) -> str:

@@ -100,6 +100,34 @@ async def test_tenant_is_only_a_well_formed_tenant_name(
     assert [line["tenant"] for line in _access(caplog)] == [None, None, "beta"]
 
 
+async def test_tenant_names_are_judged_once_each_and_the_memory_of_them_is_bounded():
+    # The verdicts are remembered per name; a flood of made-up names (or one too long to be a
+    # name) must neither be taken for tenants nor grow that memory without end.
+    records: list[RequestRecord] = []
+    headers_sent: list[Any] = []
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers_sent})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    log = AccessLog(answer, observers=(records.append,))
+    transport = httpx.ASGITransport(app=log)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await client.get("/scim/v2/" + "a" * 63 + "/Users")
+        await client.get("/scim/v2/" + "a" * 64 + "/Users")
+        for n in range(5000):
+            await client.get(f"/scim/v2/t{n}/Users")
+        await client.get("/scim/v2/t1/Users")
+        await client.get("/scim/v2/T1/Users")
+    tenants = [record.tenant for record in records]
+    assert tenants[:2] == ["a" * 63, None]
+    assert tenants[2:-2] == [f"t{n}" for n in range(5000)]
+    assert tenants[-2:] == ["t1", None]
+    assert len(log._names) <= 4096 and "a" * 64 not in log._names
+    # The application's own header list is left as it sent it (the id goes into a copy).
+    assert headers_sent == []
+
+
 async def test_an_unanswered_failure_is_logged_as_500(caplog: pytest.LogCaptureFixture):
     async def failing(scope: Any, receive: Any, send: Any) -> None:
         raise RuntimeError("boom")
