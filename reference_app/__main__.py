@@ -112,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="an admin console account, kept in the process (repeatable)",
     )
     serve.add_argument(
+        "--tenant-cache-seconds",
+        type=int,
+        metavar="N",
+        help="keep each tenant read from MongoDB N seconds (default 0: read per request); "
+        "a token revoked through another process keeps working here up to N seconds",
+    )
+    serve.add_argument(
         "--metrics-port",
         type=int,
         help="serve Prometheus /metrics on this port of --host (default: no metrics)",
@@ -282,6 +289,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "events_key",
         "request_log",
         "malloc_tuning",
+        "tenant_cache_seconds",
     )
     return {name: getattr(args, name, None) for name in names}
 

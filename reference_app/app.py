@@ -27,6 +27,7 @@ from reference_app.admin import build_console
 from reference_app.logs import install_log_handler
 from reference_app.schemas import RESOURCE_TYPES
 from reference_app.settings import Settings, SettingsError, load_settings
+from reference_app.tenant_cache import CachedTenantRegistry
 from reference_app.tenants import (
     MemoryTenantRegistry,
     MongoTenantRegistry,
@@ -188,7 +189,10 @@ def create_app(
         # Indexes are made in the lifespan, before the first request; if the database is down
         # then, the store makes them on first use once it answers again.
         store = mongo_store = MongoStore(database, RESOURCE_TYPES)
-        registries.append(MongoTenantRegistry(database[TENANTS_COLLECTION]))
+        stored: TenantRegistry = MongoTenantRegistry(database[TENANTS_COLLECTION])
+        if settings.tenant_cache_seconds:
+            stored = CachedTenantRegistry(stored, settings.tenant_cache_seconds)
+        registries.append(stored)
     else:
         store = MemoryStore()
     feed = events_feed(settings, store)

@@ -81,6 +81,9 @@ LOG_FORMATS = ("text", "json")
 SERVERS = ("hypercorn", "granian", "uvicorn")
 """The ASGI servers ``serve`` can run (``reference_app.servers``); the first is the default."""
 _MIN_SECRET_BYTES = 16
+# A revoked token works on other instances for up to this long with the tenant cache on: five
+# minutes at most, so that milliseconds given for seconds fail at start instead.
+_MAX_TENANT_CACHE_SECONDS = 300
 
 
 class SettingsError(ValueError):
@@ -221,6 +224,8 @@ class Settings:
     events_push: tuple[EventsPushSeed, ...] = ()
     events_key: str | None = None
     """PEM file of the SET signing key; ``None``: a key kept in the process only."""
+    tenant_cache_seconds: int = 0
+    """Seconds a tenant read from MongoDB is kept in the process (``0``: read per request)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -252,6 +257,15 @@ class Settings:
                 raise SettingsError("the metrics port must not be the SCIM port")
         if self.metrics_tenant_labels < 0:
             raise SettingsError("metrics tenant labels must be 0 (off) or more")
+        if not 0 <= self.tenant_cache_seconds <= _MAX_TENANT_CACHE_SECONDS:
+            raise SettingsError(
+                f"the tenant cache must keep tenants 0 (off) to {_MAX_TENANT_CACHE_SECONDS} "
+                f"seconds, not {self.tenant_cache_seconds}"
+            )
+        if self.tenant_cache_seconds and self.mongodb_uri is None:
+            raise SettingsError(
+                "the tenant cache keeps tenants read from MongoDB: it needs a MongoDB URI"
+            )
         if not self.events and (self.events_tokens or self.events_push):
             raise SettingsError("events tokens and push receivers need events on (--events on)")
         for kind, seeds in (
@@ -349,7 +363,7 @@ def load_settings(
     database = pick("mongodb_database")
     if database is not None:
         values["mongodb_database"] = database
-    for key in ("port", "workers", "metrics_port", "metrics_tenant_labels"):
+    for key in ("port", "workers", "metrics_port", "metrics_tenant_labels", "tenant_cache_seconds"):
         number = pick(key)
         if number is not None:
             values[key] = _integer(key, number)

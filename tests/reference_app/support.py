@@ -59,6 +59,8 @@ SETTINGS_VARIABLES = (
     "SCIMKIT_EVENTS_PUSH",
     "SCIMKIT_EVENTS_KEY",
     "SCIMKIT_REQUEST_LOG",
+    "SCIMKIT_MALLOC_TUNING",
+    "SCIMKIT_TENANT_CACHE_SECONDS",
 )
 """The reference app's own environment variables (tests unset them)."""
 
