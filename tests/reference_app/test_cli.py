@@ -49,6 +49,8 @@ def test_tenant_commands_need_mongodb(capsys: pytest.CaptureFixture[str]):
         ["serve", "--events-push", "default:ftp://app.example/e"],
         ["serve", "--events", "off", "--events-token", "default:events-tok-1"],
         ["serve", "--events-key", "/nonexistent-dir/key.pem"],
+        ["serve", "--tenant-cache-seconds", "5"],  # without MongoDB: nothing to keep
+        ["serve", "--mongodb-uri", "mongodb://db", "--tenant-cache-seconds", "301"],
     ],
 )
 def test_bad_settings_exit_with_status_2(argv: list[str], capsys: pytest.CaptureFixture[str]):
@@ -60,6 +62,12 @@ def test_bad_settings_exit_with_status_2(argv: list[str], capsys: pytest.Capture
 def test_serve_switches_the_request_log(switch: str, expected: bool):
     args = build_parser().parse_args(["serve", "--request-log", switch])
     assert load_settings(_overrides(args), environ={}).request_log is expected
+
+
+def test_serve_passes_the_tenant_cache_on():
+    argv = ["serve", "--mongodb-uri", "mongodb://db", "--tenant-cache-seconds", "5"]
+    args = build_parser().parse_args(argv)
+    assert load_settings(_overrides(args), environ={}).tenant_cache_seconds == 5
 
 
 def test_unknown_commands_are_usage_errors():

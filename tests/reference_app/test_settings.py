@@ -119,10 +119,12 @@ def test_worker_environment_rebuilds_the_same_settings():
             "cursor_secret": "0123456789abcdef0123",
             "request_log": "off",
             "malloc_tuning": "off",
+            "tenant_cache_seconds": 5,
         },
         environ={},
     )
     assert not settings.request_log and not settings.malloc_tuning
+    assert settings.tenant_cache_seconds == 5  # each worker keeps its own tenants 5 s
     assert load_settings({}, worker_environ(settings)) == settings
 
 
