@@ -36,6 +36,7 @@ from reference_app.redaction import Redactor
 from reference_app.request_log import RequestLog, RequestQuery
 from reference_app.schemas import FCC_USER_URN, GROUPS, USERS
 from reference_app.settings import SettingsError, check_url
+from reference_app.tenant_cache import CachedTenantRegistry
 from reference_app.tenants import (
     MemoryTenantRegistry,
     Tenant,
@@ -64,6 +65,20 @@ _NOTICES = {
     "push-set": "Events are now pushed to this URL.",
     "push-cleared": "Events are no longer pushed.",
 }
+
+
+def _notice(request: Request, registry: TenantRegistry | None) -> str | None:
+    """The notice a redirect after a change asked for (``?done=``), true for this deployment."""
+    done = request.query_params.get("done", "")
+    notice = _NOTICES.get(done)
+    if done == "revoked" and isinstance(registry, CachedTenantRegistry):
+        # The tenant cache (docs/deployment.md): this process forgot the token at once, the
+        # others keep it until their entry expires.
+        notice = (
+            f"The secondary token no longer works here. Other instances stop accepting it "
+            f"within {registry.ttl:g} seconds (the tenant cache)."
+        )
+    return notice
 
 
 @dataclass(slots=True)
@@ -291,7 +306,7 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
             tokens=tokens,
             in_process=isinstance(registry, MemoryTenantRegistry),
             status=status,
-            notice=_NOTICES.get(request.query_params.get("done", "")),
+            notice=_notice(request, registry),
             fcc_urn=FCC_USER_URN,
             **extra,
         )
@@ -350,7 +365,7 @@ def create_admin_app(console: AdminConsole, *, session_secret: str, secure: bool
             "poll_url": console.tenant_url(request, tenant.name) + "/Events",
             "jwks_url": (console.public_url or str(request.base_url)).rstrip("/")
             + "/.well-known/jwks.json",
-            "notice": _NOTICES.get(request.query_params.get("done", "")),
+            "notice": _notice(request, registry),
         }
         if events is not None:
             context["poll_backlog"] = await events.poll_backlog(tenant.name)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from reference_app.app import mongo_client
-from reference_app.settings import Settings, SettingsError, load_settings
+from reference_app.settings import AdminSeed, Settings, SettingsError, load_settings
 from reference_app.tenant_cache import CachedTenantRegistry
 from reference_app.tenants import (
     MemoryTenantRegistry,
@@ -23,6 +23,7 @@ from reference_app.tenants import (
     Tenant,
     TokenKind,
 )
+from tests.reference_app.admin.support import ADMIN_A, PASSWORD, browser_client, csrf_of, sign_in
 from tests.reference_app.support import running, scim_client
 
 TTL = 5.0
@@ -217,6 +218,36 @@ async def test_on_mongodb_a_token_revoked_elsewhere_works_here_until_the_entry_e
             await own.rotate("acme")  # `third` is gone
             assert await status(here, third) == 401
             assert await status(here, fourth) == 200
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+@pytest.mark.mongo
+async def test_the_console_says_how_long_other_instances_keep_a_revoked_token(mongodb_uri: str):
+    name = f"scimkit_test_{uuid.uuid4().hex[:16]}"
+    settings = Settings(
+        mongodb_uri=mongodb_uri,
+        mongodb_database=name,
+        tenant_cache_seconds=30,
+        admins=(AdminSeed("acme", ADMIN_A, PASSWORD),),
+    )
+    client: Any = mongo_client(settings)
+    try:
+        first = await MongoTenantRegistry(client[name]["tenants"]).create("acme")
+        async with running(settings) as app, browser_client(app) as browser:
+            assert (await sign_in(browser)).status_code == 303
+            page = await browser.get("/admin/t/acme/scim")
+            await browser.post("/admin/t/acme/scim/generate", data={"csrf": csrf_of(page.text)})
+            page = await browser.get("/admin/t/acme/scim")
+            revoked = await browser.post(
+                "/admin/t/acme/scim/revoke", data={"csrf": csrf_of(page.text)}
+            )
+            shown = await browser.get(revoked.headers["location"])
+            assert "no longer works here" in shown.text
+            assert "within 30 seconds" in shown.text
+            async with scim_client(app, "acme", first) as old:
+                assert (await old.get("/Users")).status_code == 401  # here: at once
     finally:
         await client.drop_database(name)
         await client.close()
