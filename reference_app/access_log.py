@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_app.logs import REQUEST_ID
 from reference_app.request_log import BODY_LIMIT
-from reference_app.settings import TENANT_NAME_PATTERN
+from reference_app.settings import MAX_TENANT_NAME, TENANT_NAME_PATTERN
 from scimkit.web import REQUEST_BODY_KEY
 
 if TYPE_CHECKING:
@@ -52,7 +52,6 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@+=-]{1,128}")
 _MAX_ERROR_BODY = 16 * 1024
 _MAX_PATH = 1024
 _MAX_NAMES = 4096
-_MAX_NAME = 63  # TENANT_NAME_PATTERN's longest name
 
 logger = logging.getLogger(ACCESS_LOGGER)
 
@@ -219,7 +218,7 @@ class AccessLog:
         if not path.startswith(prefix):
             return None
         name = path[len(prefix) :].lstrip("/").partition("/")[0]
-        if len(name) > _MAX_NAME:  # never a tenant name, and not to be kept
+        if len(name) > MAX_TENANT_NAME:  # never a tenant name, and not to be kept
             return None
         names = self._names
         verdict = names.get(name)

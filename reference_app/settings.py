@@ -57,6 +57,7 @@ __all__ = [
     "SERVERS",
     "Settings",
     "SettingsError",
+    "MAX_TENANT_NAME",
     "TENANT_NAME_PATTERN",
     "TenantSeed",
     "WORKER_SETTINGS_VARIABLE",
@@ -73,7 +74,9 @@ __all__ = [
 ENV_PREFIX = "SCIMKIT_"
 DEFAULT_DATABASE = "scimkit"
 WORKER_SETTINGS_VARIABLE = "SCIMKIT_WORKER_SETTINGS"
-TENANT_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+MAX_TENANT_NAME = 63
+"""The longest tenant name, in characters."""
+TENANT_NAME_PATTERN = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_TENANT_NAME - 1}}}")
 """Tenant names are one lower-case URL path segment, so the Tenant URL needs no escaping."""
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -94,8 +97,8 @@ def validate_tenant_name(name: str) -> str:
     """``name`` if it is a valid tenant name, else :class:`SettingsError`."""
     if not TENANT_NAME_PATTERN.fullmatch(name):
         raise SettingsError(
-            f"invalid tenant name {name!r}: use 1-63 lower-case letters, digits, '-' or '_', "
-            "starting with a letter or digit"
+            f"invalid tenant name {name!r}: use 1-{MAX_TENANT_NAME} lower-case letters, digits, "
+            "'-' or '_', starting with a letter or digit"
         )
     return name
 
