@@ -18,12 +18,15 @@ costs a round trip where a known one costs none, which tells a tenant's existenc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from reference_app.tenants import Policy, Tenant, TenantRegistry, TokenKind
 
 __all__ = ["CachedTenantRegistry"]
+
+T = TypeVar("T")
 
 
 class CachedTenantRegistry:
@@ -80,28 +83,16 @@ class CachedTenantRegistry:
     async def create(
         self, name: str, *, token: str | None = None, policy: Policy = Policy.ENTRA
     ) -> str:
-        try:
-            return await self.registry.create(name, token=token, policy=policy)
-        finally:
-            self.forget(name)
+        return await self._forgetting(name, self.registry.create(name, token=token, policy=policy))
 
     async def rotate(self, name: str, kind: TokenKind = TokenKind.SCIM) -> str:
-        try:
-            return await self.registry.rotate(name, kind)
-        finally:
-            self.forget(name)
+        return await self._forgetting(name, self.registry.rotate(name, kind))
 
     async def set_policy(self, name: str, policy: Policy) -> None:
-        try:
-            await self.registry.set_policy(name, policy)
-        finally:
-            self.forget(name)
+        await self._forgetting(name, self.registry.set_policy(name, policy))
 
     async def revoke_secondary(self, name: str, kind: TokenKind = TokenKind.SCIM) -> bool:
-        try:
-            return await self.registry.revoke_secondary(name, kind)
-        finally:
-            self.forget(name)
+        return await self._forgetting(name, self.registry.revoke_secondary(name, kind))
 
     async def record_use(
         self, name: str, digest: str, when: datetime, kind: TokenKind = TokenKind.SCIM
@@ -111,7 +102,11 @@ class CachedTenantRegistry:
         await self.registry.record_use(name, digest, when, kind)
 
     async def set_events_push(self, name: str, url: str | None) -> None:
+        await self._forgetting(name, self.registry.set_events_push(name, url))
+
+    async def _forgetting(self, name: str, change: Awaitable[T]) -> T:
+        """Make ``change`` to ``name``, then forget it (failed or not: it may have been made)."""
         try:
-            await self.registry.set_events_push(name, url)
+            return await change
         finally:
             self.forget(name)
