@@ -206,11 +206,11 @@ def over_http(args: argparse.Namespace) -> dict[str, Any]:
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="scimkit-events-"))
     modules = {
-        "events-on": ["benchmarks.events_app", "--events", "on", "--token", token]
+        "events-on": ["benchmarks.events_app", "--events", "on", f"--token={token}"]
         + ["--feed-max-events", str(args.feed_max_events)]
         + ["--feed-prefill", str(min(args.prefill_events, args.feed_max_events))],
-        "events-off": ["benchmarks.events_app", "--events", "off", "--token", token],
-        "ceiling": ["benchmarks.ceiling_app", "--token", token],
+        "events-off": ["benchmarks.events_app", "--events", "off", f"--token={token}"],
+        "ceiling": ["benchmarks.ceiling_app", f"--token={token}"],
     }
     servers: dict[str, Any] = {}
     try:

@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app, ceiling = servers["on"], servers["ceiling"]  # "on": the app as served by default
         if args.ceiling_apart:
-            command = ["benchmarks.ceiling_app", "--token", token]
+            command = ["benchmarks.ceiling_app", f"--token={token}"]
             apart = start_server("ceiling-apart", "hypercorn", command, workdir, server_cores)
         for server in (app, ceiling) if apart is None else (app, ceiling, apart):
             run_async(wait_healthy(server))

@@ -268,7 +268,7 @@ def start_one_process(
     runs never overlap, so each run's CPU is its own app's.
     """
     on, ceiling = free_port(), free_port()
-    command = ["benchmarks.one_process", "--token", token, "--part", part]
+    command = ["benchmarks.one_process", f"--token={token}", "--part", part]
     command += ["--port-on", str(on), "--port-ceiling", str(ceiling)]
     command += ["--gc-log", str(workdir / GC_LOG)]
     off = start_server(f"{label}-off", "hypercorn", command, workdir, cores)
@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{label}-{side}", args.server, command, workdir, server_cores
             )
         if args.ceiling and not args.one_process:
-            command = ["benchmarks.ceiling_app", "--token", token]
+            command = ["benchmarks.ceiling_app", f"--token={token}"]
             servers["ceiling"] = start_server(
                 "ceiling", args.server, command, workdir, server_cores
             )

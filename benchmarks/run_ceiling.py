@@ -732,7 +732,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 app += ["--log-level", "warning"]
                 servers["app", asgi] = start_server("app", asgi, app, workdir, server_cores)
             if "ceiling" in kinds:
-                ceiling = ["benchmarks.ceiling_app", "--token", token]
+                # "--token=": a random token may start with "-", which argparse takes for an option.
+                ceiling = ["benchmarks.ceiling_app", f"--token={token}"]
                 servers["ceiling", asgi] = start_server(
                     "ceiling", asgi, ceiling, workdir, server_cores
                 )

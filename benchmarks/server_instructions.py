@@ -139,7 +139,7 @@ def start(app: str, server: str, token: str, workdir: Path, prefix: Sequence[str
         module = ["reference_app", "serve", "--tenant", f"{TENANT}:{token}"]
         module += ["--log-level", "warning"]
     else:
-        module = ["benchmarks.ceiling_app", "--token", token]
+        module = ["benchmarks.ceiling_app", f"--token={token}"]
     return start_server(app, server, module, workdir, os.sched_getaffinity(0), prefix=prefix)
 
 
