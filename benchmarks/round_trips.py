@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -105,7 +106,9 @@ _OWN_PACKAGES = tuple(
 )
 _ORIGIN_DEPTH = 3
 _SETTLE = 0.05
-"""Seconds after each response during which background commands still count for it."""
+"""Seconds of no new command, and none unanswered, after which a response's background is over."""
+_SETTLE_LIMIT = 10.0
+"""Seconds after a response past which its background commands are no longer waited for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +159,16 @@ class RoundTripCounter(CommandListener):
     recording: bool = False
     request_task: asyncio.Task[Any] | None = None
     commands: list[Command] = field(default_factory=list)
+    unanswered: set[int] = field(default_factory=set)
+    """Request ids of recorded commands the server has not answered yet."""
+    last_started: float = 0.0
+    """``time.monotonic()`` when the last recorded command was sent."""
 
     def started(self, event: CommandStartedEvent) -> None:
         if not self.recording or event.command_name in _NOT_ROUND_TRIPS:
             return
+        self.unanswered.add(event.request_id)
+        self.last_started = time.monotonic()
         target = event.command.get(event.command_name)
         collection = target if isinstance(target, str) else event.database_name
         # The async driver publishes the event inside the awaiting task, so the stack still
@@ -169,10 +178,22 @@ class RoundTripCounter(CommandListener):
         self.commands.append(Command(event.command_name, collection, origin, on_request_path))
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
+        self.unanswered.discard(event.request_id)
 
     def failed(self, event: CommandFailedEvent) -> None:
-        pass
+        self.unanswered.discard(event.request_id)
+
+    async def settle(self) -> None:
+        """Return once background work is over: nothing unanswered and nothing new for a while.
+
+        A fixed pause missed the drainer's commands whenever the machine was slow (a loaded CI
+        runner, tracemalloc): its pass had not begun, or not ended, when the pause did.
+        """
+        deadline = time.monotonic() + _SETTLE_LIMIT
+        while time.monotonic() < deadline:
+            await asyncio.sleep(_SETTLE)
+            if not self.unanswered and time.monotonic() - self.last_started >= _SETTLE:
+                return
 
 
 class _Driver:
@@ -200,7 +221,7 @@ class _Driver:
         try:
             response = await self.client.request(method, path, query=query.encode(), body=payload)
             # What the request left to background tasks (the request log's drain) runs now.
-            await asyncio.sleep(_SETTLE)
+            await counter.settle()
         finally:
             counter.recording = False
         if response.status >= 400:
