@@ -103,6 +103,22 @@ def test_test_job_runs_the_readme_test_command():
     assert {"3.11", "3.13"} <= _python_versions(job)
 
 
+def test_newer_python_job_runs_the_suite_on_the_image_python():
+    # The container image runs the app on its own Python: the suite must pass there too, and on
+    # the newest release, not only on the oldest supported one that the test job uses.
+    image = re.findall(r"^FROM python:(\d+\.\d+)-", (ROOT / "Dockerfile").read_text(), re.M)
+    assert image and set(image) == {image[0]}, image
+    job = _workflow()["jobs"]["newer-python"]
+    versions = job["strategy"]["matrix"]["python"]
+    assert image[0] in versions and "3.13" in versions
+    assert job["strategy"]["fail-fast"] is False
+    assert job["env"]["SCIMKIT_PYTHON"] == "python${{ matrix.python }}"
+    (setup,) = [step for step in job["steps"] if "setup-python" in str(step.get("uses", ""))]
+    # 3.13 for the mongoeco stand-in; the matrix's last, so that it is the default python3.
+    assert str(setup["with"]["python-version"]).split("\n")[:2] == ["3.13", "${{ matrix.python }}"]
+    assert _runs(job) == ["scripts/test"]
+
+
 def test_mongodb_job_covers_each_release_as_a_replica_set():
     job = _workflow()["jobs"]["mongodb"]
     assert job["strategy"]["matrix"]["mongodb"] == MONGODB_RELEASES
