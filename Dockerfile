@@ -9,8 +9,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY scimkit ./scimkit
 COPY reference_app ./reference_app
-# Not editable: the final image must not need /src.
-RUN /opt/scimkit/bin/pip install --no-cache-dir ".[mongo,server]"
+# Not editable: the final image must not need /src. Every server `--server` names is installed,
+# so SCIMKIT_SERVER=uvicorn (the README's pick for speed) or granian needs no other image.
+RUN /opt/scimkit/bin/pip install --no-cache-dir ".[mongo,server,uvicorn,granian]"
 
 FROM python:3.12-slim-bookworm
 # A fixed uid so volume and secret file permissions can be set for it from outside.

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from reference_app.__main__ import _overrides, build_parser
-from reference_app.settings import Settings, load_settings
+from reference_app.servers import EXTRAS
+from reference_app.settings import SERVERS, Settings, load_settings
 from tests.deploy.support import (
     ROOT,
     Instruction,
@@ -122,6 +123,24 @@ def test_image_is_multi_stage_without_build_tools_in_the_final_stage():
         if instruction.keyword == "RUN":
             words = set(shlex.split(instruction.arguments))
             assert not words & {"pip", "apt-get", "apt", "gcc", "make", "cc"}, instruction
+
+
+def _extras(command: str) -> set[str]:
+    (spec,) = [word for word in shlex.split(command) if word.startswith(".[")]
+    return set(spec.removeprefix(".[").removesuffix("]").split(","))
+
+
+def test_image_and_unit_install_every_server_the_cli_offers():
+    # `--server` (SCIMKIT_SERVER) accepts each of SERVERS; an install without one's extra would
+    # fail at start for an operator who followed the README's choice of server.
+    needed = {"mongo", *(EXTRAS[server] for server in SERVERS)}
+    runs = [i.arguments for stage in dockerfile_stages(DOCKERFILE) for i in stage]
+    (install,) = [run for run in runs if "pip install" in run]
+    assert needed <= _extras(install)
+    (unit_install,) = [
+        line.strip("# ") for line in UNIT.read_text().splitlines() if "pip install" in line
+    ]
+    assert needed <= _extras(unit_install.partition("&&")[2])
 
 
 def test_image_runs_as_a_numeric_non_root_user():
