@@ -320,11 +320,13 @@ async def test_a_stopped_database_is_a_clear_feed_error_and_loses_nothing(
         # Closed while its monitor is connecting to the stopped server, the driver drops that
         # socket unclosed where no collection here can reach it in time (the warning then fails
         # a later test): the server comes back and the client sees it before closing.
-        if not mongo_server.running:
-            mongo_server.start()
-        await _until_reachable(client)
-        await asyncio.wait_for(store.close(), 9)
-        await asyncio.wait_for(client.close(), 10)
+        try:
+            if not mongo_server.running:
+                mongo_server.start()
+            await _until_reachable(client)
+        finally:
+            await asyncio.wait_for(store.close(), 9)
+            await asyncio.wait_for(client.close(), 10)
 
 
 async def test_an_emptied_outbox_left_by_a_crash_is_cleared(
