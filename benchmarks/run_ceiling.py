@@ -144,19 +144,26 @@ def start_server(
     cores: set[int],
     *,
     prefix: Sequence[str] = (),
+    tree: Path = ROOT,
 ) -> Server:
     """``python -m <module...> --server ASGI`` on a free loopback port, pinned to ``cores``.
 
-    ``prefix`` runs it under another program (``valgrind --tool=callgrind ...``).
+    ``prefix`` runs it under another program (``valgrind --tool=callgrind ...``). ``tree``:
+    the checkout the module is imported from (``python -m`` looks in its working directory
+    first); a tree other than this one is one from before ``--server``, which ran hypercorn
+    only, and is not given the option.
     """
     port = free_port()
     command = [*prefix, sys.executable, "-m", *module, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--server", asgi]
+    if tree == ROOT:
+        command += ["--server", asgi]
+    elif asgi != "hypercorn":
+        raise ValueError(f"a tree other than this one serves on hypercorn only, not {asgi}")
     log = workdir / f"{kind}-{asgi}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=tree,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

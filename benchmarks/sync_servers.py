@@ -14,6 +14,12 @@ cycle's own mix of methods, which entra_sync reports) and the rest, the SCIM wor
 same figures: the ratio to hypercorn a server would reach with no SCIM work, and the most SCIM
 work per request (the same on both servers) with which issue 16's 2.5x is still reachable.
 
+``--baseline-tree DIR`` adds one more server to the rotation: the reference app of another
+checkout on hypercorn, named ``baseline``. Issue 16 asks for 2.5x "against scimkit on hypercorn
+today", the day it was filed; the tree of that day (``3f1f9cf``, the last commit before the
+issue's work began) checked out in DIR is that server, each server then also reported against
+it. It runs with this tree's packages (``python -m`` imports its modules from DIR).
+
 ``python -m benchmarks.sync_servers --servers granian hypercorn --users 20000 --repeat 3``
 (extra arguments after ``--`` go to entra_sync).
 """
@@ -47,11 +53,13 @@ from benchmarks.run_ceiling import (
     wait_healthy,
 )
 
-__all__ = ["KINDS", "TARGET", "bound", "ceiling_costs", "main", "mix_cost", "run_once"]
+__all__ = ["BASELINE", "KINDS", "TARGET", "bound", "ceiling_costs", "main", "mix_cost", "run_once"]
 
 TOKEN = "sync-servers-token-0123456789abcdef"
 TARGET = 2.5
 """Issue 16: the best server serves this many times hypercorn's requests per core in the cycle."""
+BASELINE = "baseline"
+"""The name of ``--baseline-tree``'s server in the report."""
 KINDS = {"GET": "get", "POST": "post", "PATCH": "patch", "DELETE": "delete"}
 """The cycle's methods and the ceiling request each is measured by (a GET is a filter query)."""
 
@@ -62,10 +70,17 @@ def run_once(
     extra: Sequence[str],
     workdir: Path,
     cores: set[int] | None = None,
+    *,
+    tree: Path = ROOT,
 ) -> dict[str, Any]:
-    """One entra_sync cycle against one freshly started server (on core 0, or ``cores``)."""
+    """One entra_sync cycle against one freshly started server (on core 0, or ``cores``).
+
+    ``server_kind`` is the ASGI server, or :data:`BASELINE` for hypercorn serving ``tree``.
+    """
     module = ["reference_app", "serve", "--tenant", f"{TENANT}:{TOKEN}"]
-    server = start_server("app", server_kind, module, workdir, {0} if cores is None else cores)
+    asgi = "hypercorn" if server_kind == BASELINE else server_kind
+    label = "baseline" if server_kind == BASELINE else "app"
+    server = start_server(label, asgi, module, workdir, {0} if cores is None else cores, tree=tree)
     try:
         asyncio.run(wait_healthy(server))
         out = workdir / f"sync-{server_kind}.json"
@@ -209,16 +224,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--connections", type=int, default=16, help="the ceiling's load (entra_sync's default)"
     )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="a checkout of an earlier tree, also served on hypercorn (as 'baseline')",
+    )
     args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
+    rotation = [*args.servers, *([BASELINE] if args.baseline_tree else [])]
+    trees = {BASELINE: args.baseline_tree.resolve()} if args.baseline_tree else {}
     runs: list[dict[str, Any]] = []
     costs: dict[str, dict[str, float]] = {}
     server_cores = split_cores()
     with tempfile.TemporaryDirectory() as directory:
         for round_number in range(args.repeat):
-            order = args.servers if round_number % 2 == 0 else list(reversed(args.servers))
+            order = rotation if round_number % 2 == 0 else list(reversed(rotation))
             for kind in order:
-                row = run_once(kind, args.users, extra, Path(directory), server_cores)
+                row = run_once(
+                    kind,
+                    args.users,
+                    extra,
+                    Path(directory),
+                    server_cores,
+                    tree=trees.get(kind, ROOT),
+                )
                 print(json.dumps(row), flush=True)
                 runs.append(row)
         if args.ceiling_rounds > 0:
@@ -236,17 +265,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             for r in runs
             if r["server"] == kind and r["requests_per_core_s"]
         )
-        for kind in args.servers
+        for kind in rotation
     }
     baseline = medians.get("hypercorn")
+    earlier = medians.get(BASELINE)
     for kind, value in medians.items():
         ratio = f", {value / baseline:.2f}x hypercorn" if baseline else ""
+        if earlier:
+            ratio += f", {value / earlier:.2f}x the baseline tree on hypercorn"
         print(f"{kind}: median {value:.0f} requests per core-second{ratio}")
     report: dict[str, Any] = {
         "users": args.users,
         "runs": runs,
         "median_requests_per_core_s": medians,
     }
+    if args.baseline_tree:
+        report["baseline_tree"] = str(args.baseline_tree)
     if costs and baseline:
         mixes = {
             kind: next(r["requests_by_method"] for r in runs if r["server"] == kind)
@@ -255,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["ceiling_us_by_kind"] = costs
         report["requests_by_method"] = mixes
         split = bound(
-            {kind: 1e6 / value for kind, value in medians.items()},
+            {kind: 1e6 / medians[kind] for kind in args.servers},
             {kind: mix_cost(costs[kind], mixes[kind]) for kind in args.servers},
         )
         report["against_hypercorn"] = split

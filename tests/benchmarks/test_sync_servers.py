@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 from pathlib import Path
@@ -13,7 +14,7 @@ from benchmarks._entra import make_users
 from benchmarks.bench_asgi import BASE_URL, TOKEN
 from benchmarks.entra_cycle_events import InProcessClient
 from benchmarks.events_app import build_app
-from benchmarks.run_ceiling import PythonGenerator, make_workload
+from benchmarks.run_ceiling import PythonGenerator, make_workload, start_server
 from benchmarks.sync_servers import KINDS, bound, ceiling_costs, mix_cost
 
 
@@ -79,3 +80,24 @@ def test_the_ceiling_answers_every_kind_the_cycle_sends_on_hypercorn() -> None:
         )
     assert set(costs["hypercorn"]) == set(KINDS.values())
     assert all(us > 0 for us in costs["hypercorn"].values())
+
+
+def test_an_earlier_tree_is_served_from_its_own_checkout_without_server_option(
+    tmp_path: Path,
+) -> None:
+    # sync_servers --baseline-tree: the tree of the day issue 16 was filed had no --server
+    # option (hypercorn only), and its modules must come from its checkout, not this one.
+    tree = tmp_path / "tree"
+    (tree / "probe").mkdir(parents=True)
+    seen = tmp_path / "seen.txt"
+    (tree / "probe" / "__main__.py").write_text(
+        "import json, os, sys\n"
+        f"open({str(seen)!r}, 'w').write(json.dumps([os.getcwd(), sys.argv[1:], __file__]))\n"
+    )
+    server = start_server("baseline", "hypercorn", ["probe"], tmp_path, {0}, tree=tree)
+    server.process.wait(30)
+    cwd, argv, module_file = json.loads(seen.read_text())
+    assert cwd == str(tree) and module_file.startswith(str(tree))
+    assert "--server" not in argv and argv[:2] == ["--host", "127.0.0.1"]
+    with pytest.raises(ValueError, match="hypercorn only"):
+        start_server("baseline", "granian", ["probe"], tmp_path, {0}, tree=tree)
