@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from reference_app.access_log import ACCESS_LOGGER, AccessLog, RequestRecord
+from reference_app.access_log import ACCESS_LOGGER, AccessLog, RequestRecord, log_request
 from reference_app.logs import JsonFormatter, RequestIdFilter, TextFormatter
 from tests.reference_app.process import free_port, served
 from tests.reference_app.support import TOKEN_A
@@ -180,3 +181,60 @@ def test_serve_writes_json_lines():
     assert (access[0]["tenant"], access[0]["status"]) == ("t", 200)
     assert any("NOT persisted" in entry["message"] for entry in entries)
     assert TOKEN_A not in server.stderr + server.stdout
+
+
+@pytest.mark.parametrize(
+    "created",
+    [1764900000.0, 1764900000.999, 1764900001.0005, 1764903599.5, 1764903600.25],
+    ids=["second", "end of second", "next second", "end of hour", "next hour"],
+)
+def test_time_stamps_made_once_a_second_read_as_logging_and_datetime_make_them(created: float):
+    # One formatter for all the records in order, as a server's handler keeps it: the text of
+    # the second is reused until a record falls in another one.
+    text, json_lines = TextFormatter(), JsonFormatter()
+    for moment in (created - 1.5, created - 0.001, created):
+        record = _record(status=200)
+        record.created, record.msecs = moment, int((moment - int(moment)) * 1000) + 0.0
+        assert text.formatTime(record) == logging.Formatter().formatTime(record)
+        stamp = json.loads(json_lines.format(record))["time"]
+        made = datetime.fromtimestamp(int(moment), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        assert stamp == f"{made}.{int(record.msecs):03d}Z"
+
+
+def test_a_date_format_of_ones_own_is_used_as_given():
+    record = _record(status=200)
+    assert TextFormatter().formatTime(record, "%Y") == logging.Formatter().formatTime(record, "%Y")
+
+
+def test_the_access_line_goes_through_the_logger_s_handlers_and_filters(
+    caplog: pytest.LogCaptureFixture,
+):
+    # Made with makeRecord and handed to handle(), not through logger.info: a filter on the
+    # logger and the levels still apply, and the record carries what a formatter reads.
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            seen.append(record)
+            status = getattr(record, "fields", {}).get("status")
+            return status != 204
+
+    access = logging.getLogger(ACCESS_LOGGER)
+    keep = Keep()
+    access.addFilter(keep)
+    try:
+        for status in (200, 204):
+            log_request(RequestRecord("r1", "GET", "/scim/v2/a/Users", "a", status, 0.5, None))
+        caplog.set_level(logging.WARNING, logger=ACCESS_LOGGER)
+        log_request(RequestRecord("r2", "GET", "/scim/v2/a/Users", "a", 200, 0.5, None))
+    finally:
+        access.removeFilter(keep)
+    assert [line["status"] for line in _access(caplog)] == [200]
+    assert len(seen) == 2
+    first = seen[0]
+    assert (first.levelno, first.getMessage(), getattr(first, "request_id", None)) == (
+        logging.INFO,
+        "request",
+        "r1",
+    )
+    assert TextFormatter().format(first).endswith("duration_ms=500.0 scim_type=-")
