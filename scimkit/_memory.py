@@ -356,7 +356,10 @@ class MemoryStore:
             entry = self._entry(namespace, resource_type, id)
             _check_version(entry, expected_version)
             left = self._groups_left(namespace, id) if record is not None else []
-            before = self._view(namespace, plan, entry, members=False) if record else None
+            # The stored entry as it is: it leaves the store unchanged (entries are replaced,
+            # never mutated), and a delete's events read only its externalId. A copy with the
+            # derived groups cost a tenth of a DELETE.
+            before = entry.resource
             space = namespace.spaces[resource_type.name]
             self._unindex(space, plan, entry.resource, id)
             del space.entries[id]
