@@ -5,9 +5,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.mongo_fixtures import mongo_db_name, mongo_server, mongodb_uri
+from tests.mongo_fixtures import (
+    collect_dropped_sockets,
+    mongo_db_name,
+    mongo_server,
+    mongodb_uri,
+)
 
-__all__ = ["mongo_db_name", "mongo_server", "mongodb_uri"]
+__all__ = ["collect_dropped_sockets", "mongo_db_name", "mongo_server", "mongodb_uri"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

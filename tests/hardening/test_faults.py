@@ -12,9 +12,7 @@ must end up consistent.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,8 @@ from tests.hardening.support import (
 from tests.mongo_fixtures import require_mongoeco
 from tests.reference_app.support import running
 
-pytestmark = pytest.mark.mongo
+# A killed server leaves sockets for the collector: collected at each test's end.
+pytestmark = [pytest.mark.mongo, pytest.mark.usefixtures("collect_dropped_sockets")]
 
 # Short timeouts: a request to a stopped server fails in well under a second.
 TIMEOUTS: dict[str, Any] = {
@@ -83,20 +82,6 @@ def writes_memberships(event: monitoring.CommandStartedEvent) -> bool:
     """A write to the membership collection (``scim_`` is MongoStore's default prefix)."""
     name = event.command_name
     return name in ("insert", "update", "delete") and event.command.get(name) == "scim_memberships"
-
-
-@pytest.fixture(autouse=True)
-def _collect_dropped_sockets() -> Iterator[None]:
-    """Collect, here and quietly, sockets the driver drops when its server dies under it.
-
-    pymongo's server monitor can leave a socket to the killed server for the garbage collector
-    (with a ResourceWarning); under ``-W error`` that warning would fail whichever later test
-    the collector happens to run in.
-    """
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
 
 
 @pytest.fixture

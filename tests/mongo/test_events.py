@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -272,19 +270,6 @@ async def test_two_stores_write_one_ordered_feed(
         for store in stores:
             await store.close()
         await other.close()
-
-
-@pytest.fixture
-def collect_dropped_sockets() -> Iterator[None]:
-    """Collect, quietly and last, sockets the driver drops when its server stops under it.
-
-    Otherwise their ResourceWarning, under ``-W error``, fails whichever later test the
-    garbage collector happens to run in (as in ``tests/hardening/test_faults.py``).
-    """
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
 
 
 async def _until_reachable(client: AsyncMongoClient[dict[str, Any]]) -> None:
