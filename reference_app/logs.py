@@ -89,11 +89,25 @@ class TextFormatter(logging.Formatter):
         # logging's own default, "YYYY-MM-DD HH:MM:SS,mmm", with the seconds' text kept.
         return f"{self._stamp(record.created)},{int(record.msecs):03d}"
 
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)  # tracebacks: logging's own way
+        # logging.Formatter.format for the fixed _TEXT_FORMAT, without its %-formatting over
+        # the record's __dict__ and its look at the format for a time on every line. Making
+        # the text was half of an access line's cost in the app (17 of 35 µs); this took 4 µs
+        # off it (benchmarks/README.md, session 30).
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record)
+        return self.formatMessage(record)
+
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        line = super().formatMessage(record)
-        pairs = [f"{key}={_text_value(value)}" for key, value in _fields(record).items()]
+        line = (
+            f"{record.asctime} {record.process} {record.levelname} {record.name}: {record.message}"
+        )
+        fields = _fields(record)
+        pairs = [f"{key}={_text_value(value)}" for key, value in fields.items()]
         request_id = getattr(record, "request_id", None)
-        if request_id is not None and "request_id" not in _fields(record):
+        if request_id is not None and "request_id" not in fields:
             pairs.insert(0, f"request_id={_text_value(request_id)}")
         return " ".join([line, *pairs]) if pairs else line
 
@@ -101,6 +115,9 @@ class TextFormatter(logging.Formatter):
 def _text_value(value: Any) -> str:
     if value is None:
         return "-"
+    kind = type(value)
+    if kind is int or kind is float:  # digits, '.', '-', '+', 'e', inf, nan: never quoted
+        return str(value)
     text = str(value)
     if _BARE.fullmatch(text):
         return text

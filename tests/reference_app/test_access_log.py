@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -238,3 +239,27 @@ def test_the_access_line_goes_through_the_logger_s_handlers_and_filters(
         "r1",
     )
     assert TextFormatter().format(first).endswith("duration_ms=500.0 scim_type=-")
+
+
+def test_the_text_line_is_logging_s_own_format_followed_by_the_fields():
+    record = _record(request_id="r1", status=201, tenant="acme", duration_ms=1.5, scim_type=None)
+    record.msg, record.args = "request %s", ("made",)
+    line = TextFormatter().format(record)
+    assert line == (
+        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s").format(
+            record
+        )
+        + " request_id=r1 status=201 tenant=acme duration_ms=1.5 scim_type=-"
+    )
+    assert " INFO reference_app.access: request made " in line
+
+
+def test_a_traceback_follows_the_text_line():
+    record = _record(status=500)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    first, *rest = TextFormatter().format(record).splitlines()
+    assert first.endswith("request status=500")
+    assert rest[0] == "Traceback (most recent call last):" and rest[-1] == "RuntimeError: boom"
