@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reference_app.logs import REQUEST_ID
+from reference_app.logs import REQUEST_ID, own_handler
 from reference_app.request_log import BODY_LIMIT
 from reference_app.settings import MAX_TENANT_NAME, TENANT_NAME_PATTERN
 from scimkit.web import REQUEST_BODY_KEY
@@ -93,23 +93,32 @@ RequestObserver = Callable[[RequestRecord], None]
 def log_request(record: RequestRecord) -> None:
     """The access line: one INFO record on ``reference_app.access`` per request.
 
-    Made and handed to the handlers directly: ``logger.info`` would also walk the stack for
+    Where the app's own handler alone writes the logger's records (:func:`own_handler`), the
+    line is made straight into it, the same text without a LogRecord. Otherwise the record is
+    made and handed to the handlers directly: ``logger.info`` would also walk the stack for
     the caller's file and line (``findCaller``), a sixth of a line's cost, to say what every
     access line would say, this function.
     """
-    if logger.isEnabledFor(logging.INFO):  # the fields are not built for a line not written
-        logger.handle(
-            logger.makeRecord(
-                ACCESS_LOGGER,
-                logging.INFO,
-                "(unknown file)",  # what logging itself says when it does not look
-                0,
-                "request",
-                (),
-                None,
-                extra={"fields": record.fields(), "request_id": record.request_id},
-            )
+    if not logger.isEnabledFor(logging.INFO):  # the fields are not built for a line not written
+        return
+    fields = record.fields()
+    handler = own_handler(logger)
+    if handler is not None and handler.keep_info(
+        ACCESS_LOGGER, "request", fields, record.request_id
+    ):
+        return
+    logger.handle(
+        logger.makeRecord(
+            ACCESS_LOGGER,
+            logging.INFO,
+            "(unknown file)",  # what logging itself says when it does not look
+            0,
+            "request",
+            (),
+            None,
+            extra={"fields": fields, "request_id": record.request_id},
         )
+    )
 
 
 class AccessLog:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
+import os
 import re
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +17,13 @@ import httpx
 import pytest
 
 from reference_app.access_log import ACCESS_LOGGER, AccessLog, RequestRecord, log_request
-from reference_app.logs import JsonFormatter, RequestIdFilter, TextFormatter
+from reference_app.logs import (
+    JsonFormatter,
+    LoopBatchedHandler,
+    RequestIdFilter,
+    TextFormatter,
+    own_handler,
+)
 from tests.reference_app.process import free_port, served
 from tests.reference_app.support import TOKEN_A
 
@@ -263,3 +273,143 @@ def test_a_traceback_follows_the_text_line():
     first, *rest = TextFormatter().format(record).splitlines()
     assert first.endswith("request status=500")
     assert rest[0] == "Traceback (most recent call last):" and rest[-1] == "RuntimeError: boom"
+
+
+@pytest.mark.parametrize("formatter", [TextFormatter(), JsonFormatter()], ids=["text", "json"])
+@pytest.mark.parametrize("created", [1764900000.0, 1764900123.4567, 1764903599.9994])
+def test_a_line_made_without_a_record_is_the_record_s_line(
+    formatter: TextFormatter | JsonFormatter, created: float
+):
+    fields = RequestRecord("r1", "GET", "/scim/v2/a/U s", "a", 200, 0.25, None).fields()
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, "request", (), None)
+    record.fields, record.request_id = fields, "r1"
+    record.created, record.msecs, record.process = created, (created % 1) * 1000, os.getpid()
+    made = formatter.line(created, "INFO", ACCESS_LOGGER, "request", fields, "r1")
+    assert made == formatter.format(record)
+
+
+@contextlib.contextmanager
+def own_output() -> Iterator[tuple[LoopBatchedHandler, io.StringIO]]:
+    """The root logger as install_log_handler leaves it in a served process: one handler.
+
+    The root's handler list is changed in place and restored before the test ends, so pytest's
+    capture handler, added to that list for the test and taken off after it, stays in order.
+    """
+    stream = io.StringIO()
+    handler = LoopBatchedHandler(stream)
+    handler.setFormatter(TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield handler, stream
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+class Quiet(logging.Handler):
+    """A handler that writes nothing (NullHandler would not even run its filters)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        pass
+
+
+class Seen(logging.Filter):
+    """A filter that lets everything through and keeps what it saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.seen.append(record)
+        return True
+
+
+def test_the_access_line_goes_straight_to_the_app_s_own_handler():
+    access = logging.getLogger(ACCESS_LOGGER)
+    with own_output() as (handler, stream):
+        assert own_handler(access) is handler
+        log_request(RequestRecord("r9", "PATCH", "/scim/v2/a/Users/1", "a", 200, 0.002, None))
+    (line,) = stream.getvalue().splitlines()  # outside a loop: written at once
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ INFO reference_app\.access: request "
+        r"request_id=r9 tenant=a method=PATCH path=/scim/v2/a/Users/1 status=200 "
+        r"duration_ms=2\.0 scim_type=-",
+        line,
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "a filter on the logger",
+        "a handler of its own",
+        "no propagation",
+        "a second root handler",
+        "a foreign filter",
+        "a level above info",
+        "a foreign formatter",
+        "a stream handler",
+    ],
+)
+def test_any_other_log_configuration_gets_records(monkeypatch: pytest.MonkeyPatch, change: str):
+    access = logging.getLogger(ACCESS_LOGGER)
+    watch = Seen()
+    catcher = Quiet()
+    catcher.addFilter(watch)  # a handler that only watches
+    with own_output() as (handler, stream):
+        root = logging.getLogger()
+        if change == "a filter on the logger":
+            monkeypatch.setattr(access, "filters", [watch])
+        elif change == "a handler of its own":
+            monkeypatch.setattr(access, "handlers", [catcher])
+        elif change == "no propagation":
+            monkeypatch.setattr(access, "propagate", False)
+            monkeypatch.setattr(access, "handlers", [catcher])
+        elif change == "a second root handler":
+            root.handlers.append(catcher)
+        elif change == "a foreign filter":
+            monkeypatch.setattr(handler, "filters", [watch])
+        elif change == "a level above info":
+            monkeypatch.setattr(handler, "level", logging.WARNING)
+        elif change == "a foreign formatter":
+            handler.setFormatter(logging.Formatter("%(message)s %(fields)s"))
+        else:
+            plain = logging.StreamHandler(stream)
+            plain.setFormatter(TextFormatter())
+            root.handlers[:] = [plain]
+        owned = own_handler(access)
+        log_request(RequestRecord("r9", "GET", "/scim/v2/a/Users", "a", 200, 0.001, None))
+    if change == "a level above info":
+        assert owned is None and stream.getvalue() == ""  # filtered by level
+    elif change == "a foreign formatter":
+        # The handler is the app's, its formatter is not: keep_info declines, a record goes.
+        assert owned is handler and stream.getvalue().startswith("request {'request_id': 'r9'")
+    elif change == "a stream handler":
+        assert owned is None and "request_id=r9" in stream.getvalue()
+    else:
+        assert owned is None
+        assert [getattr(r, "request_id", None) for r in watch.seen] == ["r9"]
+
+
+def test_serve_writes_text_lines():
+    port = free_port()
+    with served(["--tenant", f"t:{TOKEN_A}"], port=port) as server:
+        for n in range(3):
+            httpx.get(
+                f"{server.base_url}/scim/v2/t/Users",
+                headers={"Authorization": f"Bearer {TOKEN_A}", "X-Request-Id": f"text-{n}"},
+            )
+    access = [line for line in server.stderr.splitlines() if "request_id=text-" in line]
+    assert len(access) == 3  # one each, in order
+    for n, line in enumerate(access):
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ INFO reference_app\.access: request "
+            rf"request_id=text-{n} tenant=t method=GET path=/scim/v2/t/Users status=200 "
+            r"duration_ms=[0-9.]+ scim_type=-",
+            line,
+        ), line
