@@ -17,13 +17,14 @@ import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import orjson
 
 __all__ = [
     "REQUEST_ID",
     "JsonFormatter",
+    "LineValues",
     "LoopBatchedHandler",
     "RequestIdFilter",
     "TextFormatter",
@@ -53,6 +54,29 @@ class RequestIdFilter(logging.Filter):
 def _fields(record: logging.LogRecord) -> Mapping[str, Any]:
     fields = getattr(record, "fields", None)
     return fields if isinstance(fields, Mapping) else {}
+
+
+class LineValues(NamedTuple):
+    """What a line says besides its time: a record's, or the same values without a record."""
+
+    levelname: str
+    name: str
+    process: int | None
+    message: str
+    fields: Mapping[str, Any]
+    request_id: str | None
+
+    @classmethod
+    def of(cls, record: logging.LogRecord) -> LineValues:
+        """A record's values (its message made, as ``getMessage`` makes it)."""
+        return cls(
+            record.levelname,
+            record.name,
+            record.process,
+            record.getMessage(),
+            _fields(record),
+            getattr(record, "request_id", None),
+        )
 
 
 class _SecondStamp:
@@ -103,43 +127,19 @@ class TextFormatter(logging.Formatter):
         return self.formatMessage(record)
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        return _text_line(
-            record.asctime,
-            record.process,
-            record.levelname,
-            record.name,
-            record.message,
-            _fields(record),
-            getattr(record, "request_id", None),
-        )
+        return _text_line(record.asctime, LineValues.of(record))
 
-    def line(
-        self,
-        created: float,
-        levelname: str,
-        name: str,
-        message: str,
-        fields: Mapping[str, Any],
-        request_id: str | None,
-    ) -> str:
-        """The line a record of these values, made in this process at ``created``, gets."""
-        asctime = f"{self._stamp(created)},{_milliseconds(created):03d}"
-        return _text_line(asctime, os.getpid(), levelname, name, message, fields, request_id)
+    def line(self, created: float, values: LineValues) -> str:
+        """The line of a record of ``values`` made at ``created``."""
+        return _text_line(f"{self._stamp(created)},{_milliseconds(created):03d}", values)
 
 
-def _text_line(
-    asctime: str,
-    process: int | None,
-    levelname: str,
-    name: str,
-    message: str,
-    fields: Mapping[str, Any],
-    request_id: str | None,
-) -> str:
-    line = f"{asctime} {process} {levelname} {name}: {message}"
+def _text_line(asctime: str, values: LineValues) -> str:
+    line = f"{asctime} {values.process} {values.levelname} {values.name}: {values.message}"
+    fields = values.fields
     pairs = [f"{key}={_text_value(value)}" for key, value in fields.items()]
-    if request_id is not None and "request_id" not in fields:
-        pairs.insert(0, f"request_id={_text_value(request_id)}")
+    if values.request_id is not None and "request_id" not in fields:
+        pairs.insert(0, f"request_id={_text_value(values.request_id)}")
     return " ".join([line, *pairs]) if pairs else line
 
 
@@ -171,54 +171,31 @@ class JsonFormatter(logging.Formatter):
         )
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = self._entry(
-            f"{self._stamp(record.created)}.{int(record.msecs):03d}Z",
-            record.levelname,
-            record.name,
-            record.process,
-            record.getMessage(),
-            _fields(record),
-            getattr(record, "request_id", None),
+        entry = _json_entry(
+            f"{self._stamp(record.created)}.{int(record.msecs):03d}Z", LineValues.of(record)
         )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
-    def line(
-        self,
-        created: float,
-        levelname: str,
-        name: str,
-        message: str,
-        fields: Mapping[str, Any],
-        request_id: str | None,
-    ) -> str:
-        """The line a record of these values, made in this process at ``created``, gets."""
+    def line(self, created: float, values: LineValues) -> str:
+        """The line of a record of ``values`` made at ``created``."""
         stamp = f"{self._stamp(created)}.{_milliseconds(created):03d}Z"
-        entry = self._entry(stamp, levelname, name, os.getpid(), message, fields, request_id)
-        return orjson.dumps(entry, default=str).decode()
+        return orjson.dumps(_json_entry(stamp, values), default=str).decode()
 
-    @staticmethod
-    def _entry(
-        stamp: str,
-        levelname: str,
-        name: str,
-        process: int | None,
-        message: str,
-        fields: Mapping[str, Any],
-        request_id: str | None,
-    ) -> dict[str, Any]:
-        entry: dict[str, Any] = {
-            "time": stamp,
-            "level": levelname.lower(),
-            "logger": name,
-            "process": process,
-            "message": message,
-        }
-        if request_id is not None:
-            entry["request_id"] = request_id
-        entry.update(fields)
-        return entry
+
+def _json_entry(stamp: str, values: LineValues) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "time": stamp,
+        "level": values.levelname.lower(),
+        "logger": values.name,
+        "process": values.process,
+        "message": values.message,
+    }
+    if values.request_id is not None:
+        entry["request_id"] = values.request_id
+    entry.update(values.fields)
+    return entry
 
 
 class LoopBatchedHandler(logging.StreamHandler[TextIO]):
@@ -265,7 +242,10 @@ class LoopBatchedHandler(logging.StreamHandler[TextIO]):
         self.acquire()
         try:
             self._kept.append(
-                formatter.line(time.time(), "INFO", name, message, fields, request_id)
+                formatter.line(
+                    time.time(),
+                    LineValues("INFO", name, os.getpid(), message, fields, request_id),
+                )
                 + self.terminator
             )
             if not self._later():

@@ -19,6 +19,7 @@ import pytest
 from reference_app.access_log import ACCESS_LOGGER, AccessLog, RequestRecord, log_request
 from reference_app.logs import (
     JsonFormatter,
+    LineValues,
     LoopBatchedHandler,
     RequestIdFilter,
     TextFormatter,
@@ -284,7 +285,7 @@ def test_a_line_made_without_a_record_is_the_record_s_line(
     record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, "request", (), None)
     record.fields, record.request_id = fields, "r1"
     record.created, record.msecs, record.process = created, (created % 1) * 1000, os.getpid()
-    made = formatter.line(created, "INFO", ACCESS_LOGGER, "request", fields, "r1")
+    made = formatter.line(created, LineValues.of(record))
     assert made == formatter.format(record)
 
 
