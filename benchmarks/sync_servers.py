@@ -79,7 +79,7 @@ def run_once(
     """
     module = ["reference_app", "serve", "--tenant", f"{TENANT}:{TOKEN}"]
     asgi = "hypercorn" if server_kind == BASELINE else server_kind
-    label = "baseline" if server_kind == BASELINE else "app"
+    label = BASELINE if server_kind == BASELINE else "app"
     server = start_server(label, asgi, module, workdir, {0} if cores is None else cores, tree=tree)
     try:
         asyncio.run(wait_healthy(server))

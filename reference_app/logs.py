@@ -67,13 +67,13 @@ class LineValues(NamedTuple):
     request_id: str | None
 
     @classmethod
-    def of(cls, record: logging.LogRecord) -> LineValues:
-        """A record's values (its message made, as ``getMessage`` makes it)."""
+    def of(cls, record: logging.LogRecord, message: str | None = None) -> LineValues:
+        """A record's values; its message as ``getMessage`` makes it, unless already made."""
         return cls(
             record.levelname,
             record.name,
             record.process,
-            record.getMessage(),
+            record.getMessage() if message is None else message,
             _fields(record),
             getattr(record, "request_id", None),
         )
@@ -127,7 +127,8 @@ class TextFormatter(logging.Formatter):
         return self.formatMessage(record)
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        return _text_line(record.asctime, LineValues.of(record))
+        # logging's format() has made record.message just before calling this.
+        return _text_line(record.asctime, LineValues.of(record, record.message))
 
     def line(self, created: float, values: LineValues) -> str:
         """The line of a record of ``values`` made at ``created``."""
@@ -224,9 +225,7 @@ class LoopBatchedHandler(logging.StreamHandler[TextIO]):
         except Exception:
             self.handleError(record)
             return
-        self._kept.append(line)
-        if record.levelno >= logging.WARNING or not self._later():
-            self._write(record)
+        self._keep(line, record, at_once=record.levelno >= logging.WARNING)
 
     def keep_info(
         self, name: str, message: str, fields: Mapping[str, Any], request_id: str | None
@@ -239,20 +238,20 @@ class LoopBatchedHandler(logging.StreamHandler[TextIO]):
         formatter = self.formatter
         if type(formatter) is not TextFormatter and type(formatter) is not JsonFormatter:
             return False
+        values = LineValues("INFO", name, os.getpid(), message, fields, request_id)
+        line = formatter.line(time.time(), values) + self.terminator
         self.acquire()
         try:
-            self._kept.append(
-                formatter.line(
-                    time.time(),
-                    LineValues("INFO", name, os.getpid(), message, fields, request_id),
-                )
-                + self.terminator
-            )
-            if not self._later():
-                self._write(None)
+            self._keep(line, None, at_once=False)
         finally:
             self.release()
         return True
+
+    def _keep(self, line: str, record: logging.LogRecord | None, *, at_once: bool) -> None:
+        """Keep ``line``; write it and those before it now if ``at_once`` or outside a loop."""
+        self._kept.append(line)
+        if at_once or not self._later():
+            self._write(record)
 
     def flush(self) -> None:
         self._write(None)
