@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -85,23 +86,12 @@ def tracking_auth(
     The principal is named ``token<index>``, or ``principal_name`` whichever token matched
     (the events feed's receiver keeps one checkpoint across token rotations).
     """
-    looked_up: dict[str, tuple[str, ...]] = {}
-
-    async def digests(name: str) -> tuple[str, ...]:
-        found = await tenants.digests(name, kind)
-        looked_up[name] = found
-        return found
-
-    bearer = BearerTokenAuth(digests)
+    bearer = BearerTokenAuth(functools.partial(tenants.digests, kind=kind))
 
     async def authenticate(request: Request, tenant: str) -> Principal:
-        principal = await bearer(request, tenant)
-        # No await between the look-up above and here, so ``looked_up`` holds the digests
-        # this request was checked against; the principal's name is the matching index.
-        index = int(principal.name.removeprefix("token"))
-        recorder.seen(tenant, looked_up[tenant][index], kind)
-        if principal_name is not None:
-            return Principal(tenant, principal_name)
-        return principal
+        index, digest = await bearer.matched(request, tenant)
+        # The directory's digests are hex text, handed back as given.
+        recorder.seen(tenant, digest if isinstance(digest, str) else digest.hex(), kind)
+        return Principal(tenant, f"token{index}" if principal_name is None else principal_name)
 
     return authenticate

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -161,6 +161,16 @@ class BearerTokenAuth:
         return cls({tenant: [hash_token(t) for t in values] for tenant, values in tokens.items()})
 
     async def __call__(self, request: Request, tenant: str) -> Principal:
+        index, _ = await self.matched(request, tenant)
+        return Principal(tenant, f"token{index}")
+
+    async def matched(self, request: Request, tenant: str) -> tuple[int, bytes | str]:
+        """The index and the digest (as given) of the tenant's token the request presents.
+
+        What :meth:`__call__` checks, for a hook that wraps this one and needs to know which
+        token authenticated (to note its use): no principal is made, none parsed back.
+        Raises ``Unauthorized`` as :meth:`__call__` does.
+        """
         header = None
         for key, value in request.scope["headers"]:
             if key == b"authorization":
@@ -178,13 +188,14 @@ class BearerTokenAuth:
         index = token_matches(token, digests)
         if index is None:
             raise Unauthorized(headers=_INVALID)
-        return Principal(tenant, f"token{index}")
+        return index, digests[index]
 
-    async def _digests(self, tenant: str) -> Iterable[bytes | str]:
+    async def _digests(self, tenant: str) -> Sequence[bytes | str]:
         if self._fixed is not None:
             return self._fixed.get(tenant, ())
         assert self._lookup is not None
         found = self._lookup(tenant)
         if inspect.isawaitable(found):
             found = await found
-        return found
+        # Indexed once a token matches (which digest it was); a lookup may give any iterable.
+        return found if isinstance(found, Sequence) else tuple(found)

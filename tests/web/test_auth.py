@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from scimkit import ResourceType
+from scimkit import ResourceType, Unauthorized
 from scimkit.web import (
     Action,
     BearerTokenAuth,
@@ -146,6 +147,22 @@ async def test_async_digest_lookup() -> None:
     assert principal == Principal("acme", "token0")
 
 
+async def test_matched_names_the_token_that_authenticated_as_the_lookup_gave_it() -> None:
+    primary, secondary = hash_token("first"), hash_token("second")
+
+    def lookup(tenant: str) -> Iterator[str]:  # any iterable: a generator is read once
+        yield from (primary, secondary) if tenant == "acme" else ()
+
+    auth = BearerTokenAuth(lookup)
+
+    class FakeRequest:
+        scope = {"headers": [(b"authorization", b"Bearer second")]}
+
+    assert await auth.matched(FakeRequest(), "acme") == (1, secondary)  # type: ignore[arg-type]
+    with pytest.raises(Unauthorized):
+        await auth.matched(FakeRequest(), "other")  # type: ignore[arg-type]
+
+
 def test_token_matches_compares_every_digest() -> None:
     digests: list[bytes | str] = [hash_token("one"), bytes.fromhex(hash_token("two")), "not-hex"]
     assert token_matches("one", digests) == 0
@@ -156,8 +173,6 @@ def test_token_matches_compares_every_digest() -> None:
 
 
 async def test_hook_raising_unauthorized_still_gets_a_challenge(app_factory: Any) -> None:
-    from scimkit import Unauthorized
-
     async def deny(request: Any, tenant: str) -> Principal | None:
         raise Unauthorized("Token expired.")
 
